@@ -34,6 +34,12 @@ enum Command {
         #[arg(long)]
         out_dir: Option<PathBuf>,
     },
+    /// Check QservCluster and CatalogIngest manifests offline: unknown fields, types, CEL rules.
+    Validate {
+        /// YAML files (several documents per file allowed).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -41,6 +47,7 @@ fn main() -> anyhow::Result<()> {
     telemetry::init(cli.log_format, "info");
     match cli.command {
         Command::Crds { out_dir } => print_crds(out_dir),
+        Command::Validate { files } => validate_manifests(&files),
     }
 }
 
@@ -56,6 +63,37 @@ fn print_crds(out_dir: Option<PathBuf>) -> anyhow::Result<()> {
             }
             None => stdout.write_all(yaml.as_bytes())?,
         }
+    }
+    Ok(())
+}
+
+/// Prints one line per document and every problem under it; fails when any has a problem.
+fn validate_manifests(files: &[PathBuf]) -> anyhow::Result<()> {
+    let mut invalid = 0;
+    let mut total = 0;
+    for file in files {
+        for report in api::manifest::check_file(file)? {
+            total += 1;
+            let what = format!(
+                "{} {}/{} (document {})",
+                file.display(),
+                report.kind,
+                report.name,
+                report.index
+            );
+            if report.problems.is_empty() {
+                println!("ok    {what}");
+            } else {
+                invalid += 1;
+                println!("error {what}");
+                for problem in &report.problems {
+                    println!("      {problem}");
+                }
+            }
+        }
+    }
+    if invalid > 0 {
+        anyhow::bail!("{invalid} of {total} documents are invalid");
     }
     Ok(())
 }

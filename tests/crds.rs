@@ -12,8 +12,11 @@ fn repo(path: &str) -> PathBuf {
 }
 
 fn committed(file: &str) -> String {
-    let path = repo("crds").join(file);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+    read(&repo("crds").join(file))
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
 fn committed_crd(file: &str) -> CustomResourceDefinition {
@@ -34,10 +37,21 @@ fn committed_crds_match_the_code() {
                 .unwrap_or_else(|| generated.lines().count().min(on_disk.lines().count()));
             panic!(
                 "crds/{file} drifted from the Rust types (first difference at line {}): \
-                 run `cargo run -- crds --out-dir crds` and commit the result",
+                 run `make crds` and commit the result",
                 line + 1
             );
         }
+    }
+}
+
+#[test]
+fn the_helm_chart_ships_the_same_crds() {
+    for (file, _) in api::crds() {
+        let chart_copy = read(&repo("charts/qserv-operator/crds").join(file));
+        assert!(
+            chart_copy == committed(file),
+            "charts/qserv-operator/crds/{file} differs from crds/{file}: run `make crds`"
+        );
     }
 }
 

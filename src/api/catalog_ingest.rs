@@ -583,3 +583,169 @@ impl CatalogIngestSpec {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::cel::check_cel_rules;
+    use kube::CustomResourceExt;
+    use serde_json::json;
+
+    fn good() -> serde_json::Value {
+        json!({
+            "cluster": "qserv-ci",
+            "database": "case01",
+            "partitioning": {"stripes": 85, "subStripes": 12, "overlap": 0.01667},
+            "source": {"path": "/data/case01"},
+            "tables": [
+                {"name": "Object", "format": "tsv", "files": ["Object.tsv.gz"], "role": "director",
+                 "idColumn": "objectId", "raColumn": "ra_PS", "decColumn": "decl_PS"},
+                {"name": "Source", "format": "tsv", "files": ["Source.tsv.gz"], "role": "child",
+                 "director": "Object", "foreignKey": "objectId",
+                 "raColumn": "raObject", "decColumn": "declObject"}
+            ],
+            "checks": [{"name": "count", "sql": "SELECT COUNT(*) FROM Object", "expect": "reference"}]
+        })
+    }
+
+    fn spec(v: serde_json::Value) -> CatalogIngestSpec {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn object(spec: serde_json::Value) -> serde_json::Value {
+        json!({"apiVersion": "qserv.in2p3.fr/v1alpha1", "kind": "CatalogIngest",
+               "metadata": {"name": "i"}, "spec": spec})
+    }
+
+    #[test]
+    fn a_good_spec_passes_both_validations() {
+        assert_eq!(spec(good()).validate(), Ok(()));
+        check_cel_rules(&CatalogIngest::crd(), &object(good()), None).unwrap();
+    }
+
+    #[test]
+    fn partitioning_defaults_to_lsst_production() {
+        let mut v = good();
+        v.as_object_mut().unwrap().remove("partitioning");
+        let p = spec(v).partitioning;
+        assert_eq!((p.stripes, p.sub_stripes, p.overlap), (340, 3, 0.01667));
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_path() {
+        let bad = json!({
+            "cluster": "Qserv_CI",
+            "database": "9db",
+            "partitioning": {"stripes": 0, "subStripes": -2, "overlap": 12.0},
+            "source": {"url": "ftp://x", "path": "/data"},
+            "region": {"ra": 360.0, "dec": -91.0, "radius": "2 parsecs"},
+            "tables": [
+                {"name": "Object", "format": "csv", "files": ["[bad"], "role": "director",
+                 "raColumn": "ra", "hdf5": {"dataset": "x"}, "csv": {"delimiter": ";;"}},
+                {"name": "Object", "format": "hdf5", "files": [], "role": "child",
+                 "director": "Nope", "csv": {}}
+            ],
+            "checks": [
+                {"name": "c", "sql": "SELECT 1", "expect": "rows"},
+                {"name": "c", "sql": " ", "expect": "value"}
+            ]
+        });
+        let errors = spec(bad).validate().unwrap_err();
+        assert_eq!(
+            errors.paths(),
+            vec![
+                "spec.cluster",
+                "spec.database",
+                "spec.partitioning.stripes",
+                "spec.partitioning.subStripes",
+                "spec.partitioning.overlap",
+                "spec.source",
+                "spec.source.url",
+                "spec.tables[0].files[0]",
+                "spec.tables[0].idColumn",
+                "spec.tables[0].decColumn",
+                "spec.tables[0]",
+                "spec.tables[0].hdf5",
+                "spec.tables[0].csv.delimiter",
+                "spec.tables[1].name",
+                "spec.tables[1].files",
+                "spec.tables[1].director",
+                "spec.tables[1].foreignKey",
+                "spec.tables[1].csv",
+                "spec.region.ra",
+                "spec.region.dec",
+                "spec.region.radius",
+                "spec.checks[0].rows",
+                "spec.checks[1].name",
+                "spec.checks[1].sql",
+                "spec.checks[1].value",
+            ],
+            "{errors}"
+        );
+        let text = errors.to_string();
+        for expected in [
+            "spec.partitioning.overlap: must be in [0, 10) degrees, got 12",
+            "spec.source: needs exactly one of url, pvc, path; got 2",
+            "spec.tables[0].idColumn: is required for a director table",
+            "spec.tables[1].name: duplicate table name \"Object\"",
+            "spec.tables[1].director: must name a director table of this ingest, got \"Nope\"",
+            "spec.region.radius: unknown angle unit \"parsec\" in \"2 parsecs\"",
+            "spec.checks[1].name: duplicate check name \"c\"",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in {text}");
+        }
+    }
+
+    fn cel_messages(spec: serde_json::Value, old: Option<serde_json::Value>) -> Vec<String> {
+        match check_cel_rules(
+            &CatalogIngest::crd(),
+            &object(spec),
+            old.map(object).as_ref(),
+        ) {
+            Ok(()) => vec![],
+            Err(e) => {
+                e.0.into_iter()
+                    .map(|e| format!("{}: {}", e.path, e.message))
+                    .collect()
+            }
+        }
+    }
+
+    #[test]
+    fn cel_rules_reject_bad_tables_and_sources() {
+        let mut v = good();
+        v["source"] = json!({"path": "/a", "url": "http://b"});
+        v["tables"][0].as_object_mut().unwrap().remove("raColumn");
+        v["tables"][1]["director"] = json!("Missing");
+        v["partitioning"]["overlap"] = json!(10.5);
+        let messages = cel_messages(v, None);
+        for expected in [
+            "source needs exactly one of url, pvc, path",
+            "a director table needs idColumn, raColumn and decColumn",
+            "a child table's director must be a director table of this ingest",
+            "overlap must be in [0, 10) degrees",
+        ] {
+            assert!(
+                messages.iter().any(|m| m.contains(expected)),
+                "missing {expected:?} in {messages:?}"
+            );
+        }
+        assert_eq!(messages.len(), 4, "{messages:?}");
+    }
+
+    #[test]
+    fn cel_rules_make_partitioning_immutable() {
+        let mut changed = good();
+        changed["partitioning"]["stripes"] = json!(340);
+        let messages = cel_messages(changed.clone(), Some(good()));
+        assert_eq!(messages.len(), 1, "{messages:?}");
+        assert!(
+            messages[0].contains("partitioning is immutable"),
+            "{messages:?}"
+        );
+        // Other fields may change.
+        let mut other = good();
+        other["checks"] = json!([]);
+        assert_eq!(cel_messages(other, Some(good())), Vec::<String>::new());
+    }
+}

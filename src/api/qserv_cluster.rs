@@ -341,7 +341,7 @@ pub fn parse_ttl(text: &str) -> Result<jiff::SignedDuration, String> {
     let d: jiff::SignedDuration = text
         .trim()
         .parse()
-        .map_err(|e| format!("not a duration like 2h, 90m or 1h30m ({e})"))?;
+        .map_err(|_| format!("not a duration like 2h, 90m or 1h30m: {text:?}"))?;
     if d <= jiff::SignedDuration::ZERO {
         return Err(format!("must be positive, got {text:?}"));
     }
@@ -448,4 +448,106 @@ pub fn parse_quantity_bytes(q: &str) -> Option<f64> {
         _ => return None,
     };
     value.is_finite().then_some(value * factor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::cel::check_cel_rules;
+    use kube::CustomResourceExt;
+
+    fn spec(yaml: &str) -> QservClusterSpec {
+        serde_norway::from_str(yaml).unwrap()
+    }
+
+    #[test]
+    fn an_empty_spec_gets_working_defaults() {
+        let s = spec("{}");
+        assert_eq!(s.workers.replicas, 2);
+        assert_eq!(s.xrootd.replicas, 1);
+        assert_eq!(s.image, DEFAULT_IMAGE);
+        assert_eq!(s.storage_retention, StorageRetention::Retain);
+        assert_eq!(s.validate(), Ok(()));
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_path() {
+        let s = spec(
+            r#"
+            image: ""
+            workers: {replicas: 0, storage: {size: lots}}
+            xrootd: {replicas: -1}
+            queryService: {type: ClusterIP, nodePort: 80}
+            config: {czar: {nosection: "1"}}
+            ttl: soon
+            reference: {enabled: true, storage: {size: "0"}}
+            "#,
+        );
+        let errors = s.validate().unwrap_err();
+        assert_eq!(
+            errors.to_string().split("; ").collect::<Vec<_>>(),
+            vec![
+                "spec.image: must not be empty",
+                "spec.workers.replicas: must be >= 1, got 0",
+                "spec.xrootd.replicas: must be >= 1, got -1",
+                "spec.workers.storage.size: must be a positive size like 10Gi or 500M, got \"lots\"",
+                "spec.reference.storage.size: must be a positive size like 10Gi or 500M, got \"0\"",
+                "spec.queryService.nodePort: is only allowed with type NodePort, got type ClusterIP",
+                "spec.queryService.nodePort: must be in 30000-32767, got 80",
+                "spec.config.czar: key \"nosection\" must be `section.option`",
+                "spec.ttl: not a duration like 2h, 90m or 1h30m: \"soon\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn ttl_forms() {
+        assert_eq!(parse_ttl("2h").unwrap().as_secs(), 7200);
+        assert_eq!(parse_ttl("1h30m").unwrap().as_secs(), 5400);
+        assert_eq!(parse_ttl("90m").unwrap().as_secs(), 5400);
+        assert_eq!(parse_ttl("PT2H").unwrap().as_secs(), 7200);
+        assert!(parse_ttl("0s").unwrap_err().contains("must be positive"));
+        assert!(parse_ttl("-5m").is_err());
+    }
+
+    #[test]
+    fn quantities() {
+        assert_eq!(parse_quantity_bytes("10Gi"), Some(10.0 * 1024f64.powi(3)));
+        assert_eq!(parse_quantity_bytes("500M"), Some(5e8));
+        assert_eq!(parse_quantity_bytes("1e9"), Some(1e9));
+        assert_eq!(parse_quantity_bytes("12"), Some(12.0));
+        assert_eq!(parse_quantity_bytes("10GB"), None);
+        assert_eq!(parse_quantity_bytes(""), None);
+    }
+
+    fn object(spec: serde_json::Value) -> serde_json::Value {
+        serde_json::json!({"apiVersion": "qserv.in2p3.fr/v1alpha1", "kind": "QservCluster",
+                           "metadata": {"name": "q"}, "spec": spec})
+    }
+
+    #[test]
+    fn cel_rules_reject_what_the_api_server_would() {
+        let crd = QservCluster::crd();
+        check_cel_rules(&crd, &object(serde_json::json!({})), None).unwrap();
+        let errors = check_cel_rules(
+            &crd,
+            &object(serde_json::json!({"workers": {"replicas": 0}, "queryService": {"nodePort": 30001}})),
+            None,
+        )
+        .unwrap_err();
+        let messages: Vec<String> = errors.0.iter().map(|e| e.message.clone()).collect();
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("workers.replicas must be >= 1")),
+            "{messages:?}"
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("nodePort is only allowed with type NodePort")),
+            "{messages:?}"
+        );
+        assert_eq!(messages.len(), 2, "{messages:?}");
+    }
 }

@@ -1,0 +1,26 @@
+# The two commands of the README: `make demo` and `make test`. Each installs what is missing
+# first (scripts/setup.sh), then builds and runs.
+
+CARGO ?= cargo
+
+.PHONY: deps test demo crds lint
+
+deps:
+	@bash scripts/setup.sh
+
+## Formatting, lints and the whole test suite (what CI runs).
+test: deps
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) test
+
+## Try the operator: print the CRDs it installs and check the example manifests offline.
+demo: deps
+	$(CARGO) build --release
+	./target/release/qserv-operator crds | grep -E '^  name:'
+	./target/release/qserv-operator validate examples/*.yaml
+
+## Regenerate the committed CRDs (crds/ and the Helm chart's copy) from the Rust types.
+crds:
+	$(CARGO) run -q -- crds --out-dir crds
+	cp crds/*.yaml charts/qserv-operator/crds/
