@@ -190,8 +190,11 @@ fn partition(args: PartitionArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let summary = partition::partition_csv(&config, &opts)?;
     let secs = started.elapsed().as_secs_f64();
+    let peak = peak_rss_mib()
+        .map(|m| format!(", peak RSS {m:.0} MiB"))
+        .unwrap_or_default();
     println!(
-        "partitioned {} rows from {} file(s) into {} chunks in {} ({} overlap rows, {} rejected) in {:.2}s, {:.0} rows/s",
+        "partitioned {} rows from {} file(s) into {} chunks in {} ({} overlap rows, {} rejected) in {:.2}s, {:.0} rows/s{peak}",
         summary.rows_read,
         opts.inputs.len(),
         summary.chunks.len(),
@@ -202,4 +205,12 @@ fn partition(args: PartitionArgs) -> anyhow::Result<()> {
         summary.rows_read as f64 / secs.max(1e-9)
     );
     Ok(())
+}
+
+/// Peak resident memory of this process (Linux `VmHWM`), in MiB.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
 }

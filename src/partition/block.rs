@@ -87,6 +87,17 @@ pub struct BlockOutput {
     pub rejects: Vec<Reject>,
 }
 
+impl BlockOutput {
+    /// Empties the block, keeping its allocations.
+    pub fn clear(&mut self) {
+        self.data.clear();
+        self.entries.clear();
+        self.object_index.clear();
+        self.rows = 0;
+        self.rejects.clear();
+    }
+}
+
 /// Locates rows and lays out their copies; one per worker thread.
 pub struct BlockBuilder<'c> {
     chunker: &'c Chunker,
@@ -140,9 +151,10 @@ impl<'c> BlockBuilder<'c> {
         self.out.rejects.push(reject);
     }
 
-    /// Hands over the block and starts an empty one.
-    pub fn finish(&mut self, seq: u64, input: usize) -> BlockOutput {
-        let mut out = std::mem::take(&mut self.out);
+    /// Hands over the block and starts the next one in `next` (a recycled, cleared block, so
+    /// large buffers are reused instead of reallocated for every block).
+    pub fn finish(&mut self, seq: u64, input: usize, next: BlockOutput) -> BlockOutput {
+        let mut out = std::mem::replace(&mut self.out, next);
         out.seq = seq;
         out.input = input;
         out
@@ -164,7 +176,7 @@ mod tests {
         let mut b = BlockBuilder::new(&chunker, b',');
         // Next to ra = 0 the overlap wraps to the chunk just below 360.
         b.add(0.001, 0.0, &row, Some(b"42"));
-        let out = b.finish(7, 0);
+        let out = b.finish(7, 0, BlockOutput::default());
         assert_eq!(out.seq, 7);
         assert_eq!(out.rows, 1);
         assert!(out.entries.len() >= 2, "{:?}", out.entries);

@@ -156,9 +156,17 @@ impl BlockReader {
         })
     }
 
-    /// The next block of about `target` bytes of whole lines; `None` at the end.
-    pub fn next_block(&mut self, target: usize) -> Result<Option<Block>, InputError> {
-        let mut data = std::mem::take(&mut self.carry);
+    /// The next block of about `target` bytes of whole lines, built in `buffer` (a recycled
+    /// allocation, or empty); `None` at the end.
+    pub fn next_block(
+        &mut self,
+        target: usize,
+        mut buffer: Vec<u8>,
+    ) -> Result<Option<Block>, InputError> {
+        buffer.clear();
+        buffer.extend_from_slice(&self.carry);
+        self.carry.clear();
+        let mut data = buffer;
         while !self.eof && data.len() < target {
             let before = data.len();
             data.resize(before.max(target).max(before + (1 << 16)), 0);
@@ -195,11 +203,14 @@ impl BlockReader {
         if !self.eof {
             // Keep the partial last line for the next block.
             match memchr::memrchr(b'\n', &data) {
-                Some(end) => self.carry = data.split_off(end + 1),
+                Some(end) => {
+                    self.carry.extend_from_slice(&data[end + 1..]);
+                    data.truncate(end + 1);
+                }
                 None => {
                     // A line longer than the block: read on until it ends.
                     self.carry = data;
-                    return self.next_block(target.saturating_mul(2));
+                    return self.next_block(target.saturating_mul(2), Vec::new());
                 }
             }
         }
@@ -231,7 +242,7 @@ mod tests {
     fn read_all(path: &Path, target: usize) -> Result<Vec<(u64, String)>, InputError> {
         let mut r = BlockReader::open(path, Arc::new(AtomicU64::new(0)))?;
         let mut out = Vec::new();
-        while let Some(b) = r.next_block(target)? {
+        while let Some(b) = r.next_block(target, Vec::new())? {
             out.extend(
                 lines(b.first_line, &b.data)
                     .map(|(n, l)| (n, String::from_utf8_lossy(l).into_owned())),

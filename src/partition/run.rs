@@ -45,7 +45,7 @@ impl Options {
             max_rejects: 0,
             progress: false,
             block_size: 1 << 20,
-            buffer_budget: 32 << 20,
+            buffer_budget: 24 << 20,
         }
     }
 }
@@ -172,6 +172,16 @@ fn run_pipeline(
     let threads = opts.threads.max(1);
     let (work_tx, work_rx) = bounded::<Work>(threads * 2);
     let (done_tx, done_rx) = bounded::<BlockOutput>(threads * 2);
+    // Tickets bound the blocks between the reader and the writer, so a slow block cannot make
+    // the reorder buffer grow without limit.
+    let in_flight = threads * 2 + 1;
+    let (ticket_tx, ticket_rx) = bounded::<()>(in_flight);
+    for _ in 0..in_flight {
+        ticket_tx.send(()).expect("room for every ticket");
+    }
+    // Emptied buffers go back to the reader and the workers instead of being reallocated.
+    let (spare_input_tx, spare_input_rx) = bounded::<Vec<u8>>(in_flight);
+    let (spare_output_tx, spare_output_rx) = bounded::<BlockOutput>(in_flight);
     let cancel = AtomicBool::new(false);
     let bytes_read = Arc::new(AtomicU64::new(0));
     let total_bytes: u64 = opts
@@ -184,8 +194,14 @@ fn run_pipeline(
         let path = path.to_path_buf();
         move |source| PartitionError::Output { path, source }
     };
-    let mut writer = ChunkWriter::new(dir, &config.prefix, opts.buffer_budget, config.id.is_some())
-        .map_err(out_err(dir))?;
+    let mut writer = ChunkWriter::new(
+        dir,
+        &config.prefix,
+        opts.buffer_budget,
+        threads,
+        config.id.is_some(),
+    )
+    .map_err(out_err(dir))?;
     let progress = Progress::new(opts.progress, total_bytes);
     let started = Instant::now();
 
@@ -194,8 +210,12 @@ fn run_pipeline(
             let mut seq = 0;
             for (input, path) in opts.inputs.iter().enumerate() {
                 let mut r = BlockReader::open(path, bytes_read.clone())?;
-                while let Some(block) = r.next_block(opts.block_size)? {
-                    if cancel.load(Ordering::Relaxed) {
+                loop {
+                    let buffer = spare_input_rx.try_recv().unwrap_or_default();
+                    let Some(block) = r.next_block(opts.block_size, buffer)? else {
+                        break;
+                    };
+                    if cancel.load(Ordering::Relaxed) || ticket_rx.recv().is_err() {
                         return Ok(());
                     }
                     let work = Work {
@@ -216,10 +236,15 @@ fn run_pipeline(
         for _ in 0..threads {
             let work_rx = work_rx.clone();
             let done_tx = done_tx.clone();
+            let spare_input_tx = spare_input_tx.clone();
+            let spare_output_rx = spare_output_rx.clone();
             s.spawn(move || {
                 let mut rows = CsvRows::new(config, chunker);
                 for work in work_rx {
-                    if done_tx.send(rows.process(&work)).is_err() {
+                    let next = spare_output_rx.try_recv().unwrap_or_default();
+                    let out = rows.process(&work, next);
+                    let _ = spare_input_tx.try_send(work.data);
+                    if done_tx.send(out).is_err() {
                         break;
                     }
                 }
@@ -228,7 +253,16 @@ fn run_pipeline(
         drop(done_tx);
         drop(work_rx);
 
-        let result = write_in_order(opts, &done_rx, &mut writer, dir, &progress);
+        let result = write_in_order(
+            opts,
+            &done_rx,
+            &ticket_tx,
+            &spare_output_tx,
+            &mut writer,
+            dir,
+            &progress,
+        );
+        drop(ticket_tx);
         if result.is_err() {
             cancel.store(true, Ordering::Relaxed);
             // Let blocked workers and the reader finish.
@@ -252,6 +286,8 @@ fn run_pipeline(
 fn write_in_order(
     opts: &Options,
     done: &crossbeam_channel::Receiver<BlockOutput>,
+    tickets: &crossbeam_channel::Sender<()>,
+    spare: &crossbeam_channel::Sender<BlockOutput>,
     writer: &mut ChunkWriter,
     dir: &Path,
     progress: &Progress,
@@ -263,7 +299,7 @@ fn write_in_order(
     let rejects_path = dir.join("rejected.csv");
     for block in done {
         pending.insert(block.seq, block);
-        while let Some(block) = pending.remove(&next) {
+        while let Some(mut block) = pending.remove(&next) {
             next += 1;
             let path = &opts.inputs[block.input];
             for r in &block.rejects {
@@ -324,6 +360,9 @@ fn write_in_order(
                     source,
                 })?;
             progress.rows(block.rows);
+            let _ = tickets.send(());
+            block.clear();
+            let _ = spare.try_send(block);
         }
     }
     if let Some(mut f) = rejects_file {
@@ -409,7 +448,7 @@ impl<'a> CsvRows<'a> {
         }
     }
 
-    fn process(&mut self, work: &Work) -> BlockOutput {
+    fn process(&mut self, work: &Work, next: BlockOutput) -> BlockOutput {
         for (line_no, line) in lines(work.first_line, &work.data) {
             if let Err((field, reason)) = self.line(line) {
                 self.builder.reject(Reject {
@@ -420,7 +459,7 @@ impl<'a> CsvRows<'a> {
                 });
             }
         }
-        self.builder.finish(work.seq, work.input)
+        self.builder.finish(work.seq, work.input, next)
     }
 
     fn line(&mut self, line: &[u8]) -> Result<(), (Option<String>, String)> {
