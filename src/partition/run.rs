@@ -202,7 +202,7 @@ fn run_pipeline(
         config.id.is_some(),
     )
     .map_err(out_err(dir))?;
-    let progress = Progress::new(opts.progress, total_bytes);
+    let progress = Progress::new(opts.progress, total_bytes, bytes_read.clone());
     let started = Instant::now();
 
     std::thread::scope(|s| {
@@ -274,11 +274,7 @@ fn run_pipeline(
         Ok::<(), PartitionError>(())
     })?;
     let summary = writer.finish().map_err(out_err(dir))?;
-    progress.finish(
-        &summary,
-        started.elapsed().as_secs_f64(),
-        bytes_read.load(Ordering::Relaxed),
-    );
+    progress.finish(&summary, started.elapsed().as_secs_f64());
     Ok(summary)
 }
 
@@ -601,10 +597,12 @@ pub fn check_position(
 struct Progress {
     bar: Option<indicatif::ProgressBar>,
     rows: AtomicU64,
+    /// Input bytes read so far (compressed bytes for .gz), against the input files' size.
+    bytes_read: Arc<AtomicU64>,
 }
 
 impl Progress {
-    fn new(enabled: bool, total_bytes: u64) -> Self {
+    fn new(enabled: bool, total_bytes: u64, bytes_read: Arc<AtomicU64>) -> Self {
         let bar = (enabled && io::IsTerminal::is_terminal(&io::stderr())).then(|| {
             let bar = indicatif::ProgressBar::new(total_bytes);
             bar.set_style(
@@ -618,20 +616,21 @@ impl Progress {
         Progress {
             bar,
             rows: AtomicU64::new(0),
+            bytes_read,
         }
     }
 
     fn rows(&self, n: u64) {
         let rows = self.rows.fetch_add(n, Ordering::Relaxed) + n;
         if let Some(bar) = &self.bar {
+            bar.set_position(self.bytes_read.load(Ordering::Relaxed));
             let secs = bar.elapsed().as_secs_f64().max(1e-9);
             bar.set_message(format!("{rows} rows, {:.0} rows/s", rows as f64 / secs));
         }
     }
 
-    fn finish(&self, summary: &Summary, secs: f64, bytes: u64) {
+    fn finish(&self, summary: &Summary, secs: f64) {
         if let Some(bar) = &self.bar {
-            bar.set_position(bytes);
             bar.finish_and_clear();
         }
         tracing::debug!(rows = summary.rows_read, secs, "partitioning finished");

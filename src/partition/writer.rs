@@ -281,7 +281,9 @@ impl ChunkWriter {
     fn write_files(&self, plan: &[(FileKey, Source, u64, u64)]) -> io::Result<()> {
         let mut buf = vec![0u8; 1 << 20];
         for file_plan in split_by_file(plan) {
-            let mut out = File::create(self.path(file_plan[0].0))?;
+            // One write per file in the common case: a file's pieces are small and many.
+            let mut out =
+                BufWriter::with_capacity(1 << 20, File::create(self.path(file_plan[0].0))?);
             for &(_, source, offset, len) in file_plan {
                 match source {
                     Source::Memory => {
@@ -298,6 +300,7 @@ impl ChunkWriter {
                     }
                 }
             }
+            out.flush()?;
         }
         Ok(())
     }
