@@ -45,7 +45,7 @@ impl Options {
             max_rejects: 0,
             progress: false,
             block_size: 1 << 20,
-            buffer_budget: 24 << 20,
+            buffer_budget: 20 << 20,
         }
     }
 }

@@ -62,6 +62,29 @@ enum Source {
     Memory,
 }
 
+/// Counts of one chunk. Sub-chunk counts sit in a small sorted vector rather than a map keyed
+/// by (chunk, sub-chunk): a full-sky catalog touches about every sub-chunk (~1.3 M at 85/12),
+/// and this layout is a third of a hash map's size. u32 is plenty: a sub-chunk is a few
+/// hundredths of a square degree, far from 4 billion rows in one run.
+#[derive(Debug, Default)]
+struct ChunkAcc {
+    counts: ChunkCounts,
+    /// (subChunkId, rows, overlap rows), sorted by subChunkId.
+    subs: Vec<(i32, u32, u32)>,
+}
+
+/// The counts of `sub` in a sorted sub-chunk list, inserted when new.
+fn sub_entry(subs: &mut Vec<(i32, u32, u32)>, sub: i32) -> &mut (i32, u32, u32) {
+    let i = match subs.binary_search_by_key(&sub, |e| e.0) {
+        Ok(i) => i,
+        Err(i) => {
+            subs.insert(i, (sub, 0, 0));
+            i
+        }
+    };
+    &mut subs[i]
+}
+
 /// Buffers rows per output file and writes every file once at the end.
 pub struct ChunkWriter {
     dir: PathBuf,
@@ -71,12 +94,8 @@ pub struct ChunkWriter {
     arena: Vec<u8>,
     pieces: Vec<Piece>,
     runs: Vec<(File, Vec<Piece>)>,
-    /// Per chunk, its counts.
-    chunks: FxHashMap<i32, ChunkCounts>,
-    /// Per `(chunkId << 32) + subChunkId`, (rows, overlap rows). u32 keeps this map compact (a
-    /// full-sky catalog touches about every sub-chunk); a sub-chunk is a few hundredths of a
-    /// square degree, far from 4 billion rows in one run.
-    sub_chunks: FxHashMap<u64, (u32, u32)>,
+    /// Per chunk, its counts and its sub-chunks' counts.
+    chunks: FxHashMap<i32, ChunkAcc>,
     summary: Summary,
     object_index: Option<BufWriter<File>>,
 }
@@ -108,7 +127,6 @@ impl ChunkWriter {
             pieces: Vec::new(),
             runs: Vec::new(),
             chunks: FxHashMap::default(),
-            sub_chunks: FxHashMap::default(),
             summary: Summary::default(),
             object_index,
         })
@@ -146,16 +164,18 @@ impl ChunkWriter {
     }
 
     fn count(&mut self, chunk_id: i32, sub: i32, overlap: bool, len: u64) {
-        let chunk = self.chunks.entry(chunk_id).or_default();
-        let key = ((i64::from(chunk_id) << 32) + i64::from(sub)) as u64;
-        let subs = self.sub_chunks.entry(key).or_default();
+        let ChunkAcc {
+            counts: chunk,
+            subs,
+        } = self.chunks.entry(chunk_id).or_default();
+        let entry = sub_entry(subs, sub);
         if overlap {
-            subs.1 = subs.1.saturating_add(1);
+            entry.2 = entry.2.saturating_add(1);
             chunk.overlap_rows += 1;
             chunk.overlap_bytes += len;
             self.summary.overlap_rows += 1;
         } else {
-            subs.0 = subs.0.saturating_add(1);
+            entry.1 = entry.1.saturating_add(1);
             chunk.rows += 1;
             chunk.bytes += len;
             self.summary.rows_written += 1;
@@ -211,91 +231,92 @@ impl ChunkWriter {
         if let Some(mut index) = self.object_index.take() {
             index.flush()?;
         }
-        // The merge plan: for each file, its pieces from every run then memory, in input order.
-        let mut plan: Vec<(FileKey, Source, u64, u64)> = Vec::new();
-        for (r, (_, index)) in self.runs.iter().enumerate() {
-            plan.extend(
-                index
-                    .iter()
-                    .map(|p| (p.key, Source::Run(r), p.offset, p.len)),
-            );
-        }
-        plan.extend(
-            sorted(std::mem::take(&mut self.pieces))
-                .into_iter()
-                .map(|p| (p.key, Source::Memory, p.offset, p.len)),
-        );
-        plan.sort_by_key(|(key, _, _, _)| *key); // stable: runs in order, then memory
-        let files = split_by_file(&plan);
-        let total: u64 = plan.iter().map(|p| p.3).sum();
+        // Every source (the spilled runs, then memory) is sorted by file, so the files can be
+        // written by walking all sources in step, without a merged copy of their indexes.
+        let memory = sorted(std::mem::take(&mut self.pieces));
+        let mut sources: Vec<(Source, &[Piece])> = self
+            .runs
+            .iter()
+            .enumerate()
+            .map(|(r, (_, index))| (Source::Run(r), index.as_slice()))
+            .collect();
+        sources.push((Source::Memory, &memory));
+        let files = file_sizes(&sources);
+        // Contiguous ranges of files of about equal bytes, one per thread.
+        let total: u64 = files.iter().map(|f| f.1).sum();
         let share = total / self.threads as u64 + 1;
-        // Contiguous groups of files of about equal bytes, one per thread.
-        let mut groups: Vec<&[(FileKey, Source, u64, u64)]> = Vec::new();
+        let mut ranges: Vec<&[(FileKey, u64)]> = Vec::new();
         let (mut start, mut acc) = (0usize, 0u64);
         for (i, f) in files.iter().enumerate() {
-            acc += f.iter().map(|p| p.3).sum::<u64>();
+            acc += f.1;
             if acc >= share || i + 1 == files.len() {
-                let end: usize = files[..=i].iter().map(|f| f.len()).sum();
-                groups.push(&plan[start..end]);
-                start = end;
+                ranges.push(&files[start..=i]);
+                start = i + 1;
                 acc = 0;
             }
         }
-        let this = &self;
+        let (this, sources) = (&self, &sources);
         std::thread::scope(|s| {
-            let handles: Vec<_> = groups
+            let handles: Vec<_> = ranges
                 .into_iter()
-                .map(|g| s.spawn(move || this.write_files(g)))
+                .map(|r| s.spawn(move || this.write_files(sources, r)))
                 .collect();
             handles
                 .into_iter()
                 .try_for_each(|h| h.join().expect("writer thread panicked"))
         })?;
-        self.summary.chunks = self
-            .chunks
-            .iter()
-            .map(|(c, counts)| (*c, *counts))
-            .collect();
-        let index: SubChunkCounts = self
-            .sub_chunks
-            .iter()
-            .map(|(key, (rows, overlap))| {
-                (
-                    ((*key as i64 >> 32) as i32, (*key & 0xffff_ffff) as i32),
-                    (u64::from(*rows), u64::from(*overlap)),
-                )
-            })
-            .collect();
+        drop(memory);
+        let mut chunk_ids: Vec<i32> = self.chunks.keys().copied().collect();
+        chunk_ids.sort_unstable();
+        let mut index = Vec::new();
+        for chunk in &chunk_ids {
+            let acc = &self.chunks[chunk];
+            self.summary.chunks.insert(*chunk, acc.counts);
+            for &(sub, rows, overlap) in &acc.subs {
+                push_index_entry(&mut index, *chunk, sub, u64::from(rows), u64::from(overlap));
+            }
+        }
         if !index.is_empty() {
-            std::fs::write(
-                self.dir.join(format!("{}_index.bin", self.prefix)),
-                encode_chunk_index(&index),
-            )?;
+            std::fs::write(self.dir.join(format!("{}_index.bin", self.prefix)), index)?;
         }
         let json = serde_json::to_vec_pretty(&self.summary).expect("summary serializes");
         std::fs::write(self.dir.join("partition-summary.json"), json)?;
         Ok(self.summary)
     }
 
-    /// Creates and writes the files of one contiguous part of the plan.
-    fn write_files(&self, plan: &[(FileKey, Source, u64, u64)]) -> io::Result<()> {
+    /// Creates and writes the files in `files` (a contiguous, sorted range), taking each file's
+    /// pieces from every source in order: runs as spilled, then memory.
+    fn write_files(
+        &self,
+        sources: &[(Source, &[Piece])],
+        files: &[(FileKey, u64)],
+    ) -> io::Result<()> {
+        let Some(first) = files.first() else {
+            return Ok(());
+        };
+        let mut cursors: Vec<usize> = sources
+            .iter()
+            .map(|(_, s)| s.partition_point(|p| p.key < first.0))
+            .collect();
         let mut buf = vec![0u8; 1 << 20];
-        for file_plan in split_by_file(plan) {
+        for &(key, _) in files {
             // One write per file in the common case: a file's pieces are small and many.
-            let mut out =
-                BufWriter::with_capacity(1 << 20, File::create(self.path(file_plan[0].0))?);
-            for &(_, source, offset, len) in file_plan {
-                match source {
-                    Source::Memory => {
-                        out.write_all(&self.arena[offset as usize..(offset + len) as usize])?
-                    }
-                    Source::Run(r) => {
-                        let (mut at, end) = (offset, offset + len);
-                        while at < end {
-                            let n = ((end - at) as usize).min(buf.len());
-                            self.runs[r].0.read_exact_at(&mut buf[..n], at)?;
-                            out.write_all(&buf[..n])?;
-                            at += n as u64;
+            let mut out = BufWriter::with_capacity(1 << 20, File::create(self.path(key))?);
+            for ((source, pieces), cursor) in sources.iter().zip(cursors.iter_mut()) {
+                while let Some(p) = pieces.get(*cursor).filter(|p| p.key == key) {
+                    *cursor += 1;
+                    match source {
+                        Source::Memory => out.write_all(
+                            &self.arena[p.offset as usize..(p.offset + p.len) as usize],
+                        )?,
+                        Source::Run(r) => {
+                            let (mut at, end) = (p.offset, p.offset + p.len);
+                            while at < end {
+                                let n = ((end - at) as usize).min(buf.len());
+                                self.runs[*r].0.read_exact_at(&mut buf[..n], at)?;
+                                out.write_all(&buf[..n])?;
+                                at += n as u64;
+                            }
                         }
                     }
                 }
@@ -306,15 +327,33 @@ impl ChunkWriter {
     }
 }
 
+/// Every file of the sorted sources with its total bytes, in file order.
+fn file_sizes(sources: &[(Source, &[Piece])]) -> Vec<(FileKey, u64)> {
+    let mut heads: std::collections::BinaryHeap<std::cmp::Reverse<(FileKey, usize, usize)>> =
+        sources
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.1.is_empty())
+            .map(|(i, s)| std::cmp::Reverse((s.1[0].key, i, 0)))
+            .collect();
+    let mut out: Vec<(FileKey, u64)> = Vec::new();
+    while let Some(std::cmp::Reverse((key, src, at))) = heads.pop() {
+        let len = sources[src].1[at].len;
+        match out.last_mut() {
+            Some(last) if last.0 == key => last.1 += len,
+            _ => out.push((key, len)),
+        }
+        if let Some(next) = sources[src].1.get(at + 1) {
+            heads.push(std::cmp::Reverse((next.key, src, at + 1)));
+        }
+    }
+    out
+}
+
 /// Pieces sorted by file, keeping input order within a file.
 fn sorted(mut pieces: Vec<Piece>) -> Vec<Piece> {
     pieces.sort_by_key(|p| p.key);
     pieces
-}
-
-/// Splits a plan sorted by file into one slice per file.
-fn split_by_file<T>(plan: &[(FileKey, T, u64, u64)]) -> Vec<&[(FileKey, T, u64, u64)]> {
-    plan.chunk_by(|a, b| a.0 == b.0).collect()
 }
 
 /// ChunkIndex.cc's file format: per sub-chunk, three little-endian u64 — the key
@@ -323,12 +362,16 @@ fn split_by_file<T>(plan: &[(FileKey, T, u64, u64)]) -> Vec<&[(FileKey, T, u64, 
 pub fn encode_chunk_index(sub_chunks: &SubChunkCounts) -> Vec<u8> {
     let mut out = Vec::with_capacity(sub_chunks.len() * 24);
     for (&(chunk, sub), &(rows, overlap)) in sub_chunks {
-        let key = ((i64::from(chunk) << 32) + i64::from(sub)) as u64;
-        out.extend_from_slice(&key.to_le_bytes());
-        out.extend_from_slice(&rows.to_le_bytes());
-        out.extend_from_slice(&overlap.to_le_bytes());
+        push_index_entry(&mut out, chunk, sub, rows, overlap);
     }
     out
+}
+
+fn push_index_entry(out: &mut Vec<u8>, chunk: i32, sub: i32, rows: u64, overlap: u64) {
+    let key = ((i64::from(chunk) << 32) + i64::from(sub)) as u64;
+    out.extend_from_slice(&key.to_le_bytes());
+    out.extend_from_slice(&rows.to_le_bytes());
+    out.extend_from_slice(&overlap.to_le_bytes());
 }
 
 /// Reads a `<prefix>_index.bin` back: ((chunkId, subChunkId), (rows, overlap rows)).
