@@ -7,8 +7,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use qserv_operator::partition::counts::decode_chunk_index;
 use qserv_operator::partition::csv::{Dialect, Record};
-use qserv_operator::partition::writer::decode_chunk_index;
 use qserv_operator::partition::{
     Chunker, ConfigStore, Location, Options, PartitionConfig, partition_csv,
 };

@@ -4,6 +4,7 @@
 //! writes one copy per chunk location (home plus overlap) with the ids filled in.
 
 use super::chunker::{Chunker, Location};
+use super::counts::Counts;
 
 /// Where a location's ids go in an output row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +105,8 @@ pub struct BlockBuilder<'c> {
     locations: Vec<(Location, bool)>,
     index_delimiter: u8,
     out: BlockOutput,
+    /// Counts of every row this builder laid out, across blocks.
+    counts: Counts,
 }
 
 impl<'c> BlockBuilder<'c> {
@@ -113,6 +116,7 @@ impl<'c> BlockBuilder<'c> {
             locations: Vec::new(),
             index_delimiter,
             out: BlockOutput::default(),
+            counts: Counts::default(),
         }
     }
 
@@ -125,12 +129,15 @@ impl<'c> BlockBuilder<'c> {
         for &(loc, overlap) in &self.locations {
             let start = self.out.data.len();
             row.write(loc, &mut self.out.data);
+            let len = self.out.data.len() - start;
+            self.counts
+                .add(loc.chunk_id, loc.sub_chunk_id, overlap, len as u64);
             self.out.entries.push(Entry {
                 chunk_id: loc.chunk_id,
                 sub_chunk_id: loc.sub_chunk_id,
                 overlap,
                 start: start as u32,
-                len: (self.out.data.len() - start) as u32,
+                len: len as u32,
             });
             if let (Some(id), false) = (encoded_id, overlap) {
                 let d = self.index_delimiter;
@@ -149,6 +156,11 @@ impl<'c> BlockBuilder<'c> {
 
     pub fn reject(&mut self, reject: Reject) {
         self.out.rejects.push(reject);
+    }
+
+    /// The counts of every row laid out so far (merged across workers at the end).
+    pub fn into_counts(self) -> Counts {
+        self.counts
     }
 
     /// Hands over the block and starts the next one in `next` (a recycled, cleared block, so

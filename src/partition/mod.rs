@@ -5,6 +5,7 @@
 pub mod block;
 pub mod chunker;
 pub mod config;
+pub mod counts;
 pub mod csv;
 pub mod input;
 pub mod run;

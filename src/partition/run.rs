@@ -16,6 +16,7 @@ use crossbeam_channel::bounded;
 use super::block::{BlockBuilder, BlockOutput, Reject, RowTemplate, Slot};
 use super::chunker::{Chunker, ChunkerError};
 use super::config::{AngleUnit, PartitionConfig};
+use super::counts::Counts;
 use super::csv::{Dialect, Record};
 use super::input::{BlockReader, InputError, lines};
 use super::writer::{ChunkWriter, Summary};
@@ -44,8 +45,8 @@ impl Options {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             max_rejects: 0,
             progress: false,
-            block_size: 1 << 20,
-            buffer_budget: 20 << 20,
+            block_size: 512 << 10,
+            buffer_budget: 16 << 20,
         }
     }
 }
@@ -205,7 +206,7 @@ fn run_pipeline(
     let progress = Progress::new(opts.progress, total_bytes, bytes_read.clone());
     let started = Instant::now();
 
-    std::thread::scope(|s| {
+    let counts = std::thread::scope(|s| {
         let reader = s.spawn(|| {
             let mut seq = 0;
             for (input, path) in opts.inputs.iter().enumerate() {
@@ -233,12 +234,13 @@ fn run_pipeline(
             drop(work_tx);
             Ok::<(), InputError>(())
         });
+        let mut workers = Vec::new();
         for _ in 0..threads {
             let work_rx = work_rx.clone();
             let done_tx = done_tx.clone();
             let spare_input_tx = spare_input_tx.clone();
             let spare_output_rx = spare_output_rx.clone();
-            s.spawn(move || {
+            workers.push(s.spawn(move || {
                 let mut rows = CsvRows::new(config, chunker);
                 for work in work_rx {
                     let next = spare_output_rx.try_recv().unwrap_or_default();
@@ -248,7 +250,8 @@ fn run_pipeline(
                         break;
                     }
                 }
-            });
+                rows.builder.into_counts()
+            }));
         }
         drop(done_tx);
         drop(work_rx);
@@ -269,11 +272,15 @@ fn run_pipeline(
             for _ in done_rx.iter() {}
         }
         let read = reader.join().expect("reader thread panicked");
+        let mut counts = Counts::default();
+        for w in workers {
+            counts.merge(w.join().expect("worker thread panicked"));
+        }
         result?;
         read?;
-        Ok::<(), PartitionError>(())
+        Ok::<Counts, PartitionError>(counts)
     })?;
-    let summary = writer.finish().map_err(out_err(dir))?;
+    let summary = writer.finish(counts).map_err(out_err(dir))?;
     progress.finish(&summary, started.elapsed().as_secs_f64());
     Ok(summary)
 }

@@ -16,19 +16,10 @@ use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use super::block::BlockOutput;
-
-/// Counts for one chunk.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct ChunkCounts {
-    pub rows: u64,
-    pub overlap_rows: u64,
-    pub bytes: u64,
-    pub overlap_bytes: u64,
-}
+use super::counts::{ChunkCounts, Counts};
 
 /// What a partitioning run produced.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -40,9 +31,6 @@ pub struct Summary {
     pub bytes: u64,
     pub chunks: BTreeMap<i32, ChunkCounts>,
 }
-
-/// Rows and overlap rows per (chunkId, subChunkId).
-pub type SubChunkCounts = BTreeMap<(i32, i32), (u64, u64)>;
 
 /// An output file: chunk id and overlap flag, ordered as sph-partition names them.
 type FileKey = (i32, bool);
@@ -62,29 +50,6 @@ enum Source {
     Memory,
 }
 
-/// Counts of one chunk. Sub-chunk counts sit in a small sorted vector rather than a map keyed
-/// by (chunk, sub-chunk): a full-sky catalog touches about every sub-chunk (~1.3 M at 85/12),
-/// and this layout is a third of a hash map's size. u32 is plenty: a sub-chunk is a few
-/// hundredths of a square degree, far from 4 billion rows in one run.
-#[derive(Debug, Default)]
-struct ChunkAcc {
-    counts: ChunkCounts,
-    /// (subChunkId, rows, overlap rows), sorted by subChunkId.
-    subs: Vec<(i32, u32, u32)>,
-}
-
-/// The counts of `sub` in a sorted sub-chunk list, inserted when new.
-fn sub_entry(subs: &mut Vec<(i32, u32, u32)>, sub: i32) -> &mut (i32, u32, u32) {
-    let i = match subs.binary_search_by_key(&sub, |e| e.0) {
-        Ok(i) => i,
-        Err(i) => {
-            subs.insert(i, (sub, 0, 0));
-            i
-        }
-    };
-    &mut subs[i]
-}
-
 /// Buffers rows per output file and writes every file once at the end.
 pub struct ChunkWriter {
     dir: PathBuf,
@@ -94,8 +59,6 @@ pub struct ChunkWriter {
     arena: Vec<u8>,
     pieces: Vec<Piece>,
     runs: Vec<(File, Vec<Piece>)>,
-    /// Per chunk, its counts and its sub-chunks' counts.
-    chunks: FxHashMap<i32, ChunkAcc>,
     summary: Summary,
     object_index: Option<BufWriter<File>>,
 }
@@ -126,7 +89,6 @@ impl ChunkWriter {
             arena: Vec::with_capacity(budget + budget / 4),
             pieces: Vec::new(),
             runs: Vec::new(),
-            chunks: FxHashMap::default(),
             summary: Summary::default(),
             object_index,
         })
@@ -152,7 +114,6 @@ impl ChunkWriter {
             }
             run_key = Some(key);
             self.arena.extend_from_slice(bytes);
-            self.count(e.chunk_id, e.sub_chunk_id, e.overlap, u64::from(e.len));
         }
         if let Some(index) = &mut self.object_index {
             index.write_all(&block.object_index)?;
@@ -161,26 +122,6 @@ impl ChunkWriter {
             self.spill()?;
         }
         Ok(())
-    }
-
-    fn count(&mut self, chunk_id: i32, sub: i32, overlap: bool, len: u64) {
-        let ChunkAcc {
-            counts: chunk,
-            subs,
-        } = self.chunks.entry(chunk_id).or_default();
-        let entry = sub_entry(subs, sub);
-        if overlap {
-            entry.2 = entry.2.saturating_add(1);
-            chunk.overlap_rows += 1;
-            chunk.overlap_bytes += len;
-            self.summary.overlap_rows += 1;
-        } else {
-            entry.1 = entry.1.saturating_add(1);
-            chunk.rows += 1;
-            chunk.bytes += len;
-            self.summary.rows_written += 1;
-        }
-        self.summary.bytes += len;
     }
 
     pub fn count_rejected(&mut self, n: u64) {
@@ -227,7 +168,7 @@ impl ChunkWriter {
     }
 
     /// Writes every chunk file, `<prefix>_index.bin` and the summary, and returns it.
-    pub fn finish(mut self) -> io::Result<Summary> {
+    pub fn finish(mut self, counts: Counts) -> io::Result<Summary> {
         if let Some(mut index) = self.object_index.take() {
             index.flush()?;
         }
@@ -266,16 +207,13 @@ impl ChunkWriter {
                 .try_for_each(|h| h.join().expect("writer thread panicked"))
         })?;
         drop(memory);
-        let mut chunk_ids: Vec<i32> = self.chunks.keys().copied().collect();
-        chunk_ids.sort_unstable();
-        let mut index = Vec::new();
-        for chunk in &chunk_ids {
-            let acc = &self.chunks[chunk];
-            self.summary.chunks.insert(*chunk, acc.counts);
-            for &(sub, rows, overlap) in &acc.subs {
-                push_index_entry(&mut index, *chunk, sub, u64::from(rows), u64::from(overlap));
-            }
+        self.summary.chunks = counts.chunks();
+        for c in self.summary.chunks.values() {
+            self.summary.rows_written += c.rows;
+            self.summary.overlap_rows += c.overlap_rows;
+            self.summary.bytes += c.bytes + c.overlap_bytes;
         }
+        let index = counts.chunk_index();
         if !index.is_empty() {
             std::fs::write(self.dir.join(format!("{}_index.bin", self.prefix)), index)?;
         }
@@ -356,68 +294,10 @@ fn sorted(mut pieces: Vec<Piece>) -> Vec<Piece> {
     pieces
 }
 
-/// ChunkIndex.cc's file format: per sub-chunk, three little-endian u64 — the key
-/// `(chunkId << 32) + subChunkId`, the row count and the overlap row count. Sorted by key here,
-/// so the file is deterministic (readers do not depend on the order).
-pub fn encode_chunk_index(sub_chunks: &SubChunkCounts) -> Vec<u8> {
-    let mut out = Vec::with_capacity(sub_chunks.len() * 24);
-    for (&(chunk, sub), &(rows, overlap)) in sub_chunks {
-        push_index_entry(&mut out, chunk, sub, rows, overlap);
-    }
-    out
-}
-
-fn push_index_entry(out: &mut Vec<u8>, chunk: i32, sub: i32, rows: u64, overlap: u64) {
-    let key = ((i64::from(chunk) << 32) + i64::from(sub)) as u64;
-    out.extend_from_slice(&key.to_le_bytes());
-    out.extend_from_slice(&rows.to_le_bytes());
-    out.extend_from_slice(&overlap.to_le_bytes());
-}
-
-/// Reads a `<prefix>_index.bin` back: ((chunkId, subChunkId), (rows, overlap rows)).
-pub fn decode_chunk_index(bytes: &[u8]) -> Result<SubChunkCounts, String> {
-    if !bytes.len().is_multiple_of(24) {
-        return Err(format!(
-            "{} bytes is not a whole number of 24-byte entries",
-            bytes.len()
-        ));
-    }
-    let mut out = BTreeMap::new();
-    for entry in bytes.chunks_exact(24) {
-        let word =
-            |i: usize| u64::from_le_bytes(entry[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
-        let key = word(0) as i64;
-        let counts = out
-            .entry(((key >> 32) as i32, (key & 0xffff_ffff) as i32))
-            .or_insert((0, 0));
-        counts.0 += word(1);
-        counts.1 += word(2);
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::partition::block::Entry;
-
-    #[test]
-    fn chunk_index_roundtrips_in_qserv_layout() {
-        let mut m = BTreeMap::new();
-        m.insert((6630, 3), (10, 2));
-        m.insert((6631, 0), (1, 0));
-        let bytes = encode_chunk_index(&m);
-        assert_eq!(bytes.len(), 48);
-        // key = 6630 << 32 | 3, little-endian
-        assert_eq!(&bytes[..8], &((6630u64 << 32) | 3).to_le_bytes());
-        assert_eq!(&bytes[8..16], &10u64.to_le_bytes());
-        assert_eq!(decode_chunk_index(&bytes).unwrap(), m);
-        assert!(
-            decode_chunk_index(&bytes[..47])
-                .unwrap_err()
-                .contains("47 bytes")
-        );
-    }
 
     fn block(rows: &[(i32, bool, &str)]) -> BlockOutput {
         let mut b = BlockOutput::default();
@@ -451,7 +331,19 @@ mod tests {
                 .unwrap();
             w.write_block(&block(&[(7, false, "a3\n"), (9, false, "c1\n")]))
                 .unwrap();
-            let summary = w.finish().unwrap();
+            let mut counts = Counts::default();
+            for (chunk, overlap) in [
+                (7, false),
+                (3, false),
+                (7, true),
+                (3, false),
+                (7, false),
+                (7, false),
+                (9, false),
+            ] {
+                counts.add(chunk, 1, overlap, 3);
+            }
+            let summary = w.finish(counts).unwrap();
             let read = |n: &str| std::fs::read_to_string(dir.path().join(n)).unwrap();
             assert_eq!(read("chunk_7.txt"), "a1\na2\na3\n", "budget {budget}");
             assert_eq!(read("chunk_3.txt"), "b1\nb2\n");
