@@ -85,6 +85,14 @@ pub enum CatalogError {
     #[error("{}: Parquet: {reason}", file.display())]
     Parquet { file: PathBuf, reason: String },
 
+    /// A column type has no MySQL equivalent.
+    #[error("table `{table}`, column `{column}`: {reason}")]
+    SqlType {
+        table: String,
+        column: String,
+        reason: String,
+    },
+
     /// The column selection or a row filter does not fit the table's schema.
     #[error("table `{table}`: {reason}")]
     Selection { table: String, reason: String },
