@@ -52,6 +52,15 @@ impl CatalogReader {
         }
     }
 
+    /// Rows in the input when the format says so up front (HDF5, Parquet), for progress bars.
+    pub fn num_rows(&self) -> Option<u64> {
+        match self {
+            CatalogReader::Hdf5(r) => Some(r.num_rows()),
+            CatalogReader::Csv(_) => None,
+            CatalogReader::Parquet(r) => Some(r.num_rows()),
+        }
+    }
+
     /// This reader with a selection applied to every batch.
     pub fn select(self, spec: &SelectionSpec) -> Result<Selected<Self>> {
         let selection = Selection::new(&self.schema(), spec)?;
@@ -68,5 +77,18 @@ impl Iterator for CatalogReader {
             CatalogReader::Csv(r) => r.next(),
             CatalogReader::Parquet(r) => r.next(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Loaders move readers into blocking tasks or threads.
+    #[test]
+    fn readers_can_move_between_threads() {
+        fn assert_send<T: Send>() {}
+        assert_send::<CatalogReader>();
+        assert_send::<Selected<CatalogReader>>();
     }
 }

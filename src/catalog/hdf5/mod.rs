@@ -102,10 +102,12 @@ impl Hdf5Reader {
             })
             .collect();
         // A batch that ends mid-chunk makes HDF5 decompress that chunk again for the next
-        // batch; whole chunks per batch read every chunk once.
+        // batch; whole chunks per batch read every chunk once. Chunks larger than a batch
+        // are read in parts (the batch bound wins over decompression work).
+        let batch_rows = batch_rows.max(1);
         let batch_rows = match ds.chunk().and_then(|c| c.first().copied()) {
-            Some(chunk) if chunk > 0 => (batch_rows.max(1) / chunk).max(1) * chunk,
-            _ => batch_rows.max(1),
+            Some(chunk) if chunk > 0 && chunk <= batch_rows => batch_rows / chunk * chunk,
+            _ => batch_rows,
         } as u64;
         Ok(Hdf5Reader {
             file_path: file.to_path_buf(),
