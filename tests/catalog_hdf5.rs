@@ -198,3 +198,23 @@ fn a_truncated_file_is_an_error_naming_the_file() {
     assert!(msg.contains("cut.h5"), "{msg}");
     assert!(msg.contains("truncated"), "{msg}");
 }
+
+#[test]
+fn a_corrupt_gzip_chunk_is_a_read_error_naming_the_rows() {
+    let dir = temp_dir("hdf5-corrupt");
+    let file = dir.join("variants.h5");
+    python("make_variants.py", &[path_str(&file), "12345"]);
+    let first_row: u64 = python("corrupt_chunk.py", &[path_str(&file), "gzip", "5"])
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(first_row, 5000);
+    let results: Vec<_> = Hdf5Reader::open(&file, "gzip", 4096).unwrap().collect();
+    // Batches are 4000 rows: 0..4000 reads, 4000..8000 holds the bad chunk, then the stream ends.
+    assert_eq!(results.len(), 2);
+    assert!(results[0].is_ok());
+    let msg = results[1].as_ref().err().unwrap().to_string();
+    let prefix = format!("{}: dataset `gzip` rows 4000..8000: ", file.display());
+    assert!(msg.starts_with(&prefix), "{msg}");
+    assert!(msg.contains("inflate() failed"), "{msg}");
+}
