@@ -68,6 +68,19 @@ fn stats(
                     }
                     vec![]
                 }
+                // Text and bytes: sum of (byte + 1), which checks the unescaping of every value.
+                DataType::Utf8 => col
+                    .as_string::<i32>()
+                    .iter()
+                    .flatten()
+                    .map(|v| byte_sum(v.as_bytes()))
+                    .collect(),
+                DataType::Binary => col
+                    .as_binary::<i32>()
+                    .iter()
+                    .flatten()
+                    .map(byte_sum)
+                    .collect(),
                 _ => vec![],
             };
             int_sums[c] += ints.iter().sum::<i128>();
@@ -79,9 +92,12 @@ fn stats(
         .enumerate()
         .map(|(c, f)| {
             let sum = match f.data_type() {
-                DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => {
-                    serde_json::from_str(&int_sums[c].to_string()).unwrap()
-                }
+                DataType::Int8
+                | DataType::Int16
+                | DataType::Int32
+                | DataType::Int64
+                | DataType::Utf8
+                | DataType::Binary => serde_json::from_str(&int_sums[c].to_string()).unwrap(),
                 DataType::Float64 => float(float_sums[c]),
                 _ => Value::Null,
             };
@@ -89,6 +105,10 @@ fn stats(
         })
         .collect();
     json!({"rows": rows, "columns": columns})
+}
+
+fn byte_sum(value: &[u8]) -> i128 {
+    value.iter().map(|&b| i128::from(b) + 1).sum()
 }
 
 #[test]

@@ -218,3 +218,20 @@ fn a_corrupt_gzip_chunk_is_a_read_error_naming_the_rows() {
     assert!(msg.starts_with(&prefix), "{msg}");
     assert!(msg.contains("inflate() failed"), "{msg}");
 }
+
+#[test]
+fn a_value_that_cannot_be_decoded_names_its_row_and_field() {
+    let dir = temp_dir("hdf5-bad-value");
+    let file = dir.join("variants.h5");
+    python("make_variants.py", &[path_str(&file), "100"]);
+    let err = Hdf5Reader::open(&file, "bad_utf8", 4)
+        .unwrap()
+        .find_map(Result::err)
+        .expect("row 7 is not UTF-8");
+    let expected = format!(
+        "{}: dataset `bad_utf8` row 7, field `name`: string \"\\xff\\xfe\" is not UTF-8: \
+         invalid utf-8 sequence of 1 bytes from index 0",
+        file.display()
+    );
+    assert_eq!(err.to_string(), expected);
+}

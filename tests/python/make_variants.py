@@ -5,7 +5,8 @@ Tables (same values in each, checked against astropy by the tests):
 - `native`: every supported column type, little-endian, contiguous (astropy's default);
 - `big_endian`: the same columns stored big-endian (checked below with h5py);
 - `gzip`: the same, chunked (1000 rows per chunk) and gzip-compressed;
-- `image`: a 2-D float dataset, which is not a table.
+- `image`: a 2-D float dataset, which is not a table;
+- `bad_utf8`: a 10-row table whose `name` in row 7 is not UTF-8.
 """
 import sys
 
@@ -51,3 +52,8 @@ with h5py.File(out, "a") as f:
     for name in ("big_endian", "gzip"):
         f[name + ".__table_column_meta__"] = meta
     f.create_dataset("image", data=np.zeros((4, 5)))
+    bad = np.zeros(10, dtype=[("id", "<i8"), ("name", "S3")])
+    bad["id"] = np.arange(10)
+    bad["name"] = b"ok"
+    bad["name"][7] = b"\xff\xfe"
+    f.create_dataset("bad_utf8", data=bad)

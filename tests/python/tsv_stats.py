@@ -4,7 +4,9 @@ TSV (gzip), decoded here byte by byte, typed by the CREATE TABLE of a mysqldump 
 usage: tsv_stats.py FILE.tsv.gz TABLE.schema
 Output: {"rows": N, "columns": {name: {"count": non-null values, "sum": S}}} where S is the
 exact integer sum for integer columns, the sequential double sum as "f:<hex bits>" for DOUBLE
-columns, and null for other columns.
+columns, the sum of (byte + 1) over every byte of the unescaped values for text and binary
+columns (so lengths and contents both count), and
+null for FLOAT columns (decimal → float32 rounding is not reproduced here).
 """
 import gzip
 import json
@@ -43,7 +45,11 @@ def records(data):
         yield fields
 
 
-stats = {name: {"count": 0, "sum": 0 if kind in ("tinyint", "smallint", "int", "bigint") else (0.0 if kind == "double" else None)} for name, kind in types}
+INTS = ("tinyint", "smallint", "int", "bigint")
+stats = {
+    name: {"count": 0, "sum": None if kind == "float" else (0.0 if kind == "double" else 0)}
+    for name, kind in types
+}
 rows = 0
 for rec in records(gzip.open(path, "rb").read()):
     assert len(rec) == len(types), (rows, len(rec), len(types))
@@ -53,10 +59,12 @@ for rec in records(gzip.open(path, "rb").read()):
             continue
         s = stats[name]
         s["count"] += 1
-        if kind in ("tinyint", "smallint", "int", "bigint"):
+        if kind in INTS:
             s["sum"] += int(value)
         elif kind == "double":
             s["sum"] += float(value)
+        elif kind != "float":
+            s["sum"] += sum(value) + len(value)
 for s in stats.values():
     if isinstance(s["sum"], float):
         s["sum"] = "f:%016x" % struct.unpack("<Q", struct.pack("<d", s["sum"]))[0]

@@ -222,14 +222,14 @@ mod tests {
 
     #[test]
     fn mysql_escapes_nulls_and_escaped_newlines() {
-        let got = mysql_records(b"1\t\\N\ta\\tb\n2\tx\\\ny\t\\\\N\n3\t\\0\\N\t\n");
+        let got = mysql_records(b"1\t\\N\ta\\tb\n2\tx\\\ny\t\\\\N\n3\t\\0\\N\t\\Nx\n");
         let f = |s: &[u8]| Some(s.to_vec());
         assert_eq!(
             got,
             vec![
                 (1, vec![f(b"1"), None, f(b"a\tb")]),
                 (2, vec![f(b"2"), f(b"x\ny"), f(b"\\N")]),
-                (4, vec![f(b"3"), f(b"\0N"), f(b"")]),
+                (4, vec![f(b"3"), f(b"\0N"), f(b"Nx")]),
             ]
         );
     }

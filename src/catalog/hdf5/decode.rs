@@ -174,7 +174,7 @@ fn strings(
         if let Err(err) = std::str::from_utf8(value) {
             return Err(DecodeError {
                 row,
-                reason: format!("string {value:?} is not UTF-8: {err}"),
+                reason: format!("string \"{}\" is not UTF-8: {err}", value.escape_ascii()),
             });
         }
         data.extend_from_slice(value);
