@@ -325,3 +325,69 @@ fn text_columns_without_a_schema_and_rfc4180_quoting() {
     assert_eq!((b.value(0), b.value(1)), ("x, y", "\"q\""));
     assert!(batch.column(0).is_null(1));
 }
+
+#[test]
+fn the_files_of_a_table_read_as_one_stream() {
+    use qserv_operator::catalog::TableReader;
+    let object = case01().join("Object.tsv.gz");
+    let ddl = case01().join("schema/Object.schema");
+    let options = CsvOptions {
+        schema: Some(Arc::new(schema_from_ddl_file(&ddl, None).unwrap())),
+        ..CsvOptions::tsv()
+    };
+    let format = InputFormat::Csv(options);
+    let reader = TableReader::open(&[object.clone(), object.clone()], &format, 50).unwrap();
+    let sizes: Vec<usize> = reader.map(|b| b.unwrap().num_rows()).collect();
+    assert_eq!(sizes, vec![50, 38, 50, 38]);
+
+    // A second file with other columns stops the stream with an error naming it.
+    let dir = temp_dir("csv-two-files");
+    let other = write(&dir, "other.tsv", b"1\t2\n");
+    let mut reader = TableReader::open(&[object, other.clone()], &format, 100).unwrap();
+    assert!(reader.next().unwrap().is_ok());
+    let msg = reader.next().unwrap().unwrap_err().to_string();
+    assert_eq!(
+        msg,
+        format!("{}: line 1: expected 228 fields, found 2", other.display())
+    );
+    assert!(reader.next().is_none());
+}
+
+#[test]
+fn table_files_expand_globs_in_name_order() {
+    let text =
+        std::fs::read_to_string(common::root().join("examples/catalogingest-case01.yaml")).unwrap();
+    let ingest: CatalogIngest = serde_norway::from_str(&text).unwrap();
+    let mut table = ingest.spec.tables[0].clone();
+    table.files = vec!["S*.tsv.gz".into(), "Filter.tsv.gz".into()];
+    let names: Vec<String> = spec::table_files(&table, &case01())
+        .unwrap()
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "Science_Ccd_Exposure.tsv.gz",
+            "SimRefObject.tsv.gz",
+            "Source.tsv.gz",
+            "Filter.tsv.gz"
+        ]
+    );
+    table.files = vec!["Objet*.tsv.gz".into()];
+    let msg = spec::table_files(&table, &case01())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.ends_with("Objet*.tsv.gz: the pattern matches no file"),
+        "{msg}"
+    );
+    table.files = vec!["Objet.tsv.gz".into()];
+    let msg = spec::table_files(&table, &case01())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("Objet.tsv.gz: No such file or directory"),
+        "{msg}"
+    );
+}

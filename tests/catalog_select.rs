@@ -5,7 +5,9 @@ mod common;
 
 use common::{json_value, macs2243, path_str, python, temp_dir};
 use qserv_operator::api::catalog_ingest::{BandFilter, CatalogIngest};
-use qserv_operator::catalog::{CatalogReader, InputFormat, ParquetReader, SelectionSpec, spec};
+use qserv_operator::catalog::{
+    CatalogReader, InputFormat, ParquetReader, SelectionSpec, TableReader, spec,
+};
 use serde_json::Value;
 
 fn example() -> CatalogIngest {
@@ -162,6 +164,22 @@ fn parquet_written_by_pyarrow_reads_like_astropy() {
         }
         assert_eq!(row, expected.len());
     }
+    // Two files of one table must have the same columns.
+    let files = [
+        dir.join("deepCoadd_meas.parquet"),
+        dir.join("forced_src.parquet"),
+    ];
+    let mut table = TableReader::open(&files, &InputFormat::Parquet, 100_000).unwrap();
+    assert_eq!(table.next().unwrap().unwrap().num_rows(), 10_000);
+    let msg = table.next().unwrap().unwrap_err().to_string();
+    assert_eq!(
+        msg,
+        format!(
+            "{}: its columns differ from the table's first file: column 2: expected `coord_ra Float64`, found `objectId Int64`",
+            files[1].display()
+        )
+    );
+
     let not_parquet = ParquetReader::open(&macs2243(), 10)
         .err()
         .unwrap()

@@ -85,6 +85,10 @@ pub enum CatalogError {
     #[error("{}: Parquet: {reason}", file.display())]
     Parquet { file: PathBuf, reason: String },
 
+    /// One of several files of a table has other columns than the first.
+    #[error("{}: its columns differ from the table's first file: {reason}", file.display())]
+    SchemaMismatch { file: PathBuf, reason: String },
+
     /// A column type has no MySQL equivalent.
     #[error("table `{table}`, column `{column}`: {reason}")]
     SqlType {

@@ -27,6 +27,7 @@
 pub mod csv;
 pub mod ddl;
 pub mod error;
+mod files;
 pub mod hdf5;
 pub mod parquet;
 mod reader;
@@ -38,6 +39,7 @@ pub mod sqlschema;
 pub use csv::{CsvOptions, CsvReader, Dialect};
 pub use ddl::create_table_sql;
 pub use error::{CatalogError, Result};
+pub use files::TableReader;
 pub use hdf5::Hdf5Reader;
 pub use parquet::ParquetReader;
 pub use reader::{CatalogReader, InputFormat};

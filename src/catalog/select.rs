@@ -287,6 +287,108 @@ impl<I: Iterator<Item = Result<RecordBatch>>> Iterator for Selected<I> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arrow_array::{Float64Array, Int64Array, StringArray};
+    use arrow_schema::Field;
+
+    /// Degrees, RA wrap, a null position and the band filter on a hand-made batch.
+    #[test]
+    fn cone_in_degrees_with_ra_wrap_nulls_and_bands() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("ra", DataType::Float64, true),
+            Field::new("decl", DataType::Float64, true),
+            Field::new("band", DataType::Utf8, true),
+            Field::new("flux", DataType::Float64, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Int64Array::from(vec![1, 2, 3, 4, 5, 6])),
+                Arc::new(Float64Array::from(vec![
+                    Some(0.5),
+                    Some(359.6),
+                    Some(0.2),
+                    None,
+                    Some(0.2),
+                    Some(0.2),
+                ])),
+                Arc::new(Float64Array::from(vec![
+                    Some(0.0),
+                    Some(0.0),
+                    Some(1.25),
+                    Some(0.0),
+                    Some(0.0),
+                    Some(-0.9),
+                ])),
+                Arc::new(StringArray::from(vec![
+                    Some("g"),
+                    Some("r"),
+                    Some("g"),
+                    Some("g"),
+                    None,
+                    Some("i"),
+                ])),
+                Arc::new(Float64Array::from(vec![1.0; 6])),
+            ],
+        )
+        .unwrap();
+        let spec = SelectionSpec {
+            table: "t".into(),
+            columns: vec!["fl*".into()],
+            keep: vec!["id".into()],
+            position: Some(Position {
+                ra: "ra".into(),
+                dec: "decl".into(),
+                unit: AngleUnit::Degree,
+            }),
+            cone: Some(Cone {
+                ra: 0.2,
+                dec: 0.0,
+                radius: 1.0,
+            }),
+            band: None,
+        };
+        let ids = |spec: &SelectionSpec| {
+            let selection = Selection::new(&schema, spec).unwrap();
+            let out = selection.apply(&batch).unwrap();
+            let names: Vec<_> = out
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect();
+            assert_eq!(names, ["id", "flux"]);
+            out.column(0)
+                .as_primitive::<arrow_array::types::Int64Type>()
+                .values()
+                .to_vec()
+        };
+        // 1: 0.3 deg; 2: 0.6 deg across RA 0; 3: 1.25 deg (out); 4: no position; 5, 6: in.
+        assert_eq!(ids(&spec), vec![1, 2, 5, 6]);
+        let bands = BandFilter {
+            column: "band".into(),
+            values: vec!["g".into(), "r".into()],
+        };
+        assert_eq!(
+            ids(&SelectionSpec {
+                band: Some(bands),
+                ..spec.clone()
+            }),
+            vec![1, 2]
+        );
+        // Tables without the band column ignore the band filter.
+        let other = BandFilter {
+            column: "filter".into(),
+            values: vec!["u".into()],
+        };
+        assert_eq!(
+            ids(&SelectionSpec {
+                band: Some(other),
+                ..spec
+            }),
+            vec![1, 2, 5, 6]
+        );
+    }
 
     #[test]
     fn separation_is_exact_at_zero_small_and_antipodal_distances() {

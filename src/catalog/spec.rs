@@ -1,7 +1,7 @@
 //! From a `CatalogIngest` table spec to reader and selection settings: the one place where
 //! the catalog module meets the CRD types, so the readers stay free of Kubernetes.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::api::catalog_ingest::{self as api, Format, TableSpec};
@@ -52,6 +52,43 @@ pub fn input_format(table: &TableSpec, source_dir: &Path) -> Result<InputFormat>
             InputFormat::Csv(options)
         }
     })
+}
+
+/// The input files of `table` under `source_dir`, in order: each entry of `files` is a path
+/// or a glob over the file names of one directory (`Object*.tsv.gz`, `2024/*.parquet`),
+/// expanded in name order. An entry that matches nothing is an error (a typo would otherwise
+/// ingest nothing, successfully).
+pub fn table_files(table: &TableSpec, source_dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in &table.files {
+        let path = source_dir.join(entry);
+        let is_glob = entry.contains(['*', '?', '[', '{']);
+        if !is_glob {
+            std::fs::metadata(&path).map_err(|err| CatalogError::io(&path, err))?;
+            files.push(path);
+            continue;
+        }
+        let dir = path.parent().unwrap_or(source_dir).to_path_buf();
+        let pattern = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let matcher = globset::Glob::new(pattern)
+            .map_err(|err| CatalogError::io(&path, format!("bad file pattern: {err}")))?
+            .compile_matcher();
+        let mut matched: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map_err(|err| CatalogError::io(&dir, err))?
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()) && matcher.is_match(e.file_name()))
+            .map(|e| e.path())
+            .collect();
+        if matched.is_empty() {
+            return Err(CatalogError::io(&path, "the pattern matches no file"));
+        }
+        matched.sort();
+        files.extend(matched);
+    }
+    Ok(files)
 }
 
 fn delimiter_byte(d: &str) -> Option<u8> {
