@@ -2,7 +2,8 @@
 //! ≥ 3 M rows/s). Prints figures, asserts nothing about time:
 //! `cargo test --release --test catalog_bench -- --ignored --nocapture`
 
-mod common;
+mod catalog_util;
+use catalog_util as common;
 
 use std::time::Instant;
 

@@ -1,7 +1,8 @@
 //! The CSV/TSV reader on the qserv_testdata case01 TSVs (checked against an independent Python
 //! decoder, tests/python/tsv_stats.py) and on malformed inputs (checked by the error text).
 
-mod common;
+mod catalog_util;
+use catalog_util as common;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -1,7 +1,8 @@
 //! The astropy HDF5 reader against astropy itself (tests/python/dump_table.py): every value of
 //! every column, row by row, on the real Clusters file and on generated variants.
 
-mod common;
+mod catalog_util;
+use catalog_util as common;
 
 use std::path::Path;
 

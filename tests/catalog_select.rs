@@ -1,7 +1,8 @@
 //! Column globs, cone and band selection on the Clusters catalog, driven by the example
 //! CatalogIngest, against astropy/numpy (tests/python/select_oracle.py); and Parquet.
 
-mod common;
+mod catalog_util;
+use catalog_util as common;
 
 use common::{json_value, macs2243, path_str, python, temp_dir};
 use qserv_operator::api::catalog_ingest::{BandFilter, CatalogIngest};
