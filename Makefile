@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: deps test demo crds lint
+.PHONY: deps test demo crds bench
 
 deps:
 	@bash scripts/setup.sh
@@ -24,3 +24,7 @@ demo: deps
 crds:
 	$(CARGO) run -q -- crds --out-dir crds
 	cp crds/*.yaml charts/qserv-operator/crds/
+
+## Benchmarks (print figures, assert none).
+bench: deps
+	$(CARGO) bench --bench partition
