@@ -109,11 +109,11 @@ fn macs2243_schema_has_types_units_and_string_widths() {
 }
 
 #[test]
-fn big_endian_and_chunked_gzip_tables_match_astropy() {
+fn big_endian_chunked_gzip_and_masked_tables_match_astropy() {
     let dir = temp_dir("hdf5-variants");
     let file = dir.join("variants.h5");
     python("make_variants.py", &[path_str(&file), "12345"]);
-    for dataset in ["native", "big_endian", "gzip"] {
+    for dataset in ["native", "big_endian", "gzip", "masked"] {
         assert_matches_astropy(&file, dataset, 4096);
     }
     // The gzip table has 1000-row chunks: batches are rounded down to whole chunks.

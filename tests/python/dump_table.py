@@ -2,7 +2,7 @@
 
 usage: dump_table.py FILE.h5 DATASET
 Output: {"columns": [{"name", "unit", "description"}], "rows": [[v, ...], ...]} where NaN is
-null, byte strings are decoded as UTF-8, integers and bools are JSON numbers and bools, and
+null, as is a masked value, byte strings are decoded as UTF-8, integers and bools are JSON numbers and bools, and
 floats are "f:<16 hex digits of the IEEE double>" so the comparison is exact (float32 values
 are widened to double first, as the Rust side does).
 """
@@ -11,6 +11,7 @@ import math
 import struct
 import sys
 
+import numpy as np
 from astropy.table import Table
 
 path, dataset = sys.argv[1], sys.argv[2]
@@ -18,6 +19,8 @@ table = Table.read(path, path=dataset)
 
 
 def plain(value):
+    if value is np.ma.masked:
+        return None
     if isinstance(value, bytes):
         return value.decode("utf-8")
     value = value.item() if hasattr(value, "item") else value

@@ -6,13 +6,14 @@ Tables (same values in each, checked against astropy by the tests):
 - `big_endian`: the same columns stored big-endian (checked below with h5py);
 - `gzip`: the same, chunked (1000 rows per chunk) and gzip-compressed;
 - `image`: a 2-D float dataset, which is not a table;
-- `bad_utf8`: a 10-row table whose `name` in row 7 is not UTF-8.
+- `bad_utf8`: a 10-row table whose `name` in row 7 is not UTF-8;
+- `masked`: astropy masked columns (int, float with NaN, string), stored as `x` + `x.mask`.
 """
 import sys
 
 import h5py
 import numpy as np
-from astropy.table import Table
+from astropy.table import MaskedColumn, Table
 
 out, n = sys.argv[1], int(sys.argv[2])
 rng = np.random.default_rng(7)
@@ -40,6 +41,14 @@ t["f8"].unit = "rad"
 t["f8"].description = "a float, with a comma"
 
 t.write(out, path="native", serialize_meta=True, overwrite=True)
+
+m = Table()
+m["id"] = np.arange(n, dtype=np.int64)
+m["i4"] = MaskedColumn(t["i4"], mask=rng.random(n) < 0.2)
+m["f8"] = MaskedColumn(t["f8"], mask=rng.random(n) < 0.2)
+m["name"] = MaskedColumn(t["name"], mask=rng.random(n) < 0.2)
+m["i4"].unit = "ct"
+m.write(out, path="masked", serialize_meta=True, append=True)
 
 with h5py.File(out, "a") as f:
     native = f["native"][()]

@@ -6,11 +6,14 @@
 
 use std::sync::Arc;
 
+use arrow_array::cast::AsArray;
 use arrow_array::types::{
     Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type,
     UInt32Type, UInt64Type,
 };
-use arrow_array::{ArrayRef, ArrowPrimitiveType, BooleanArray, PrimitiveArray, StringArray};
+use arrow_array::{
+    Array, ArrayRef, ArrowPrimitiveType, BooleanArray, PrimitiveArray, StringArray, make_array,
+};
 use arrow_buffer::{BooleanBuffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::DataType;
 
@@ -192,4 +195,17 @@ fn strings(
         reason: err.to_string(),
     })?;
     Ok(Arc::new(array))
+}
+
+/// `data` with nulls where the astropy mask column `mask` is true (its own nulls kept).
+pub(crate) fn apply_mask(data: &ArrayRef, mask: &ArrayRef) -> ArrayRef {
+    let mask = mask.as_boolean();
+    if mask.true_count() == 0 {
+        return data.clone();
+    }
+    let unmasked = NullBuffer::new(!mask.values());
+    let nulls = NullBuffer::union(data.nulls(), Some(&unmasked));
+    let rebuilt = data.to_data().into_builder().nulls(nulls).build();
+    // The buffers are the data's own with a smaller validity: it cannot be invalid.
+    make_array(rebuilt.expect("same buffers, fewer valid rows"))
 }

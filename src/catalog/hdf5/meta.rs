@@ -8,6 +8,17 @@
 //! meta: !!omap
 //! - {CLUSTER: MACSJ2243.3-0935}
 //! ```
+//!
+//! A masked column `a` is stored as two columns, `a` (the data) and `a.mask` (bool), tied
+//! together in the table meta:
+//!
+//! ```yaml
+//! - __serialized_columns__:
+//!     a:
+//!       __class__: astropy.table.column.MaskedColumn
+//!       data: !astropy.table.SerializedColumn {name: a}
+//!       mask: !astropy.table.SerializedColumn {name: a.mask}
+//! ```
 
 use std::collections::HashMap;
 
@@ -35,8 +46,17 @@ struct HeaderColumn {
     description: Option<String>,
 }
 
-/// Parses the meta lines into column name → unit/description.
-pub(crate) fn parse_column_meta(lines: &[String]) -> Result<HashMap<String, ColumnDoc>, String> {
+/// What the meta says about the columns.
+#[derive(Debug, Default)]
+pub(crate) struct TableMeta {
+    /// Column name → unit and description.
+    pub docs: HashMap<String, ColumnDoc>,
+    /// (data column, mask column) of each masked column.
+    pub masks: Vec<(String, String)>,
+}
+
+/// Parses the meta lines.
+pub(crate) fn parse_column_meta(lines: &[String]) -> Result<TableMeta, String> {
     let text = lines.join("\n");
     // astropy tags the table-level `meta` as `!!omap`, a YAML 1.1 type serde does not know;
     // only the column list matters here, so the table meta is cut off before parsing.
@@ -45,7 +65,7 @@ pub(crate) fn parse_column_meta(lines: &[String]) -> Result<HashMap<String, Colu
         None => text.as_str(),
     };
     let header: Header = serde_norway::from_str(columns_part).map_err(|err| err.to_string())?;
-    Ok(header
+    let docs = header
         .datatype
         .into_iter()
         .map(|c| {
@@ -57,7 +77,38 @@ pub(crate) fn parse_column_meta(lines: &[String]) -> Result<HashMap<String, Colu
                 },
             )
         })
-        .collect())
+        .collect();
+    Ok(TableMeta {
+        docs,
+        masks: masked_columns(&text[columns_part.len()..]),
+    })
+}
+
+/// The (data, mask) column pairs of `__serialized_columns__`. The entries carry astropy's own
+/// YAML tags, so they are matched line by line rather than deserialised.
+fn masked_columns(table_meta: &str) -> Vec<(String, String)> {
+    const TAG: &str = "!astropy.table.SerializedColumn {name: ";
+    let name_after = |line: &str, key: &str| -> Option<String> {
+        let rest = line
+            .trim()
+            .strip_prefix(key)?
+            .trim_start()
+            .strip_prefix(TAG)?;
+        let name = rest.strip_suffix('}')?.trim();
+        Some(name.trim_matches(|c| c == '\'' || c == '"').to_string())
+    };
+    let mut pairs = Vec::new();
+    let mut data = None;
+    for line in table_meta.lines() {
+        if let Some(name) = name_after(line, "data:") {
+            data = Some(name);
+        } else if let Some(mask) = name_after(line, "mask:")
+            && let Some(d) = data.take()
+        {
+            pairs.push((d, mask));
+        }
+    }
+    pairs
 }
 
 #[cfg(test)]
@@ -78,13 +129,38 @@ mod tests {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        let meta = parse_column_meta(&lines).unwrap();
+        let meta = parse_column_meta(&lines).unwrap().docs;
         assert_eq!(meta["id"], ColumnDoc::default());
         assert_eq!(meta["coord_ra"].unit.as_deref(), Some("rad"));
         assert_eq!(
             meta["flux"].description.as_deref(),
             Some("PSF flux, calibrated")
         );
+    }
+
+    #[test]
+    fn masked_columns_are_paired_with_their_masks() {
+        let lines: Vec<String> = [
+            "datatype:",
+            "- {name: a, datatype: int32}",
+            "- {name: a.mask, datatype: bool}",
+            "meta: !!omap",
+            "- __serialized_columns__:",
+            "    a:",
+            "      __class__: astropy.table.column.MaskedColumn",
+            "      data: !astropy.table.SerializedColumn {name: a}",
+            "      mask: !astropy.table.SerializedColumn {name: a.mask}",
+            "    'b c':",
+            "      __class__: astropy.table.column.MaskedColumn",
+            "      data: !astropy.table.SerializedColumn {name: 'b c'}",
+            "      mask: !astropy.table.SerializedColumn {name: 'b c.mask'}",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let masks = parse_column_meta(&lines).unwrap().masks;
+        let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+        assert_eq!(masks, vec![pair("a", "a.mask"), pair("b c", "b c.mask")]);
     }
 
     #[test]

@@ -36,6 +36,10 @@ pub struct Hdf5Reader {
     dataset: Dataset,
     dtype: Datatype,
     layout: RowLayout,
+    /// Layout indices of the output columns (mask columns are folded into their data).
+    outputs: Vec<usize>,
+    /// (data, mask) layout indices of astropy masked columns.
+    masks: Vec<(usize, usize)>,
     schema: SchemaRef,
     rows: u64,
     next_row: u64,
@@ -78,13 +82,25 @@ impl Hdf5Reader {
         }
         let dtype = ds.dtype().map_err(|err| not_a_table(err.to_string()))?;
         let layout = layout::row_layout(dtype.id()).map_err(not_a_table)?;
-        let docs = read_column_meta(&h5, file, dataset)?;
-        let fields: Vec<_> = layout
-            .fields
+        let meta = read_column_meta(&h5, file, dataset)?;
+        let index_of = |name: &str| layout.fields.iter().position(|f| f.name == name);
+        // Masked columns: the data column becomes nullable, its mask column disappears.
+        let masks: Vec<(usize, usize)> = meta
+            .masks
             .iter()
-            .map(|f| {
+            .filter_map(|(data, mask)| Some((index_of(data)?, index_of(mask)?)))
+            .filter(|&(_, m)| layout.fields[m].kind == FieldKind::Bool)
+            .collect();
+        let outputs: Vec<usize> = (0..layout.fields.len())
+            .filter(|i| !masks.iter().any(|&(_, m)| m == *i))
+            .collect();
+        let fields: Vec<_> = outputs
+            .iter()
+            .map(|&i| {
+                let f = &layout.fields[i];
                 let (data_type, nullable) = decode::arrow_type(f.kind);
-                let doc = docs.get(&f.name).cloned().unwrap_or_default();
+                let nullable = nullable || masks.iter().any(|&(d, _)| d == i);
+                let doc = meta.docs.get(&f.name).cloned().unwrap_or_default();
                 let width = match f.kind {
                     FieldKind::FixedString { size, .. } => Some(size.to_string()),
                     _ => None,
@@ -117,6 +133,8 @@ impl Hdf5Reader {
             dataset: ds,
             dtype,
             layout,
+            outputs,
+            masks,
             schema: Arc::new(Schema::new(fields)),
             next_row: 0,
             batch_rows,
@@ -151,7 +169,7 @@ impl Hdf5Reader {
             end,
             reason: err.to_string(),
         })?;
-        let mut columns = Vec::with_capacity(self.layout.fields.len());
+        let mut decoded = Vec::with_capacity(self.layout.fields.len());
         for field in &self.layout.fields {
             let array = decode::decode_field(&self.buf, row_size, field).map_err(|err| {
                 CatalogError::Hdf5Value {
@@ -162,8 +180,12 @@ impl Hdf5Reader {
                     reason: err.reason,
                 }
             })?;
-            columns.push(array);
+            decoded.push(array);
         }
+        for &(data, mask) in &self.masks {
+            decoded[data] = decode::apply_mask(&decoded[data], &decoded[mask]);
+        }
+        let columns: Vec<_> = self.outputs.iter().map(|&i| decoded[i].clone()).collect();
         RecordBatch::try_new(self.schema.clone(), columns).map_err(|err| CatalogError::Hdf5Read {
             file: self.file_path.clone(),
             dataset: self.dataset_path.clone(),
@@ -220,12 +242,9 @@ fn read_rows(
     Ok(())
 }
 
-/// Units and descriptions from `<dataset>.__table_column_meta__`, when astropy wrote it.
-fn read_column_meta(
-    h5: &File,
-    file: &Path,
-    dataset: &str,
-) -> Result<std::collections::HashMap<String, meta::ColumnDoc>> {
+/// Units, descriptions and masked columns from `<dataset>.__table_column_meta__`, when astropy
+/// wrote it.
+fn read_column_meta(h5: &File, file: &Path, dataset: &str) -> Result<meta::TableMeta> {
     let meta_error = |reason: String| CatalogError::TableMeta {
         file: file.to_path_buf(),
         dataset: dataset.to_string(),
