@@ -10,6 +10,10 @@
 //!   rule in the reader keeps loaders from each inventing their own (a loader writes null as
 //!   `\N` in `LOAD DATA`).
 //!
+//! Entry points: [`CatalogReader`] (one file), [`TableReader`] (the files of one table), both
+//! with `select` for a [`SelectionSpec`]; [`spec`] derives formats, files and selections from
+//! a `CatalogIngest` table; [`create_table_sql`] writes the DDL.
+//!
 //! ```no_run
 //! # use qserv_operator::catalog::*;
 //! # fn main() -> Result<()> {

@@ -9,7 +9,7 @@ use arrow_array::types::{Float32Type, Float64Type};
 use arrow_array::{Array, BooleanArray, RecordBatch};
 use arrow_schema::{DataType, Schema, SchemaRef};
 use arrow_select::filter::filter_record_batch;
-use globset::{Glob, GlobSetBuilder};
+use globset::Glob;
 
 use super::error::{CatalogError, Result};
 
@@ -92,14 +92,12 @@ impl Selection {
         };
         let mut wanted = vec![spec.columns.is_empty(); input.fields().len()];
         for pattern in &spec.columns {
-            let glob = Glob::new(pattern).map_err(|err| error(format!("column pattern: {err}")))?;
-            let set = GlobSetBuilder::new()
-                .add(glob)
-                .build()
-                .map_err(|err| error(err.to_string()))?;
+            let matcher = Glob::new(pattern)
+                .map_err(|err| error(format!("column pattern: {err}")))?
+                .compile_matcher();
             let mut matched = false;
             for (i, field) in input.fields().iter().enumerate() {
-                if set.is_match(field.name()) {
+                if matcher.is_match(field.name()) {
                     wanted[i] = true;
                     matched = true;
                 }
