@@ -392,3 +392,55 @@ fn table_files_expand_globs_in_name_order() {
         "{msg}"
     );
 }
+
+#[test]
+fn field_lists_from_the_qserv_partition_config_name_the_columns() {
+    let config: Value = serde_json::from_str(
+        &std::fs::read_to_string(case01().join("partition/Object.json")).unwrap(),
+    )
+    .unwrap();
+    let fields: Vec<String> = config["in"]["csv"]["field"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap().to_string())
+        .collect();
+    let file = case01().join("Object.tsv.gz");
+
+    // Names only: every column is text, so the binary last column is refused.
+    let options = CsvOptions {
+        fields: fields.clone(),
+        ..CsvOptions::tsv()
+    };
+    let reader = CsvReader::open(&file, &options, 1000).unwrap();
+    let schema = reader.schema();
+    assert_eq!(schema.fields().len(), 228);
+    assert!(
+        schema
+            .fields()
+            .iter()
+            .all(|f| f.data_type() == &DataType::Utf8)
+    );
+    let msg = reader.filter_map(Result::err).next().unwrap().to_string();
+    let expected = format!(
+        "{}: line 1, field 228 (`varBinaryField`): \"\\x04\\x02\\x00\\x0b",
+        file.display()
+    );
+    assert!(msg.starts_with(&expected), "{msg}");
+    assert!(msg.ends_with("...\" is not UTF-8 text"), "{msg}");
+
+    // Names and the DDL's types agree.
+    let ddl = case01().join("schema/Object.schema");
+    let schema = Arc::new(schema_from_ddl_file(&ddl, None).unwrap());
+    let options = CsvOptions {
+        fields,
+        schema: Some(schema),
+        ..CsvOptions::tsv()
+    };
+    let reader = CsvReader::open(&file, &options, 1000).unwrap();
+    let batch = reader.map(Result::unwrap).next().unwrap();
+    assert_eq!(
+        batch.column(2).as_primitive::<Float64Type>().value(0),
+        1.13454822151113
+    );
+}

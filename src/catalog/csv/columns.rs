@@ -121,8 +121,12 @@ impl ColumnBuilder {
 }
 
 fn text<'a>(bytes: &'a [u8], what: &str) -> Result<&'a str, String> {
-    std::str::from_utf8(bytes)
-        .map_err(|_| format!("{:?} is not UTF-8 {what}", String::from_utf8_lossy(bytes)))
+    std::str::from_utf8(bytes).map_err(|_| {
+        // Binary data can be long: the start is enough to find the value.
+        let shown = &bytes[..bytes.len().min(24)];
+        let more = if bytes.len() > shown.len() { "..." } else { "" };
+        format!("\"{}{more}\" is not UTF-8 {what}", shown.escape_ascii())
+    })
 }
 
 fn int<T>(b: &mut PrimitiveBuilder<T>, bytes: &[u8], sql: &str) -> Result<(), String>
