@@ -2,4 +2,5 @@
 //! catalogs into them, then proves the ingest with result checks.
 
 pub mod api;
+pub mod local;
 pub mod telemetry;

@@ -1,0 +1,237 @@
+//! An embedded, in-memory, Kubernetes-compatible API server for local mode and tests: the real
+//! `kube::Client` and the real `kubectl` talk to it over plain HTTP on 127.0.0.1.
+//!
+//! # What it does
+//! - Discovery (`/version`, `/api`, `/api/v1`, `/apis`, `/apis/<g>`, `/apis/<g>/<v>`) for the
+//!   built-in kinds in `resources.rs` and every CRD stored through it (shortNames and
+//!   categories included, so `kubectl get qsc` works).
+//! - get, list (label selectors; field selectors on any dotted path), watch (see `watch.rs`),
+//!   create, update with resourceVersion preconditions (409), merge / strategic (as merge) /
+//!   JSON patch (`patch.rs`), server-side apply with managedFields (`apply.rs`), delete with
+//!   finalizers and ownerReference cascade, deletecollection, the `/status` subresource,
+//!   `dryRun=All`, errors as `Status` objects (`errors.rs`), Table output (`table.rs`).
+//! - One global resourceVersion; `generation` bumped when anything outside metadata (and
+//!   status, for kinds with the subresource) changes.
+//! - Custom resources are pruned, defaulted and validated against their CRD's schema and CEL
+//!   rules (`schema.rs` lists exactly what is checked).
+//!
+//! # Limits (what it does not do)
+//! - No authentication, authorization, TLS, admission webhooks, API priority and fairness,
+//!   aggregated API servers, conversion webhooks (one stored form per group/resource; reading
+//!   through another version only rewrites `apiVersion`), or protobuf (JSON only).
+//! - Aggregated discovery (`apidiscovery.k8s.io/v2`) is not served: kubectl falls back to
+//!   per-group discovery. OpenAPI v3 documents carry no schemas, only what makes kubectl
+//!   validate through the server (`fieldValidation=Strict`, see `openapi.rs`); `kubectl
+//!   explain` does not work; `/openapi/v2` is 404.
+//! - Server-side apply approximates field ownership (no conflicts; lists atomic): see
+//!   `apply.rs`. Strategic merge patch is a JSON merge patch: see `patch.rs`.
+//! - Built-in kinds are stored as sent: no defaulting or validation of Pods, StatefulSets and
+//!   the like, and no controllers (nothing creates Pods for a StatefulSet — that is the local
+//!   runtime's job). `events` of core/v1 and events.k8s.io/v1 are separate stores.
+//! - Deletion is immediate unless finalizers are present: Foreground propagation behaves as
+//!   Background; Orphan removes the ownerReferences of dependents. Namespaces are deleted at
+//!   once with their contents (no `Terminating` phase).
+//! - list ignores `limit`/`continue` (one page) and `resourceVersionMatch`; watch history is
+//!   bounded (`Options::watch_history`); a change that makes an object leave a watch's
+//!   selector is not sent as `DELETED`; `kubectl get -w` (watch as Table) is not supported.
+//! - Everything lives in memory and is lost when the server stops.
+
+mod apply;
+mod discovery;
+mod errors;
+mod handlers;
+mod http;
+mod openapi;
+mod patch;
+mod resources;
+mod schema;
+mod selectors;
+mod store;
+mod table;
+mod watch;
+mod write;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::task::JoinSet;
+
+pub use errors::{ApiError, Cause};
+use store::Store;
+
+/// How to start the server.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// Where to write a kubeconfig pointing at the server (None: write none).
+    pub kubeconfig_out: Option<PathBuf>,
+    /// Install the QservCluster and CatalogIngest CRDs from the Rust types at start.
+    pub install_crds: bool,
+    /// How many events watches can resume from; older resourceVersions get 410 Gone.
+    pub watch_history: usize,
+    /// How often watches that allow bookmarks get one.
+    pub bookmark_interval: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            port: 0,
+            kubeconfig_out: None,
+            install_crds: true,
+            watch_history: 10_000,
+            bookmark_interval: Duration::from_secs(10),
+        }
+    }
+}
+
+/// State shared by all connections.
+pub(crate) struct Shared {
+    store: Mutex<Store>,
+    address: String,
+    bookmark_interval: Duration,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Shared {
+    /// The store lock. Critical sections are short and never await; a panic while holding it
+    /// cannot leave an object half-written (writes are single map inserts), so poison is ignored.
+    fn lock(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A running server; dropping it stops the server too.
+pub struct LocalApiServer {
+    addr: SocketAddr,
+    kubeconfig: Option<PathBuf>,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl LocalApiServer {
+    /// Binds, installs our CRDs if asked, writes the kubeconfig, and serves in the background.
+    pub async fn start(opts: Options) -> Result<Self, ApiError> {
+        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, opts.port))
+            .await
+            .map_err(ApiError::Bind)?;
+        let addr = listener.local_addr().map_err(ApiError::Bind)?;
+        let mut store = Store::new(opts.watch_history);
+        if opts.install_crds {
+            install_crds(&mut store)?;
+        }
+        let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
+        let shared = Arc::new(Shared {
+            store: Mutex::new(store),
+            address: addr.to_string(),
+            bookmark_interval: opts.bookmark_interval,
+            shutdown: shutdown_rx.clone(),
+        });
+        if let Some(path) = &opts.kubeconfig_out {
+            write_kubeconfig(path, &format!("http://{addr}"))?;
+        }
+        let task = tokio::spawn(serve(listener, shared, shutdown_rx));
+        tracing::info!(%addr, "local API server listening");
+        Ok(LocalApiServer {
+            addr,
+            kubeconfig: opts.kubeconfig_out,
+            shutdown,
+            task,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn kubeconfig_path(&self) -> Option<&Path> {
+        self.kubeconfig.as_deref()
+    }
+
+    /// A client for the server, namespace `default`.
+    pub fn client(&self) -> Result<kube::Client, ApiError> {
+        let url = self
+            .url()
+            .parse()
+            .map_err(|e| ApiError::Client(format!("server URL: {e}")))?;
+        kube::Client::try_from(kube::Config::new(url)).map_err(|e| ApiError::Client(e.to_string()))
+    }
+
+    /// Stops accepting, ends watches and open connections, and waits for the server task.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = (&mut { self.task }).await;
+    }
+}
+
+async fn serve(
+    listener: tokio::net::TcpListener,
+    shared: Arc<Shared>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let shared = shared.clone();
+                    connections.spawn(async move {
+                        let service = service_fn(move |req| handlers::handle(shared.clone(), req));
+                        let conn = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), service);
+                        if let Err(e) = conn.await {
+                            tracing::debug!(%e, "connection ended");
+                        }
+                    });
+                }
+                Err(e) => tracing::warn!(%e, "accept failed"),
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            _ = shutdown.changed() => break,
+        }
+    }
+    connections.abort_all();
+}
+
+fn install_crds(store: &mut Store) -> Result<(), ApiError> {
+    let rt = store
+        .find("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+        .ok_or(ApiError::NoRoute)?;
+    for (_, crd) in crate::api::crds() {
+        let mut obj = serde_json::to_value(&crd)
+            .map_err(|e| ApiError::BadRequest(format!("our CRD does not serialize: {e}")))?;
+        obj["apiVersion"] = serde_json::json!("apiextensions.k8s.io/v1");
+        obj["kind"] = serde_json::json!("CustomResourceDefinition");
+        store.create(&rt, obj)?;
+    }
+    Ok(())
+}
+
+/// A kubeconfig whose current context points at the server, namespace `default`.
+pub fn kubeconfig_yaml(server: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: qserv-local\n  cluster:\n    server: {server}\n\
+         contexts:\n- name: qserv-local\n  context:\n    cluster: qserv-local\n    user: qserv-local\n    namespace: default\n\
+         current-context: qserv-local\nusers:\n- name: qserv-local\n  user: {{}}\n"
+    )
+}
+
+fn write_kubeconfig(path: &Path, server: &str) -> Result<(), ApiError> {
+    let io = |source| ApiError::Kubeconfig {
+        path: path.display().to_string(),
+        source,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    std::fs::write(path, kubeconfig_yaml(server)).map_err(io)
+}

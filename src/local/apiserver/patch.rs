@@ -1,0 +1,91 @@
+//! PATCH bodies other than server-side apply.
+//!
+//! - `application/merge-patch+json`: RFC 7386.
+//! - `application/strategic-merge-patch+json`: treated as a merge patch. For our kinds and the
+//!   way our controllers and kubectl patch them (no list merging by key, no `$patch`
+//!   directives) the result is the same; a strategic patch that relies on merging a list by its
+//!   key (e.g. one container of a Pod) replaces the whole list here.
+//! - `application/json-patch+json`: RFC 6902, via the `json-patch` crate.
+
+use serde_json::Value;
+
+use super::errors::{ApiError, ApiResult};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchKind {
+    Merge,
+    Json,
+    Apply,
+}
+
+pub fn kind_of(content_type: &str) -> ApiResult<PatchKind> {
+    let media = content_type.split(';').next().unwrap_or_default().trim();
+    match media {
+        "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
+            Ok(PatchKind::Merge)
+        }
+        "application/json-patch+json" => Ok(PatchKind::Json),
+        "application/apply-patch+yaml" | "application/apply-patch+cbor" => Ok(PatchKind::Apply),
+        other => Err(ApiError::UnsupportedMediaType(other.into())),
+    }
+}
+
+/// RFC 7386: objects merge recursively, `null` deletes, everything else replaces.
+pub fn merge_patch(target: &mut Value, patch: &Value) {
+    let Value::Object(patch) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Default::default());
+    }
+    if let Value::Object(target) = target {
+        for (k, v) in patch {
+            if v.is_null() {
+                target.remove(k);
+            } else {
+                merge_patch(target.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+    }
+}
+
+pub fn json_patch(target: &mut Value, patch: &Value) -> ApiResult<()> {
+    let ops: json_patch::Patch = serde_json::from_value(patch.clone())
+        .map_err(|e| ApiError::BadRequest(format!("invalid JSON patch: {e}")))?;
+    json_patch::patch(target, &ops)
+        .map_err(|e| ApiError::BadRequest(format!("the JSON patch could not be applied: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn merge_patch_merges_objects_deletes_nulls_replaces_lists() {
+        let mut t = json!({"a": {"b": 1, "c": 2}, "l": [1, 2], "x": 1});
+        merge_patch(
+            &mut t,
+            &json!({"a": {"b": 5, "c": null}, "l": [3], "n": {"m": 1}}),
+        );
+        assert_eq!(t, json!({"a": {"b": 5}, "l": [3], "x": 1, "n": {"m": 1}}));
+    }
+
+    #[test]
+    fn json_patch_ops_and_content_types() {
+        let mut t = json!({"metadata": {"finalizers": ["a", "b"]}});
+        json_patch(
+            &mut t,
+            &json!([{"op": "remove", "path": "/metadata/finalizers/0"}]),
+        )
+        .expect("applies");
+        assert_eq!(t, json!({"metadata": {"finalizers": ["b"]}}));
+        assert!(json_patch(&mut t, &json!([{"op": "remove", "path": "/nope"}])).is_err());
+        assert_eq!(
+            kind_of("application/strategic-merge-patch+json").expect("known"),
+            PatchKind::Merge
+        );
+        assert!(kind_of("text/plain").is_err());
+    }
+}

@@ -1,0 +1,384 @@
+//! Write verbs: create, update (PUT), patch (merge, JSON, apply), delete, deletecollection.
+//! Every write goes through `prepare` (what the client may change: the status subresource
+//! split and server-owned metadata) and `commit` (generation, admission, managedFields, store).
+
+use std::sync::Arc;
+
+use hyper::Response;
+use serde_json::{Value, json};
+
+use super::Shared;
+use super::apply;
+use super::errors::{ApiError, ApiResult};
+use super::handlers::{list_document, path_namespace, select};
+use super::http::{Body, Req, ResourcePath, json_response};
+use super::patch::{self, PatchKind};
+use super::resources::ResourceType;
+use super::schema;
+use super::store::{Propagation, Store, meta_str};
+
+/// Metadata the server owns: kept from the stored object whatever the client sends.
+const SERVER_OWNED: &[&str] = &[
+    "uid",
+    "creationTimestamp",
+    "generation",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "name",
+    "namespace",
+];
+
+/// Fills `apiVersion`/`kind` when missing and rejects a body meant for another kind.
+fn check_kind(rt: &ResourceType, obj: &mut Value) -> ApiResult<()> {
+    let Some(fields) = obj.as_object_mut() else {
+        return Err(ApiError::BadRequest(
+            "the body must be a JSON object".into(),
+        ));
+    };
+    for (key, want) in [("apiVersion", rt.api_version()), ("kind", rt.kind.clone())] {
+        match fields.get(key).and_then(Value::as_str) {
+            None | Some("") => {
+                fields.insert(key.into(), json!(want));
+            }
+            Some(got) if got == want => {}
+            Some(got) => {
+                return Err(ApiError::BadRequest(format!(
+                    "the {key} of the object ({got}) does not match the resource ({want})"
+                )));
+            }
+        }
+    }
+    if !fields.get("metadata").is_some_and(Value::is_object) {
+        fields.insert("metadata".into(), json!({}));
+    }
+    Ok(())
+}
+
+fn strict(req: &Req) -> bool {
+    req.param("fieldValidation") == Some("Strict")
+}
+
+fn dry_run(req: &Req) -> bool {
+    req.param("dryRun") == Some("All")
+}
+
+pub fn create(
+    shared: &Arc<Shared>,
+    req: &Req,
+    rt: &ResourceType,
+    path: &ResourcePath,
+) -> ApiResult<Response<Body>> {
+    let ns = path_namespace(rt, path)?;
+    let mut obj = req.json_body()?;
+    check_kind(rt, &mut obj)?;
+    if let Some(manager) = req.param("fieldManager") {
+        let fields = apply::field_set(&obj);
+        let api_version = obj["apiVersion"].clone();
+        apply::record(&mut obj, manager, "Update", None, api_version, fields);
+    }
+    let mut store = shared.lock();
+    let created = insert(&mut store, req, rt, &ns, obj)?;
+    Ok(json_response(201, &created))
+}
+
+/// Shared by POST and by server-side apply of an object that does not exist yet.
+fn insert(
+    store: &mut Store,
+    req: &Req,
+    rt: &ResourceType,
+    ns: &str,
+    mut obj: Value,
+) -> ApiResult<Value> {
+    let body_ns = meta_str(&obj, "namespace");
+    if rt.namespaced && !body_ns.is_empty() && body_ns != ns {
+        return Err(ApiError::BadRequest(
+            "the namespace of the provided object does not match the namespace sent on the request"
+                .into(),
+        ));
+    }
+    obj["metadata"]["namespace"] = json!(ns);
+    if meta_str(&obj, "name").is_empty() {
+        let prefix = meta_str(&obj, "generateName").to_string();
+        if prefix.is_empty() {
+            return Err(ApiError::Invalid {
+                group: rt.group.clone(),
+                kind: rt.kind.clone(),
+                name: String::new(),
+                causes: vec![super::errors::Cause {
+                    field: "metadata.name".into(),
+                    message: "name or generateName is required".into(),
+                }],
+            });
+        }
+        let suffix: String = uuid::Uuid::new_v4().simple().to_string()[..5].into();
+        obj["metadata"]["name"] = json!(format!("{prefix}{suffix}"));
+    }
+    // A custom resource's status is written only through /status, never on create.
+    if rt.crd.is_some()
+        && rt.has_status
+        && let Some(o) = obj.as_object_mut()
+    {
+        o.remove("status");
+    }
+    if rt.kind == "Namespace" {
+        obj["status"] = json!({"phase": "Active"});
+    }
+    schema::admit(rt, &mut obj, None, strict(req))?;
+    if dry_run(req) {
+        return Ok(obj);
+    }
+    store.create(rt, obj)
+}
+
+pub fn update(
+    shared: &Arc<Shared>,
+    req: &Req,
+    rt: &ResourceType,
+    path: &ResourcePath,
+    name: &str,
+) -> ApiResult<Response<Body>> {
+    let ns = path_namespace(rt, path)?;
+    let mut body = req.json_body()?;
+    check_kind(rt, &mut body)?;
+    let body_name = meta_str(&body, "name");
+    if !body_name.is_empty() && body_name != name {
+        return Err(ApiError::BadRequest(format!(
+            "the name of the object ({body_name}) does not match the name on the URL ({name})"
+        )));
+    }
+    let mut store = shared.lock();
+    let old = store.get(rt, &ns, name)?;
+    check_resource_version(rt, &old, &body)?;
+    let mut new = prepare(rt, &old, body, path.sub.as_deref());
+    if let Some(manager) = req.param("fieldManager") {
+        let fields = apply::field_set(&new);
+        let api_version = new["apiVersion"].clone();
+        apply::record(
+            &mut new,
+            manager,
+            "Update",
+            path.sub.as_deref(),
+            api_version,
+            fields,
+        );
+    }
+    let saved = commit(&mut store, req, rt, &old, new)?;
+    Ok(json_response(200, &saved))
+}
+
+/// Optimistic concurrency: a resourceVersion in the body must be the stored one.
+fn check_resource_version(rt: &ResourceType, old: &Value, body: &Value) -> ApiResult<()> {
+    let sent = meta_str(body, "resourceVersion");
+    if !sent.is_empty() && sent != meta_str(old, "resourceVersion") {
+        return Err(ApiError::Conflict {
+            group: rt.group.clone(),
+            kind: rt.plural.clone(),
+            name: meta_str(old, "name").into(),
+        });
+    }
+    Ok(())
+}
+
+pub fn patch(
+    shared: &Arc<Shared>,
+    req: &Req,
+    rt: &ResourceType,
+    path: &ResourcePath,
+    name: &str,
+) -> ApiResult<Response<Body>> {
+    let ns = path_namespace(rt, path)?;
+    let kind = patch::kind_of(&req.content_type)?;
+    let body = req.json_body()?;
+    let sub = path.sub.as_deref();
+    let mut store = shared.lock();
+    let existing = store.get(rt, &ns, name);
+    let manager = req.param("fieldManager");
+    let patched = match kind {
+        PatchKind::Apply => {
+            let manager = manager.ok_or_else(|| {
+                ApiError::BadRequest(
+                    "PATCH requests with apply content type must have a fieldManager".into(),
+                )
+            })?;
+            let mut config = body;
+            check_kind(rt, &mut config)?;
+            let config_name = meta_str(&config, "name");
+            if config_name != name {
+                return Err(ApiError::BadRequest(format!(
+                    "the name of the object ({config_name}) does not match the name on the URL ({name})"
+                )));
+            }
+            match existing {
+                Err(ApiError::NotFound { .. }) if sub.is_none() => {
+                    let obj = apply::apply(None, &config, manager, None);
+                    let created = insert(&mut store, req, rt, &ns, obj)?;
+                    return Ok(json_response(201, &created));
+                }
+                Err(e) => return Err(e),
+                Ok(ref old) => {
+                    check_resource_version(rt, old, &config)?;
+                    apply::apply(Some(old), &config, manager, sub)
+                }
+            }
+        }
+        PatchKind::Merge | PatchKind::Json => {
+            let old = existing.as_ref().map_err(clone_err)?;
+            let mut patched = old.clone();
+            if kind == PatchKind::Merge {
+                check_resource_version(rt, old, &body)?;
+                patch::merge_patch(&mut patched, &body);
+            } else {
+                patch::json_patch(&mut patched, &body)?;
+            }
+            if let Some(manager) = manager {
+                let api_version = json!(rt.api_version());
+                apply::record(
+                    &mut patched,
+                    manager,
+                    "Update",
+                    sub,
+                    api_version,
+                    apply::field_set(&body),
+                );
+            }
+            patched
+        }
+    };
+    let old = existing?;
+    let new = prepare(rt, &old, patched, sub);
+    let saved = commit(&mut store, req, rt, &old, new)?;
+    Ok(json_response(200, &saved))
+}
+
+fn clone_err(e: &ApiError) -> ApiError {
+    match e {
+        ApiError::NotFound { group, kind, name } => ApiError::NotFound {
+            group: group.clone(),
+            kind: kind.clone(),
+            name: name.clone(),
+        },
+        other => ApiError::BadRequest(other.to_string()),
+    }
+}
+
+/// What a write may change. Through `/status` only the status (and managedFields); through the
+/// main resource everything but the status when the kind has the subresource. Server-owned
+/// metadata always comes from the stored object.
+fn prepare(rt: &ResourceType, old: &Value, incoming: Value, sub: Option<&str>) -> Value {
+    let mut new = if sub == Some("status") {
+        let mut new = old.clone();
+        new["status"] = incoming["status"].clone();
+        new["metadata"]["managedFields"] = incoming["metadata"]["managedFields"].clone();
+        new
+    } else {
+        let mut new = incoming;
+        if rt.has_status {
+            new["status"] = old["status"].clone();
+        }
+        new
+    };
+    for key in SERVER_OWNED {
+        new["metadata"][*key] = old["metadata"][*key].clone();
+    }
+    if let Some(obj) = new.as_object_mut() {
+        obj.retain(|_, v| !v.is_null());
+    }
+    if let Some(meta) = new["metadata"].as_object_mut() {
+        meta.retain(|_, v| !v.is_null());
+    }
+    new
+}
+
+/// Everything but metadata (and status, when it is a subresource): what `generation` counts.
+fn spec_part(rt: &ResourceType, obj: &Value) -> Value {
+    let mut obj = obj.clone();
+    if let Some(o) = obj.as_object_mut() {
+        o.remove("metadata");
+        if rt.has_status {
+            o.remove("status");
+        }
+    }
+    obj
+}
+
+fn commit(
+    store: &mut Store,
+    req: &Req,
+    rt: &ResourceType,
+    old: &Value,
+    mut new: Value,
+) -> ApiResult<Value> {
+    schema::admit(rt, &mut new, Some(old), strict(req))?;
+    if spec_part(rt, &new) != spec_part(rt, old) {
+        let generation = old["metadata"]["generation"].as_i64().unwrap_or(1);
+        new["metadata"]["generation"] = json!(generation + 1);
+    }
+    if dry_run(req) {
+        return Ok(new);
+    }
+    store.replace(rt, new)
+}
+
+fn propagation(req: &Req, opts: &Value) -> Propagation {
+    let policy = opts["propagationPolicy"]
+        .as_str()
+        .or(req.param("propagationPolicy"));
+    if policy == Some("Orphan") || opts["orphanDependents"].as_bool() == Some(true) {
+        Propagation::Orphan
+    } else {
+        Propagation::Cascade
+    }
+}
+
+pub fn delete(
+    shared: &Arc<Shared>,
+    req: &Req,
+    rt: &ResourceType,
+    path: &ResourcePath,
+    name: &str,
+) -> ApiResult<Response<Body>> {
+    let ns = path_namespace(rt, path)?;
+    let opts = req.json_body()?;
+    let mut store = shared.lock();
+    let current = store.get(rt, &ns, name)?;
+    let pre = &opts["preconditions"];
+    let stale = |key: &str| {
+        pre[key]
+            .as_str()
+            .is_some_and(|v| v != meta_str(&current, key))
+    };
+    if stale("resourceVersion") || stale("uid") {
+        return Err(ApiError::Conflict {
+            group: rt.group.clone(),
+            kind: rt.plural.clone(),
+            name: name.into(),
+        });
+    }
+    if dry_run(req) {
+        return Ok(json_response(200, &current));
+    }
+    let obj = store.delete(rt, &ns, name, propagation(req, &opts))?;
+    Ok(json_response(200, &obj))
+}
+
+pub fn delete_collection(
+    shared: &Arc<Shared>,
+    req: &Req,
+    rt: &ResourceType,
+    path: &ResourcePath,
+) -> ApiResult<Response<Body>> {
+    let (items, _) = select(shared, req, rt, path)?;
+    let opts = req.json_body()?;
+    let mut store = shared.lock();
+    let mut deleted = Vec::new();
+    for item in items {
+        let (ns, name) = (meta_str(&item, "namespace"), meta_str(&item, "name"));
+        match store.delete(rt, ns, name, propagation(req, &opts)) {
+            Ok(obj) => deleted.push(obj),
+            Err(ApiError::NotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let rv = store.resource_version();
+    Ok(json_response(200, &list_document(rt, deleted, rv)))
+}
