@@ -47,7 +47,9 @@ pub enum ApiError {
     BadRequest(String),
     #[error("method {0} is not allowed on this path")]
     MethodNotAllowed(String),
-    #[error("the server does not support media type {0:?}")]
+    #[error(
+        "the local API server does not support media type {0:?} (JSON and YAML only, no protobuf): use `kubectl apply -f` with a manifest"
+    )]
     UnsupportedMediaType(String),
     #[error("too old resource version: {requested} ({oldest})")]
     Gone { requested: u64, oldest: u64 },

@@ -45,7 +45,12 @@ pub async fn handle(
         content_type: header(hyper::header::CONTENT_TYPE),
         body,
     };
-    let response = dispatch(&shared, &req).unwrap_or_else(|e| error_response(&e));
+    let response = if req.content_type.contains("protobuf") {
+        // Typed kubectl commands (`create configmap`, …) send protobuf; we only speak JSON.
+        error_response(&ApiError::UnsupportedMediaType(req.content_type.clone()))
+    } else {
+        dispatch(&shared, &req).unwrap_or_else(|e| error_response(&e))
+    };
     tracing::debug!(method = %req.method, uri = %parts.uri, status = response.status().as_u16(), "request");
     Ok(response)
 }

@@ -18,7 +18,9 @@
 //! # Limits (what it does not do)
 //! - No authentication, authorization, TLS, admission webhooks, API priority and fairness,
 //!   aggregated API servers, conversion webhooks (one stored form per group/resource; reading
-//!   through another version only rewrites `apiVersion`), or protobuf (JSON only).
+//!   through another version only rewrites `apiVersion`), or protobuf: requests in protobuf
+//!   get 415 (kubectl's typed generators such as `kubectl create configmap` send protobuf;
+//!   `kubectl apply -f`, `get`, `patch`, `label`, `delete`, `wait`, `describe` use JSON).
 //! - Aggregated discovery (`apidiscovery.k8s.io/v2`) is not served: kubectl falls back to
 //!   per-group discovery. OpenAPI v3 documents carry no schemas, only what makes kubectl
 //!   validate through the server (`fieldValidation=Strict`, see `openapi.rs`); `kubectl

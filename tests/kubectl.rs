@@ -1,0 +1,317 @@
+//! The real kubectl (/usr/bin/kubectl) against the embedded API server of local mode: the proof
+//! that a real client works. Skipped, loudly, only when kubectl is not installed.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use qserv_operator::local::apiserver::{LocalApiServer, Options};
+use serde_json::Value;
+
+const KUBECTL: &str = "/usr/bin/kubectl";
+
+fn repo(path: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(path)
+        .display()
+        .to_string()
+}
+
+/// A server with a kubeconfig, and a private kubectl cache, in a scratch directory.
+struct Local {
+    server: LocalApiServer,
+    dir: PathBuf,
+}
+
+impl Local {
+    async fn start(test: &str) -> Option<Local> {
+        if !Path::new(KUBECTL).exists() {
+            eprintln!(
+                "!!!!! SKIPPED {test}: {KUBECTL} is not installed, kubectl tests did not run !!!!!"
+            );
+            return None;
+        }
+        let dir = std::env::temp_dir().join(format!("qserv-kubectl-{}-{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let server = LocalApiServer::start(Options {
+            kubeconfig_out: Some(dir.join("kubeconfig")),
+            ..Options::default()
+        })
+        .await
+        .expect("server starts");
+        Some(Local { server, dir })
+    }
+
+    /// Runs kubectl off the async runtime so the server keeps serving meanwhile.
+    async fn kubectl(&self, args: &[&str]) -> Output {
+        let kubeconfig = self
+            .server
+            .kubeconfig_path()
+            .expect("kubeconfig written")
+            .to_path_buf();
+        let cache = self.dir.join("cache");
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(KUBECTL)
+                .arg("--kubeconfig")
+                .arg(&kubeconfig)
+                .arg("--cache-dir")
+                .arg(&cache)
+                .args(&args)
+                .output()
+                .expect("kubectl runs")
+        })
+        .await
+        .expect("kubectl task")
+    }
+
+    /// kubectl that must succeed; returns its stdout.
+    async fn ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args).await;
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// kubectl that must fail; returns its stderr.
+    async fn fails(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args).await;
+        assert!(
+            !out.status.success(),
+            "kubectl {args:?} should have failed:\nstdout: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    fn write(&self, name: &str, text: &str) -> String {
+        let path = self.dir.join(name);
+        std::fs::write(&path, text).expect("manifest written");
+        path.display().to_string()
+    }
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn words(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_applies_crds_and_examples_and_prints_columns() {
+    let Some(local) = Local::start("apply").await else {
+        return;
+    };
+    let out = local
+        .ok(&["apply", "--server-side", "-f", &repo("crds")])
+        .await;
+    assert!(
+        out.contains("qservclusters.qserv.in2p3.fr serverside-applied"),
+        "{out}"
+    );
+    let out = local
+        .ok(&[
+            "apply",
+            "--server-side",
+            "-f",
+            &repo("examples/qservcluster-ci.yaml"),
+        ])
+        .await;
+    assert!(
+        out.contains("qservcluster.qserv.in2p3.fr/qserv-ci serverside-applied"),
+        "{out}"
+    );
+
+    let table = local.ok(&["get", "qsc"]).await;
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(
+        words(lines[0]),
+        ["NAME", "READY", "PHASE", "WORKERS", "AGE"],
+        "{table}"
+    );
+    assert_eq!(words(lines[1])[0], "qserv-ci", "{table}");
+    let wide = local.ok(&["get", "qservclusters", "-o", "wide"]).await;
+    assert!(
+        words(wide.lines().next().unwrap_or_default()).contains(&"EXPIRES"),
+        "{wide}"
+    );
+
+    // Client-side apply (last-applied annotation, merge patch on the second run).
+    let ingest = repo("examples/catalogingest-macs2243.yaml");
+    assert!(
+        local
+            .ok(&["apply", "-f", &ingest])
+            .await
+            .contains("created")
+    );
+    // The second run re-sends the `checks` list (the server defaulted `sort` in it, as a real
+    // one does); after defaulting nothing changed, so the generation stays.
+    local.ok(&["apply", "-f", &ingest]).await;
+    let generation = local
+        .ok(&[
+            "get",
+            "cing",
+            "macs2243",
+            "-o",
+            "jsonpath={.metadata.generation}",
+        ])
+        .await;
+    assert_eq!(generation, "1");
+    let yaml = local.ok(&["get", "cing", "-o", "yaml"]).await;
+    let list: Value = serde_norway::from_str(&yaml).expect("kubectl printed YAML");
+    assert_eq!(list["kind"], "List");
+    assert_eq!(list["items"][0]["kind"], "CatalogIngest");
+    assert_eq!(list["items"][0]["spec"]["database"], "clusters_macs2243");
+    assert_eq!(list["items"][0]["spec"]["partitioning"]["stripes"], 340);
+
+    let all = local.ok(&["get", "qserv"]).await;
+    assert!(
+        all.contains("qservcluster.qserv.in2p3.fr/qserv-ci"),
+        "{all}"
+    );
+    assert!(
+        all.contains("catalogingest.qserv.in2p3.fr/macs2243"),
+        "{all}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_status_patch_wait_describe_delete() {
+    let Some(local) = Local::start("wait").await else {
+        return;
+    };
+    local
+        .ok(&[
+            "apply",
+            "--server-side",
+            "-f",
+            &repo("examples/qservcluster-ci.yaml"),
+        ])
+        .await;
+    let not_yet = local
+        .fails(&[
+            "wait",
+            "--for=condition=Ready",
+            "qsc/qserv-ci",
+            "--timeout=1s",
+        ])
+        .await;
+    assert!(not_yet.contains("timed out"), "{not_yet}");
+
+    let ready = r#"{"status":{"phase":"Ready","components":{"czar":"1/1","workers":"2/2","xrootd":"1/1","replicationController":"1/1","replicationRegistry":"1/1","replicationDatabase":"1/1"},"conditions":[{"type":"Ready","status":"True","reason":"AllReady","message":"all components ready","lastTransitionTime":"2026-01-01T00:00:00Z"}]}}"#;
+    local
+        .ok(&[
+            "patch",
+            "qsc",
+            "qserv-ci",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            ready,
+        ])
+        .await;
+    let out = local
+        .ok(&[
+            "wait",
+            "--for=condition=Ready",
+            "qsc/qserv-ci",
+            "--timeout=10s",
+        ])
+        .await;
+    assert!(out.contains("condition met"), "{out}");
+    let table = local.ok(&["get", "qsc", "qserv-ci", "--no-headers"]).await;
+    assert_eq!(
+        &words(&table)[..4],
+        ["qserv-ci", "True", "Ready", "2/2"],
+        "{table}"
+    );
+
+    let described = local.ok(&["describe", "qsc", "qserv-ci"]).await;
+    for expected in [
+        "Name:",
+        "qserv-ci",
+        "QservCluster",
+        "Replicas:",
+        "AllReady",
+        "Events:",
+    ] {
+        assert!(
+            described.contains(expected),
+            "missing {expected:?} in:\n{described}"
+        );
+    }
+
+    let out = local.ok(&["delete", "qsc", "qserv-ci"]).await;
+    assert!(
+        out.contains("qservcluster.qserv.in2p3.fr \"qserv-ci\" deleted"),
+        "{out}"
+    );
+    let gone = local.fails(&["get", "qsc", "qserv-ci"]).await;
+    assert!(
+        gone.contains("NotFound") || gone.contains("not found"),
+        "{gone}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_gets_rule_violations_and_unknown_fields_rejected() {
+    let Some(local) = Local::start("invalid").await else {
+        return;
+    };
+    let example = std::fs::read_to_string(repo("examples/qservcluster-ci.yaml")).expect("example");
+    let zero = local.write("zero.yaml", &example.replace("replicas: 2", "replicas: 0"));
+    let err = local.fails(&["apply", "--server-side", "-f", &zero]).await;
+    assert!(err.contains("workers.replicas must be >= 1"), "{err}");
+    assert!(err.contains("spec.workers.replicas"), "{err}");
+
+    let typo = local.write("typo.yaml", &example.replace("replicas: 2", "replica: 2"));
+    let err = local.fails(&["apply", "-f", &typo]).await;
+    assert!(
+        err.contains("unknown field \"spec.workers.replica\""),
+        "{err}"
+    );
+    let empty = local.ok(&["get", "qsc", "-o", "name"]).await;
+    assert_eq!(empty.trim(), "", "nothing invalid was stored");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_works_with_built_in_kinds() {
+    let Some(local) = Local::start("builtins").await else {
+        return;
+    };
+    // `kubectl create configmap` would send protobuf, which the server refuses (415): the
+    // built-ins go through apply, as manifests do.
+    let refused = local
+        .fails(&["create", "configmap", "x", "--from-literal=a=b"])
+        .await;
+    assert!(refused.contains("protobuf"), "{refused}");
+    let manifest = local.write(
+        "cms.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: czar\ndata:\n  role: czar\n---\n\
+         apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: other\ndata:\n  x: y\n---\n\
+         apiVersion: v1\nkind: Namespace\nmetadata:\n  name: qserv\n",
+    );
+    local.ok(&["apply", "-f", &manifest]).await;
+    local.ok(&["label", "configmap", "czar", "app=qserv"]).await;
+    let selected = local
+        .ok(&["get", "cm", "-l", "app=qserv", "-o", "name"])
+        .await;
+    assert_eq!(selected.trim(), "configmap/czar");
+    let namespaces = local.ok(&["get", "ns", "-o", "name"]).await;
+    assert!(namespaces.contains("namespace/qserv"), "{namespaces}");
+    let value = local
+        .ok(&["get", "cm", "czar", "-o", "jsonpath={.data.role}"])
+        .await;
+    assert_eq!(value, "czar");
+    local.ok(&["delete", "cm", "czar"]).await;
+    let left = local.ok(&["get", "cm", "-o", "name"]).await;
+    assert_eq!(left.trim(), "configmap/other");
+}
