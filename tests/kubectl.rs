@@ -311,6 +311,42 @@ async fn kubectl_works_with_built_in_kinds() {
         .ok(&["get", "cm", "czar", "-o", "jsonpath={.data.role}"])
         .await;
     assert_eq!(value, "czar");
+    // Client-side apply of a built-in: the second run sends a strategic merge patch carrying
+    // only the changed container; the other container and the env must survive.
+    let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  \
+         selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    \
+         spec:\n      containers:\n      - name: a\n        image: nginx:1\n        env: [{name: X, value: \"1\"}]\n      \
+         - name: b\n        image: busybox\n";
+    let first = local.write("web.yaml", deployment);
+    local.ok(&["apply", "-f", &first]).await;
+    let second = local.write("web2.yaml", &deployment.replace("nginx:1", "nginx:2"));
+    local.ok(&["apply", "-f", &second]).await;
+    let containers = local
+        .ok(&[
+            "get",
+            "deploy",
+            "web",
+            "-o",
+            "jsonpath={.spec.template.spec.containers}",
+        ])
+        .await;
+    let containers: Value = serde_json::from_str(&containers).expect("JSON");
+    assert_eq!(
+        containers,
+        serde_json::json!([{"name": "a", "image": "nginx:2", "env": [{"name": "X", "value": "1"}]},
+                           {"name": "b", "image": "busybox"}])
+    );
+    let generation = local
+        .ok(&[
+            "get",
+            "deploy",
+            "web",
+            "-o",
+            "jsonpath={.metadata.generation}",
+        ])
+        .await;
+    assert_eq!(generation, "2");
+
     local.ok(&["delete", "cm", "czar"]).await;
     let left = local.ok(&["get", "cm", "-o", "name"]).await;
     assert_eq!(left.trim(), "configmap/other");

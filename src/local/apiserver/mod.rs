@@ -6,8 +6,8 @@
 //!   built-in kinds in `resources.rs` and every CRD stored through it (shortNames and
 //!   categories included, so `kubectl get qsc` works).
 //! - get, list (label selectors; field selectors on any dotted path), watch (see `watch.rs`),
-//!   create, update with resourceVersion preconditions (409), merge / strategic (as merge) /
-//!   JSON patch (`patch.rs`), server-side apply with managedFields (`apply.rs`), delete with
+//!   create, update with resourceVersion preconditions (409), merge / strategic / JSON patch
+//!   (`patch.rs`), server-side apply with managedFields (`apply.rs`), delete with
 //!   finalizers and ownerReference cascade, deletecollection, the `/status` subresource,
 //!   `dryRun=All`, errors as `Status` objects (`errors.rs`), Table output (`table.rs`).
 //! - One global resourceVersion; `generation` bumped when anything outside metadata (and
@@ -26,7 +26,7 @@
 //!   validate through the server (`fieldValidation=Strict`, see `openapi.rs`); `kubectl
 //!   explain` does not work; `/openapi/v2` is 404.
 //! - Server-side apply approximates field ownership (no conflicts; lists atomic): see
-//!   `apply.rs`. Strategic merge patch is a JSON merge patch: see `patch.rs`.
+//!   `apply.rs`. Strategic merge patch guesses list merge keys: see `strategic.rs`.
 //! - Built-in kinds are stored as sent: no defaulting or validation of Pods, StatefulSets and
 //!   the like, and no controllers (nothing creates Pods for a StatefulSet — that is the local
 //!   runtime's job). `events` of core/v1 and events.k8s.io/v1 are separate stores.
@@ -49,6 +49,7 @@ mod resources;
 mod schema;
 mod selectors;
 mod store;
+mod strategic;
 mod table;
 mod watch;
 mod write;

@@ -1,10 +1,8 @@
 //! PATCH bodies other than server-side apply.
 //!
 //! - `application/merge-patch+json`: RFC 7386.
-//! - `application/strategic-merge-patch+json`: treated as a merge patch. For our kinds and the
-//!   way our controllers and kubectl patch them (no list merging by key, no `$patch`
-//!   directives) the result is the same; a strategic patch that relies on merging a list by its
-//!   key (e.g. one container of a Pod) replaces the whole list here.
+//! - `application/strategic-merge-patch+json`: see `strategic.rs` (merge keys guessed, not
+//!   read from Go struct tags).
 //! - `application/json-patch+json`: RFC 6902, via the `json-patch` crate.
 
 use serde_json::Value;
@@ -14,6 +12,7 @@ use super::errors::{ApiError, ApiResult};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PatchKind {
     Merge,
+    Strategic,
     Json,
     Apply,
 }
@@ -21,9 +20,8 @@ pub enum PatchKind {
 pub fn kind_of(content_type: &str) -> ApiResult<PatchKind> {
     let media = content_type.split(';').next().unwrap_or_default().trim();
     match media {
-        "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
-            Ok(PatchKind::Merge)
-        }
+        "application/merge-patch+json" => Ok(PatchKind::Merge),
+        "application/strategic-merge-patch+json" => Ok(PatchKind::Strategic),
         "application/json-patch+json" => Ok(PatchKind::Json),
         "application/apply-patch+yaml" | "application/apply-patch+cbor" => Ok(PatchKind::Apply),
         other => Err(ApiError::UnsupportedMediaType(other.into())),
@@ -84,7 +82,7 @@ mod tests {
         assert!(json_patch(&mut t, &json!([{"op": "remove", "path": "/nope"}])).is_err());
         assert_eq!(
             kind_of("application/strategic-merge-patch+json").expect("known"),
-            PatchKind::Merge
+            PatchKind::Strategic
         );
         assert!(kind_of("text/plain").is_err());
     }

@@ -16,6 +16,7 @@ use super::patch::{self, PatchKind};
 use super::resources::ResourceType;
 use super::schema;
 use super::store::{Propagation, Store, meta_str};
+use super::strategic;
 
 /// Metadata the server owns: kept from the stored object whatever the client sends.
 const SERVER_OWNED: &[&str] = &[
@@ -221,14 +222,16 @@ pub fn patch(
                 }
             }
         }
-        PatchKind::Merge | PatchKind::Json => {
+        PatchKind::Merge | PatchKind::Strategic | PatchKind::Json => {
             let old = existing.as_ref().map_err(clone_err)?;
             let mut patched = old.clone();
-            if kind == PatchKind::Merge {
+            match kind {
+                PatchKind::Merge => patch::merge_patch(&mut patched, &body),
+                PatchKind::Strategic => strategic::strategic_merge(&mut patched, &body),
+                _ => patch::json_patch(&mut patched, &body)?,
+            }
+            if kind != PatchKind::Json {
                 check_resource_version(rt, old, &body)?;
-                patch::merge_patch(&mut patched, &body);
-            } else {
-                patch::json_patch(&mut patched, &body)?;
             }
             if let Some(manager) = manager {
                 let api_version = json!(rt.api_version());
