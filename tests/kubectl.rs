@@ -234,6 +234,28 @@ async fn kubectl_status_patch_wait_describe_delete() {
         "{table}"
     );
 
+    // `get -w` asks for a watch of Tables; the stream ends with the request timeout.
+    let watched = local
+        .ok(&[
+            "get",
+            "qsc",
+            "-w",
+            "--output-watch-events",
+            "--request-timeout=2s",
+        ])
+        .await;
+    let lines: Vec<&str> = watched.lines().collect();
+    assert_eq!(
+        words(lines[0]),
+        ["EVENT", "NAME", "READY", "PHASE", "WORKERS", "AGE"],
+        "{watched}"
+    );
+    assert_eq!(
+        &words(lines[1])[..4],
+        ["ADDED", "qserv-ci", "True", "Ready"],
+        "{watched}"
+    );
+
     let described = local.ok(&["describe", "qsc", "qserv-ci"]).await;
     for expected in [
         "Name:",

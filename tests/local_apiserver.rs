@@ -481,14 +481,76 @@ async fn finalizers_hold_deletion_until_removed() {
     let still = cms.get("held").await.expect("still there");
     assert!(still.metadata.deletion_timestamp.is_some());
 
-    cms.patch(
-        "held",
-        &PatchParams::default(),
-        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
-    )
-    .await
-    .expect("finalizer removed");
+    // The way kube-runtime's finalizer helper removes its finalizer: test, then remove.
+    let remove: json_patch::Patch = serde_json::from_value(json!([
+        {"op": "test", "path": "/metadata/finalizers", "value": ["qserv.in2p3.fr/cleanup"]},
+        {"op": "remove", "path": "/metadata/finalizers/0"},
+    ]))
+    .expect("a JSON patch");
+    cms.patch("held", &PatchParams::default(), &Patch::<()>::Json(remove))
+        .await
+        .expect("finalizer removed");
     assert_eq!(api_status(cms.get("held").await).code, 404);
+}
+
+#[tokio::test]
+async fn a_watch_sees_objects_enter_and_leave_its_selector() {
+    let (_server, client) = server().await;
+    let cms: Api<ConfigMap> = Api::namespaced(client, "default");
+    let created = cms
+        .create(
+            &PostParams::default(),
+            &config_map("c", json!({"app": "w"}), json!({})),
+        )
+        .await
+        .expect("created");
+    let wp = WatchParams::default().labels("app=w");
+    let mut stream = cms.watch(&wp, &rv(&created)).await.expect("watch").boxed();
+    let relabel = |app: &str| {
+        let cms = cms.clone();
+        let patch = Patch::Merge(json!({"metadata": {"labels": {"app": app}}}));
+        async move { cms.patch("c", &PatchParams::default(), &patch).await }
+    };
+    relabel("other").await.expect("relabelled");
+    assert!(matches!(
+        next_change(&mut stream).await,
+        WatchEvent::Deleted(_)
+    ));
+    relabel("w").await.expect("relabelled back");
+    assert!(matches!(
+        next_change(&mut stream).await,
+        WatchEvent::Added(_)
+    ));
+}
+
+#[tokio::test]
+async fn status_written_by_server_side_apply_like_a_controller() {
+    let (_server, client) = server().await;
+    let qsc: Api<QservCluster> = Api::namespaced(client, "default");
+    qsc.create(&PostParams::default(), &qserv_cluster("q", 2))
+        .await
+        .expect("created");
+    // As controller-rs does: only apiVersion, kind and status, no metadata.
+    let status = Patch::Apply(json!({
+        "apiVersion": "qserv.in2p3.fr/v1alpha1", "kind": "QservCluster",
+        "status": {"phase": "Ready", "observedGeneration": 1}
+    }));
+    let pp = PatchParams::apply("qserv-operator").force();
+    let applied = qsc
+        .patch_status("q", &pp, &status)
+        .await
+        .expect("status applied");
+    assert_eq!(applied.metadata.generation, Some(1));
+    assert_eq!(applied.status.expect("status").observed_generation, Some(1));
+    let entry = applied
+        .metadata
+        .managed_fields
+        .expect("managed fields")
+        .into_iter()
+        .find(|m| m.manager.as_deref() == Some("qserv-operator"))
+        .expect("the operator's entry");
+    assert_eq!(entry.operation.as_deref(), Some("Apply"));
+    assert_eq!(entry.subresource.as_deref(), Some("status"));
 }
 
 fn owned_by(name: &str, owner: &impl kube::Resource<DynamicType = ()>) -> ConfigMap {

@@ -33,9 +33,8 @@
 //! - Deletion is immediate unless finalizers are present: Foreground propagation behaves as
 //!   Background; Orphan removes the ownerReferences of dependents. Namespaces are deleted at
 //!   once with their contents (no `Terminating` phase).
-//! - list ignores `limit`/`continue` (one page) and `resourceVersionMatch`; watch history is
-//!   bounded (`Options::watch_history`); a change that makes an object leave a watch's
-//!   selector is not sent as `DELETED`; `kubectl get -w` (watch as Table) is not supported.
+//! - list ignores `limit`/`continue` (one page) and `resourceVersionMatch` (always the
+//!   latest); watch history is bounded (`Options::watch_history`), older versions get 410.
 //! - Everything lives in memory and is lost when the server stops.
 
 mod apply;

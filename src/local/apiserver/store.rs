@@ -37,6 +37,8 @@ pub struct Event {
     /// `(group, plural)` of the changed object.
     pub storage: (String, String),
     pub object: Value,
+    /// For MODIFIED: the object before, so a watch can tell it entered or left its selector.
+    pub previous: Option<Value>,
 }
 
 type Objects = BTreeMap<(String, String), Value>;
@@ -142,12 +144,19 @@ impl Store {
         self.rv
     }
 
-    fn emit(&mut self, kind: EventType, storage: (String, String), object: Value) {
+    fn emit(
+        &mut self,
+        kind: EventType,
+        storage: (String, String),
+        object: Value,
+        previous: Option<Value>,
+    ) {
         let event = Arc::new(Event {
             rv: self.rv,
             kind,
             storage,
             object,
+            previous,
         });
         self.history.push_back(event.clone());
         while self.history.len() > self.history_limit {
@@ -225,7 +234,7 @@ impl Store {
             .entry(rt.storage_key())
             .or_default()
             .insert(key, obj.clone());
-        self.emit(EventType::Added, rt.storage_key(), obj.clone());
+        self.emit(EventType::Added, rt.storage_key(), obj.clone(), None);
         Ok(with_api_version(&obj, rt))
     }
 
@@ -242,11 +251,12 @@ impl Store {
         if is_crd(rt) {
             self.register_crd(&mut obj);
         }
-        self.objects
+        let previous = self
+            .objects
             .entry(rt.storage_key())
             .or_default()
             .insert((ns, name), obj.clone());
-        self.emit(EventType::Modified, rt.storage_key(), obj.clone());
+        self.emit(EventType::Modified, rt.storage_key(), obj.clone(), previous);
         Ok(with_api_version(&obj, rt))
     }
 
@@ -287,7 +297,7 @@ impl Store {
         // Like etcd, a deletion is a revision of its own; watchers see the object at that version.
         let rv = self.next_rv();
         obj["metadata"]["resourceVersion"] = json!(rv.to_string());
-        self.emit(EventType::Deleted, rt.storage_key(), obj.clone());
+        self.emit(EventType::Deleted, rt.storage_key(), obj.clone(), None);
         let uid = meta_str(&obj, "uid").to_string();
         if is_crd(rt) {
             self.unregister_crd(name);
@@ -406,7 +416,7 @@ impl Store {
             for (_, mut obj) in objects {
                 let rv = self.next_rv();
                 obj["metadata"]["resourceVersion"] = json!(rv.to_string());
-                self.emit(EventType::Deleted, rt.storage_key(), obj);
+                self.emit(EventType::Deleted, rt.storage_key(), obj, None);
             }
         }
         self.types

@@ -10,8 +10,9 @@
 //!   interval, so a client resumes from a recent version after a disconnect.
 //! - `timeoutSeconds` ends the stream; so does server shutdown.
 //!
-//! An object that stops matching the selectors after a change is not turned into a `DELETED`
-//! event (the real server does that); clients see no further events for it.
+//! Like the real server, a change that makes an object leave the selectors is sent as
+//! `DELETED`, and one that makes it enter them as `ADDED`. When the Accept header asks for a
+//! Table (`kubectl get -w`), each event's object is a one-row Table.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -32,13 +33,16 @@ use super::handlers::selectors;
 use super::http::{Body, Req, ResourcePath};
 use super::resources::ResourceType;
 use super::selectors::{FieldSelector, LabelSelector};
-use super::store::{Event, meta_str, with_api_version};
+use super::store::{Event, EventType, meta_str, with_api_version};
+use super::table;
 
 struct Filter {
     rt: ResourceType,
     namespace: Option<String>,
     labels: LabelSelector,
     fields: FieldSelector,
+    /// `includeObject` of a Table watch; None for plain objects.
+    table: Option<String>,
 }
 
 impl Filter {
@@ -50,8 +54,35 @@ impl Filter {
             && self.fields.matches(obj)
     }
 
+    /// The event a watcher with this filter gets for a change, if any.
+    fn event(&self, event: &Event) -> Option<Bytes> {
+        if event.storage != self.rt.storage_key() {
+            return None;
+        }
+        let now = self.matches(&event.object);
+        let before = event.previous.as_ref().map(|p| self.matches(p));
+        let kind = match (event.kind, before, now) {
+            (EventType::Modified, Some(true), false) => "DELETED",
+            (EventType::Modified, Some(false), true) => "ADDED",
+            (kind, _, true) => kind.as_str(),
+            _ => return None,
+        };
+        Some(self.line(kind, &event.object))
+    }
+
     fn line(&self, kind: &str, obj: &Value) -> Bytes {
         let obj = with_api_version(obj, &self.rt);
+        self.raw_line(kind, &obj)
+    }
+
+    fn raw_line(&self, kind: &str, obj: &Value) -> Bytes {
+        let obj = match &self.table {
+            Some(include) if kind != "BOOKMARK" => {
+                let rv = meta_str(obj, "resourceVersion").parse().unwrap_or_default();
+                table::render(&self.rt, std::slice::from_ref(obj), rv, include)
+            }
+            _ => obj.clone(),
+        };
         let mut line =
             serde_json::to_vec(&json!({"type": kind, "object": obj})).unwrap_or_default();
         line.push(b'\n');
@@ -63,7 +94,9 @@ impl Filter {
         if initial_end {
             meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
         }
-        self.line("BOOKMARK", &json!({"metadata": meta}))
+        let bookmark = json!({"kind": self.rt.kind, "apiVersion": self.rt.api_version(),
+                              "metadata": meta});
+        self.raw_line("BOOKMARK", &bookmark)
     }
 }
 
@@ -88,8 +121,7 @@ struct WatchState {
 impl WatchState {
     fn on_event(&mut self, event: &Event) {
         self.last_rv = event.rv;
-        if event.storage == self.filter.rt.storage_key() && self.filter.matches(&event.object) {
-            let line = self.filter.line(event.kind.as_str(), &event.object);
+        if let Some(line) = self.filter.event(event) {
             self.pending.push_back(line);
         }
     }
@@ -141,6 +173,8 @@ pub fn start(
         namespace: path.namespace.clone(),
         labels,
         fields,
+        table: table::wants_table(&req.accept)
+            .then(|| req.param("includeObject").unwrap_or("Metadata").to_string()),
     };
     let mut pending = VecDeque::new();
     let mut store = shared.lock();
@@ -161,11 +195,7 @@ pub fn start(
             if send_initial && bookmarks {
                 pending.push_back(filter.bookmark(current, true));
             }
-            for event in replay {
-                if event.storage == filter.rt.storage_key() && filter.matches(&event.object) {
-                    pending.push_back(filter.line(event.kind.as_str(), &event.object));
-                }
-            }
+            pending.extend(replay.iter().filter_map(|e| filter.event(e)));
             Some(rx)
         }
         Err(gone) => {

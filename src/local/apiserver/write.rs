@@ -203,6 +203,10 @@ pub fn patch(
             })?;
             let mut config = body;
             check_kind(rt, &mut config)?;
+            // A status apply often carries no metadata at all; the URL names the object.
+            if meta_str(&config, "name").is_empty() {
+                config["metadata"]["name"] = json!(name);
+            }
             let config_name = meta_str(&config, "name");
             if config_name != name {
                 return Err(ApiError::BadRequest(format!(
