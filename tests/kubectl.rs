@@ -373,3 +373,64 @@ async fn kubectl_works_with_built_in_kinds() {
     let left = local.ok(&["get", "cm", "-o", "name"]).await;
     assert_eq!(left.trim(), "configmap/other");
 }
+
+/// `qserv-operator local`: writes a kubeconfig kubectl can use, serves our CRDs, and stops
+/// cleanly on Ctrl-C (SIGINT).
+#[test]
+fn local_subcommand_serves_kubectl_until_interrupted() {
+    if !Path::new(KUBECTL).exists() {
+        eprintln!("!!!!! SKIPPED local_subcommand: {KUBECTL} is not installed !!!!!");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("qserv-kubectl-{}-local", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let kubeconfig = dir.join("kubeconfig");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_qserv-operator"))
+        .arg("local")
+        .arg("--kubeconfig-out")
+        .arg(&kubeconfig)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("qserv-operator local starts");
+    // The kubeconfig is written once the port is bound; poll for it, with a generous bound.
+    let ready = (0..400).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        kubeconfig.exists()
+    });
+    let run = |args: &[&str]| {
+        std::process::Command::new(KUBECTL)
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .arg("--cache-dir")
+            .arg(dir.join("cache"))
+            .args(args)
+            .output()
+            .expect("kubectl runs")
+    };
+    let crds = ready.then(|| run(&["get", "crds", "-o", "name"]));
+    let interrupted = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    let status = child.wait().expect("qserv-operator local exits");
+    let mut stdout = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        use std::io::Read;
+        let _ = out.read_to_string(&mut stdout);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+
+    assert!(ready, "no kubeconfig written; stdout: {stdout}");
+    let crds = crds.expect("kubectl ran");
+    let names = String::from_utf8_lossy(&crds.stdout);
+    assert!(
+        names
+            .contains("customresourcedefinition.apiextensions.k8s.io/qservclusters.qserv.in2p3.fr"),
+        "{names}\n{}",
+        String::from_utf8_lossy(&crds.stderr)
+    );
+    assert!(interrupted.success());
+    assert!(status.success(), "exit after SIGINT: {status}");
+    assert!(stdout.contains("get qsc"), "usage printed: {stdout}");
+}

@@ -710,3 +710,37 @@ async fn transition_rules_see_the_old_object() {
         changed.message
     );
 }
+
+#[tokio::test]
+async fn kube_discovery_finds_built_ins_and_our_kinds() {
+    let (_server, client) = server().await;
+    let discovery = kube::Discovery::new(client.clone())
+        .run()
+        .await
+        .expect("discovery runs");
+    let qserv = discovery
+        .get("qserv.in2p3.fr")
+        .expect("our group is discovered");
+    let kinds: Vec<String> = qserv
+        .recommended_resources()
+        .into_iter()
+        .map(|(r, _)| r.kind)
+        .collect();
+    assert_eq!(kinds, ["QservCluster", "CatalogIngest"]);
+    let (sts, caps) = discovery
+        .get("apps")
+        .and_then(|g| {
+            g.recommended_resources()
+                .into_iter()
+                .find(|(r, _)| r.kind == "StatefulSet")
+        })
+        .expect("statefulsets discovered");
+    assert_eq!(sts.plural, "statefulsets");
+    assert_eq!(caps.scope, kube::discovery::Scope::Namespaced);
+    assert!(caps.subresources.iter().any(|(r, _)| r.plural == "status"));
+    let version = client.apiserver_version().await.expect("version");
+    assert_eq!(
+        (version.major.as_str(), version.minor.as_str()),
+        ("1", "33")
+    );
+}

@@ -170,8 +170,12 @@ impl LocalApiServer {
 
     /// Stops accepting, ends watches and open connections, and waits for the server task.
     pub async fn shutdown(self) {
-        let _ = self.shutdown.send(true);
-        let _ = (&mut { self.task }).await;
+        let LocalApiServer { shutdown, task, .. } = self;
+        // Nobody listening means the server task already ended: nothing to stop.
+        let _ = shutdown.send(true);
+        if let Err(e) = task.await {
+            tracing::warn!(%e, "local API server task ended abnormally");
+        }
     }
 }
 

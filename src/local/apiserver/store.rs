@@ -442,3 +442,92 @@ pub fn with_api_version(obj: &Value, rt: &ResourceType) -> Value {
     obj["kind"] = json!(rt.kind);
     obj
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cm(ns: &str, name: &str) -> Value {
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": name, "namespace": ns}})
+    }
+
+    fn types(store: &Store) -> (ResourceType, ResourceType, ResourceType) {
+        let find = |g: &str, p: &str| store.find(g, "v1", p).expect("built-in");
+        (
+            find("", "configmaps"),
+            find("", "namespaces"),
+            find("apiextensions.k8s.io", "customresourcedefinitions"),
+        )
+    }
+
+    #[test]
+    fn deleting_a_namespace_deletes_what_is_in_it() {
+        let mut store = Store::new(100);
+        let (cms, nss, _) = types(&store);
+        store
+            .create(&nss, json!({"metadata": {"name": "q"}}))
+            .expect("namespace");
+        store.create(&cms, cm("q", "a")).expect("in q");
+        store.create(&cms, cm("default", "b")).expect("in default");
+        store
+            .delete(&nss, "", "q", Propagation::Cascade)
+            .expect("namespace deleted");
+        let left: Vec<String> = store
+            .list(&cms, None)
+            .iter()
+            .map(|o| meta_str(o, "name").to_string())
+            .collect();
+        assert_eq!(left, ["b"]);
+        assert!(matches!(
+            store.create(&cms, cm("q", "c")),
+            Err(ApiError::NotFound { .. })
+        ));
+    }
+
+    #[test]
+    fn a_crd_serves_its_kind_until_deleted_with_its_objects() {
+        let mut store = Store::new(100);
+        let (_, _, crds) = types(&store);
+        let crd = serde_json::to_value(&crate::api::crds()[0].1).expect("crd json");
+        let stored = store.create(&crds, crd).expect("crd stored");
+        assert_eq!(stored["status"]["conditions"][1]["type"], "Established");
+        let qsc = store
+            .find("qserv.in2p3.fr", "v1alpha1", "qservclusters")
+            .expect("served");
+        store
+            .create(
+                &qsc,
+                json!({"metadata": {"name": "q", "namespace": "default"}, "spec": {}}),
+            )
+            .expect("a QservCluster");
+        store
+            .delete(
+                &crds,
+                "",
+                "qservclusters.qserv.in2p3.fr",
+                Propagation::Cascade,
+            )
+            .expect("crd deleted");
+        assert!(
+            store
+                .find("qserv.in2p3.fr", "v1alpha1", "qservclusters")
+                .is_none()
+        );
+        assert!(store.list(&qsc, None).is_empty());
+    }
+
+    #[test]
+    fn history_is_bounded_and_older_versions_are_gone() {
+        let mut store = Store::new(2);
+        let (cms, _, _) = types(&store);
+        let start = store.resource_version();
+        for name in ["a", "b", "c"] {
+            store.create(&cms, cm("default", name)).expect("created");
+        }
+        assert!(matches!(store.subscribe(start), Err(ApiError::Gone { .. })));
+        let (replay, _rx) = store.subscribe(start + 1).expect("still in history");
+        let names: Vec<&str> = replay.iter().map(|e| meta_str(&e.object, "name")).collect();
+        assert_eq!(names, ["b", "c"]);
+    }
+}
