@@ -1,8 +1,7 @@
 //! Discovery documents: `/version`, `/api`, `/apis`, `/apis/<group>`, and the resource lists of
-//! each group version. Only the legacy (unaggregated) form is served: when kubectl asks for
-//! `as=APIGroupDiscoveryList` it gets a plain `APIGroupList` with `Content-Type:
-//! application/json`, and client-go then falls back to fetching each group version, as it does
-//! against servers older than 1.26.
+//! each group version. When the client asks for it (kubectl does), `/api` and `/apis` answer in
+//! the aggregated form (`apidiscovery.k8s.io/v2` `APIGroupDiscoveryList`), which carries every
+//! resource at once; clients that do not ask (kube's `Discovery`) get the legacy documents.
 
 use serde_json::{Value, json};
 
@@ -126,6 +125,75 @@ pub fn resource_list(types: &[ResourceType], group: &str, version: &str) -> Opti
     }))
 }
 
+/// The media type of aggregated discovery; clients recognize the form by it.
+pub const AGGREGATED: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+
+pub fn wants_aggregated(accept: &str) -> bool {
+    accept.split(',').any(|media| {
+        let params: Vec<&str> = media.split(';').map(str::trim).collect();
+        params.contains(&"g=apidiscovery.k8s.io")
+            && params.contains(&"v=v2")
+            && params.contains(&"as=APIGroupDiscoveryList")
+    })
+}
+
+/// `APIGroupDiscoveryList` of the core group (`legacy == true`, for `/api`) or of all named
+/// groups (`/apis`).
+pub fn aggregated(types: &[ResourceType], legacy: bool) -> Value {
+    let mut items = Vec::new();
+    let groups = if legacy {
+        vec![(String::new(), vec!["v1".to_string()])]
+    } else {
+        groups(types)
+    };
+    for (group, versions) in groups {
+        let versions: Vec<Value> = versions
+            .iter()
+            .map(|v| {
+                let resources: Vec<Value> = types
+                    .iter()
+                    .filter(|t| t.group == group && &t.version == v)
+                    .map(aggregated_resource)
+                    .collect();
+                json!({"version": v, "resources": resources, "freshness": "Current"})
+            })
+            .collect();
+        let mut metadata = json!({"creationTimestamp": null});
+        if !group.is_empty() {
+            metadata["name"] = json!(group);
+        }
+        items.push(json!({"metadata": metadata, "versions": versions}));
+    }
+    json!({
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": "apidiscovery.k8s.io/v2",
+        "metadata": {},
+        "items": items,
+    })
+}
+
+fn aggregated_resource(t: &ResourceType) -> Value {
+    let kind = json!({"group": t.group, "version": t.version, "kind": t.kind});
+    let mut r = json!({
+        "resource": t.plural,
+        "responseKind": kind,
+        "scope": if t.namespaced { "Namespaced" } else { "Cluster" },
+        "singularResource": t.singular,
+        "verbs": ResourceType::verbs(),
+    });
+    if !t.short_names.is_empty() {
+        r["shortNames"] = json!(t.short_names);
+    }
+    if !t.categories.is_empty() {
+        r["categories"] = json!(t.categories);
+    }
+    if t.has_status {
+        r["subresources"] = json!([{"subresource": "status", "responseKind": kind,
+                                     "verbs": ["get", "patch", "update"]}]);
+    }
+    r
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,5 +217,24 @@ mod tests {
             "batch/v1"
         );
         assert!(resource_list(&types, "nope", "v1").is_none());
+    }
+
+    #[test]
+    fn aggregated_form_when_asked() {
+        let kubectl = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
+        assert!(wants_aggregated(kubectl));
+        assert!(!wants_aggregated("application/json"));
+        let types = builtins();
+        let core = aggregated(&types, true);
+        assert_eq!(core["items"].as_array().map(Vec::len), Some(1));
+        let pods = &core["items"][0]["versions"][0]["resources"][1];
+        assert_eq!(pods["resource"], "pods");
+        assert_eq!(pods["subresources"][0]["subresource"], "status");
+        let named = aggregated(&types, false);
+        assert_eq!(named["items"][0]["metadata"]["name"], "apps");
+        assert_eq!(
+            named["items"][0]["versions"][0]["resources"][0]["shortNames"][0],
+            "sts"
+        );
     }
 }

@@ -73,6 +73,10 @@ fn dispatch(shared: &Arc<Shared>, req: &Req) -> ApiResult<Response<Body>> {
                 None => Err(ApiError::NoRoute),
             }
         }
+        Route::LegacyApi | Route::Groups if discovery::wants_aggregated(&req.accept) => {
+            let doc = discovery::aggregated(&types(), route == Route::LegacyApi);
+            Ok(http::json_response_typed(200, &doc, discovery::AGGREGATED))
+        }
         Route::LegacyApi => Ok(json_response(200, &discovery::legacy_api(&shared.address))),
         Route::Groups => Ok(json_response(200, &discovery::group_list(&types()))),
         Route::Group(g) => found(discovery::group(&types(), &g)),

@@ -2,7 +2,8 @@
 //! `kube::Client` and the real `kubectl` talk to it over plain HTTP on 127.0.0.1.
 //!
 //! # What it does
-//! - Discovery (`/version`, `/api`, `/api/v1`, `/apis`, `/apis/<g>`, `/apis/<g>/<v>`) for the
+//! - Discovery (`/version`, `/api`, `/api/v1`, `/apis`, `/apis/<g>`, `/apis/<g>/<v>`, and the
+//!   aggregated `apidiscovery.k8s.io/v2` form kubectl asks for) for the
 //!   built-in kinds in `resources.rs` and every CRD stored through it (shortNames and
 //!   categories included, so `kubectl get qsc` works).
 //! - get, list (label selectors; field selectors on any dotted path), watch (see `watch.rs`),
@@ -21,10 +22,9 @@
 //!   through another version only rewrites `apiVersion`), or protobuf: requests in protobuf
 //!   get 415 (kubectl's typed generators such as `kubectl create configmap` send protobuf;
 //!   `kubectl apply -f`, `get`, `patch`, `label`, `delete`, `wait`, `describe` use JSON).
-//! - Aggregated discovery (`apidiscovery.k8s.io/v2`) is not served: kubectl falls back to
-//!   per-group discovery. OpenAPI v3 documents carry no schemas, only what makes kubectl
-//!   validate through the server (`fieldValidation=Strict`, see `openapi.rs`); `kubectl
-//!   explain` does not work; `/openapi/v2` is 404.
+//! - OpenAPI v3 documents carry no schemas, only what makes kubectl validate through the
+//!   server (`fieldValidation=Strict`, see `openapi.rs`): `kubectl explain` does not work;
+//!   `/openapi/v2` is 404.
 //! - Server-side apply approximates field ownership (no conflicts; lists atomic): see
 //!   `apply.rs`. Strategic merge patch guesses list merge keys: see `strategic.rs`.
 //! - Built-in kinds are stored as sent: no defaulting or validation of Pods, StatefulSets and
