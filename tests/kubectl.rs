@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use qserv_operator::local::apiserver::{LocalApiServer, Options};
 use serde_json::Value;
 
@@ -256,6 +257,25 @@ async fn kubectl_status_patch_wait_describe_delete() {
         "{watched}"
     );
 
+    // An event recorded the way our controllers do (kube-runtime's Recorder, events.k8s.io/v1)
+    // shows in describe, which reads core/v1 events.
+    let client = local.server.client().expect("client");
+    let qsc: kube::Api<qserv_operator::api::QservCluster> =
+        kube::Api::default_namespaced(client.clone());
+    let obj = qsc.get("qserv-ci").await.expect("qserv-ci");
+    let recorder = Recorder::new(client, Reporter::from("qserv-operator"));
+    let event = Event {
+        type_: EventType::Normal,
+        reason: "WorkersReady".into(),
+        note: Some("2 of 2 workers ready".into()),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    recorder
+        .publish(&event, &kube::Resource::object_ref(&obj, &()))
+        .await
+        .expect("event recorded");
+
     let described = local.ok(&["describe", "qsc", "qserv-ci"]).await;
     for expected in [
         "Name:",
@@ -264,6 +284,8 @@ async fn kubectl_status_patch_wait_describe_delete() {
         "Replicas:",
         "AllReady",
         "Events:",
+        "WorkersReady",
+        "2 of 2 workers ready",
     ] {
         assert!(
             described.contains(expected),

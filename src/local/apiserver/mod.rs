@@ -29,7 +29,7 @@
 //!   `apply.rs`. Strategic merge patch guesses list merge keys: see `strategic.rs`.
 //! - Built-in kinds are stored as sent: no defaulting or validation of Pods, StatefulSets and
 //!   the like, and no controllers (nothing creates Pods for a StatefulSet — that is the local
-//!   runtime's job). `events` of core/v1 and events.k8s.io/v1 are separate stores.
+//!   runtime's job). Of conversions, only core/v1 ↔ events.k8s.io/v1 Events (`events.rs`).
 //! - Deletion is immediate unless finalizers are present: Foreground propagation behaves as
 //!   Background; Orphan removes the ownerReferences of dependents. Namespaces are deleted at
 //!   once with their contents (no `Terminating` phase).
@@ -40,6 +40,7 @@
 mod apply;
 mod discovery;
 mod errors;
+mod events;
 mod handlers;
 mod http;
 mod openapi;

@@ -41,8 +41,12 @@ impl ResourceType {
         }
     }
 
-    /// Objects of all versions of one group/resource share one storage.
+    /// Objects of all versions of one group/resource share one storage; events.k8s.io Events
+    /// live with the core ones (see `events.rs`).
     pub fn storage_key(&self) -> (String, String) {
+        if super::events::is_events_k8s_io(&self.group, &self.plural) {
+            return (String::new(), self.plural.clone());
+        }
         (self.group.clone(), self.plural.clone())
     }
 

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::errors::{ApiError, ApiResult};
+use super::events;
 use super::resources::{self, ResourceType};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,7 +188,8 @@ impl Store {
     }
 
     /// Stores a new object; the caller has filled `metadata.name` and validated it.
-    pub fn create(&mut self, rt: &ResourceType, mut obj: Value) -> ApiResult<Value> {
+    pub fn create(&mut self, rt: &ResourceType, obj: Value) -> ApiResult<Value> {
+        let mut obj = stored_form(rt, obj);
         let ns = if rt.namespaced {
             meta_str(&obj, "namespace").to_string()
         } else {
@@ -240,7 +242,8 @@ impl Store {
 
     /// Stores a changed object (the caller checked resourceVersion and prepared metadata). An
     /// object being deleted whose last finalizer was just removed goes away instead.
-    pub fn replace(&mut self, rt: &ResourceType, mut obj: Value) -> ApiResult<Value> {
+    pub fn replace(&mut self, rt: &ResourceType, obj: Value) -> ApiResult<Value> {
+        let mut obj = stored_form(rt, obj);
         let ns = meta_str(&obj, "namespace").to_string();
         let name = meta_str(&obj, "name").to_string();
         if !obj["metadata"]["deletionTimestamp"].is_null() && finalizers(&obj).is_empty() {
@@ -424,6 +427,14 @@ impl Store {
     }
 }
 
+fn stored_form(rt: &ResourceType, obj: Value) -> Value {
+    if events::is_events_k8s_io(&rt.group, &rt.plural) {
+        events::to_core(&obj)
+    } else {
+        obj
+    }
+}
+
 pub fn finalizers(obj: &Value) -> Vec<Value> {
     obj["metadata"]["finalizers"]
         .as_array()
@@ -437,6 +448,9 @@ fn is_crd(rt: &ResourceType) -> bool {
 
 /// Objects are stored once per group/resource; reading through a version shows that version.
 pub fn with_api_version(obj: &Value, rt: &ResourceType) -> Value {
+    if events::is_events_k8s_io(&rt.group, &rt.plural) {
+        return events::from_core(obj);
+    }
     let mut obj = obj.clone();
     obj["apiVersion"] = json!(rt.api_version());
     obj["kind"] = json!(rt.kind);

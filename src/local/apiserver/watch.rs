@@ -46,7 +46,9 @@ struct Filter {
 }
 
 impl Filter {
+    /// `obj` as stored; selectors see it as this watch's version shows it.
     fn matches(&self, obj: &Value) -> bool {
+        let obj = &with_api_version(obj, &self.rt);
         self.namespace
             .as_deref()
             .is_none_or(|ns| meta_str(obj, "namespace") == ns)
