@@ -151,6 +151,15 @@ async fn config_map_crud_with_selectors_and_errors() {
     );
     assert_eq!(no_ns.code, 404);
 
+    let bad_selector = api_status(
+        cms.list(&ListParams::default().labels("tier in worker"))
+            .await,
+    );
+    assert_eq!(
+        (bad_selector.code, bad_selector.reason.as_str()),
+        (400, "BadRequest")
+    );
+
     cms.delete("other", &DeleteParams::default())
         .await
         .expect("deleted");
@@ -743,4 +752,50 @@ async fn kube_discovery_finds_built_ins_and_our_kinds() {
         (version.major.as_str(), version.minor.as_str()),
         ("1", "33")
     );
+}
+
+/// kube-runtime's `finalizer()` helper, as our controllers use it: it adds its finalizer with a
+/// JSON patch (`test` null, `add`), runs cleanup once deletion is requested, then removes it.
+#[tokio::test]
+async fn kube_runtime_finalizer_helper_works_end_to_end() {
+    use kube::runtime::controller::Action;
+    use kube::runtime::finalizer::{Event as Finalizer, finalizer};
+    use std::sync::Arc;
+
+    let (_server, client) = server().await;
+    let cms: Api<ConfigMap> = Api::namespaced(client, "default");
+    cms.create(
+        &PostParams::default(),
+        &config_map("f", json!({}), json!({})),
+    )
+    .await
+    .expect("created");
+    let name = "qserv.in2p3.fr/cleanup";
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let run = |seen: Arc<std::sync::Mutex<Vec<&'static str>>>| {
+        let cms = cms.clone();
+        async move {
+            let obj = Arc::new(cms.get("f").await.expect("current object"));
+            finalizer(&cms, name, obj, |event| async move {
+                let what = match event {
+                    Finalizer::Apply(_) => "apply",
+                    Finalizer::Cleanup(_) => "cleanup",
+                };
+                seen.lock().expect("lock").push(what);
+                Ok::<_, std::io::Error>(Action::await_change())
+            })
+            .await
+            .expect("finalizer step")
+        }
+    };
+    run(seen.clone()).await; // adds the finalizer
+    let held = cms.get("f").await.expect("got");
+    assert_eq!(held.metadata.finalizers, Some(vec![name.to_string()]));
+    run(seen.clone()).await; // reconciles
+    cms.delete("f", &DeleteParams::default())
+        .await
+        .expect("deletion requested");
+    run(seen.clone()).await; // cleans up and releases
+    assert_eq!(*seen.lock().expect("lock"), ["apply", "cleanup"]);
+    assert_eq!(api_status(cms.get("f").await).code, 404);
 }

@@ -35,6 +35,8 @@
 //!   once with their contents (no `Terminating` phase).
 //! - list ignores `limit`/`continue` (one page) and `resourceVersionMatch` (always the
 //!   latest); watch history is bounded (`Options::watch_history`), older versions get 410.
+//! - Subresources other than `status` (`log`, `exec`, `attach`, `portforward`, `scale`,
+//!   `eviction`, `binding`) are 404.
 //! - Everything lives in memory and is lost when the server stops.
 
 mod apply;

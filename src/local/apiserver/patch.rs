@@ -48,11 +48,29 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
     }
 }
 
-pub fn json_patch(target: &mut Value, patch: &Value) -> ApiResult<()> {
-    let ops: json_patch::Patch = serde_json::from_value(patch.clone())
-        .map_err(|e| ApiError::BadRequest(format!("invalid JSON patch: {e}")))?;
-    json_patch::patch(target, &ops)
-        .map_err(|e| ApiError::BadRequest(format!("the JSON patch could not be applied: {e}")))
+/// Applies an RFC 6902 patch. Like the real server (evanphx/json-patch), a `test` of `null`
+/// against a missing path succeeds: kube-runtime's finalizer helper relies on it to add the
+/// first finalizer. A malformed patch is the caller's 400; one that does not apply, its 422.
+pub fn json_patch(target: &mut Value, patch: &Value) -> ApiResult<Result<(), String>> {
+    let ops = patch
+        .as_array()
+        .ok_or_else(|| ApiError::BadRequest("a JSON patch is a list of operations".into()))?;
+    for op in ops {
+        let missing_null = op["op"] == "test"
+            && op["value"].is_null()
+            && op["path"]
+                .as_str()
+                .is_some_and(|p| target.pointer(p).is_none());
+        if missing_null {
+            continue;
+        }
+        let one: json_patch::Patch = serde_json::from_value(Value::Array(vec![op.clone()]))
+            .map_err(|e| ApiError::BadRequest(format!("invalid JSON patch operation {op}: {e}")))?;
+        if let Err(e) = json_patch::patch(target, &one) {
+            return Ok(Err(e.to_string()));
+        }
+    }
+    Ok(Ok(()))
 }
 
 #[cfg(test)]
@@ -73,13 +91,18 @@ mod tests {
     #[test]
     fn json_patch_ops_and_content_types() {
         let mut t = json!({"metadata": {"finalizers": ["a", "b"]}});
-        json_patch(
-            &mut t,
-            &json!([{"op": "remove", "path": "/metadata/finalizers/0"}]),
-        )
-        .expect("applies");
+        let remove = json!([{"op": "remove", "path": "/metadata/finalizers/0"}]);
+        assert_eq!(json_patch(&mut t, &remove).expect("well formed"), Ok(()));
         assert_eq!(t, json!({"metadata": {"finalizers": ["b"]}}));
-        assert!(json_patch(&mut t, &json!([{"op": "remove", "path": "/nope"}])).is_err());
+        let bad = json!([{"op": "remove", "path": "/nope"}]);
+        assert!(json_patch(&mut t, &bad).expect("well formed").is_err());
+        assert!(json_patch(&mut t, &json!({"op": "add"})).is_err());
+        // kube-runtime's first finalizer: test null on a missing list, then add it.
+        let mut fresh = json!({"metadata": {}});
+        let add = json!([{"op": "test", "path": "/metadata/finalizers", "value": null},
+                         {"op": "add", "path": "/metadata/finalizers", "value": ["f"]}]);
+        assert_eq!(json_patch(&mut fresh, &add).expect("well formed"), Ok(()));
+        assert_eq!(fresh, json!({"metadata": {"finalizers": ["f"]}}));
         assert_eq!(
             kind_of("application/strategic-merge-patch+json").expect("known"),
             PatchKind::Strategic

@@ -232,7 +232,17 @@ pub fn patch(
             match kind {
                 PatchKind::Merge => patch::merge_patch(&mut patched, &body),
                 PatchKind::Strategic => strategic::strategic_merge(&mut patched, &body),
-                _ => patch::json_patch(&mut patched, &body)?,
+                _ => patch::json_patch(&mut patched, &body)?.map_err(|message| {
+                    ApiError::Invalid {
+                        group: rt.group.clone(),
+                        kind: rt.kind.clone(),
+                        name: name.into(),
+                        causes: vec![super::errors::Cause {
+                            field: "patch".into(),
+                            message,
+                        }],
+                    }
+                })?,
             }
             if kind != PatchKind::Json {
                 check_resource_version(rt, old, &body)?;
