@@ -799,3 +799,107 @@ async fn kube_runtime_finalizer_helper_works_end_to_end() {
     assert_eq!(*seen.lock().expect("lock"), ["apply", "cleanup"]);
     assert_eq!(api_status(cms.get("f").await).code, 404);
 }
+
+/// What a controller of ours does, on the real kube-runtime machinery: a `Controller` watching
+/// QservClusters and the ConfigMaps they own, applying a ConfigMap and the status by
+/// server-side apply. Spec changes re-trigger it; deleting the cluster takes the ConfigMap.
+mod controller {
+    use super::*;
+    use kube::Resource;
+    use kube::runtime::controller::{Action, Controller};
+    use kube::runtime::wait::await_condition;
+    use std::sync::Arc;
+
+    const MANAGER: &str = "qserv-test-controller";
+
+    async fn reconcile(qsc: Arc<QservCluster>, client: Arc<kube::Client>) -> kube::Result<Action> {
+        let name = qsc.metadata.name.clone().unwrap_or_default();
+        let ns = qsc.metadata.namespace.clone().unwrap_or_default();
+        let owner = qsc
+            .controller_owner_ref(&())
+            .into_iter()
+            .collect::<Vec<_>>();
+        let config = json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": format!("{name}-config"), "ownerReferences": owner},
+            "data": {"workers": qsc.spec.workers.replicas.to_string()},
+        });
+        let pp = PatchParams::apply(MANAGER).force();
+        Api::<ConfigMap>::namespaced((*client).clone(), &ns)
+            .patch(&format!("{name}-config"), &pp, &Patch::Apply(config))
+            .await?;
+        let status = json!({
+            "apiVersion": "qserv.in2p3.fr/v1alpha1", "kind": "QservCluster",
+            "status": {"phase": "Ready", "observedGeneration": qsc.metadata.generation},
+        });
+        Api::<QservCluster>::namespaced((*client).clone(), &ns)
+            .patch_status(&name, &pp, &Patch::Apply(status))
+            .await?;
+        Ok(Action::await_change())
+    }
+
+    fn error_policy(_: Arc<QservCluster>, _: &kube::Error, _: Arc<kube::Client>) -> Action {
+        Action::requeue(Duration::from_millis(100))
+    }
+
+    fn observed(generation: i64) -> impl Fn(Option<&QservCluster>) -> bool {
+        move |q| {
+            q.and_then(|q| q.status.as_ref())
+                .and_then(|s| s.observed_generation)
+                == Some(generation)
+        }
+    }
+
+    async fn wait_for<K>(api: &Api<K>, name: &str, cond: impl kube::runtime::wait::Condition<K>)
+    where
+        K: Clone + std::fmt::Debug + Send + serde::de::DeserializeOwned + Resource + 'static,
+    {
+        tokio::time::timeout(PATIENCE, await_condition(api.clone(), name, cond))
+            .await
+            .expect("the condition is met before the patience runs out")
+            .expect("watching works");
+    }
+
+    #[tokio::test]
+    async fn a_kube_runtime_controller_reconciles_against_the_server() {
+        let (_server, client) = server().await;
+        let qsc: Api<QservCluster> = Api::namespaced(client.clone(), "default");
+        let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+        let controller = Controller::new(qsc.clone(), watcher::Config::default())
+            .owns(cms.clone(), watcher::Config::default())
+            .run(reconcile, error_policy, Arc::new(client.clone()))
+            .for_each(|_| async {});
+        let running = tokio::spawn(controller);
+
+        qsc.create(&PostParams::default(), &qserv_cluster("q", 2))
+            .await
+            .expect("created");
+        wait_for(&qsc, "q", observed(1)).await;
+        let config = cms.get("q-config").await.expect("config applied");
+        assert_eq!(config.data.expect("data")["workers"], "2");
+
+        qsc.patch(
+            "q",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"workers": {"replicas": 3}}})),
+        )
+        .await
+        .expect("scaled");
+        wait_for(&qsc, "q", observed(2)).await;
+        let config = cms.get("q-config").await.expect("config");
+        let uid = config.metadata.uid.clone().expect("uid");
+        assert_eq!(config.data.expect("data")["workers"], "3");
+
+        qsc.delete("q", &DeleteParams::default())
+            .await
+            .expect("deleted");
+        wait_for(
+            &cms,
+            "q-config",
+            kube::runtime::wait::conditions::is_deleted(&uid),
+        )
+        .await;
+        assert_eq!(api_status(cms.get("q-config").await).code, 404);
+        running.abort();
+    }
+}
