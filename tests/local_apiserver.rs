@@ -489,6 +489,15 @@ async fn finalizers_hold_deletion_until_removed() {
     assert!(pending.metadata.deletion_timestamp.is_some());
     let still = cms.get("held").await.expect("still there");
     assert!(still.metadata.deletion_timestamp.is_some());
+    let more = api_status(
+        cms.patch(
+            "held",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"finalizers": ["qserv.in2p3.fr/cleanup", "late"]}})),
+        )
+        .await,
+    );
+    assert_eq!(more.code, 422, "no new finalizers once deletion started");
 
     // The way kube-runtime's finalizer helper removes its finalizer: test, then remove.
     let remove: json_patch::Patch = serde_json::from_value(json!([

@@ -15,7 +15,7 @@ use super::http::{Body, Req, ResourcePath, json_response};
 use super::patch::{self, PatchKind};
 use super::resources::ResourceType;
 use super::schema;
-use super::store::{Propagation, Store, meta_str};
+use super::store::{Propagation, Store, finalizers, meta_str};
 use super::strategic;
 
 /// Metadata the server owns: kept from the stored object whatever the client sends.
@@ -325,6 +325,27 @@ fn commit(
     old: &Value,
     mut new: Value,
 ) -> ApiResult<Value> {
+    if !old["metadata"]["deletionTimestamp"].is_null() {
+        let before = finalizers(old);
+        let added: Vec<String> = finalizers(&new)
+            .into_iter()
+            .filter(|f| !before.contains(f))
+            .map(|f| f.as_str().unwrap_or_default().to_string())
+            .collect();
+        if !added.is_empty() {
+            return Err(ApiError::Invalid {
+                group: rt.group.clone(),
+                kind: rt.kind.clone(),
+                name: meta_str(old, "name").into(),
+                causes: vec![super::errors::Cause {
+                    field: "metadata.finalizers".into(),
+                    message: format!(
+                        "no new finalizers can be added if the object is being deleted, found new finalizers {added:?}"
+                    ),
+                }],
+            });
+        }
+    }
     schema::admit(rt, &mut new, Some(old), strict(req))?;
     if spec_part(rt, &new) != spec_part(rt, old) {
         let generation = old["metadata"]["generation"].as_i64().unwrap_or(1);
