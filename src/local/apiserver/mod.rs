@@ -13,8 +13,14 @@
 //!   `dryRun=All`, errors as `Status` objects (`errors.rs`), Table output (`table.rs`).
 //! - One global resourceVersion; `generation` bumped when anything outside metadata (and
 //!   status, for kinds with the subresource) changes.
-//! - Custom resources are pruned, defaulted and validated against their CRD's schema and CEL
-//!   rules (`schema.rs` lists exactly what is checked).
+//! - Custom resources are pruned (or, with `fieldValidation=Strict` as kubectl sends, rejected
+//!   with 400 for unknown fields), defaulted from the schema, and validated → 422 with field
+//!   paths: `type` (incl. int-or-string), `nullable`, `required`, `enum`, `minimum`/`maximum`,
+//!   `minLength`/`maxLength`, `minItems`/`maxItems`, and the CEL rules through
+//!   `crate::api::cel::check_cel_rules` (with the old object on update, so transition rules
+//!   such as the immutable `spec.partitioning` hold). Not validated: `format`, `pattern`,
+//!   `multipleOf`, `uniqueItems`, list-type uniqueness, `metadata` beyond the name (see
+//!   `schema.rs`).
 //!
 //! # Limits (what it does not do)
 //! - No authentication, authorization, TLS, admission webhooks, API priority and fairness,
@@ -25,13 +31,17 @@
 //! - OpenAPI v3 documents carry no schemas, only what makes kubectl validate through the
 //!   server (`fieldValidation=Strict`, see `openapi.rs`): `kubectl explain` does not work;
 //!   `/openapi/v2` is 404.
-//! - Server-side apply approximates field ownership (no conflicts; lists atomic): see
+//! - Server-side apply approximates field ownership: the applied configuration is merged into
+//!   the live object (objects merged, lists replaced whole), each manager's fields are recorded
+//!   in `managedFields`, fields a manager stops applying are removed unless another manager
+//!   claims them; there are no ownership conflicts (`force` is moot, last applier wins): see
 //!   `apply.rs`. Strategic merge patch guesses list merge keys: see `strategic.rs`.
 //! - Built-in kinds are stored as sent: no defaulting or validation of Pods, StatefulSets and
 //!   the like, and no controllers (nothing creates Pods for a StatefulSet — that is the local
 //!   runtime's job). Of conversions, only core/v1 ↔ events.k8s.io/v1 Events (`events.rs`).
-//! - Deletion is immediate unless finalizers are present: Foreground propagation behaves as
-//!   Background; Orphan removes the ownerReferences of dependents. Namespaces are deleted at
+//! - Deletion is immediate unless finalizers are present (then `deletionTimestamp` until they
+//!   are removed; no new ones may be added): Foreground propagation behaves as Background;
+//!   Orphan removes the ownerReferences of dependents. Namespaces are deleted at
 //!   once with their contents (no `Terminating` phase).
 //! - list ignores `limit`/`continue` (one page) and `resourceVersionMatch` (always the
 //!   latest); watch history is bounded (`Options::watch_history`), older versions get 410.
