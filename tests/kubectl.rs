@@ -331,19 +331,38 @@ async fn kubectl_works_with_built_in_kinds() {
     let Some(local) = Local::start("builtins").await else {
         return;
     };
-    // `kubectl create configmap` would send protobuf, which the server refuses (415): the
-    // built-ins go through apply, as manifests do.
+    // kubectl's generators send protobuf, which the server understands for these kinds.
+    local.ok(&["create", "namespace", "qserv"]).await;
+    local
+        .ok(&["create", "configmap", "czar", "--from-literal=role=czar"])
+        .await;
+    local
+        .ok(&[
+            "create",
+            "secret",
+            "generic",
+            "pw",
+            "--from-literal=password=s3cret",
+        ])
+        .await;
+    let password = local
+        .ok(&["get", "secret", "pw", "-o", "jsonpath={.data.password}"])
+        .await;
+    assert_eq!(password, "czNjcmV0", "base64 of s3cret");
     let refused = local
-        .fails(&["create", "configmap", "x", "--from-literal=a=b"])
+        .fails(&["create", "deployment", "x", "--image=nginx"])
         .await;
     assert!(refused.contains("protobuf"), "{refused}");
     let manifest = local.write(
-        "cms.yaml",
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: czar\ndata:\n  role: czar\n---\n\
-         apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: other\ndata:\n  x: y\n---\n\
-         apiVersion: v1\nkind: Namespace\nmetadata:\n  name: qserv\n",
+        "cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: other\ndata:\n  x: y\n---\n\
+         apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  user: qsmaster\n",
     );
     local.ok(&["apply", "-f", &manifest]).await;
+    let user = local
+        .ok(&["get", "secret", "db", "-o", "jsonpath={.data.user}"])
+        .await;
+    assert_eq!(user, "cXNtYXN0ZXI=", "stringData merged into data");
     local.ok(&["label", "configmap", "czar", "app=qserv"]).await;
     let selected = local
         .ok(&["get", "cm", "-l", "app=qserv", "-o", "name"])

@@ -48,7 +48,7 @@ pub enum ApiError {
     #[error("method {0} is not allowed on this path")]
     MethodNotAllowed(String),
     #[error(
-        "the local API server does not support media type {0:?} (JSON and YAML only, no protobuf): use `kubectl apply -f` with a manifest"
+        "the local API server does not support media type {0:?} (protobuf only for Namespace, ConfigMap, Secret): use `kubectl apply -f` with a manifest"
     )]
     UnsupportedMediaType(String),
     #[error("too old resource version: {requested} ({oldest})")]

@@ -13,7 +13,7 @@ use super::errors::{ApiError, ApiResult};
 use super::http::{self, Body, Req, ResourcePath, Route, error_response, json_response};
 use super::resources::ResourceType;
 use super::selectors::{FieldSelector, LabelSelector};
-use super::{Shared, discovery, openapi, table, watch, write};
+use super::{Shared, discovery, openapi, protobuf, table, watch, write};
 
 /// The hyper service: reads the body, dispatches, renders errors as `Status`.
 pub async fn handle(
@@ -37,7 +37,7 @@ pub async fn handle(
             .unwrap_or_default()
             .to_string()
     };
-    let req = Req {
+    let mut req = Req {
         method: parts.method.clone(),
         path: parts.uri.path().to_string(),
         query: http::parse_query(parts.uri.query()),
@@ -45,14 +45,29 @@ pub async fn handle(
         content_type: header(hyper::header::CONTENT_TYPE),
         body,
     };
-    let response = if req.content_type.contains("protobuf") {
-        // Typed kubectl commands (`create configmap`, …) send protobuf; we only speak JSON.
-        error_response(&ApiError::UnsupportedMediaType(req.content_type.clone()))
-    } else {
-        dispatch(&shared, &req).unwrap_or_else(|e| error_response(&e))
+    let response = match from_protobuf(&mut req) {
+        Ok(()) => dispatch(&shared, &req).unwrap_or_else(|e| error_response(&e)),
+        Err(e) => error_response(&e),
     };
     tracing::debug!(method = %req.method, uri = %parts.uri, status = response.status().as_u16(), "request");
     Ok(response)
+}
+
+/// kubectl's typed generators (`create namespace`, `create configmap`, …) POST protobuf; the
+/// few kinds `protobuf.rs` knows become JSON, anything else is 415.
+fn from_protobuf(req: &mut Req) -> ApiResult<()> {
+    if !req.content_type.contains("protobuf") {
+        return Ok(());
+    }
+    if req.method != Method::POST {
+        return Err(ApiError::UnsupportedMediaType(req.content_type.clone()));
+    }
+    let obj = protobuf::decode(&req.body)?;
+    req.body = serde_json::to_vec(&obj)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?
+        .into();
+    req.content_type = "application/json".into();
+    Ok(())
 }
 
 fn dispatch(shared: &Arc<Shared>, req: &Req) -> ApiResult<Response<Body>> {

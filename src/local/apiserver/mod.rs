@@ -25,9 +25,9 @@
 //! # Limits (what it does not do)
 //! - No authentication, authorization, TLS, admission webhooks, API priority and fairness,
 //!   aggregated API servers, conversion webhooks (one stored form per group/resource; reading
-//!   through another version only rewrites `apiVersion`), or protobuf: requests in protobuf
-//!   get 415 (kubectl's typed generators such as `kubectl create configmap` send protobuf;
-//!   `kubectl apply -f`, `get`, `patch`, `label`, `delete`, `wait`, `describe` use JSON).
+//!   through another version only rewrites `apiVersion`), or protobuf beyond what kubectl's
+//!   generators send for Namespaces, ConfigMaps and Secrets (`protobuf.rs`): other protobuf
+//!   requests (e.g. `kubectl create deployment`) get 415; responses are always JSON.
 //! - OpenAPI v3 documents carry no schemas, only what makes kubectl validate through the
 //!   server (`fieldValidation=Strict`, see `openapi.rs`): `kubectl explain` does not work;
 //!   `/openapi/v2` is 404.
@@ -57,6 +57,7 @@ mod handlers;
 mod http;
 mod openapi;
 mod patch;
+mod protobuf;
 mod resources;
 mod schema;
 mod selectors;

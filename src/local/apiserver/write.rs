@@ -124,6 +124,7 @@ fn insert(
     if rt.kind == "Namespace" {
         obj["status"] = json!({"phase": "Active"});
     }
+    secret_string_data(rt, &mut obj);
     schema::admit(rt, &mut obj, None, strict(req))?;
     if dry_run(req) {
         return Ok(obj);
@@ -346,6 +347,7 @@ fn commit(
             });
         }
     }
+    secret_string_data(rt, &mut new);
     schema::admit(rt, &mut new, Some(old), strict(req))?;
     if spec_part(rt, &new) != spec_part(rt, old) {
         let generation = old["metadata"]["generation"].as_i64().unwrap_or(1);
@@ -355,6 +357,21 @@ fn commit(
         return Ok(new);
     }
     store.replace(rt, new)
+}
+
+/// A Secret's `stringData` is write-only: like the real server, merge it into `data` (base64).
+fn secret_string_data(rt: &ResourceType, obj: &mut Value) {
+    if !(rt.group.is_empty() && rt.kind == "Secret") {
+        return;
+    }
+    let Some(Value::Object(strings)) = obj.as_object_mut().and_then(|o| o.remove("stringData"))
+    else {
+        return;
+    };
+    for (key, value) in strings {
+        let bytes = k8s_openapi::ByteString(value.as_str().unwrap_or_default().as_bytes().to_vec());
+        obj["data"][key.as_str()] = serde_json::to_value(bytes).unwrap_or_default();
+    }
 }
 
 fn propagation(req: &Req, opts: &Value) -> Propagation {
