@@ -170,10 +170,11 @@ const BUILTINS: &[Builtin] = &[
         false,
         false,
     ),
+    // No short name: `ev` is core events' (kubectl would warn that it matches both).
     b(
         ("events.k8s.io", "v1", "events", "Event"),
         true,
-        &["ev"],
+        &[],
         false,
         false,
     ),

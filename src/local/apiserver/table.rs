@@ -41,15 +41,29 @@ fn columns(rt: &ResourceType) -> Vec<Column> {
         .map(|c| c.printer_columns.as_slice())
         .unwrap_or_default();
     if printer.is_empty() {
-        match rt.kind.as_str() {
-            "Pod" | "Namespace" | "PersistentVolumeClaim" => {
-                cols.push(col("Status", "string", ".status.phase"))
-            }
-            "StatefulSet" | "Deployment" => {
-                cols.push(col("Ready", "integer", ".status.readyReplicas"))
-            }
-            _ => {}
-        }
+        // A few of the columns the real server prints, those our local runtime fills in.
+        let extra: &[(&str, &str, &str)] = match rt.kind.as_str() {
+            "Namespace" | "PersistentVolumeClaim" => &[("Status", "string", ".status.phase")],
+            "Pod" => &[
+                ("Status", "string", ".status.phase"),
+                ("IP", "string", ".status.podIP"),
+            ],
+            "StatefulSet" | "Deployment" => &[("Ready", "integer", ".status.readyReplicas")],
+            "Job" => &[("Succeeded", "integer", ".status.succeeded")],
+            "Service" => &[
+                ("Type", "string", ".spec.type"),
+                ("Cluster-IP", "string", ".spec.clusterIP"),
+            ],
+            "Lease" => &[("Holder", "string", ".spec.holderIdentity")],
+            "Event" => &[
+                ("Type", "string", ".type"),
+                ("Reason", "string", ".reason"),
+                ("Object", "string", ".involvedObject.name"),
+                ("Message", "string", ".message"),
+            ],
+            _ => &[],
+        };
+        cols.extend(extra.iter().map(|(name, kind, path)| col(name, kind, path)));
         cols.push(col("Age", "date", ".metadata.creationTimestamp"));
     }
     for p in printer {
