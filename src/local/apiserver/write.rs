@@ -193,90 +193,97 @@ pub fn patch(
     let body = req.json_body()?;
     let sub = path.sub.as_deref();
     let mut store = shared.lock();
-    let existing = store.get(rt, &ns, name);
-    let manager = req.param("fieldManager");
-    let patched = match kind {
-        PatchKind::Apply => {
-            let manager = manager.ok_or_else(|| {
+    let existing = match store.get(rt, &ns, name) {
+        Ok(obj) => Some(obj),
+        Err(ApiError::NotFound { .. }) => None,
+        Err(e) => return Err(e),
+    };
+    let patched = match (kind, existing.as_ref()) {
+        (PatchKind::Apply, _) => {
+            let manager = req.param("fieldManager").ok_or_else(|| {
                 ApiError::BadRequest(
                     "PATCH requests with apply content type must have a fieldManager".into(),
                 )
             })?;
-            let mut config = body;
-            check_kind(rt, &mut config)?;
-            // A status apply often carries no metadata at all; the URL names the object.
-            if meta_str(&config, "name").is_empty() {
-                config["metadata"]["name"] = json!(name);
-            }
-            let config_name = meta_str(&config, "name");
-            if config_name != name {
-                return Err(ApiError::BadRequest(format!(
-                    "the name of the object ({config_name}) does not match the name on the URL ({name})"
-                )));
-            }
-            match existing {
-                Err(ApiError::NotFound { .. }) if sub.is_none() => {
+            let config = apply_config(rt, body, name)?;
+            match existing.as_ref() {
+                // Server-side apply creates what does not exist yet.
+                None if sub.is_none() => {
                     let obj = apply::apply(None, &config, manager, None);
                     let created = insert(&mut store, req, rt, &ns, obj)?;
                     return Ok(json_response(201, &created));
                 }
-                Err(e) => return Err(e),
-                Ok(ref old) => {
+                None => None,
+                Some(old) => {
                     check_resource_version(rt, old, &config)?;
-                    apply::apply(Some(old), &config, manager, sub)
+                    Some(apply::apply(Some(old), &config, manager, sub))
                 }
             }
         }
-        PatchKind::Merge | PatchKind::Strategic | PatchKind::Json => {
-            let old = existing.as_ref().map_err(clone_err)?;
-            let mut patched = old.clone();
-            match kind {
-                PatchKind::Merge => patch::merge_patch(&mut patched, &body),
-                PatchKind::Strategic => strategic::strategic_merge(&mut patched, &body),
-                _ => patch::json_patch(&mut patched, &body)?.map_err(|message| {
-                    ApiError::Invalid {
-                        group: rt.group.clone(),
-                        kind: rt.kind.clone(),
-                        name: name.into(),
-                        causes: vec![super::errors::Cause {
-                            field: "patch".into(),
-                            message,
-                        }],
-                    }
-                })?,
-            }
-            if kind != PatchKind::Json {
-                check_resource_version(rt, old, &body)?;
-            }
-            if let Some(manager) = manager {
-                let api_version = json!(rt.api_version());
-                apply::record(
-                    &mut patched,
-                    manager,
-                    "Update",
-                    sub,
-                    api_version,
-                    apply::field_set(&body),
-                );
-            }
-            patched
-        }
+        (_, Some(old)) => Some(plain_patch(rt, req, kind, old, &body, name, sub)?),
+        (_, None) => None,
     };
-    let old = existing?;
+    let (Some(old), Some(patched)) = (existing, patched) else {
+        return Err(ApiError::NotFound {
+            group: rt.group.clone(),
+            kind: rt.plural.clone(),
+            name: name.into(),
+        });
+    };
     let new = prepare(rt, &old, patched, sub);
     let saved = commit(&mut store, req, rt, &old, new)?;
     Ok(json_response(200, &saved))
 }
 
-fn clone_err(e: &ApiError) -> ApiError {
-    match e {
-        ApiError::NotFound { group, kind, name } => ApiError::NotFound {
-            group: group.clone(),
-            kind: kind.clone(),
-            name: name.clone(),
-        },
-        other => ApiError::BadRequest(other.to_string()),
+/// The applied configuration, checked against the URL; a status apply often carries no
+/// metadata at all, and then the URL names the object.
+fn apply_config(rt: &ResourceType, mut config: Value, name: &str) -> ApiResult<Value> {
+    check_kind(rt, &mut config)?;
+    if meta_str(&config, "name").is_empty() {
+        config["metadata"]["name"] = json!(name);
     }
+    let config_name = meta_str(&config, "name");
+    if config_name != name {
+        return Err(ApiError::BadRequest(format!(
+            "the name of the object ({config_name}) does not match the name on the URL ({name})"
+        )));
+    }
+    Ok(config)
+}
+
+/// Merge, strategic merge or JSON patch of the stored object, with the manager's Update entry.
+fn plain_patch(
+    rt: &ResourceType,
+    req: &Req,
+    kind: PatchKind,
+    old: &Value,
+    body: &Value,
+    name: &str,
+    sub: Option<&str>,
+) -> ApiResult<Value> {
+    let mut patched = old.clone();
+    match kind {
+        PatchKind::Merge => patch::merge_patch(&mut patched, body),
+        PatchKind::Strategic => strategic::strategic_merge(&mut patched, body),
+        _ => patch::json_patch(&mut patched, body)?.map_err(|message| ApiError::Invalid {
+            group: rt.group.clone(),
+            kind: rt.kind.clone(),
+            name: name.into(),
+            causes: vec![super::errors::Cause {
+                field: "patch".into(),
+                message,
+            }],
+        })?,
+    }
+    if kind != PatchKind::Json {
+        check_resource_version(rt, old, body)?;
+    }
+    if let Some(manager) = req.param("fieldManager") {
+        let api_version = json!(rt.api_version());
+        let fields = apply::field_set(body);
+        apply::record(&mut patched, manager, "Update", sub, api_version, fields);
+    }
+    Ok(patched)
 }
 
 /// What a write may change. Through `/status` only the status (and managedFields); through the
