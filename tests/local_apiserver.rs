@@ -620,6 +620,11 @@ async fn deleting_an_owner_deletes_dependents_or_orphans_them() {
             .unwrap_or_default()
             .is_empty()
     );
+
+    // Written after its owner is gone (a controller's stale cache): collected at once.
+    let late = owned_by("late", &owner);
+    cms.create(&pp, &late).await.expect("the write succeeds");
+    assert_eq!(api_status(cms.get("late").await).code, 404);
 }
 
 #[tokio::test]

@@ -41,8 +41,9 @@
 //!   runtime's job). Of conversions, only core/v1 ↔ events.k8s.io/v1 Events (`events.rs`).
 //! - Deletion is immediate unless finalizers are present (then `deletionTimestamp` until they
 //!   are removed; no new ones may be added): Foreground propagation behaves as Background;
-//!   Orphan removes the ownerReferences of dependents. Namespaces are deleted at
-//!   once with their contents (no `Terminating` phase).
+//!   Orphan removes the ownerReferences of dependents. As the garbage collector would, an
+//!   object written with ownerReferences only to owners that no longer exist is deleted right
+//!   after the write. Namespaces are deleted at once with their contents (no `Terminating`).
 //! - list ignores `limit`/`continue` (one page) and `resourceVersionMatch` (always the
 //!   latest); watch history is bounded (`Options::watch_history`), older versions get 410.
 //! - Subresources other than `status` (`log`, `exec`, `attach`, `portforward`, `scale`,

@@ -237,6 +237,7 @@ impl Store {
             .or_default()
             .insert(key, obj.clone());
         self.emit(EventType::Added, rt.storage_key(), obj.clone(), None);
+        self.collect_if_orphaned(rt, &obj);
         Ok(with_api_version(&obj, rt))
     }
 
@@ -260,7 +261,31 @@ impl Store {
             .or_default()
             .insert((ns, name), obj.clone());
         self.emit(EventType::Modified, rt.storage_key(), obj.clone(), previous);
+        self.collect_if_orphaned(rt, &obj);
         Ok(with_api_version(&obj, rt))
+    }
+
+    /// The garbage collector's other job: an object whose owners are all gone is deleted, e.g.
+    /// one a controller re-applied from its stale cache just after the owner was deleted. The
+    /// write itself succeeds (as with the real, asynchronous collector); watchers see it go.
+    fn collect_if_orphaned(&mut self, rt: &ResourceType, obj: &Value) {
+        let Some(refs) = obj["metadata"]["ownerReferences"]
+            .as_array()
+            .filter(|refs| !refs.is_empty())
+        else {
+            return;
+        };
+        let owner_exists = |uid: &Value| {
+            self.all_objects()
+                .any(|(_, o)| o["metadata"]["uid"] == *uid)
+        };
+        if refs.iter().any(|r| owner_exists(&r["uid"])) {
+            return;
+        }
+        let (ns, name) = (meta_str(obj, "namespace"), meta_str(obj, "name"));
+        if let Err(e) = self.delete(rt, ns, name, Propagation::Cascade) {
+            tracing::debug!(%e, "orphan already gone");
+        }
     }
 
     /// DELETE: with finalizers the object only gets a deletionTimestamp; without, it goes away
