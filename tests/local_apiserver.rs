@@ -917,3 +917,56 @@ mod controller {
         running.abort();
     }
 }
+
+#[tokio::test]
+async fn injected_faults_fail_requests_and_dropped_watches_are_resumed() {
+    let (server, client) = server().await;
+    let cms: Api<ConfigMap> = Api::namespaced(client, "default");
+    // 500, not 503: kube::Client retries 429/503/504 by itself.
+    server.fail_requests("/configmaps", 500, 1);
+    let failed = api_status(cms.list(&ListParams::default()).await);
+    assert_eq!(
+        (failed.code, failed.reason.as_str()),
+        (500, "InternalError")
+    );
+    cms.list(&ListParams::default())
+        .await
+        .expect("only one request fails");
+
+    let mut events = watcher(cms.clone(), watcher::Config::default()).boxed();
+    assert!(matches!(next(&mut events).await, Ok(watcher::Event::Init)));
+    assert!(matches!(
+        next(&mut events).await,
+        Ok(watcher::Event::InitDone)
+    ));
+    let pp = PostParams::default();
+    cms.create(&pp, &config_map("before", json!({}), json!({})))
+        .await
+        .expect("created");
+    match next(&mut events).await.expect("event") {
+        watcher::Event::Apply(cm) => assert_eq!(cm.metadata.name.as_deref(), Some("before")),
+        other => panic!("expected before, got {other:?}"),
+    }
+    let mut raw = cms
+        .watch(&WatchParams::default(), "0")
+        .await
+        .expect("watch")
+        .boxed();
+    match next(&mut raw).await.expect("event") {
+        WatchEvent::Added(cm) => assert_eq!(cm.metadata.name.as_deref(), Some("before")),
+        other => panic!("expected before, got {other:?}"),
+    }
+    server.drop_watches();
+    let ended = tokio::time::timeout(PATIENCE, raw.next())
+        .await
+        .expect("the dropped watch ends");
+    assert!(ended.is_none(), "no more events: {ended:?}");
+    cms.create(&pp, &config_map("after", json!({}), json!({})))
+        .await
+        .expect("created");
+    // The watcher resumes from its last resourceVersion and misses nothing.
+    match next(&mut events).await.expect("event") {
+        watcher::Event::Apply(cm) => assert_eq!(cm.metadata.name.as_deref(), Some("after")),
+        other => panic!("expected after, got {other:?}"),
+    }
+}

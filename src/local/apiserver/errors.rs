@@ -53,6 +53,8 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("too old resource version: {requested} ({oldest})")]
     Gone { requested: u64, oldest: u64 },
+    #[error("injected fault (HTTP {0})")]
+    Injected(u16),
     // Starting the server, not serving a request:
     #[error("binding 127.0.0.1: {0}")]
     Bind(std::io::Error),
@@ -83,6 +85,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => 405,
             ApiError::UnsupportedMediaType(_) => 415,
             ApiError::Gone { .. } => 410,
+            ApiError::Injected(code) => *code,
             ApiError::Bind(_) | ApiError::Kubeconfig { .. } | ApiError::Client(_) => 500,
         }
     }
@@ -97,6 +100,11 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => "MethodNotAllowed",
             ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
             ApiError::Gone { .. } => "Expired",
+            ApiError::Injected(409) => "Conflict",
+            ApiError::Injected(429) => "TooManyRequests",
+            ApiError::Injected(503) => "ServiceUnavailable",
+            ApiError::Injected(504) => "Timeout",
+            ApiError::Injected(_) => "InternalError",
             ApiError::Bind(_) | ApiError::Kubeconfig { .. } | ApiError::Client(_) => {
                 "InternalError"
             }

@@ -45,7 +45,8 @@ pub async fn handle(
         content_type: header(hyper::header::CONTENT_TYPE),
         body,
     };
-    let response = match from_protobuf(&mut req) {
+    let fault = shared.faults.take(&req.path);
+    let response = match fault.map_or_else(|| from_protobuf(&mut req), Err) {
         Ok(()) => dispatch(&shared, &req).unwrap_or_else(|e| error_response(&e)),
         Err(e) => error_response(&e),
     };

@@ -54,6 +54,7 @@ mod apply;
 mod discovery;
 mod errors;
 mod events;
+mod faults;
 mod handlers;
 mod http;
 mod openapi;
@@ -110,6 +111,7 @@ impl Default for Options {
 /// State shared by all connections.
 pub(crate) struct Shared {
     store: Mutex<Store>,
+    faults: faults::Faults,
     address: String,
     bookmark_interval: Duration,
     shutdown: tokio::sync::watch::Receiver<bool>,
@@ -126,6 +128,7 @@ impl Shared {
 /// A running server; dropping it stops the server too.
 pub struct LocalApiServer {
     addr: SocketAddr,
+    shared: Arc<Shared>,
     kubeconfig: Option<PathBuf>,
     shutdown: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
@@ -145,6 +148,7 @@ impl LocalApiServer {
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let shared = Arc::new(Shared {
             store: Mutex::new(store),
+            faults: faults::Faults::default(),
             address: addr.to_string(),
             bookmark_interval: opts.bookmark_interval,
             shutdown: shutdown_rx.clone(),
@@ -152,10 +156,11 @@ impl LocalApiServer {
         if let Some(path) = &opts.kubeconfig_out {
             write_kubeconfig(path, &format!("http://{addr}"))?;
         }
-        let task = tokio::spawn(serve(listener, shared, shutdown_rx));
+        let task = tokio::spawn(serve(listener, shared.clone(), shutdown_rx));
         tracing::info!(%addr, "local API server listening");
         Ok(LocalApiServer {
             addr,
+            shared,
             kubeconfig: opts.kubeconfig_out,
             shutdown,
             task,
@@ -181,6 +186,19 @@ impl LocalApiServer {
             .parse()
             .map_err(|e| ApiError::Client(format!("server URL: {e}")))?;
         kube::Client::try_from(kube::Config::new(url)).map_err(|e| ApiError::Client(e.to_string()))
+    }
+
+    /// Fault injection: the next `times` requests whose path contains `path_contains` get a
+    /// `Status` with `code` (e.g. 500, 409) instead of being served. Note that kube::Client
+    /// retries 429, 503 and 504 by itself.
+    pub fn fail_requests(&self, path_contains: &str, code: u16, times: usize) {
+        self.shared.faults.add(path_contains, code, times);
+    }
+
+    /// Fault injection: ends every open watch stream; clients resume from their last
+    /// resourceVersion (or relist on 410).
+    pub fn drop_watches(&self) {
+        self.shared.lock().drop_watchers();
     }
 
     /// Stops accepting, ends watches and open connections, and waits for the server task.

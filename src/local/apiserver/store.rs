@@ -187,6 +187,11 @@ impl Store {
         Ok((replay, rx))
     }
 
+    /// Ends every watch stream (fault injection).
+    pub fn drop_watchers(&mut self) {
+        self.watchers.clear();
+    }
+
     /// Stores a new object; the caller has filled `metadata.name` and validated it.
     pub fn create(&mut self, rt: &ResourceType, obj: Value) -> ApiResult<Value> {
         let mut obj = stored_form(rt, obj);
