@@ -13,7 +13,7 @@ use super::errors::{ApiError, ApiResult};
 use super::http::{self, Body, Req, ResourcePath, Route, error_response, json_response};
 use super::resources::ResourceType;
 use super::selectors::{FieldSelector, LabelSelector};
-use super::{Shared, discovery, openapi, protobuf, table, watch, write};
+use super::{Shared, delete, discovery, openapi, protobuf, table, watch, write};
 
 /// The hyper service: reads the body, dispatches, renders errors as `Status`.
 pub async fn handle(
@@ -132,8 +132,8 @@ fn resource(shared: &Arc<Shared>, req: &Req, path: ResourcePath) -> ApiResult<Re
         (&Method::POST, None) => write::create(shared, req, &rt, &path),
         (&Method::PUT, Some(name)) => write::update(shared, req, &rt, &path, name),
         (&Method::PATCH, Some(name)) => write::patch(shared, req, &rt, &path, name),
-        (&Method::DELETE, Some(name)) => write::delete(shared, req, &rt, &path, name),
-        (&Method::DELETE, None) => write::delete_collection(shared, req, &rt, &path),
+        (&Method::DELETE, Some(name)) => delete::delete(shared, req, &rt, &path, name),
+        (&Method::DELETE, None) => delete::delete_collection(shared, req, &rt, &path),
         (method, _) => Err(ApiError::MethodNotAllowed(method.to_string())),
     }
 }

@@ -51,6 +51,7 @@
 //! - Everything lives in memory and is lost when the server stops.
 
 mod apply;
+mod delete;
 mod discovery;
 mod errors;
 mod events;

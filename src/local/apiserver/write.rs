@@ -1,4 +1,5 @@
-//! Write verbs: create, update (PUT), patch (merge, JSON, apply), delete, deletecollection.
+//! Write verbs: create, update (PUT), patch (merge, strategic, JSON, apply); DELETE is in
+//! `delete.rs`.
 //! Every write goes through `prepare` (what the client may change: the status subresource
 //! split and server-owned metadata) and `commit` (generation, admission, managedFields, store).
 
@@ -10,12 +11,12 @@ use serde_json::{Value, json};
 use super::Shared;
 use super::apply;
 use super::errors::{ApiError, ApiResult};
-use super::handlers::{list_document, path_namespace, select};
+use super::handlers::path_namespace;
 use super::http::{Body, Req, ResourcePath, json_response};
 use super::patch::{self, PatchKind};
 use super::resources::ResourceType;
 use super::schema;
-use super::store::{Propagation, Store, finalizers, meta_str};
+use super::store::{Store, finalizers, meta_str};
 use super::strategic;
 
 /// Metadata the server owns: kept from the stored object whatever the client sends.
@@ -379,68 +380,4 @@ fn secret_string_data(rt: &ResourceType, obj: &mut Value) {
         let bytes = k8s_openapi::ByteString(value.as_str().unwrap_or_default().as_bytes().to_vec());
         obj["data"][key.as_str()] = serde_json::to_value(bytes).unwrap_or_default();
     }
-}
-
-fn propagation(req: &Req, opts: &Value) -> Propagation {
-    let policy = opts["propagationPolicy"]
-        .as_str()
-        .or(req.param("propagationPolicy"));
-    if policy == Some("Orphan") || opts["orphanDependents"].as_bool() == Some(true) {
-        Propagation::Orphan
-    } else {
-        Propagation::Cascade
-    }
-}
-
-pub fn delete(
-    shared: &Arc<Shared>,
-    req: &Req,
-    rt: &ResourceType,
-    path: &ResourcePath,
-    name: &str,
-) -> ApiResult<Response<Body>> {
-    let ns = path_namespace(rt, path)?;
-    let opts = req.json_body()?;
-    let mut store = shared.lock();
-    let current = store.get(rt, &ns, name)?;
-    let pre = &opts["preconditions"];
-    let stale = |key: &str| {
-        pre[key]
-            .as_str()
-            .is_some_and(|v| v != meta_str(&current, key))
-    };
-    if stale("resourceVersion") || stale("uid") {
-        return Err(ApiError::Conflict {
-            group: rt.group.clone(),
-            kind: rt.plural.clone(),
-            name: name.into(),
-        });
-    }
-    if dry_run(req) {
-        return Ok(json_response(200, &current));
-    }
-    let obj = store.delete(rt, &ns, name, propagation(req, &opts))?;
-    Ok(json_response(200, &obj))
-}
-
-pub fn delete_collection(
-    shared: &Arc<Shared>,
-    req: &Req,
-    rt: &ResourceType,
-    path: &ResourcePath,
-) -> ApiResult<Response<Body>> {
-    let (items, _) = select(shared, req, rt, path)?;
-    let opts = req.json_body()?;
-    let mut store = shared.lock();
-    let mut deleted = Vec::new();
-    for item in items {
-        let (ns, name) = (meta_str(&item, "namespace"), meta_str(&item, "name"));
-        match store.delete(rt, ns, name, propagation(req, &opts)) {
-            Ok(obj) => deleted.push(obj),
-            Err(ApiError::NotFound { .. }) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    let rv = store.resource_version();
-    Ok(json_response(200, &list_document(rt, deleted, rv)))
 }

@@ -13,6 +13,9 @@ use super::errors::{ApiError, ApiResult};
 use super::events;
 use super::resources::{self, ResourceType};
 
+mod crds;
+mod gc;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventType {
     Added,
@@ -270,29 +273,6 @@ impl Store {
         Ok(with_api_version(&obj, rt))
     }
 
-    /// The garbage collector's other job: an object whose owners are all gone is deleted, e.g.
-    /// one a controller re-applied from its stale cache just after the owner was deleted. The
-    /// write itself succeeds (as with the real, asynchronous collector); watchers see it go.
-    fn collect_if_orphaned(&mut self, rt: &ResourceType, obj: &Value) {
-        let Some(refs) = obj["metadata"]["ownerReferences"]
-            .as_array()
-            .filter(|refs| !refs.is_empty())
-        else {
-            return;
-        };
-        let owner_exists = |uid: &Value| {
-            self.all_objects()
-                .any(|(_, o)| o["metadata"]["uid"] == *uid)
-        };
-        if refs.iter().any(|r| owner_exists(&r["uid"])) {
-            return;
-        }
-        let (ns, name) = (meta_str(obj, "namespace"), meta_str(obj, "name"));
-        if let Err(e) = self.delete(rt, ns, name, Propagation::Cascade) {
-            tracing::debug!(%e, "orphan already gone");
-        }
-    }
-
     /// DELETE: with finalizers the object only gets a deletionTimestamp; without, it goes away
     /// together with its dependents (or they lose their ownerReference, for Orphan).
     pub fn delete(
@@ -342,55 +322,6 @@ impl Store {
         Ok(with_api_version(&obj, rt))
     }
 
-    /// The garbage collector's job: dependents of a deleted owner are deleted (or orphaned).
-    fn cascade(&mut self, owner_uid: &str, propagation: Propagation) {
-        let dependents: Vec<(ResourceType, String, String)> = self
-            .all_objects()
-            .filter(|(_, o)| {
-                o["metadata"]["ownerReferences"]
-                    .as_array()
-                    .is_some_and(|refs| refs.iter().any(|r| r["uid"] == owner_uid))
-            })
-            .filter_map(|(storage, o)| {
-                let rt = self.storage_type(storage)?;
-                Some((
-                    rt,
-                    meta_str(o, "namespace").to_string(),
-                    meta_str(o, "name").to_string(),
-                ))
-            })
-            .collect();
-        for (rt, ns, name) in dependents {
-            let result = match propagation {
-                Propagation::Cascade => self.delete(&rt, &ns, &name, Propagation::Cascade),
-                Propagation::Orphan => self.get(&rt, &ns, &name).and_then(|mut o| {
-                    if let Some(refs) = o["metadata"]["ownerReferences"].as_array_mut() {
-                        refs.retain(|r| r["uid"] != owner_uid);
-                    }
-                    self.replace(&rt, o)
-                }),
-            };
-            if let Err(e) = result {
-                tracing::debug!(%e, "dependent already gone");
-            }
-        }
-    }
-
-    fn delete_namespace_contents(&mut self, ns: &str) {
-        let doomed: Vec<(ResourceType, String)> = self
-            .all_objects()
-            .filter(|(_, o)| meta_str(o, "namespace") == ns)
-            .filter_map(|(storage, o)| {
-                Some((self.storage_type(storage)?, meta_str(o, "name").to_string()))
-            })
-            .collect();
-        for (rt, name) in doomed {
-            if let Err(e) = self.delete(&rt, ns, &name, Propagation::Cascade) {
-                tracing::debug!(%e, "namespaced object already gone");
-            }
-        }
-    }
-
     fn all_objects(&self) -> impl Iterator<Item = (&(String, String), &Value)> {
         self.objects
             .iter()
@@ -408,52 +339,6 @@ impl Store {
         self.objects
             .get(&(String::new(), "namespaces".to_string()))
             .and_then(|m| m.get(&(String::new(), name.to_string())))
-    }
-
-    /// Serves the CRD's kinds and reports it Established, as the real CRD controller would.
-    fn register_crd(&mut self, crd: &mut Value) {
-        let name = meta_str(crd, "name").to_string();
-        self.types
-            .retain(|t| t.crd.as_ref().is_none_or(|c| c.name != name));
-        let mut status = json!({
-            "acceptedNames": crd["spec"]["names"].clone(),
-            "storedVersions": crd["spec"]["versions"].as_array().map(|vs| vs.iter()
-                .filter(|v| v["storage"].as_bool() == Some(true))
-                .map(|v| v["name"].clone()).collect::<Vec<_>>()).unwrap_or_default(),
-            "conditions": [
-                {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
-                 "message": "no conflicts found", "lastTransitionTime": now()},
-                {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
-                 "message": "the initial names have been accepted", "lastTransitionTime": now()},
-            ],
-        });
-        if let Some(existing) = crd["status"]["conditions"].as_array()
-            && !existing.is_empty()
-        {
-            status["conditions"] = json!(existing);
-        }
-        crd["status"] = status;
-        self.types.extend(resources::from_crd(crd));
-    }
-
-    fn unregister_crd(&mut self, name: &str) {
-        let gone: Vec<ResourceType> = self
-            .types
-            .iter()
-            .filter(|t| t.crd.as_ref().is_some_and(|c| c.name == name))
-            .cloned()
-            .collect();
-        if let Some(rt) = gone.first()
-            && let Some(objects) = self.objects.remove(&rt.storage_key())
-        {
-            for (_, mut obj) in objects {
-                let rv = self.next_rv();
-                obj["metadata"]["resourceVersion"] = json!(rv.to_string());
-                self.emit(EventType::Deleted, rt.storage_key(), obj, None);
-            }
-        }
-        self.types
-            .retain(|t| t.crd.as_ref().is_none_or(|c| c.name != name));
     }
 }
 
