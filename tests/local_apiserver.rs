@@ -141,6 +141,19 @@ async fn config_map_crud_with_selectors_and_errors() {
             .await,
     );
     assert_eq!((dup.code, dup.reason.as_str()), (409, "AlreadyExists"));
+    let bad_name = api_status(
+        cms.create(&pp, &config_map("Bad_Name", json!({}), json!({})))
+            .await,
+    );
+    assert_eq!((bad_name.code, bad_name.reason.as_str()), (422, "Invalid"));
+    let bad_label = api_status(
+        cms.create(&pp, &config_map("ok", json!({"app": "-x"}), json!({})))
+            .await,
+    );
+    assert_eq!(
+        bad_label.details.expect("details").causes[0].field,
+        "metadata.labels.app"
+    );
     let missing = api_status(cms.get("nope").await);
     assert_eq!((missing.code, missing.reason.as_str()), (404, "NotFound"));
     let elsewhere: Api<ConfigMap> = Api::namespaced(cms.clone().into_client(), "no-such-ns");
@@ -657,8 +670,20 @@ async fn status_subresource_leaves_generation_alone_and_spec_changes_bump_it() {
         )
         .await
         .expect("patched");
-    assert_eq!(ignored.status.expect("status").observed_generation, Some(1));
+    assert_eq!(
+        ignored.status.clone().expect("status").observed_generation,
+        Some(1)
+    );
     assert_eq!(ignored.metadata.generation, Some(1));
+
+    // Custom resources take no unconditional update.
+    let mut unconditional = ignored.clone();
+    unconditional.metadata.resource_version = None;
+    let refused = api_status(
+        qsc.replace("q", &PostParams::default(), &unconditional)
+            .await,
+    );
+    assert_eq!(refused.code, 422);
 
     let scaled = qsc
         .patch(

@@ -36,8 +36,8 @@
 //!   in `managedFields`, fields a manager stops applying are removed unless another manager
 //!   claims them; there are no ownership conflicts (`force` is moot, last applier wins): see
 //!   `apply.rs`. Strategic merge patch guesses list merge keys: see `strategic.rs`.
-//! - Built-in kinds are stored as sent: no defaulting or validation of Pods, StatefulSets and
-//!   the like, and no controllers (nothing creates Pods for a StatefulSet — that is the local
+//! - Built-in kinds are stored as sent, beyond the name and label syntax every object gets
+//!   (`meta.rs`): no defaulting or validation of Pods, StatefulSets and the like, and no controllers (nothing creates Pods for a StatefulSet — that is the local
 //!   runtime's job). Of conversions, only core/v1 ↔ events.k8s.io/v1 Events (`events.rs`).
 //! - Deletion is immediate unless finalizers are present (then `deletionTimestamp` until they
 //!   are removed; no new ones may be added): Foreground propagation behaves as Background;
@@ -58,6 +58,7 @@ mod events;
 mod faults;
 mod handlers;
 mod http;
+mod meta;
 mod openapi;
 mod patch;
 mod protobuf;

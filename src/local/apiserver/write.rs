@@ -13,6 +13,7 @@ use super::apply;
 use super::errors::{ApiError, ApiResult};
 use super::handlers::path_namespace;
 use super::http::{Body, Req, ResourcePath, json_response};
+use super::meta;
 use super::patch::{self, PatchKind};
 use super::resources::ResourceType;
 use super::schema;
@@ -126,6 +127,7 @@ fn insert(
         obj["status"] = json!({"phase": "Active"});
     }
     secret_string_data(rt, &mut obj);
+    check_meta(rt, &obj)?;
     schema::admit(rt, &mut obj, None, strict(req))?;
     if dry_run(req) {
         return Ok(obj);
@@ -148,6 +150,18 @@ pub fn update(
         return Err(ApiError::BadRequest(format!(
             "the name of the object ({body_name}) does not match the name on the URL ({name})"
         )));
+    }
+    // Like the real server: custom resources allow no unconditional update.
+    if rt.crd.is_some() && meta_str(&body, "resourceVersion").is_empty() {
+        return Err(ApiError::Invalid {
+            group: rt.group.clone(),
+            kind: rt.kind.clone(),
+            name: name.into(),
+            causes: vec![super::errors::Cause {
+                field: "metadata.resourceVersion".into(),
+                message: "must be specified for an update".into(),
+            }],
+        });
     }
     let mut store = shared.lock();
     let old = store.get(rt, &ns, name)?;
@@ -356,6 +370,7 @@ fn commit(
         }
     }
     secret_string_data(rt, &mut new);
+    check_meta(rt, &new)?;
     schema::admit(rt, &mut new, Some(old), strict(req))?;
     if spec_part(rt, &new) != spec_part(rt, old) {
         let generation = old["metadata"]["generation"].as_i64().unwrap_or(1);
@@ -365,6 +380,19 @@ fn commit(
         return Ok(new);
     }
     store.replace(rt, new)
+}
+
+fn check_meta(rt: &ResourceType, obj: &Value) -> ApiResult<()> {
+    let causes = meta::check(rt, obj);
+    if causes.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::Invalid {
+        group: rt.group.clone(),
+        kind: rt.kind.clone(),
+        name: meta_str(obj, "name").into(),
+        causes,
+    })
 }
 
 /// A Secret's `stringData` is write-only: like the real server, merge it into `data` (base64).
