@@ -131,6 +131,47 @@ async fn kubectl_applies_crds_and_examples_and_prints_columns() {
         "{out}"
     );
 
+    // Field ownership: a patch takes spec.workers.replicas over; re-applying the manifest then
+    // conflicts, as on a real server, until forced.
+    let example = repo("examples/qservcluster-ci.yaml");
+    local
+        .ok(&[
+            "patch",
+            "qsc",
+            "qserv-ci",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"workers":{"replicas":3}}}"#,
+        ])
+        .await;
+    let conflict = local
+        .fails(&["apply", "--server-side", "-f", &example])
+        .await;
+    assert!(
+        conflict.contains("conflict with \"kubectl-patch\""),
+        "{conflict}"
+    );
+    assert!(conflict.contains(".spec.workers.replicas"), "{conflict}");
+    local
+        .ok(&[
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "-f",
+            &example,
+        ])
+        .await;
+    let replicas = local
+        .ok(&[
+            "get",
+            "qsc",
+            "qserv-ci",
+            "-o",
+            "jsonpath={.spec.workers.replicas}",
+        ])
+        .await;
+    assert_eq!(replicas, "2");
+
     let table = local.ok(&["get", "qsc"]).await;
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(

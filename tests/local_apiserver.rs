@@ -474,6 +474,14 @@ async fn server_side_apply_creates_updates_and_records_field_managers() {
         [("a".into(), "10".into()), ("c".into(), "3".into())].into()
     );
     assert_eq!(rv(&updated), rv(&cms.get("applied").await.expect("got")));
+    // Without force, changing a field someone else owns is a conflict.
+    let unforced = PatchParams::apply("someone-else");
+    let grab = json!({"apiVersion": "v1", "kind": "ConfigMap",
+                      "metadata": {"name": "applied"}, "data": {"a": "11"}});
+    let conflict = api_status(cms.patch("applied", &unforced, &Patch::Apply(grab)).await);
+    assert_eq!((conflict.code, conflict.reason.as_str()), (409, "Conflict"));
+    assert!(conflict.message.contains(".data.a"), "{}", conflict.message);
+
     let mut who = managers(&cms.get("applied").await.expect("got"));
     who.sort();
     assert_eq!(

@@ -5,14 +5,17 @@
 //! FieldsV1`, `subresource: status` for status applies), and a field a manager applied before
 //! but leaves out now is removed, unless another manager also claims it.
 //!
+//! Ownership and conflicts are real too (`ownership.rs`): changing a field another manager owns
+//! is a 409 conflict unless `force=true`; update/patch requests that carry a `fieldManager`
+//! record the fields they changed as an `operation: Update` entry and take them over.
+//!
 //! What is approximated: every list is atomic (replaced whole, recorded as one field), even the
-//! ones the real server merges by key (`listType: map` such as conditions, containers); there
-//! are no ownership conflicts, so `force` changes nothing and the last applier wins; `null` in
-//! an applied configuration is ignored. Update/patch requests that carry a `fieldManager`
-//! record the fields they sent as an `operation: Update` entry.
+//! ones the real server merges by key (`listType: map` such as conditions, containers); `null`
+//! in an applied configuration is ignored.
 
 use serde_json::{Map, Value, json};
 
+use super::ownership::{self, Conflict, set_contains};
 use super::store::now;
 
 /// Metadata fields the server owns; they never appear in a field set.
@@ -61,15 +64,6 @@ pub fn field_set(config: &Value) -> Value {
         Value::Object(set)
     }
     walk(config, true)
-}
-
-fn set_contains(set: &Value, path: &[String]) -> bool {
-    match path.split_first() {
-        None => true,
-        Some((first, rest)) => set
-            .get(first.as_str())
-            .is_some_and(|child| set_contains(child, rest)),
-    }
 }
 
 /// Removes from `obj` what `previous` claimed, `current` no longer does, and no one else claims.
@@ -139,10 +133,24 @@ fn same_entry(e: &Value, manager: &str, operation: &str, subresource: Option<&st
         && e["subresource"].as_str() == subresource
 }
 
-/// Applies `config` by `manager` onto `live` (None when the object does not exist yet).
-pub fn apply(live: Option<&Value>, config: &Value, manager: &str, sub: Option<&str>) -> Value {
+/// Applies `config` by `manager` onto `live` (None when the object does not exist yet);
+/// without `force`, changing a field another manager owns is a conflict.
+pub fn apply(
+    live: Option<&Value>,
+    config: &Value,
+    manager: &str,
+    sub: Option<&str>,
+    force: bool,
+) -> Result<Value, Vec<Conflict>> {
     let current = field_set(config);
-    let mut obj = live.cloned().unwrap_or_else(|| json!({"metadata": {}}));
+    if let Some(live) = live {
+        let conflicts = ownership::conflicts(live, config, &current, manager, sub);
+        if !conflicts.is_empty() && !force {
+            return Err(conflicts);
+        }
+    }
+    let before = live.cloned().unwrap_or_else(|| json!({"metadata": {}}));
+    let mut obj = before.clone();
     let all = entries(&obj);
     let previous = all
         .iter()
@@ -156,9 +164,24 @@ pub fn apply(live: Option<&Value>, config: &Value, manager: &str, sub: Option<&s
         .collect();
     remove_dropped(&mut obj, &previous, &current, &others, &mut Vec::new());
     merge(&mut obj, config);
+    // What this apply changed is now this manager's alone (forced conflicts included).
+    let changed = update_fields(&before, &obj);
+    ownership::take_over(&mut obj, &changed, manager, sub);
     let api_version = config["apiVersion"].clone();
     record(&mut obj, manager, "Apply", sub, api_version, current);
-    obj
+    Ok(obj)
+}
+
+/// The fields an update (PUT or patch) changed, server-owned metadata aside.
+pub fn update_fields(old: &Value, new: &Value) -> Value {
+    let strip = |v: &Value| {
+        let mut v = v.clone();
+        if let Some(meta) = v["metadata"].as_object_mut() {
+            meta.retain(|k, _| !SERVER_METADATA.contains(&k.as_str()));
+        }
+        v
+    };
+    ownership::changed_fields(&strip(old), &strip(new), &["apiVersion", "kind"])
 }
 
 /// Records (or replaces) the `managedFields` entry of one manager and operation.
@@ -170,6 +193,17 @@ pub fn record(
     api_version: Value,
     fields: Value,
 ) {
+    let mut fields = fields;
+    if operation == "Update" {
+        // An update takes over what it changed, and keeps what it changed before.
+        ownership::take_over(obj, &fields, manager, sub);
+        if let Some(previous) = entries(obj)
+            .iter()
+            .find(|e| same_entry(e, manager, operation, sub))
+        {
+            ownership::union(&mut fields, &previous["fieldsV1"]);
+        }
+    }
     let mut all = entries(obj);
     all.retain(|e| !same_entry(e, manager, operation, sub));
     let mut entry = json!({
@@ -205,13 +239,13 @@ mod tests {
     fn reapply_removes_dropped_fields_but_keeps_other_managers_fields() {
         let first = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
                            "data": {"a": "1", "b": "2"}});
-        let obj = apply(None, &first, "me", None);
+        let obj = apply(None, &first, "me", None, false).expect("created");
         let other = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
                            "data": {"c": "3"}});
-        let obj = apply(Some(&obj), &other, "someone", None);
+        let obj = apply(Some(&obj), &other, "someone", None, false).expect("no overlap");
         let second = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
                             "data": {"a": "10"}});
-        let obj = apply(Some(&obj), &second, "me", None);
+        let obj = apply(Some(&obj), &second, "me", None, false).expect("own fields");
         assert_eq!(obj["data"], json!({"a": "10", "c": "3"}));
         let managers: Vec<&str> = obj["metadata"]["managedFields"]
             .as_array()
@@ -220,5 +254,20 @@ mod tests {
             .filter_map(|e| e["manager"].as_str())
             .collect();
         assert_eq!(managers, ["someone", "me"]);
+
+        // Someone else changing "a" conflicts, unless forced; then "a" is theirs alone.
+        let grab = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
+                          "data": {"a": "11"}});
+        let conflicts = apply(Some(&obj), &grab, "someone", None, false).expect_err("conflict");
+        assert_eq!(conflicts[0].field, ".data.a");
+        assert_eq!(conflicts[0].manager, "me");
+        let obj = apply(Some(&obj), &grab, "someone", None, true).expect("forced");
+        assert_eq!(obj["data"]["a"], "11");
+        let mine = &obj["metadata"]["managedFields"]
+            .as_array()
+            .expect("managed fields")
+            .iter()
+            .find(|e| e["manager"] == "me");
+        assert!(mine.is_none(), "\"me\" owned only a, now taken: {obj}");
     }
 }

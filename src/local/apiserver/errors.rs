@@ -3,6 +3,8 @@
 
 use serde_json::{Value, json};
 
+use super::ownership::Conflict;
+
 /// One invalid field, reported in `status.details.causes` like the real API server does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cause {
@@ -53,6 +55,8 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("too old resource version: {requested} ({oldest})")]
     Gone { requested: u64, oldest: u64 },
+    #[error("Apply failed with {} conflict(s): {}", .0.len(), render_conflicts(.0))]
+    ApplyConflict(Vec<Conflict>),
     #[error("injected fault (HTTP {0})")]
     Injected(u16),
     // Starting the server, not serving a request:
@@ -67,6 +71,14 @@ pub enum ApiError {
     Client(String),
 }
 
+fn render_conflicts(conflicts: &[Conflict]) -> String {
+    let parts: Vec<String> = conflicts
+        .iter()
+        .map(|c| format!("conflict with \"{}\": {}", c.manager, c.field))
+        .collect();
+    parts.join("; ")
+}
+
 fn render_causes(causes: &[Cause]) -> String {
     let parts: Vec<String> = causes
         .iter()
@@ -79,7 +91,9 @@ impl ApiError {
     pub fn code(&self) -> u16 {
         match self {
             ApiError::NotFound { .. } | ApiError::NoRoute => 404,
-            ApiError::AlreadyExists { .. } | ApiError::Conflict { .. } => 409,
+            ApiError::AlreadyExists { .. }
+            | ApiError::Conflict { .. }
+            | ApiError::ApplyConflict(_) => 409,
             ApiError::Invalid { .. } => 422,
             ApiError::BadRequest(_) => 400,
             ApiError::MethodNotAllowed(_) => 405,
@@ -94,7 +108,7 @@ impl ApiError {
         match self {
             ApiError::NotFound { .. } | ApiError::NoRoute => "NotFound",
             ApiError::AlreadyExists { .. } => "AlreadyExists",
-            ApiError::Conflict { .. } => "Conflict",
+            ApiError::Conflict { .. } | ApiError::ApplyConflict(_) => "Conflict",
             ApiError::Invalid { .. } => "Invalid",
             ApiError::BadRequest(_) => "BadRequest",
             ApiError::MethodNotAllowed(_) => "MethodNotAllowed",
@@ -138,6 +152,13 @@ impl ApiError {
                 "causes": causes.iter().map(|c| json!({
                     "reason": "FieldValueInvalid",
                     "message": format!("Invalid value: {}", c.message),
+                    "field": c.field,
+                })).collect::<Vec<_>>(),
+            })),
+            ApiError::ApplyConflict(conflicts) => Some(json!({
+                "causes": conflicts.iter().map(|c| json!({
+                    "reason": "FieldManagerConflict",
+                    "message": format!("conflict with \"{}\"", c.manager),
                     "field": c.field,
                 })).collect::<Vec<_>>(),
             })),

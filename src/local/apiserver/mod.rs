@@ -32,10 +32,10 @@
 //!   server (`fieldValidation=Strict`, see `openapi.rs`): `kubectl explain` does not work;
 //!   `/openapi/v2` is 404.
 //! - Server-side apply approximates field ownership: the applied configuration is merged into
-//!   the live object (objects merged, lists replaced whole), each manager's fields are recorded
-//!   in `managedFields`, fields a manager stops applying are removed unless another manager
-//!   claims them; there are no ownership conflicts (`force` is moot, last applier wins): see
-//!   `apply.rs`. Strategic merge patch guesses list merge keys: see `strategic.rs`.
+//!   the live object (objects merged, lists replaced whole — even `listType: map` lists such as
+//!   conditions), each manager's fields are recorded in `managedFields`, fields a manager stops
+//!   applying are removed unless another manager claims them, and changing a field another
+//!   manager owns is a 409 conflict unless forced: see `apply.rs` and `ownership.rs`. Strategic merge patch guesses list merge keys: see `strategic.rs`.
 //! - Built-in kinds are stored as sent, beyond the name and label syntax every object gets
 //!   (`meta.rs`): no defaulting or validation of Pods, StatefulSets and the like, and no controllers (nothing creates Pods for a StatefulSet — that is the local
 //!   runtime's job). Of conversions, only core/v1 ↔ events.k8s.io/v1 Events (`events.rs`).
@@ -60,6 +60,7 @@ mod handlers;
 mod http;
 mod meta;
 mod openapi;
+mod ownership;
 mod patch;
 mod protobuf;
 mod resources;

@@ -168,7 +168,7 @@ pub fn update(
     check_resource_version(rt, &old, &body)?;
     let mut new = prepare(rt, &old, body, path.sub.as_deref());
     if let Some(manager) = req.param("fieldManager") {
-        let fields = apply::field_set(&new);
+        let fields = apply::update_fields(&old, &new);
         let api_version = new["apiVersion"].clone();
         apply::record(
             &mut new,
@@ -221,17 +221,21 @@ pub fn patch(
                 )
             })?;
             let config = apply_config(rt, body, name)?;
+            let force = req.flag("force");
             match existing.as_ref() {
                 // Server-side apply creates what does not exist yet.
                 None if sub.is_none() => {
-                    let obj = apply::apply(None, &config, manager, None);
+                    let obj = apply::apply(None, &config, manager, None, force)
+                        .map_err(ApiError::ApplyConflict)?;
                     let created = insert(&mut store, req, rt, &ns, obj)?;
                     return Ok(json_response(201, &created));
                 }
                 None => None,
                 Some(old) => {
                     check_resource_version(rt, old, &config)?;
-                    Some(apply::apply(Some(old), &config, manager, sub))
+                    let applied = apply::apply(Some(old), &config, manager, sub, force)
+                        .map_err(ApiError::ApplyConflict)?;
+                    Some(applied)
                 }
             }
         }
@@ -295,7 +299,7 @@ fn plain_patch(
     }
     if let Some(manager) = req.param("fieldManager") {
         let api_version = json!(rt.api_version());
-        let fields = apply::field_set(body);
+        let fields = apply::update_fields(old, &patched);
         apply::record(&mut patched, manager, "Update", sub, api_version, fields);
     }
     Ok(patched)
