@@ -3,5 +3,6 @@
 
 pub mod api;
 pub mod catalog;
+pub mod local;
 pub mod partition;
 pub mod telemetry;

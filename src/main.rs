@@ -42,6 +42,15 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Run the embedded Kubernetes API server of local mode (our CRDs installed) until Ctrl-C.
+    Local {
+        /// Where to write the kubeconfig pointing at it.
+        #[arg(long, default_value = "local/kubeconfig")]
+        kubeconfig_out: PathBuf,
+        /// Port on 127.0.0.1 (0: any free port).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
 }
 
 /// `qserv-operator partition`: sph-partition's JSON configs and `part.*` keys as flags.
@@ -105,7 +114,32 @@ fn main() -> anyhow::Result<()> {
         Command::Crds { out_dir } => print_crds(out_dir),
         Command::Validate { files } => validate_manifests(&files),
         Command::Partition(args) => partition(*args),
+        Command::Local {
+            kubeconfig_out,
+            port,
+        } => tokio::runtime::Runtime::new()?.block_on(run_local(kubeconfig_out, port)),
     }
+}
+
+async fn run_local(kubeconfig_out: PathBuf, port: u16) -> anyhow::Result<()> {
+    use qserv_operator::local::apiserver::{LocalApiServer, Options};
+    let server = LocalApiServer::start(Options {
+        port,
+        kubeconfig_out: Some(kubeconfig_out.clone()),
+        ..Options::default()
+    })
+    .await?;
+    let kubeconfig = kubeconfig_out.display();
+    println!("Local Kubernetes API server on {}", server.url());
+    println!("Kubeconfig written to {kubeconfig}. Try:");
+    println!("  export KUBECONFIG={kubeconfig}");
+    println!("  kubectl get crds");
+    println!("  kubectl apply --server-side -f examples/qservcluster-ci.yaml");
+    println!("  kubectl get qsc");
+    println!("Ctrl-C stops it (everything is in memory and goes with it).");
+    tokio::signal::ctrl_c().await?;
+    server.shutdown().await;
+    Ok(())
 }
 
 fn print_crds(out_dir: Option<PathBuf>) -> anyhow::Result<()> {

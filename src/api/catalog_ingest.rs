@@ -224,9 +224,10 @@ pub struct CsvDialect {
     /// Field delimiter (one character; `\t` for tab).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delimiter: Option<String>,
-    /// NULL token.
+    /// The token that stands for NULL (sph-partition's `in.csv.null`), e.g. `\N`. Not named
+    /// `null`: a bare `null:` key is a YAML null, not a string, for kubectl.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub null: Option<String>,
+    pub null_token: Option<String>,
     /// The first line is a header of column names.
     #[serde(default)]
     pub header: bool,

@@ -37,7 +37,7 @@ pub fn input_format(table: &TableSpec, source_dir: &Path) -> Result<InputFormat>
                             reason: format!("csv delimiter {d:?} is not one ASCII character"),
                         })?;
                 }
-                if let Some(null) = &dialect.null {
+                if let Some(null) = &dialect.null_token {
                     options.null = null.clone();
                 }
                 options.header = dialect.header;

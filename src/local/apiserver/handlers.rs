@@ -1,0 +1,212 @@
+//! Request dispatch: discovery routes, then the verbs of one resource. Reads (get, list) live
+//! here; writes are in `write.rs`, watches in `watch.rs`.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response};
+use serde_json::{Value, json};
+
+use super::errors::{ApiError, ApiResult};
+use super::http::{self, Body, Req, ResourcePath, Route, error_response, json_response};
+use super::resources::ResourceType;
+use super::selectors::{FieldSelector, LabelSelector};
+use super::{Shared, delete, discovery, openapi, protobuf, table, watch, write};
+
+/// The hyper service: reads the body, dispatches, renders errors as `Status`.
+pub async fn handle(
+    shared: Arc<Shared>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
+    let (parts, body) = req.into_parts();
+    let body = match Limited::new(body, http::MAX_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) => {
+            return Ok(error_response(&ApiError::BadRequest(format!(
+                "reading the request body: {e}"
+            ))));
+        }
+    };
+    let header = |name: hyper::header::HeaderName| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let mut req = Req {
+        method: parts.method.clone(),
+        path: parts.uri.path().to_string(),
+        query: http::parse_query(parts.uri.query()),
+        accept: header(hyper::header::ACCEPT),
+        content_type: header(hyper::header::CONTENT_TYPE),
+        body,
+    };
+    let fault = shared.faults.take(&req.path);
+    let response = match fault.map_or_else(|| from_protobuf(&mut req), Err) {
+        Ok(()) => dispatch(&shared, &req).unwrap_or_else(|e| error_response(&e)),
+        Err(e) => error_response(&e),
+    };
+    tracing::debug!(method = %req.method, uri = %parts.uri, status = response.status().as_u16(), "request");
+    Ok(response)
+}
+
+/// kubectl's typed generators (`create namespace`, `create configmap`, …) POST protobuf; the
+/// few kinds `protobuf.rs` knows become JSON, anything else is 415.
+fn from_protobuf(req: &mut Req) -> ApiResult<()> {
+    if !req.content_type.contains("protobuf") {
+        return Ok(());
+    }
+    if req.method != Method::POST {
+        return Err(ApiError::UnsupportedMediaType(req.content_type.clone()));
+    }
+    let obj = protobuf::decode(&req.body)?;
+    req.body = serde_json::to_vec(&obj)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?
+        .into();
+    req.content_type = "application/json".into();
+    Ok(())
+}
+
+fn dispatch(shared: &Arc<Shared>, req: &Req) -> ApiResult<Response<Body>> {
+    let route = http::route(&req.path).ok_or(ApiError::NoRoute)?;
+    if !matches!(route, Route::Resource(_)) && req.method != Method::GET {
+        return Err(ApiError::MethodNotAllowed(req.method.to_string()));
+    }
+    let types = || shared.lock().types.clone();
+    let found = |doc: Option<Value>| doc.map(|d| json_response(200, &d)).ok_or(ApiError::NoRoute);
+    match route {
+        Route::Version => Ok(json_response(200, &discovery::version())),
+        Route::Health => Ok(Response::new(http::full("ok"))),
+        Route::OpenApi => {
+            let rest = req.path.trim_start_matches('/');
+            match rest.strip_prefix("openapi/v3") {
+                Some("" | "/") => Ok(json_response(200, &openapi::root(&types()))),
+                Some(gv) => found(openapi::document(&types(), gv)),
+                None => Err(ApiError::NoRoute),
+            }
+        }
+        Route::LegacyApi | Route::Groups if discovery::wants_aggregated(&req.accept) => {
+            let doc = discovery::aggregated(&types(), route == Route::LegacyApi);
+            Ok(http::json_response_typed(200, &doc, discovery::AGGREGATED))
+        }
+        Route::LegacyApi => Ok(json_response(200, &discovery::legacy_api(&shared.address))),
+        Route::Groups => Ok(json_response(200, &discovery::group_list(&types()))),
+        Route::Group(g) => found(discovery::group(&types(), &g)),
+        Route::GroupVersion(g, v) => found(discovery::resource_list(&types(), &g, &v)),
+        Route::Resource(path) => resource(shared, req, path),
+    }
+}
+
+/// The namespace an object of `rt` lives in according to the path ("" when cluster-scoped).
+pub fn path_namespace(rt: &ResourceType, path: &ResourcePath) -> ApiResult<String> {
+    match (&path.namespace, rt.namespaced) {
+        (Some(ns), true) => Ok(ns.clone()),
+        (None, false) => Ok(String::new()),
+        (Some(_), false) => Err(ApiError::NoRoute),
+        (None, true) => Err(ApiError::BadRequest(format!(
+            "{} are namespaced: use /namespaces/<ns>/{}",
+            rt.plural, rt.plural
+        ))),
+    }
+}
+
+fn resource(shared: &Arc<Shared>, req: &Req, path: ResourcePath) -> ApiResult<Response<Body>> {
+    let rt = shared
+        .lock()
+        .find(&path.group, &path.version, &path.plural)
+        .ok_or(ApiError::NoRoute)?;
+    match path.sub.as_deref() {
+        None => {}
+        Some("status") if rt.has_status => {}
+        Some("finalize") if rt.kind == "Namespace" => {}
+        Some(_) => return Err(ApiError::NoRoute),
+    }
+    match (&req.method, path.name.as_deref()) {
+        (&Method::GET, Some(name)) => get(shared, req, &rt, &path, name),
+        (&Method::GET, None) if req.flag("watch") => watch::start(shared, req, rt, &path),
+        (&Method::GET, None) => list(shared, req, &rt, &path),
+        (&Method::POST, None) => write::create(shared, req, &rt, &path),
+        (&Method::PUT, Some(name)) => write::update(shared, req, &rt, &path, name),
+        (&Method::PATCH, Some(name)) => write::patch(shared, req, &rt, &path, name),
+        (&Method::DELETE, Some(name)) => delete::delete(shared, req, &rt, &path, name),
+        (&Method::DELETE, None) => delete::delete_collection(shared, req, &rt, &path),
+        (method, _) => Err(ApiError::MethodNotAllowed(method.to_string())),
+    }
+}
+
+fn get(
+    shared: &Arc<Shared>,
+    req: &Req,
+    rt: &ResourceType,
+    path: &ResourcePath,
+    name: &str,
+) -> ApiResult<Response<Body>> {
+    let ns = path_namespace(rt, path)?;
+    let store = shared.lock();
+    let obj = store.get(rt, &ns, name)?;
+    if table::wants_table(&req.accept) {
+        let include = req.param("includeObject").unwrap_or("Metadata");
+        let table = table::render(rt, &[obj], store.resource_version(), include);
+        return Ok(table_response(&table));
+    }
+    Ok(json_response(200, &obj))
+}
+
+pub fn selectors(req: &Req) -> ApiResult<(LabelSelector, FieldSelector)> {
+    Ok((
+        LabelSelector::parse(req.param("labelSelector").unwrap_or_default())?,
+        FieldSelector::parse(req.param("fieldSelector").unwrap_or_default())?,
+    ))
+}
+
+/// Objects a list (or deletecollection) selects; `limit`/`continue` are ignored: one page.
+pub fn select(
+    shared: &Arc<Shared>,
+    req: &Req,
+    rt: &ResourceType,
+    path: &ResourcePath,
+) -> ApiResult<(Vec<Value>, u64)> {
+    let (labels, fields) = selectors(req)?;
+    if path.namespace.is_some() && !rt.namespaced {
+        return Err(ApiError::NoRoute);
+    }
+    let store = shared.lock();
+    let items = store
+        .list(rt, path.namespace.as_deref())
+        .into_iter()
+        .filter(|o| labels.matches(o) && fields.matches(o))
+        .collect();
+    Ok((items, store.resource_version()))
+}
+
+pub fn list_document(rt: &ResourceType, items: Vec<Value>, rv: u64) -> Value {
+    json!({
+        "kind": format!("{}List", rt.kind),
+        "apiVersion": rt.api_version(),
+        "metadata": {"resourceVersion": rv.to_string()},
+        "items": items,
+    })
+}
+
+fn list(
+    shared: &Arc<Shared>,
+    req: &Req,
+    rt: &ResourceType,
+    path: &ResourcePath,
+) -> ApiResult<Response<Body>> {
+    let (items, rv) = select(shared, req, rt, path)?;
+    if table::wants_table(&req.accept) {
+        let include = req.param("includeObject").unwrap_or("Metadata");
+        return Ok(table_response(&table::render(rt, &items, rv, include)));
+    }
+    Ok(json_response(200, &list_document(rt, items, rv)))
+}
+
+fn table_response(table: &Value) -> Response<Body> {
+    // Like the real server: the media type stays application/json; the body's kind says Table.
+    json_response(200, table)
+}

@@ -1,0 +1,3 @@
+//! Local mode: what stands in for a Kubernetes cluster on machines that cannot run one.
+
+pub mod apiserver;
