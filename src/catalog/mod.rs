@@ -48,7 +48,7 @@ pub use hdf5::Hdf5Reader;
 pub use parquet::ParquetReader;
 pub use reader::{CatalogReader, InputFormat};
 pub use select::{AngleUnit, BandFilter, Cone, Position, Selected, Selection, SelectionSpec};
-pub use sqlschema::schema_from_ddl_file;
+pub use sqlschema::{create_table_parts, schema_from_ddl_file};
 
 /// Default rows per batch: large enough to amortise per-batch costs, small enough (a few MB
 /// for typical tables) to keep many readers in memory at once.

@@ -54,6 +54,21 @@ pub fn schema_from_ddl(text: &str, table: Option<&str>) -> Result<Schema, String
     Ok(Schema::new(fields))
 }
 
+/// The wanted `CREATE TABLE` of a DDL text, verbatim: its column and key definitions (between
+/// the parentheses) and its table options (after them, up to `;`, e.g. `ENGINE=MyISAM`). A
+/// loader creates the table from these under a name of its own.
+pub fn create_table_parts<'a>(
+    text: &'a str,
+    table: Option<&str>,
+) -> Result<(&'a str, &'a str), String> {
+    let body = create_table_body(text, table)?;
+    // `body` is a slice of `text`; the closing parenthesis follows it.
+    let close = body.as_ptr() as usize - text.as_ptr() as usize + body.len();
+    let rest = &text[close + 1..];
+    let options = rest[..rest.find(';').unwrap_or(rest.len())].trim();
+    Ok((body, options))
+}
+
 /// The text between the parentheses of the wanted `CREATE TABLE`.
 fn create_table_body<'a>(text: &'a str, table: Option<&str>) -> Result<&'a str, String> {
     let upper = text.to_ascii_uppercase();
@@ -272,6 +287,17 @@ mod tests {
             schema.field_with_name("price").unwrap().sql_type(),
             Some("decimal(10,2)")
         );
+    }
+
+    #[test]
+    fn create_table_parts_are_verbatim() {
+        let (body, options) = create_table_parts(DUMP, Some("T")).unwrap();
+        assert!(
+            body.trim_start().starts_with("`id` bigint(20) NOT NULL,"),
+            "{body}"
+        );
+        assert!(body.trim_end().ends_with("KEY `a` (`name`)"), "{body}");
+        assert_eq!(options, "ENGINE=MyISAM DEFAULT CHARSET=latin1");
     }
 
     #[test]

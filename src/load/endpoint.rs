@@ -1,0 +1,78 @@
+//! A MariaDB endpoint given as a `mysql://user[:password]@host:port[/db]` URL, and the session
+//! every loader connection starts with.
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Opts};
+
+use super::error::{LoadError, Result};
+
+/// Session settings of every loader connection:
+/// - strict SQL mode, so a value MariaDB would truncate or replace (too long, out of range,
+///   not a number) is an error naming the row instead of a warning and silently other data;
+/// - utf8mb4 on the wire, the encoding of the readers' strings.
+const SESSION: &str = "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,\
+ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION', NAMES utf8mb4";
+
+/// Where a MariaDB server listens, and how to log in.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    opts: Opts,
+}
+
+impl Endpoint {
+    pub fn parse(url: &str) -> Result<Self> {
+        let opts = Opts::from_url(url).map_err(|err| LoadError::Endpoint {
+            // The URL may hold a password: show only what the parser reports.
+            url: redact(url),
+            reason: err.to_string(),
+        })?;
+        Ok(Endpoint { opts })
+    }
+
+    /// `host:port`, for messages (never the password).
+    pub fn address(&self) -> String {
+        format!("{}:{}", self.opts.ip_or_hostname(), self.opts.tcp_port())
+    }
+
+    /// A new connection with the loader session settings.
+    pub async fn connect(&self) -> Result<Conn> {
+        let connect_error = |err: mysql_async::Error| LoadError::Connect {
+            endpoint: self.address(),
+            reason: err.to_string(),
+        };
+        let mut conn = Conn::new(self.opts.clone()).await.map_err(connect_error)?;
+        conn.query_drop(SESSION).await.map_err(connect_error)?;
+        Ok(conn)
+    }
+}
+
+/// `url` with the password part replaced by `***`.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((credentials, host)) = rest.split_once('@') else {
+        return url.to_string();
+    };
+    match credentials.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn address_and_redaction() {
+        let e = Endpoint::parse("mysql://root@127.0.0.1:3307/db").unwrap();
+        assert_eq!(e.address(), "127.0.0.1:3307");
+        assert_eq!(
+            redact("mysql://qsmaster:secret@czar:3306/x"),
+            "mysql://qsmaster:***@czar:3306/x"
+        );
+        let err = Endpoint::parse("mysql://u:pw@host:notaport").unwrap_err();
+        assert!(!err.to_string().contains("pw@"), "{err}");
+    }
+}

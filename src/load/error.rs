@@ -1,0 +1,75 @@
+//! The one error type of the loaders. Each variant names what the data layer knows: the
+//! endpoint for connection problems, the table for everything, and the input file, row and
+//! column for a value MariaDB (or the encoder) refuses, because the reader of the message has
+//! big files and needs the bad spot.
+
+use std::path::PathBuf;
+
+use crate::catalog::CatalogError;
+
+/// An error from a loader.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The endpoint URL does not parse.
+    #[error("endpoint `{url}`: {reason}")]
+    Endpoint { url: String, reason: String },
+
+    /// No connection could be made (refused, unknown host, access denied).
+    #[error("cannot connect to MariaDB at {endpoint}: {reason}")]
+    Connect { endpoint: String, reason: String },
+
+    /// The connection broke during a load.
+    #[error("table `{table}`: connection to {endpoint} lost: {reason}")]
+    ConnectionLost {
+        endpoint: String,
+        table: String,
+        reason: String,
+    },
+
+    /// A statement failed; `message` is MariaDB's.
+    #[error("table `{table}`: {action} failed: {message}")]
+    Sql {
+        table: String,
+        action: String,
+        message: String,
+    },
+
+    /// MariaDB refused a row (strict mode: too long, out of range, bad value). `row` counts
+    /// from 1 among the rows loaded from `file` (after the row filters of the selection).
+    #[error("table `{table}`: {} row {row}: MariaDB rejected the row: {message}", file.display())]
+    RowRejected {
+        table: String,
+        file: PathBuf,
+        row: u64,
+        message: String,
+    },
+
+    /// A value cannot be written for MariaDB (an infinite float). `row` as in `RowRejected`.
+    #[error("table `{table}`: {} row {row}, column `{column}`: {reason}", file.display())]
+    Value {
+        table: String,
+        file: PathBuf,
+        row: u64,
+        column: String,
+        reason: String,
+    },
+
+    /// A column type the loader cannot write.
+    #[error("table `{table}`, column `{column}`: {reason}")]
+    ColumnType {
+        table: String,
+        column: String,
+        reason: String,
+    },
+
+    /// The input cannot be read (the catalog error names the file and the row).
+    #[error("table `{table}`: {source}")]
+    Read {
+        table: String,
+        #[source]
+        source: CatalogError,
+    },
+}
+
+/// Result alias for the load module.
+pub type Result<T, E = LoadError> = std::result::Result<T, E>;

@@ -1,0 +1,385 @@
+//! The reference loader: a table of catalog files into a plain MariaDB database, unpartitioned,
+//! for result checks and for users who want the catalog in SQL.
+//!
+//! Nothing half-loaded looks complete: rows go into a staging table `<table>__loading`, and
+//! only when every row is in does one `RENAME TABLE` put it under the final name (swapping out
+//! a previous version, which is then dropped). A staging table rather than one transaction,
+//! because MyISAM (Qserv's engine for data tables, used here so checks compare like with like)
+//! has no transactions, and because a multi-GB InnoDB transaction would bloat the undo log.
+//! On any failure the staging table is dropped and a previous complete table is untouched; if
+//! even that is impossible (the server is gone), the leftover is named `__loading` and the
+//! next run drops it first. Re-running a load replaces the table, so it never duplicates rows.
+//! Two loads of the same table at once are not supported.
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use mysql_async::Conn;
+use mysql_async::prelude::Queryable;
+
+use super::endpoint::Endpoint;
+use super::error::{LoadError, Result};
+use super::stream::{self, End, Input, Progress, Statement, locate};
+use super::tsv::check_schema;
+use crate::catalog::ddl::quote_identifier;
+use crate::catalog::{create_table_parts, create_table_sql};
+
+/// Suffix of the staging table a load fills before renaming it.
+pub const STAGING_SUFFIX: &str = "__loading";
+/// Suffix under which a previous version waits for its drop during the swap.
+const OLD_SUFFIX: &str = "__replaced";
+
+/// Table options of a table created from the Arrow schema (see the module comment).
+const TABLE_OPTIONS: &str = "ENGINE=MyISAM DEFAULT CHARSET=utf8mb4";
+
+/// One table to load into a reference database.
+#[derive(Clone, Debug)]
+pub struct ReferenceLoad {
+    pub database: String,
+    pub table: String,
+    pub input: Input,
+    /// A DDL file (mysqldump `.schema`) whose `CREATE TABLE` (columns, keys and table options,
+    /// verbatim) defines the table; otherwise it is derived from the selected columns.
+    pub ddl_file: Option<std::path::PathBuf>,
+    /// Rows per `LOAD DATA` statement (cut at batch boundaries).
+    pub rows_per_statement: u64,
+}
+
+impl ReferenceLoad {
+    pub fn new(database: &str, table: &str, input: Input) -> Self {
+        ReferenceLoad {
+            database: database.to_string(),
+            table: table.to_string(),
+            input,
+            ddl_file: None,
+            rows_per_statement: 1_000_000,
+        }
+    }
+}
+
+/// What a load did.
+#[derive(Clone, Debug)]
+pub struct LoadSummary {
+    pub rows: u64,
+    pub elapsed: Duration,
+}
+
+impl LoadSummary {
+    pub fn rows_per_second(&self) -> f64 {
+        self.rows as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// Loads `load` into the server at `endpoint` (see the module comment for the guarantees).
+pub async fn load_reference(
+    endpoint: &Endpoint,
+    load: &ReferenceLoad,
+    progress: Option<Progress>,
+) -> Result<LoadSummary> {
+    let started = Instant::now();
+    let table = &load.table;
+    let staging = format!("{table}{STAGING_SUFFIX}");
+
+    // The first file is opened before anything is created: a wrong path or dataset fails
+    // without touching the database.
+    let first_file = load.input.files.first().cloned().unwrap_or_default();
+    let input = load.input.clone();
+    let first = blocking(move || stream::open(&first_file, &input)).await?;
+    let schema = first.schema();
+    check_schema(&schema).map_err(|(column, reason)| LoadError::ColumnType {
+        table: table.clone(),
+        column,
+        reason,
+    })?;
+    let create = match &load.ddl_file {
+        Some(file) => ddl_from_file(file, table, &staging)?,
+        None => create_table_sql(&staging, &schema)
+            .map(|sql| format!("{sql} {TABLE_OPTIONS}"))
+            .map_err(|source| LoadError::Read {
+                table: table.clone(),
+                source,
+            })?,
+    };
+    let columns: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| quote_identifier(f.name()))
+        .collect();
+    let load_sql = format!(
+        "LOAD DATA LOCAL INFILE 'arrow-batches' INTO TABLE {} CHARACTER SET utf8mb4 \
+         FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' ({})",
+        quote_identifier(&staging),
+        columns.join(", ")
+    );
+
+    let mut conn = endpoint.connect().await?;
+    let sql = Sql {
+        endpoint: endpoint.address(),
+        table: format!("{}.{table}", load.database),
+    };
+    let db = quote_identifier(&load.database);
+    sql.run(
+        &mut conn,
+        "create the database",
+        &format!("CREATE DATABASE IF NOT EXISTS {db}"),
+    )
+    .await?;
+    sql.run(&mut conn, "use the database", &format!("USE {db}"))
+        .await?;
+    let staging_q = quote_identifier(&staging);
+    let drop_staging = format!("DROP TABLE IF EXISTS {staging_q}");
+    sql.run(&mut conn, "drop a stale staging table", &drop_staging)
+        .await?;
+    sql.run(&mut conn, "create the staging table", &create)
+        .await?;
+
+    // The producer runs in a blocking thread; statements come one at a time.
+    let (tx, mut statements) = tokio::sync::mpsc::channel::<Statement>(1);
+    let input = load.input.clone();
+    let rows_per_statement = load.rows_per_statement.max(1);
+    let producer = tokio::task::spawn_blocking(move || {
+        stream::produce(first, &input, rows_per_statement, progress, tx)
+    });
+    let mut loaded = 0u64;
+    let mut failure: Option<(mysql_async::Error, u64)> = None;
+    while let Some(statement) = statements.recv().await {
+        conn.set_infile_handler(async move {
+            Ok(futures::stream::unfold(statement, |mut rx| async move {
+                rx.recv().await.map(|chunk| (chunk, rx))
+            })
+            .boxed())
+        });
+        let result = conn.query_drop(&load_sql).await;
+        let result = match result {
+            Ok(()) if conn.get_warnings() > 0 => first_warning(&mut conn).await,
+            other => other,
+        };
+        match result {
+            Ok(()) => loaded += conn.affected_rows(),
+            Err(err) => {
+                failure = Some((err, loaded));
+                break;
+            }
+        }
+    }
+    // Stop the producer if it still writes: drop the statement queue and a handler the
+    // server never asked for (it holds the receiver the producer may be blocked on).
+    drop(statements);
+    conn.set_infile_handler(async { Ok(futures::stream::empty().boxed()) });
+    let outcome = producer
+        .await
+        .unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic()));
+
+    let error = match (outcome.end, failure) {
+        // The input's own error explains a statement the producer aborted.
+        (End::Failed(err), _) => Some(err),
+        (_, Some((err, before))) => {
+            Some(sql.load_error(err, |row| locate(&outcome.spans, before + row)))
+        }
+        (End::ConsumerGone, None) => Some(LoadError::Sql {
+            table: sql.table.clone(),
+            action: "load the rows".into(),
+            message: "the connection stopped taking data".into(),
+        }),
+        (End::Done, None) if loaded != outcome.rows => Some(LoadError::Sql {
+            table: sql.table.clone(),
+            action: "load the rows".into(),
+            message: format!("{} rows sent, MariaDB loaded {loaded}", outcome.rows),
+        }),
+        (End::Done, None) => None,
+    };
+    if let Some(error) = error {
+        drop_after_failure(endpoint, &mut conn, &load.database, &drop_staging).await;
+        return Err(error);
+    }
+    publish(&sql, &mut conn, &load.database, table, &staging).await?;
+    let _ = conn.disconnect().await;
+    Ok(LoadSummary {
+        rows: loaded,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// The `CREATE TABLE` of a DDL file under the staging name. The file's table named like the
+/// target is used, else its first one (qserv_testdata has one table per `.schema` file).
+fn ddl_from_file(file: &std::path::Path, table: &str, staging: &str) -> Result<String> {
+    let read_error = |reason: String| LoadError::Read {
+        table: table.to_string(),
+        source: crate::catalog::CatalogError::Ddl {
+            file: file.to_path_buf(),
+            reason,
+        },
+    };
+    let text = std::fs::read_to_string(file).map_err(|err| read_error(err.to_string()))?;
+    let (body, options) = create_table_parts(&text, Some(table))
+        .or_else(|_| create_table_parts(&text, None))
+        .map_err(read_error)?;
+    Ok(format!(
+        "CREATE TABLE {} ({body}) {options}",
+        quote_identifier(staging)
+    ))
+}
+
+/// Puts the complete staging table under the final name, in one `RENAME TABLE` that swaps
+/// out a previous version when there is one.
+async fn publish(
+    sql: &Sql,
+    conn: &mut Conn,
+    database: &str,
+    table: &str,
+    staging: &str,
+) -> Result<()> {
+    let exists: Option<u64> = conn
+        .exec_first(
+            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+            (database, table),
+        )
+        .await
+        .map_err(|err| sql.load_error(err, |row| (Default::default(), row)))?;
+    let (final_q, staging_q) = (quote_identifier(table), quote_identifier(staging));
+    if exists.unwrap_or(0) == 0 {
+        return sql
+            .run(
+                conn,
+                "rename the staging table",
+                &format!("RENAME TABLE {staging_q} TO {final_q}"),
+            )
+            .await;
+    }
+    let old_q = quote_identifier(&format!("{table}{OLD_SUFFIX}"));
+    sql.run(
+        conn,
+        "drop a stale replaced table",
+        &format!("DROP TABLE IF EXISTS {old_q}"),
+    )
+    .await?;
+    sql.run(
+        conn,
+        "swap in the staging table",
+        &format!("RENAME TABLE {final_q} TO {old_q}, {staging_q} TO {final_q}"),
+    )
+    .await?;
+    sql.run(
+        conn,
+        "drop the replaced table",
+        &format!("DROP TABLE {old_q}"),
+    )
+    .await
+}
+
+/// Drops the staging table after a failure, on a new connection if the old one is broken.
+/// Best effort: the caller reports the original error either way.
+async fn drop_after_failure(endpoint: &Endpoint, conn: &mut Conn, database: &str, drop: &str) {
+    if conn.query_drop(drop).await.is_ok() {
+        return;
+    }
+    if let Ok(mut fresh) = endpoint.connect().await {
+        let _ = fresh
+            .query_drop(format!("USE {}", quote_identifier(database)))
+            .await;
+        let _ = fresh.query_drop(drop).await;
+        let _ = fresh.disconnect().await;
+    }
+}
+
+/// MariaDB reports some problems as warnings even in strict mode; a load treats the first
+/// one as the error it is.
+async fn first_warning(conn: &mut Conn) -> std::result::Result<(), mysql_async::Error> {
+    let warning: Option<(String, u16, String)> = conn.query_first("SHOW WARNINGS LIMIT 1").await?;
+    match warning {
+        Some((_, code, message)) => Err(mysql_async::Error::Server(mysql_async::ServerError {
+            code,
+            message,
+            state: "01000".into(),
+        })),
+        None => Ok(()),
+    }
+}
+
+/// Runs statements and turns driver errors into [`LoadError`]s naming the table.
+struct Sql {
+    endpoint: String,
+    table: String,
+}
+
+impl Sql {
+    async fn run(&self, conn: &mut Conn, action: &str, statement: &str) -> Result<()> {
+        conn.query_drop(statement).await.map_err(|err| match err {
+            mysql_async::Error::Server(e) => LoadError::Sql {
+                table: self.table.clone(),
+                action: action.to_string(),
+                message: e.message,
+            },
+            other => self.load_error(other, |row| (Default::default(), row)),
+        })
+    }
+
+    /// A driver error during a load. `locate` maps the 1-based row of the failing statement
+    /// (MariaDB's "at row N") to the input file and the row in it.
+    fn load_error(
+        &self,
+        err: mysql_async::Error,
+        locate: impl Fn(u64) -> (std::path::PathBuf, u64),
+    ) -> LoadError {
+        match err {
+            mysql_async::Error::Server(e) => match row_of(&e.message) {
+                Some(row) => {
+                    let (file, row) = locate(row);
+                    LoadError::RowRejected {
+                        table: self.table.clone(),
+                        file,
+                        row,
+                        message: e.message,
+                    }
+                }
+                None => LoadError::Sql {
+                    table: self.table.clone(),
+                    action: "load the rows".into(),
+                    message: e.message,
+                },
+            },
+            mysql_async::Error::Io(e) => LoadError::ConnectionLost {
+                endpoint: self.endpoint.clone(),
+                table: self.table.clone(),
+                reason: e.to_string(),
+            },
+            other => LoadError::Sql {
+                table: self.table.clone(),
+                action: "load the rows".into(),
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+/// The row number of MariaDB messages such as "Data too long for column 'x' at row 3".
+fn row_of(message: &str) -> Option<u64> {
+    let at = message.rfind(" at row ")?;
+    let digits: String = message[at + 8..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+/// Runs blocking reader work off the async threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_numbers_come_from_mariadb_messages() {
+        assert_eq!(row_of("Data too long for column 'name' at row 3"), Some(3));
+        assert_eq!(
+            row_of("Incorrect integer value: 'x' for column `db`.`t`.`a` at row 12"),
+            Some(12)
+        );
+        assert_eq!(row_of("Table 'x' doesn't exist"), None);
+    }
+}
