@@ -62,13 +62,23 @@ pub enum LoadError {
         reason: String,
     },
 
-    /// The input cannot be read (the catalog error names the file and the row).
+    /// The input cannot be read (the catalog error names the file and the row). Boxed: a
+    /// catalog error is large and every `Result` of the loader would carry its size.
     #[error("table `{table}`: {source}")]
     Read {
         table: String,
         #[source]
-        source: CatalogError,
+        source: Box<CatalogError>,
     },
+}
+
+impl LoadError {
+    pub(crate) fn read(table: &str, source: CatalogError) -> Self {
+        LoadError::Read {
+            table: table.to_string(),
+            source: Box::new(source),
+        }
+    }
 }
 
 /// Result alias for the load module.

@@ -95,10 +95,7 @@ pub async fn load_reference(
         Some(file) => ddl_from_file(file, table, &staging)?,
         None => create_table_sql(&staging, &schema)
             .map(|sql| format!("{sql} {TABLE_OPTIONS}"))
-            .map_err(|source| LoadError::Read {
-                table: table.clone(),
-                source,
-            })?,
+            .map_err(|source| LoadError::read(table, source))?,
     };
     let columns: Vec<String> = schema
         .fields()
@@ -203,12 +200,9 @@ pub async fn load_reference(
 /// The `CREATE TABLE` of a DDL file under the staging name. The file's table named like the
 /// target is used, else its first one (qserv_testdata has one table per `.schema` file).
 fn ddl_from_file(file: &std::path::Path, table: &str, staging: &str) -> Result<String> {
-    let read_error = |reason: String| LoadError::Read {
-        table: table.to_string(),
-        source: crate::catalog::CatalogError::Ddl {
-            file: file.to_path_buf(),
-            reason,
-        },
+    let read_error = |reason: String| {
+        let file = file.to_path_buf();
+        LoadError::read(table, crate::catalog::CatalogError::Ddl { file, reason })
     };
     let text = std::fs::read_to_string(file).map_err(|err| read_error(err.to_string()))?;
     let (body, options) = create_table_parts(&text, Some(table))

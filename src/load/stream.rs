@@ -72,10 +72,7 @@ pub struct Outcome {
 pub fn open(file: &Path, input: &Input) -> Result<Selected<CatalogReader>, LoadError> {
     CatalogReader::open(file, &input.format, input.batch_rows)
         .and_then(|reader| reader.select(&input.selection))
-        .map_err(|source| LoadError::Read {
-            table: input.selection.table.clone(),
-            source,
-        })
+        .map_err(|source| LoadError::read(&input.selection.table, source))
 }
 
 /// Encodes every selected row of every input file into statements of about
@@ -111,12 +108,7 @@ pub fn produce(
             });
             let mut file_rows = 0u64;
             for batch in reader.by_ref() {
-                let batch = batch.map_err(|source| {
-                    Some(LoadError::Read {
-                        table: table.clone(),
-                        source,
-                    })
-                })?;
+                let batch = batch.map_err(|source| Some(LoadError::read(&table, source)))?;
                 let mut out = Vec::with_capacity(CHUNK_BYTES + CHUNK_BYTES / 8);
                 let mut start = 0;
                 while start < batch.num_rows() {
@@ -218,9 +210,9 @@ fn check_same_columns(
     if describe(first) == describe(this) {
         return Ok(());
     }
-    Err(LoadError::Read {
-        table: table.to_string(),
-        source: crate::catalog::CatalogError::SchemaMismatch {
+    Err(LoadError::read(
+        table,
+        crate::catalog::CatalogError::SchemaMismatch {
             file: file.to_path_buf(),
             reason: format!(
                 "selected columns `{}`, the first file's are `{}`",
@@ -228,7 +220,7 @@ fn check_same_columns(
                 describe(first).join(", ")
             ),
         },
-    })
+    ))
 }
 
 #[cfg(test)]
