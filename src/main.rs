@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use qserv_operator::{api, partition, telemetry};
+use qserv_operator::{api, load, partition, telemetry};
 
 /// Stands up Qserv test instances on Kubernetes and ingests astronomical catalogs into them.
 #[derive(Parser, Debug)]
@@ -42,6 +42,8 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Load catalog files (HDF5, CSV/TSV, Parquet) into a table of a plain MariaDB database.
+    Load(Box<load::cli::LoadArgs>),
     /// Run the embedded Kubernetes API server of local mode (our CRDs installed) until Ctrl-C.
     Local {
         /// Where to write the kubeconfig pointing at it.
@@ -114,6 +116,11 @@ fn main() -> anyhow::Result<()> {
         Command::Crds { out_dir } => print_crds(out_dir),
         Command::Validate { files } => validate_manifests(&files),
         Command::Partition(args) => partition(*args),
+        Command::Load(args) => {
+            let summary = tokio::runtime::Runtime::new()?.block_on(load::cli::run(&args))?;
+            println!("{summary}");
+            Ok(())
+        }
         Command::Local {
             kubeconfig_out,
             port,

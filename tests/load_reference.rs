@@ -316,3 +316,62 @@ fn column_kind(schema: &str, column: &str) -> String {
         .take_while(|c| c.is_ascii_alphabetic())
         .collect()
 }
+
+/// `qserv-operator load` as a Job runs it: the Clusters selection, then the summary line.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_load_command_prints_its_summary() {
+    let server = common::MariaDb::shared();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_qserv-operator"))
+        .args([
+            "load",
+            "--to",
+            &server.url(),
+            "--database",
+            "cli",
+            "--table",
+            "meas",
+            "--format",
+            "hdf5",
+            "--dataset",
+            "deepCoadd_meas",
+            "--columns",
+            "coord*,id",
+            "--cone",
+            "340.83,-9.59,0.1",
+            "--angle-unit",
+            "radian",
+            path_str(&macs2243()),
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let spec = SelectionSpec {
+        table: "deepCoadd_meas".into(),
+        columns: vec!["coord*".into(), "id".into()],
+        position: Some(Position {
+            ra: "coord_ra".into(),
+            dec: "coord_dec".into(),
+            unit: AngleUnit::Radian,
+        }),
+        cone: Some(Cone {
+            ra: 340.83,
+            dec: -9.59,
+            radius: 0.1,
+        }),
+        ..Default::default()
+    };
+    let (_, expected) = reader_rows("deepCoadd_meas", &spec);
+    let prefix = format!("loaded {} rows into cli.meas in ", expected.len());
+    assert!(stdout.starts_with(&prefix), "{stdout}");
+    assert!(stdout.trim_end().ends_with(" rows/s)"), "{stdout}");
+    let mut conn = connect().await;
+    assert_eq!(
+        scalar(&mut conn, "SELECT COUNT(*) FROM cli.meas").await,
+        expected.len() as i64
+    );
+}

@@ -38,11 +38,20 @@ impl Endpoint {
     pub async fn connect(&self) -> Result<Conn> {
         let connect_error = |err: mysql_async::Error| LoadError::Connect {
             endpoint: self.address(),
-            reason: err.to_string(),
+            reason: reason(&err),
         };
         let mut conn = Conn::new(self.opts.clone()).await.map_err(connect_error)?;
         conn.query_drop(SESSION).await.map_err(connect_error)?;
         Ok(conn)
+    }
+}
+
+/// The innermost message of a driver error (its own display repeats the wrapping layers).
+pub fn reason(err: &mysql_async::Error) -> String {
+    match err {
+        mysql_async::Error::Io(mysql_async::IoError::Io(e)) => e.to_string(),
+        mysql_async::Error::Server(e) => e.message.clone(),
+        other => other.to_string(),
     }
 }
 

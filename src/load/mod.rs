@@ -21,6 +21,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod cli;
 pub mod endpoint;
 pub mod error;
 pub mod reference;

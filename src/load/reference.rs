@@ -17,7 +17,7 @@ use futures::StreamExt;
 use mysql_async::Conn;
 use mysql_async::prelude::Queryable;
 
-use super::endpoint::Endpoint;
+use super::endpoint::{Endpoint, reason};
 use super::error::{LoadError, Result};
 use super::stream::{self, End, Input, Progress, Statement, locate};
 use super::tsv::check_schema;
@@ -332,15 +332,15 @@ impl Sql {
                     message: e.message,
                 },
             },
-            mysql_async::Error::Io(e) => LoadError::ConnectionLost {
+            err @ mysql_async::Error::Io(_) => LoadError::ConnectionLost {
                 endpoint: self.endpoint.clone(),
                 table: self.table.clone(),
-                reason: e.to_string(),
+                reason: reason(&err),
             },
             other => LoadError::Sql {
                 table: self.table.clone(),
                 action: "load the rows".into(),
-                message: other.to_string(),
+                message: reason(&other),
             },
         }
     }
