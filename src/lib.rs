@@ -6,4 +6,5 @@ pub mod catalog;
 pub mod load;
 pub mod local;
 pub mod partition;
+pub mod query;
 pub mod telemetry;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use qserv_operator::{api, load, partition, telemetry};
+use qserv_operator::{api, load, partition, query, telemetry};
 
 /// Stands up Qserv test instances on Kubernetes and ingests astronomical catalogs into them.
 #[derive(Parser, Debug)]
@@ -44,6 +44,8 @@ enum Command {
     },
     /// Load catalog files (HDF5, CSV/TSV, Parquet) into a table of a plain MariaDB database.
     Load(Box<load::cli::LoadArgs>),
+    /// Run one SQL statement on a MariaDB/Qserv endpoint; print the result as a table, CSV or JSON.
+    Query(Box<query::QueryArgs>),
     /// Run the embedded Kubernetes API server of local mode (our CRDs installed) until Ctrl-C.
     Local {
         /// Where to write the kubeconfig pointing at it.
@@ -119,6 +121,10 @@ fn main() -> anyhow::Result<()> {
         Command::Load(args) => {
             let summary = tokio::runtime::Runtime::new()?.block_on(load::cli::run(&args))?;
             println!("{summary}");
+            Ok(())
+        }
+        Command::Query(args) => {
+            tokio::runtime::Runtime::new()?.block_on(query::run(&args))?;
             Ok(())
         }
         Command::Local {

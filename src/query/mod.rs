@@ -1,0 +1,117 @@
+//! `qserv-operator query`: runs one SQL statement on a MariaDB or Qserv endpoint and writes
+//! the result as a table, CSV or JSON, streaming rows (except the table, which needs widths).
+//!
+//! Statements go through the binary protocol (a prepared statement) so floats arrive as the
+//! stored bits; a statement MariaDB cannot prepare falls back to the text protocol.
+
+pub mod format;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use mysql_async::prelude::Queryable;
+
+use crate::load::LoadError;
+use crate::load::endpoint::{Endpoint, reason};
+pub use format::{OutputFormat, ResultColumn, RowWriter};
+
+/// MariaDB's "This command is not supported in the prepared statement protocol yet".
+const ER_UNSUPPORTED_PS: u16 = 1295;
+
+/// An error of `query`.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// The endpoint URL is bad or the server cannot be reached (names the endpoint).
+    #[error(transparent)]
+    Connect(#[from] LoadError),
+    /// The statement failed; `message` is MariaDB's.
+    #[error("query failed on {endpoint}: {message}")]
+    Sql { endpoint: String, message: String },
+    /// The output file cannot be created or written.
+    #[error("{}: cannot write the result: {reason}", file.display())]
+    Output { file: PathBuf, reason: String },
+}
+
+/// Arguments of `qserv-operator query`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct QueryArgs {
+    /// `mysql://user[:password]@host:port[/database]`.
+    #[arg(long, value_name = "URL")]
+    pub endpoint: String,
+    /// The SQL statement.
+    pub sql: String,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+    /// Write the result to this file instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// Runs `args.sql` and writes its result; returns the number of rows.
+pub async fn run(args: &QueryArgs) -> Result<u64, QueryError> {
+    let endpoint = Endpoint::parse(&args.endpoint)?;
+    // The output is opened first: an unwritable path fails before the query runs.
+    let (out, file): (Box<dyn Write>, PathBuf) = match &args.out {
+        Some(path) => (
+            Box::new(std::fs::File::create(path).map_err(|err| output_error(path, err))?),
+            path.clone(),
+        ),
+        None => (
+            Box::new(std::io::stdout().lock()),
+            PathBuf::from("(stdout)"),
+        ),
+    };
+    let out = std::io::BufWriter::with_capacity(1 << 16, out);
+    let mut conn = endpoint.connect().await?;
+    let sql_error = |err: mysql_async::Error| QueryError::Sql {
+        endpoint: endpoint.address(),
+        message: reason(&err),
+    };
+    // The same loop over either protocol's result (their types differ).
+    macro_rules! write_all {
+        ($result:expr) => {{
+            let mut result = $result;
+            let columns = result_columns(result.columns_ref());
+            let mut writer = RowWriter::new(out, args.format, columns)
+                .map_err(|err| output_error(&file, err))?;
+            loop {
+                match result.next().await {
+                    Ok(Some(row)) => writer
+                        .row(&row.unwrap())
+                        .map_err(|err| output_error(&file, err))?,
+                    Ok(None) => break,
+                    // A statement can fail after its first rows.
+                    Err(err) => return Err(sql_error(err)),
+                }
+            }
+            writer.finish().map_err(|err| output_error(&file, err))?
+        }};
+    }
+    let rows = match conn.prep(args.sql.as_str()).await {
+        Ok(statement) => write_all!(conn.exec_iter(statement, ()).await.map_err(sql_error)?),
+        Err(mysql_async::Error::Server(e)) if e.code == ER_UNSUPPORTED_PS => {
+            write_all!(
+                conn.query_iter(args.sql.as_str())
+                    .await
+                    .map_err(sql_error)?
+            )
+        }
+        Err(err) => return Err(sql_error(err)),
+    };
+    let _ = conn.disconnect().await;
+    Ok(rows)
+}
+
+fn result_columns(columns: &[mysql_async::Column]) -> Vec<ResultColumn> {
+    columns
+        .iter()
+        .map(|c| ResultColumn::new(&c.name_str(), c.column_type()))
+        .collect()
+}
+
+fn output_error(file: &Path, err: std::io::Error) -> QueryError {
+    QueryError::Output {
+        file: file.to_path_buf(),
+        reason: err.to_string(),
+    }
+}
