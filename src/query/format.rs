@@ -75,7 +75,7 @@ pub fn text(value: &Value) -> Option<String> {
         }
         Value::Time(negative, days, h, mi, s, us) => {
             let sign = if *negative { "-" } else { "" };
-            let hours = u32::from(*days) * 24 + u32::from(*h);
+            let hours = *days * 24 + u32::from(*h);
             let mut t = format!("{sign}{hours:02}:{mi:02}:{s:02}");
             if *us > 0 {
                 t.push_str(&format!(".{us:06}"));
