@@ -79,9 +79,10 @@ async fn json_output_holds_the_exact_values() {
     for batch in reader {
         let batch = batch.unwrap();
         for r in 0..batch.num_rows() {
-            for c in 0..batch.num_columns() {
-                assert_eq!(rows[i][c], json_value(&batch, c, r), "row {i} column {c}");
-            }
+            let want: Vec<Value> = (0..batch.num_columns())
+                .map(|c| json_value(&batch, c, r))
+                .collect();
+            assert_eq!(rows[i], want, "row {i}");
             i += 1;
         }
     }
