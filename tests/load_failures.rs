@@ -235,3 +235,59 @@ async fn rerunning_a_load_replaces_the_table() {
     assert!(!table_exists(&mut conn, db, "forced_src__replaced").await);
     assert!(!table_exists(&mut conn, db, "forced_src__loading").await);
 }
+
+/// Malformed inputs fail with the reader's error naming the file, and create no table: a
+/// truncated HDF5 file, a dataset that is not a table, a TSV line with a missing field.
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_inputs_fail_cleanly() {
+    let dir = temp_dir("load-malformed");
+    let truncated = dir.join("truncated.h5");
+    let bytes = std::fs::read(macs2243()).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let short_line = tsv(&dir, "short.tsv", 0..10, |id| {
+        if id == 7 {
+            format!("{id}\tabc")
+        } else {
+            format!("{id}\tabc\t1.5")
+        }
+    });
+    let cases = [
+        (
+            "trunc",
+            ReferenceLoad::new(
+                "malformed",
+                "trunc",
+                hdf5_input(truncated.clone(), "deepCoadd_meas", &[]),
+            ),
+            truncated.display().to_string(),
+        ),
+        (
+            "meta",
+            ReferenceLoad::new(
+                "malformed",
+                "meta",
+                hdf5_input(macs2243(), "deepCoadd_meas.__table_column_meta__", &[]),
+            ),
+            "is not a table".to_string(),
+        ),
+        (
+            "T",
+            tsv_load("malformed", &dir, vec![short_line.clone()]),
+            format!("{}: line 8", short_line.display()),
+        ),
+    ];
+    let mut conn = connect().await;
+    for (table, load, expected) in cases {
+        let err = load_reference(&endpoint(), &load, None).await.unwrap_err();
+        assert!(matches!(err, LoadError::Read { .. }), "{table}: {err:?}");
+        assert!(err.to_string().contains(&expected), "{table}: {err}");
+        assert!(
+            !table_exists(&mut conn, "malformed", table).await,
+            "{table}"
+        );
+        assert!(
+            !table_exists(&mut conn, "malformed", &format!("{table}__loading")).await,
+            "{table}"
+        );
+    }
+}
