@@ -291,3 +291,34 @@ async fn malformed_inputs_fail_cleanly() {
         );
     }
 }
+
+/// The server dies mid-load (stopped from the progress callback after the first batch): the
+/// error says the connection to that endpoint was lost while loading that table.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_connection_names_endpoint_and_table() {
+    let server = common::MariaDb::start();
+    let url = server.url();
+    let address = url.trim_start_matches("mysql://root@").to_string();
+    let server = Arc::new(std::sync::Mutex::new(Some(server)));
+    let killer = server.clone();
+    let progress: qserv_operator::load::Progress = Arc::new(move |_rows| {
+        // Dropping the handle stops the server and waits for it to be gone.
+        drop(killer.lock().unwrap().take());
+    });
+    let mut input = hdf5_input(macs2243(), "deepCoadd_meas", &[]);
+    input.batch_rows = 500;
+    let load = ReferenceLoad::new("lost", "meas", input);
+    let err = load_reference(&Endpoint::parse(&url).unwrap(), &load, Some(progress))
+        .await
+        .unwrap_err();
+    match &err {
+        LoadError::ConnectionLost {
+            endpoint, table, ..
+        } => {
+            assert_eq!(endpoint, &address);
+            assert_eq!(table, "lost.meas");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(server.lock().unwrap().is_none(), "the server was stopped");
+}

@@ -22,6 +22,7 @@ use super::error::{LoadError, Result};
 use super::stream::{self, End, Input, Progress, Statement, locate};
 use super::tsv::check_schema;
 use crate::catalog::ddl::quote_identifier;
+use crate::catalog::{CatalogReader, Selected};
 use crate::catalog::{create_table_parts, create_table_sql};
 
 /// Suffix of the staging table a load fills before renaming it.
@@ -77,63 +78,93 @@ pub async fn load_reference(
     progress: Option<Progress>,
 ) -> Result<LoadSummary> {
     let started = Instant::now();
-    let table = &load.table;
-    let staging = format!("{table}{STAGING_SUFFIX}");
-
-    // The first file is opened before anything is created: a wrong path or dataset fails
-    // without touching the database.
-    let first_file = load.input.files.first().cloned().unwrap_or_default();
-    let input = load.input.clone();
-    let first = blocking(move || stream::open(&first_file, &input)).await?;
-    let schema = first.schema();
-    check_schema(&schema).map_err(|(column, reason)| LoadError::ColumnType {
-        table: table.clone(),
-        column,
-        reason,
-    })?;
-    let create = match &load.ddl_file {
-        Some(file) => ddl_from_file(file, table, &staging)?,
-        None => create_table_sql(&staging, &schema)
-            .map(|sql| format!("{sql} {TABLE_OPTIONS}"))
-            .map_err(|source| LoadError::read(table, source))?,
-    };
-    let columns: Vec<String> = schema
-        .fields()
-        .iter()
-        .map(|f| quote_identifier(f.name()))
-        .collect();
-    let load_sql = format!(
-        "LOAD DATA LOCAL INFILE 'arrow-batches' INTO TABLE {} CHARACTER SET utf8mb4 \
-         FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' ({})",
-        quote_identifier(&staging),
-        columns.join(", ")
-    );
-
+    let plan = Plan::new(load).await?;
     let mut conn = endpoint.connect().await?;
     let sql = Sql {
         endpoint: endpoint.address(),
-        table: format!("{}.{table}", load.database),
+        table: format!("{}.{}", load.database, load.table),
     };
-    let db = quote_identifier(&load.database);
-    sql.run(
-        &mut conn,
-        "create the database",
-        &format!("CREATE DATABASE IF NOT EXISTS {db}"),
-    )
-    .await?;
-    sql.run(&mut conn, "use the database", &format!("USE {db}"))
-        .await?;
-    let staging_q = quote_identifier(&staging);
-    let drop_staging = format!("DROP TABLE IF EXISTS {staging_q}");
-    sql.run(&mut conn, "drop a stale staging table", &drop_staging)
-        .await?;
-    sql.run(&mut conn, "create the staging table", &create)
-        .await?;
+    sql.create_staging(&mut conn, load, &plan).await?;
+    let rows = match stream_rows(&mut conn, &sql, plan, load, progress).await {
+        Ok(rows) => rows,
+        Err(error) => {
+            drop_after_failure(endpoint, &mut conn, load).await;
+            return Err(error);
+        }
+    };
+    publish(&sql, &mut conn, load).await?;
+    let _ = conn.disconnect().await;
+    Ok(LoadSummary {
+        rows,
+        elapsed: started.elapsed(),
+    })
+}
 
+/// What a load needs before it touches the database: the first file opened (so a wrong path
+/// or dataset fails before anything is created), the staging table's DDL, the LOAD statement.
+struct Plan {
+    first: Selected<CatalogReader>,
+    create_staging: String,
+    load_data: String,
+}
+
+impl Plan {
+    async fn new(load: &ReferenceLoad) -> Result<Plan> {
+        let table = &load.table;
+        let staging = staging_name(table);
+        let first_file = load.input.files.first().cloned().unwrap_or_default();
+        let input = load.input.clone();
+        let first = blocking(move || stream::open(&first_file, &input)).await?;
+        let schema = first.schema();
+        check_schema(&schema).map_err(|(column, reason)| LoadError::ColumnType {
+            table: table.clone(),
+            column,
+            reason,
+        })?;
+        let create_staging = match &load.ddl_file {
+            Some(file) => ddl_from_file(file, table, &staging)?,
+            None => create_table_sql(&staging, &schema)
+                .map(|sql| format!("{sql} {TABLE_OPTIONS}"))
+                .map_err(|source| LoadError::read(table, source))?,
+        };
+        let columns: Vec<String> = schema
+            .fields()
+            .iter()
+            .map(|f| quote_identifier(f.name()))
+            .collect();
+        // The file name is a label: the connection's infile handler supplies the data.
+        let load_data = format!(
+            "LOAD DATA LOCAL INFILE 'arrow-batches' INTO TABLE {} CHARACTER SET utf8mb4 \
+             FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' ({})",
+            quote_identifier(&staging),
+            columns.join(", ")
+        );
+        Ok(Plan {
+            first,
+            create_staging,
+            load_data,
+        })
+    }
+}
+
+fn staging_name(table: &str) -> String {
+    format!("{table}{STAGING_SUFFIX}")
+}
+
+/// Streams every row into the staging table, one `LOAD DATA` per statement of the producer;
+/// returns the rows loaded.
+async fn stream_rows(
+    conn: &mut Conn,
+    sql: &Sql,
+    plan: Plan,
+    load: &ReferenceLoad,
+    progress: Option<Progress>,
+) -> Result<u64> {
     // The producer runs in a blocking thread; statements come one at a time.
     let (tx, mut statements) = tokio::sync::mpsc::channel::<Statement>(1);
     let input = load.input.clone();
     let rows_per_statement = load.rows_per_statement.max(1);
+    let first = plan.first;
     let producer = tokio::task::spawn_blocking(move || {
         stream::produce(first, &input, rows_per_statement, progress, tx)
     });
@@ -146,9 +177,8 @@ pub async fn load_reference(
             })
             .boxed())
         });
-        let result = conn.query_drop(&load_sql).await;
-        let result = match result {
-            Ok(()) if conn.get_warnings() > 0 => first_warning(&mut conn).await,
+        let result = match conn.query_drop(&plan.load_data).await {
+            Ok(()) if conn.get_warnings() > 0 => first_warning(conn).await,
             other => other,
         };
         match result {
@@ -167,34 +197,21 @@ pub async fn load_reference(
         .await
         .unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic()));
 
-    let error = match (outcome.end, failure) {
+    match (outcome.end, failure) {
         // The input's own error explains a statement the producer aborted.
-        (End::Failed(err), _) => Some(err),
+        (End::Failed(err), _) => Err(err),
         (_, Some((err, before))) => {
-            Some(sql.load_error(err, |row| locate(&outcome.spans, before + row)))
+            Err(sql.load_error(err, |row| locate(&outcome.spans, before + row)))
         }
-        (End::ConsumerGone, None) => Some(LoadError::Sql {
-            table: sql.table.clone(),
-            action: "load the rows".into(),
-            message: "the connection stopped taking data".into(),
-        }),
-        (End::Done, None) if loaded != outcome.rows => Some(LoadError::Sql {
-            table: sql.table.clone(),
-            action: "load the rows".into(),
-            message: format!("{} rows sent, MariaDB loaded {loaded}", outcome.rows),
-        }),
-        (End::Done, None) => None,
-    };
-    if let Some(error) = error {
-        drop_after_failure(endpoint, &mut conn, &load.database, &drop_staging).await;
-        return Err(error);
+        (End::ConsumerGone, None) => {
+            Err(sql.error("load the rows", "the connection stopped taking data"))
+        }
+        (End::Done, None) if loaded != outcome.rows => Err(sql.error(
+            "load the rows",
+            &format!("{} rows sent, MariaDB loaded {loaded}", outcome.rows),
+        )),
+        (End::Done, None) => Ok(loaded),
     }
-    publish(&sql, &mut conn, &load.database, table, &staging).await?;
-    let _ = conn.disconnect().await;
-    Ok(LoadSummary {
-        rows: loaded,
-        elapsed: started.elapsed(),
-    })
 }
 
 /// The `CREATE TABLE` of a DDL file under the staging name. The file's table named like the
@@ -216,62 +233,43 @@ fn ddl_from_file(file: &std::path::Path, table: &str, staging: &str) -> Result<S
 
 /// Puts the complete staging table under the final name, in one `RENAME TABLE` that swaps
 /// out a previous version when there is one.
-async fn publish(
-    sql: &Sql,
-    conn: &mut Conn,
-    database: &str,
-    table: &str,
-    staging: &str,
-) -> Result<()> {
+async fn publish(sql: &Sql, conn: &mut Conn, load: &ReferenceLoad) -> Result<()> {
+    let table = &load.table;
     let exists: Option<u64> = conn
         .exec_first(
             "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
-            (database, table),
+            (&load.database, table),
         )
         .await
         .map_err(|err| sql.load_error(err, |row| (Default::default(), row)))?;
-    let (final_q, staging_q) = (quote_identifier(table), quote_identifier(staging));
+    let final_q = quote_identifier(table);
+    let staging_q = quote_identifier(&staging_name(table));
     if exists.unwrap_or(0) == 0 {
-        return sql
-            .run(
-                conn,
-                "rename the staging table",
-                &format!("RENAME TABLE {staging_q} TO {final_q}"),
-            )
-            .await;
+        let rename = format!("RENAME TABLE {staging_q} TO {final_q}");
+        return sql.run(conn, "rename the staging table", &rename).await;
     }
     let old_q = quote_identifier(&format!("{table}{OLD_SUFFIX}"));
-    sql.run(
-        conn,
-        "drop a stale replaced table",
-        &format!("DROP TABLE IF EXISTS {old_q}"),
-    )
-    .await?;
-    sql.run(
-        conn,
-        "swap in the staging table",
-        &format!("RENAME TABLE {final_q} TO {old_q}, {staging_q} TO {final_q}"),
-    )
-    .await?;
-    sql.run(
-        conn,
-        "drop the replaced table",
-        &format!("DROP TABLE {old_q}"),
-    )
-    .await
+    let drop_old = format!("DROP TABLE IF EXISTS {old_q}");
+    sql.run(conn, "drop a stale replaced table", &drop_old)
+        .await?;
+    let swap = format!("RENAME TABLE {final_q} TO {old_q}, {staging_q} TO {final_q}");
+    sql.run(conn, "swap in the staging table", &swap).await?;
+    sql.run(conn, "drop the replaced table", &drop_old).await
 }
 
 /// Drops the staging table after a failure, on a new connection if the old one is broken.
 /// Best effort: the caller reports the original error either way.
-async fn drop_after_failure(endpoint: &Endpoint, conn: &mut Conn, database: &str, drop: &str) {
-    if conn.query_drop(drop).await.is_ok() {
+async fn drop_after_failure(endpoint: &Endpoint, conn: &mut Conn, load: &ReferenceLoad) {
+    let drop = format!(
+        "DROP TABLE IF EXISTS {}.{}",
+        quote_identifier(&load.database),
+        quote_identifier(&staging_name(&load.table))
+    );
+    if conn.query_drop(&drop).await.is_ok() {
         return;
     }
     if let Ok(mut fresh) = endpoint.connect().await {
-        let _ = fresh
-            .query_drop(format!("USE {}", quote_identifier(database)))
-            .await;
-        let _ = fresh.query_drop(drop).await;
+        let _ = fresh.query_drop(&drop).await;
         let _ = fresh.disconnect().await;
     }
 }
@@ -297,6 +295,36 @@ struct Sql {
 }
 
 impl Sql {
+    /// Creates the database if missing, makes it the session's, and creates an empty staging
+    /// table (dropping one a crashed run left).
+    async fn create_staging(
+        &self,
+        conn: &mut Conn,
+        load: &ReferenceLoad,
+        plan: &Plan,
+    ) -> Result<()> {
+        let db = quote_identifier(&load.database);
+        let create_db = format!("CREATE DATABASE IF NOT EXISTS {db}");
+        self.run(conn, "create the database", &create_db).await?;
+        self.run(conn, "use the database", &format!("USE {db}"))
+            .await?;
+        let drop = format!(
+            "DROP TABLE IF EXISTS {}",
+            quote_identifier(&staging_name(&load.table))
+        );
+        self.run(conn, "drop a stale staging table", &drop).await?;
+        self.run(conn, "create the staging table", &plan.create_staging)
+            .await
+    }
+
+    fn error(&self, action: &str, message: &str) -> LoadError {
+        LoadError::Sql {
+            table: self.table.clone(),
+            action: action.to_string(),
+            message: message.to_string(),
+        }
+    }
+
     async fn run(&self, conn: &mut Conn, action: &str, statement: &str) -> Result<()> {
         conn.query_drop(statement).await.map_err(|err| match err {
             mysql_async::Error::Server(e) => LoadError::Sql {
