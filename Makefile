@@ -28,3 +28,4 @@ crds:
 ## Benchmarks (print figures, assert none).
 bench: deps
 	$(CARGO) bench --bench partition
+	$(CARGO) test --release --test load_bench -- --ignored --nocapture

@@ -11,9 +11,11 @@ use std::process::Command;
 use std::time::Instant;
 
 use catalog_util::{data_dir, path_str, root, temp_dir};
-use common::{MariaDb, connect, hdf5_input, load, scalar};
+use common::{MariaDb, connect, hdf5_input, scalar};
+use mysql_async::prelude::Queryable;
 use qserv_operator::catalog::{DEFAULT_BATCH_ROWS, Hdf5Reader};
 use qserv_operator::load::tsv::encode_rows;
+use qserv_operator::load::{Endpoint, ReferenceLoad, load_reference};
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "benchmark: run with --release --ignored --nocapture"]
@@ -54,50 +56,70 @@ async fn hdf5_to_mariadb_against_raw_load_data() {
     let server = MariaDb::shared();
     let socket = server.dir().join("mysqld.sock");
     let mut conn = connect().await;
-    for round in 0..3 {
-        let summary = load("bench", dataset, hdf5_input(h5.clone(), dataset, &[])).await;
-        let ours = summary.rows_per_second();
+    // Over the server's Unix socket (what mysql_async picks for a local server, its
+    // `prefer_socket`) and over TCP; the client uses the same transport as the loader.
+    let transports = [
+        (
+            "socket",
+            server.url(),
+            vec![
+                "--protocol=socket".to_string(),
+                format!("--socket={}", socket.display()),
+            ],
+        ),
+        (
+            "tcp",
+            format!("{}?prefer_socket=false", server.url()),
+            vec![
+                "--protocol=tcp".to_string(),
+                "--host=127.0.0.1".to_string(),
+                format!("--port={}", server.port()),
+            ],
+        ),
+    ];
+    for (transport, url, client_args) in &transports {
+        for round in 0..2 {
+            let input = hdf5_input(h5.clone(), dataset, &[]);
+            let load = ReferenceLoad::new("bench", dataset, input);
+            let summary = load_reference(&Endpoint::parse(url).unwrap(), &load, None)
+                .await
+                .unwrap();
+            let ours = summary.rows_per_second();
 
-        use mysql_async::prelude::Queryable;
-        conn.query_drop("DROP TABLE IF EXISTS bench.raw")
-            .await
-            .unwrap();
-        conn.query_drop(format!("CREATE TABLE bench.raw LIKE bench.{dataset}"))
-            .await
-            .unwrap();
-        let start = Instant::now();
-        // The client over the server's socket: mysql_async prefers it too (`prefer_socket`).
-        let out = Command::new("mariadb")
-            .args([
-                "--no-defaults",
-                "--local-infile=1",
-                "-uroot",
-                &format!("--socket={}", socket.display()),
-                "-e",
-                &format!(
-                    "LOAD DATA LOCAL INFILE '{}' INTO TABLE bench.raw CHARACTER SET utf8mb4",
-                    tsv.display()
-                ),
-            ])
-            .output()
-            .unwrap();
-        let raw_secs = start.elapsed().as_secs_f64();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(
-            scalar(&mut conn, "SELECT COUNT(*) FROM bench.raw").await as u64,
-            summary.rows
-        );
-        let raw = rows as f64 / raw_secs;
-        println!(
-            "round {round}: HDF5 → MariaDB {:.0} rows/s ({:.2} s), raw LOAD DATA of the text file {:.0} rows/s ({raw_secs:.2} s): ratio {:.2}",
-            ours,
-            summary.elapsed.as_secs_f64(),
-            raw,
-            ours / raw
-        );
+            conn.query_drop("DROP TABLE IF EXISTS bench.raw")
+                .await
+                .unwrap();
+            conn.query_drop(format!("CREATE TABLE bench.raw LIKE bench.{dataset}"))
+                .await
+                .unwrap();
+            let start = Instant::now();
+            let out = Command::new("mariadb")
+                .args(["--no-defaults", "--local-infile=1", "-uroot"])
+                .args(client_args)
+                .args([
+                    "-e",
+                    &format!(
+                        "LOAD DATA LOCAL INFILE '{}' INTO TABLE bench.raw CHARACTER SET utf8mb4",
+                        tsv.display()
+                    ),
+                ])
+                .output()
+                .unwrap();
+            let raw_secs = start.elapsed().as_secs_f64();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let count = scalar(&mut conn, "SELECT COUNT(*) FROM bench.raw").await;
+            assert_eq!(count as u64, summary.rows);
+            let raw = rows as f64 / raw_secs;
+            println!(
+                "{transport} round {round}: HDF5 → MariaDB {ours:.0} rows/s ({:.2} s), raw LOAD DATA \
+                 of the text file {raw:.0} rows/s ({raw_secs:.2} s): ratio {:.2}",
+                summary.elapsed.as_secs_f64(),
+                ours / raw
+            );
+        }
     }
 }
