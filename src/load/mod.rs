@@ -25,6 +25,7 @@ pub mod cli;
 pub mod endpoint;
 pub mod error;
 pub mod reference;
+mod sql;
 pub mod stream;
 pub mod tsv;
 

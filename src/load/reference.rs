@@ -17,8 +17,9 @@ use futures::StreamExt;
 use mysql_async::Conn;
 use mysql_async::prelude::Queryable;
 
-use super::endpoint::{Endpoint, reason};
+use super::endpoint::Endpoint;
 use super::error::{LoadError, Result};
+use super::sql::{Sql, first_warning};
 use super::stream::{self, End, Input, Progress, Statement, locate};
 use super::tsv::check_schema;
 use crate::catalog::ddl::quote_identifier;
@@ -84,7 +85,7 @@ pub async fn load_reference(
         endpoint: endpoint.address(),
         table: format!("{}.{}", load.database, load.table),
     };
-    sql.create_staging(&mut conn, load, &plan).await?;
+    create_staging(&sql, &mut conn, load, &plan).await?;
     let rows = match stream_rows(&mut conn, &sql, plan, load, progress).await {
         Ok(rows) => rows,
         Err(error) => {
@@ -231,6 +232,28 @@ fn ddl_from_file(file: &std::path::Path, table: &str, staging: &str) -> Result<S
     ))
 }
 
+/// Creates the database if missing, makes it the session's, and creates an empty staging
+/// table (dropping one a crashed run left).
+async fn create_staging(
+    sql: &Sql,
+    conn: &mut Conn,
+    load: &ReferenceLoad,
+    plan: &Plan,
+) -> Result<()> {
+    let db = quote_identifier(&load.database);
+    let create_db = format!("CREATE DATABASE IF NOT EXISTS {db}");
+    sql.run(conn, "create the database", &create_db).await?;
+    sql.run(conn, "use the database", &format!("USE {db}"))
+        .await?;
+    let drop = format!(
+        "DROP TABLE IF EXISTS {}",
+        quote_identifier(&staging_name(&load.table))
+    );
+    sql.run(conn, "drop a stale staging table", &drop).await?;
+    sql.run(conn, "create the staging table", &plan.create_staging)
+        .await
+}
+
 /// Puts the complete staging table under the final name, in one `RENAME TABLE` that swaps
 /// out a previous version when there is one.
 async fn publish(sql: &Sql, conn: &mut Conn, load: &ReferenceLoad) -> Result<()> {
@@ -274,134 +297,9 @@ async fn drop_after_failure(endpoint: &Endpoint, conn: &mut Conn, load: &Referen
     }
 }
 
-/// MariaDB reports some problems as warnings even in strict mode; a load treats the first
-/// one as the error it is.
-async fn first_warning(conn: &mut Conn) -> std::result::Result<(), mysql_async::Error> {
-    let warning: Option<(String, u16, String)> = conn.query_first("SHOW WARNINGS LIMIT 1").await?;
-    match warning {
-        Some((_, code, message)) => Err(mysql_async::Error::Server(mysql_async::ServerError {
-            code,
-            message,
-            state: "01000".into(),
-        })),
-        None => Ok(()),
-    }
-}
-
-/// Runs statements and turns driver errors into [`LoadError`]s naming the table.
-struct Sql {
-    endpoint: String,
-    table: String,
-}
-
-impl Sql {
-    /// Creates the database if missing, makes it the session's, and creates an empty staging
-    /// table (dropping one a crashed run left).
-    async fn create_staging(
-        &self,
-        conn: &mut Conn,
-        load: &ReferenceLoad,
-        plan: &Plan,
-    ) -> Result<()> {
-        let db = quote_identifier(&load.database);
-        let create_db = format!("CREATE DATABASE IF NOT EXISTS {db}");
-        self.run(conn, "create the database", &create_db).await?;
-        self.run(conn, "use the database", &format!("USE {db}"))
-            .await?;
-        let drop = format!(
-            "DROP TABLE IF EXISTS {}",
-            quote_identifier(&staging_name(&load.table))
-        );
-        self.run(conn, "drop a stale staging table", &drop).await?;
-        self.run(conn, "create the staging table", &plan.create_staging)
-            .await
-    }
-
-    fn error(&self, action: &str, message: &str) -> LoadError {
-        LoadError::Sql {
-            table: self.table.clone(),
-            action: action.to_string(),
-            message: message.to_string(),
-        }
-    }
-
-    async fn run(&self, conn: &mut Conn, action: &str, statement: &str) -> Result<()> {
-        conn.query_drop(statement).await.map_err(|err| match err {
-            mysql_async::Error::Server(e) => LoadError::Sql {
-                table: self.table.clone(),
-                action: action.to_string(),
-                message: e.message,
-            },
-            other => self.load_error(other, |row| (Default::default(), row)),
-        })
-    }
-
-    /// A driver error during a load. `locate` maps the 1-based row of the failing statement
-    /// (MariaDB's "at row N") to the input file and the row in it.
-    fn load_error(
-        &self,
-        err: mysql_async::Error,
-        locate: impl Fn(u64) -> (std::path::PathBuf, u64),
-    ) -> LoadError {
-        match err {
-            mysql_async::Error::Server(e) => match row_of(&e.message) {
-                Some(row) => {
-                    let (file, row) = locate(row);
-                    LoadError::RowRejected {
-                        table: self.table.clone(),
-                        file,
-                        row,
-                        message: e.message,
-                    }
-                }
-                None => LoadError::Sql {
-                    table: self.table.clone(),
-                    action: "load the rows".into(),
-                    message: e.message,
-                },
-            },
-            err @ mysql_async::Error::Io(_) => LoadError::ConnectionLost {
-                endpoint: self.endpoint.clone(),
-                table: self.table.clone(),
-                reason: reason(&err),
-            },
-            other => LoadError::Sql {
-                table: self.table.clone(),
-                action: "load the rows".into(),
-                message: reason(&other),
-            },
-        }
-    }
-}
-
-/// The row number of MariaDB messages such as "Data too long for column 'x' at row 3".
-fn row_of(message: &str) -> Option<u64> {
-    let at = message.rfind(" at row ")?;
-    let digits: String = message[at + 8..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    digits.parse().ok()
-}
-
 /// Runs blocking reader work off the async threads.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
         .unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn row_numbers_come_from_mariadb_messages() {
-        assert_eq!(row_of("Data too long for column 'name' at row 3"), Some(3));
-        assert_eq!(
-            row_of("Incorrect integer value: 'x' for column `db`.`t`.`a` at row 12"),
-            Some(12)
-        );
-        assert_eq!(row_of("Table 'x' doesn't exist"), None);
-    }
 }
