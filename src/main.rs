@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use qserv_operator::{api, partition, telemetry};
+use qserv_operator::{api, catalog, partition, telemetry};
 
 /// Stands up Qserv test instances on Kubernetes and ingests astronomical catalogs into them.
 #[derive(Parser, Debug)]
@@ -105,6 +105,20 @@ struct PartitionArgs {
     /// Input field names, comma separated (in.csv.field).
     #[arg(long = "in.csv.field")]
     in_fields: Option<String>,
+    /// Input format: sph-partition's CSV/TSV (dialect from the config), or a catalog read
+    /// through Arrow (astropy HDF5, Parquet) whose column names are the input fields.
+    #[arg(long, value_enum, default_value_t = PartitionFormat::Csv)]
+    format: PartitionFormat,
+    /// HDF5 dataset (the astropy table's path) with --format hdf5.
+    #[arg(long)]
+    dataset: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum PartitionFormat {
+    Csv,
+    Hdf5,
+    Parquet,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -210,11 +224,32 @@ fn partition(args: PartitionArgs) -> anyhow::Result<()> {
             store.set(key, value);
         }
     }
+    let inputs = partition::input::expand_inputs(&args.inputs)?;
+    let format = match args.format {
+        PartitionFormat::Csv => None,
+        PartitionFormat::Parquet => Some(catalog::InputFormat::Parquet),
+        PartitionFormat::Hdf5 => Some(catalog::InputFormat::Hdf5 {
+            dataset: args
+                .dataset
+                .clone()
+                .context("--format hdf5 needs --dataset")?,
+        }),
+    };
+    if let (Some(format), Some(first)) = (&format, inputs.first()) {
+        // The catalog's own column names are the input fields.
+        let schema = catalog::CatalogReader::open(first, format, 1)?.schema();
+        let names: Vec<serde_json::Value> = schema
+            .fields()
+            .iter()
+            .map(|f| f.name().clone().into())
+            .collect();
+        store.set("in.csv.field", serde_json::Value::Array(names));
+    }
     let mut config = partition::PartitionConfig::from_store(&store)?;
     config.angle_unit = args.angle_unit;
     config.normalize_ra = args.normalize_ra;
-    let inputs = partition::input::expand_inputs(&args.inputs)?;
     let mut opts = partition::Options::new(inputs, args.out_dir.clone());
+    opts.format = format;
     if let Some(j) = args.jobs {
         anyhow::ensure!(j >= 1, "-j must be at least 1");
         opts.threads = j;

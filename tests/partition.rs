@@ -2,6 +2,8 @@
 //! against an independent reading of the input and a brute-force overlap computation; and every
 //! kind of bad input giving an error that names file, line and field, with no output left.
 
+mod catalog_util;
+
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -550,4 +552,101 @@ fn the_cli_runs_the_acceptance_command() {
         "{stderr}"
     );
     let _ = std::io::stderr().flush();
+}
+
+/// The scientists' astropy HDF5 table goes through the same core: every row lands once in the
+/// chunk its position (radians in the file) gives, as read by astropy, not by our reader.
+#[test]
+fn hdf5_rows_partition_by_their_astropy_positions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("meas");
+    let output = Command::new(env!("CARGO_BIN_EXE_qserv-operator"))
+        .args([
+            "partition",
+            "--format",
+            "hdf5",
+            "--dataset",
+            "deepCoadd_meas",
+        ])
+        .args(["--in".as_ref(), catalog_util::macs2243().as_os_str()])
+        .args([
+            "--part.pos",
+            "coord_ra, coord_dec",
+            "--angle-unit",
+            "radian",
+            "--part.id",
+            "id",
+        ])
+        .args(["--part.num-stripes", "85", "--part.num-sub-stripes", "12"])
+        .args(["--out-dir".as_ref(), out.as_os_str()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.starts_with("partitioned 10000 rows"), "{stdout}");
+
+    // astropy's view of the table: id and the exact coordinates.
+    let dump: serde_json::Value = serde_json::from_str(&catalog_util::python(
+        "dump_table.py",
+        &[catalog_util::macs2243().to_str().unwrap(), "deepCoadd_meas"],
+    ))
+    .unwrap();
+    let names: Vec<&str> = dump["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    let col = |n: &str| names.iter().position(|x| *x == n).unwrap();
+    let float = |v: &serde_json::Value| {
+        let hex = v.as_str().unwrap().strip_prefix("f:").unwrap();
+        f64::from_bits(u64::from_str_radix(hex, 16).unwrap())
+    };
+    let chunker = Chunker::new(85, 12, 0.01667).unwrap();
+    let mut expected: HashMap<String, (i32, i32)> = HashMap::new();
+    for row in dump["rows"].as_array().unwrap() {
+        let (ra, dec) = (
+            float(&row[col("coord_ra")]).to_degrees(),
+            float(&row[col("coord_dec")]).to_degrees(),
+        );
+        let loc = chunker.locate(ra, dec);
+        expected.insert(row[col("id")].to_string(), (loc.chunk_id, loc.sub_chunk_id));
+    }
+    assert_eq!(expected.len(), 10000);
+
+    // The default output dialect is sph-partition's: tab-separated, ids appended.
+    let mut homes: HashMap<String, (i32, i32)> = HashMap::new();
+    let mut overlap = 0;
+    for entry in std::fs::read_dir(&out).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.starts_with("chunk_") || !name.ends_with(".txt") || name.contains("object_index") {
+            continue;
+        }
+        for line in std::fs::read_to_string(&path).unwrap().lines() {
+            let fields: Vec<&str> = line.split('\t').collect();
+            assert_eq!(fields.len(), names.len() + 2, "{name}: {line}");
+            let ids = (
+                fields[fields.len() - 2].parse().unwrap(),
+                fields[fields.len() - 1].parse().unwrap(),
+            );
+            if name.ends_with("_overlap.txt") {
+                overlap += 1;
+            } else {
+                assert!(
+                    homes.insert(fields[0].to_string(), ids).is_none(),
+                    "{} twice",
+                    fields[0]
+                );
+            }
+        }
+    }
+    assert_eq!(homes, expected);
+    assert!(overlap > 0);
+    let index = std::fs::read_to_string(out.join("chunk_object_index.txt")).unwrap();
+    assert_eq!(index.lines().count(), 10000);
 }

@@ -2,6 +2,7 @@
 //! a format-agnostic core that lays rows out per chunk with overlap, and a streaming, parallel
 //! CSV/TSV pipeline compatible with sph-partition's configs and output.
 
+pub mod arrow_rows;
 pub mod block;
 pub mod chunker;
 pub mod config;

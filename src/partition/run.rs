@@ -13,6 +13,9 @@ use std::time::Instant;
 
 use crossbeam_channel::bounded;
 
+use super::arrow_rows::ArrowRows;
+use crate::catalog::{CatalogReader, InputFormat};
+
 use super::block::{BlockBuilder, BlockOutput, Reject, RowTemplate, Slot};
 use super::chunker::{Chunker, ChunkerError};
 use super::config::{AngleUnit, PartitionConfig};
@@ -35,6 +38,10 @@ pub struct Options {
     pub block_size: usize,
     /// Bytes of output buffered before it is written to the chunk files.
     pub buffer_budget: usize,
+    /// `None` for sph-partition's CSV/TSV input (dialects from the config); otherwise the
+    /// inputs are read with the catalog readers (HDF5, Parquet) and `config.input_fields` are
+    /// their column names.
+    pub format: Option<InputFormat>,
 }
 
 impl Options {
@@ -47,6 +54,7 @@ impl Options {
             progress: false,
             block_size: 512 << 10,
             buffer_budget: 16 << 20,
+            format: None,
         }
     }
 }
@@ -79,6 +87,8 @@ pub enum PartitionError {
     Output { path: PathBuf, source: io::Error },
     #[error("no input files")]
     NoInput,
+    #[error(transparent)]
+    Catalog(#[from] crate::catalog::CatalogError),
 }
 
 /// Partitions CSV/TSV inputs as sph-partition would, into `opts.out_dir`.
@@ -160,8 +170,15 @@ impl Drop for Staging {
 struct Work {
     seq: u64,
     input: usize,
+    /// 1-based number of the first line (CSV) or row (Arrow) in its input.
     first_line: u64,
-    data: Vec<u8>,
+    payload: Payload,
+}
+
+/// Lines of CSV/TSV text, or a batch from a catalog reader.
+enum Payload {
+    Lines(Vec<u8>),
+    Batch(arrow_array::RecordBatch),
 }
 
 fn run_pipeline(
@@ -209,30 +226,50 @@ fn run_pipeline(
     let counts = std::thread::scope(|s| {
         let reader = s.spawn(|| {
             let mut seq = 0;
+            // Hands one unit of work on; false when the run is over (cancelled or failed).
+            let mut send = |input: usize, first_line: u64, payload: Payload| {
+                if cancel.load(Ordering::Relaxed) || ticket_rx.recv().is_err() {
+                    return false;
+                }
+                let work = Work {
+                    seq,
+                    input,
+                    first_line,
+                    payload,
+                };
+                seq += 1;
+                work_tx.send(work).is_ok()
+            };
             for (input, path) in opts.inputs.iter().enumerate() {
-                let mut r = BlockReader::open(path, bytes_read.clone())?;
-                loop {
-                    let buffer = spare_input_rx.try_recv().unwrap_or_default();
-                    let Some(block) = r.next_block(opts.block_size, buffer)? else {
-                        break;
-                    };
-                    if cancel.load(Ordering::Relaxed) || ticket_rx.recv().is_err() {
-                        return Ok(());
+                match &opts.format {
+                    None => {
+                        let mut r = BlockReader::open(path, bytes_read.clone())?;
+                        loop {
+                            let buffer = spare_input_rx.try_recv().unwrap_or_default();
+                            let Some(block) = r.next_block(opts.block_size, buffer)? else {
+                                break;
+                            };
+                            if !send(input, block.first_line, Payload::Lines(block.data)) {
+                                return Ok(());
+                            }
+                        }
                     }
-                    let work = Work {
-                        seq,
-                        input,
-                        first_line: block.first_line,
-                        data: block.data,
-                    };
-                    seq += 1;
-                    if work_tx.send(work).is_err() {
-                        return Ok(());
+                    Some(format) => {
+                        let rows = (opts.block_size / 128).max(1024);
+                        let mut first_row = 1;
+                        for batch in CatalogReader::open(path, format, rows)? {
+                            let batch = batch?;
+                            let n = batch.num_rows() as u64;
+                            if !send(input, first_row, Payload::Batch(batch)) {
+                                return Ok(());
+                            }
+                            first_row += n;
+                        }
                     }
                 }
             }
             drop(work_tx);
-            Ok::<(), InputError>(())
+            Ok::<(), PartitionError>(())
         });
         let mut workers = Vec::new();
         for _ in 0..threads {
@@ -241,16 +278,33 @@ fn run_pipeline(
             let spare_input_tx = spare_input_tx.clone();
             let spare_output_rx = spare_output_rx.clone();
             workers.push(s.spawn(move || {
-                let mut rows = CsvRows::new(config, chunker);
+                let (mut csv, mut arrow) = (None, None);
                 for work in work_rx {
                     let next = spare_output_rx.try_recv().unwrap_or_default();
-                    let out = rows.process(&work, next);
-                    let _ = spare_input_tx.try_send(work.data);
+                    let out = match work.payload {
+                        Payload::Lines(data) => {
+                            let rows = csv.get_or_insert_with(|| CsvRows::new(config, chunker));
+                            let out =
+                                rows.process(&data, work.first_line, work.seq, work.input, next);
+                            let _ = spare_input_tx.try_send(data);
+                            out
+                        }
+                        Payload::Batch(batch) => arrow
+                            .get_or_insert_with(|| ArrowRows::new(config, chunker))
+                            .process(&batch, work.first_line, work.seq, work.input, next),
+                    };
                     if done_tx.send(out).is_err() {
                         break;
                     }
                 }
-                rows.builder.into_counts()
+                let mut counts = Counts::default();
+                for builder in [csv.map(|r| r.builder), arrow.map(|r| r.builder)]
+                    .into_iter()
+                    .flatten()
+                {
+                    counts.merge(builder.into_counts());
+                }
+                counts
             }));
         }
         drop(done_tx);
@@ -451,8 +505,15 @@ impl<'a> CsvRows<'a> {
         }
     }
 
-    fn process(&mut self, work: &Work, next: BlockOutput) -> BlockOutput {
-        for (line_no, line) in lines(work.first_line, &work.data) {
+    fn process(
+        &mut self,
+        data: &[u8],
+        first_line: u64,
+        seq: u64,
+        input: usize,
+        next: BlockOutput,
+    ) -> BlockOutput {
+        for (line_no, line) in lines(first_line, data) {
             if let Err((field, reason)) = self.line(line) {
                 self.builder.reject(Reject {
                     line: line_no,
@@ -462,7 +523,7 @@ impl<'a> CsvRows<'a> {
                 });
             }
         }
-        self.builder.finish(work.seq, work.input, next)
+        self.builder.finish(seq, input, next)
     }
 
     fn line(&mut self, line: &[u8]) -> Result<(), (Option<String>, String)> {
