@@ -2,5 +2,6 @@
 //! catalogs into them, then proves the ingest with result checks.
 
 pub mod api;
+pub mod cluster;
 pub mod partition;
 pub mod telemetry;
