@@ -93,6 +93,19 @@ pub struct RenderedConfig {
 }
 
 impl RenderedConfig {
+    /// Hash of some of the files only, for pods that read just those: the replication
+    /// database reads `my.cnf` and must not restart when a controller setting changes.
+    pub fn hash_of(&self, names: &[&str]) -> String {
+        hash_files(
+            &self
+                .files
+                .iter()
+                .filter(|(name, _)| names.contains(&name.as_str()))
+                .map(|(n, c)| (n.clone(), c.clone()))
+                .collect(),
+        )
+    }
+
     /// `--section-option=value` for the settings of the given sections, sorted.
     pub fn args(&self, sections: &[&str]) -> Vec<String> {
         self.settings

@@ -274,12 +274,13 @@ pub fn mysql_uri(user: &str, password_env: Option<&str>, host: &str, db: Option<
 
 /// Pod-template metadata: the component's labels and the hash of the config it mounts.
 pub fn pod_meta(ctx: &Ctx, component: Component, config: &RenderedConfig) -> ObjectMeta {
+    pod_meta_with_hash(ctx, component, config.hash.clone())
+}
+
+pub fn pod_meta_with_hash(ctx: &Ctx, component: Component, hash: String) -> ObjectMeta {
     ObjectMeta {
         labels: Some(ctx.labels(component)),
-        annotations: Some(BTreeMap::from([(
-            CONFIG_HASH_ANNOTATION.to_string(),
-            config.hash.clone(),
-        )])),
+        annotations: Some(BTreeMap::from([(CONFIG_HASH_ANNOTATION.to_string(), hash)])),
         ..ObjectMeta::default()
     }
 }

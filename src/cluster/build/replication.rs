@@ -14,7 +14,7 @@ use super::meta::{Component, Ctx};
 use super::pod::{
     ADMIN_AUTH_KEY_ENV, AUTH_KEY_ENV, CONFIG_DIR, MariadbLayout, ROOT_PASSWORD_ENV, auth_key_env,
     config_mount, config_volume, http_probes, mariadb_container, mysql_uri, pod_meta,
-    pod_security_context, port, pvc_template, qserv_container, secret_env,
+    pod_meta_with_hash, pod_security_context, port, pvc_template, qserv_container, secret_env,
 };
 use super::secrets::SecretKey;
 
@@ -140,7 +140,13 @@ pub fn registry_deployment(ctx: &Ctx, config: &RenderedConfig) -> Deployment {
             replicas: Some(1),
             selector: ctx.selector(component),
             template: PodTemplateSpec {
-                metadata: Some(pod_meta(ctx, component, config)),
+                // The registry reads its settings from arguments and only `log.cnf` from the
+                // ConfigMap: a controller setting must not restart it.
+                metadata: Some(pod_meta_with_hash(
+                    ctx,
+                    component,
+                    config.hash_of(&["log.cnf"]),
+                )),
                 spec: Some(pod_spec(ctx, vec![registry])),
             },
             ..DeploymentSpec::default()
@@ -168,7 +174,11 @@ pub fn database_statefulset(ctx: &Ctx, config: &RenderedConfig) -> StatefulSet {
             service_name: Some(name),
             selector: ctx.selector(component),
             template: PodTemplateSpec {
-                metadata: Some(pod_meta(ctx, component, config)),
+                metadata: Some(pod_meta_with_hash(
+                    ctx,
+                    component,
+                    config.hash_of(&["my.cnf"]),
+                )),
                 spec: Some(pod_spec(ctx, vec![mariadb])),
             },
             volume_claim_templates: Some(vec![pvc_template(

@@ -281,6 +281,29 @@ fn a_config_override_changes_its_config_map_and_pod_hash_and_nothing_else() {
 }
 
 #[test]
+fn a_controller_setting_rolls_the_controller_only() {
+    let before = built("{}");
+    let after = built("{config: {replication: {controller.job-timeout-sec: '57600'}}}");
+    assert_eq!(
+        changed(&before, &after),
+        vec![
+            "ConfigMap/qserv-ci-config-replication",
+            "StatefulSet/qserv-ci-repl-ctl"
+        ]
+    );
+    // A worker setting reaches the replication workers (and the controller, which reads all).
+    let after = built("{config: {replication: {worker.ingest-num-retries: '3'}}}");
+    assert_eq!(
+        changed(&before, &after),
+        vec![
+            "ConfigMap/qserv-ci-config-replication",
+            "StatefulSet/qserv-ci-repl-ctl",
+            "StatefulSet/qserv-ci-worker"
+        ]
+    );
+}
+
+#[test]
 fn the_config_hash_is_the_config_maps() {
     let objects = built("{}");
     let ctx_cluster = cluster("{}");
