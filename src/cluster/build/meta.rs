@@ -15,6 +15,15 @@ pub const MANAGER: &str = "qserv-operator";
 /// change rolls them (the Go operator never updated its ConfigMaps after creation).
 pub const CONFIG_HASH_ANNOTATION: &str = "qserv.in2p3.fr/config-sha256";
 
+/// Label selector of every object this operator built for the cluster `name`: what the apply
+/// stage lists to find objects that are no longer desired.
+pub fn owned_selector(name: &str) -> String {
+    format!(
+        "app.kubernetes.io/name=qserv,app.kubernetes.io/instance={name},\
+         app.kubernetes.io/managed-by={MANAGER}"
+    )
+}
+
 /// The part of Qserv an object belongs to: the value of `app.kubernetes.io/component`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Component {

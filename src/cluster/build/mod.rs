@@ -33,7 +33,7 @@ use serde::Serialize;
 
 use crate::api::QservCluster;
 pub use config::{ConfigKind, Configs, RenderedConfig};
-pub use meta::{CONFIG_HASH_ANNOTATION, Component, Ctx, MANAGER};
+pub use meta::{CONFIG_HASH_ANNOTATION, Component, Ctx, MANAGER, owned_selector};
 pub use secrets::{GeneratedSecrets, SecretKey, generate_secrets};
 
 /// Why the desired objects could not be built. The spec was validated before, so these are
@@ -98,6 +98,17 @@ impl DesiredObject {
             DesiredObject::StatefulSet(_) => "StatefulSet",
             DesiredObject::Deployment(_) => "Deployment",
             DesiredObject::NetworkPolicy(_) => "NetworkPolicy",
+        }
+    }
+
+    /// The `apiVersion` the object is applied with.
+    pub fn api_version(&self) -> &'static str {
+        match self {
+            DesiredObject::Secret(_) | DesiredObject::ConfigMap(_) | DesiredObject::Service(_) => {
+                "v1"
+            }
+            DesiredObject::StatefulSet(_) | DesiredObject::Deployment(_) => "apps/v1",
+            DesiredObject::NetworkPolicy(_) => "networking.k8s.io/v1",
         }
     }
 

@@ -109,6 +109,14 @@ fn every_object_has_the_labels_namespace_and_controller_owner() {
         assert_eq!(owners[0].name, "qserv-ci");
         assert_eq!(owners[0].uid, UID);
         assert_eq!(owners[0].controller, Some(true));
+        // The apply stage finds every object with this selector.
+        for pair in owned_selector("qserv-ci").split(',') {
+            let (k, v) = pair.split_once('=').unwrap();
+            assert_eq!(labels.get(k).map(String::as_str), Some(v), "{}", o.name());
+        }
+        let json = serde_json::to_value(o).unwrap();
+        assert_eq!(json["apiVersion"], o.api_version());
+        assert_eq!(json["kind"], o.kind());
     }
     // Pod templates carry the labels their selector matches.
     for o in &objects {
