@@ -31,16 +31,20 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
-use crate::api::QservCluster;
+use crate::api::{QservCluster, ValidationErrors};
 pub use config::{ConfigKind, Configs, RenderedConfig};
 pub use meta::{CONFIG_HASH_ANNOTATION, Component, Ctx, MANAGER, owned_selector};
 pub use secrets::{GeneratedSecrets, SecretKey, generate_secrets};
 
-/// Why the desired objects could not be built. The spec was validated before, so these are
-/// what validation cannot see: metadata set by the API server, names derived from the
-/// cluster's name, config overrides the operator cannot honour.
+/// Why the desired objects could not be built. Besides an invalid spec, these are what spec
+/// validation cannot see: metadata set by the API server, names derived from the cluster's
+/// name, config overrides the operator cannot honour.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BuildError {
+    /// The spec fails validation (the validate stage should have stopped it; checked again so
+    /// no object is ever built from an invalid spec).
+    #[error("invalid QservCluster spec: {0}")]
+    InvalidSpec(#[from] ValidationErrors),
     #[error("the QservCluster has no metadata.{0} (it must come from the API server)")]
     MissingMetadata(&'static str),
     #[error(
@@ -68,6 +72,7 @@ impl BuildError {
     /// Label of the variant in metrics.
     pub fn metric_label(&self) -> &'static str {
         match self {
+            BuildError::InvalidSpec(_) => "invalid_spec",
             BuildError::MissingMetadata(_) => "missing_metadata",
             BuildError::InvalidName { .. } => "invalid_name",
             BuildError::ReservedConfigKey { .. } => "reserved_config_key",
@@ -157,6 +162,7 @@ pub fn build(
     cluster: &QservCluster,
     secrets: &GeneratedSecrets,
 ) -> Result<Vec<DesiredObject>, BuildError> {
+    cluster.spec.validate()?;
     let ctx = Ctx::new(cluster)?;
     let configs = config::render_configs(&ctx)?;
 

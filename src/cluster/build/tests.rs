@@ -27,6 +27,7 @@ fn test_secrets() -> GeneratedSecrets {
         qsmaster_password: "qsmasterPw012345".into(),
         replication_auth_key: "authKey012345678".into(),
         replication_admin_auth_key: "adminKey01234567".into(),
+        mysql_monitor_password: "monitorPw0123456".into(),
     }
 }
 
@@ -574,11 +575,13 @@ fn node_port_only_with_type_node_port() {
         port("{queryService: {type: NodePort}}"),
         ("NodePort".into(), None)
     );
-    // A nodePort left over with another type is not sent (validation reports it too).
-    assert_eq!(
-        port("{queryService: {type: LoadBalancer, nodePort: 30040}}"),
-        ("LoadBalancer".into(), None)
-    );
+    // A nodePort with another type is an invalid spec: nothing is built.
+    let err = build(
+        &cluster("{queryService: {type: LoadBalancer, nodePort: 30040}}"),
+        &test_secrets(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, BuildError::InvalidSpec(_)), "{err}");
     let query = service(&built("{}"), "qserv-ci-query").clone();
     assert_eq!(query.spec.unwrap().ports.unwrap()[0].port, 4040);
 }
@@ -635,4 +638,15 @@ fn generated_secrets_are_alphanumeric_distinct_and_redacted() {
     assert_eq!(format!("{a:?}"), "GeneratedSecrets { <redacted> }");
     // Same input, same output: the function is pure.
     assert_eq!(generate_secrets(|| 42), generate_secrets(|| 42));
+}
+
+#[test]
+fn an_invalid_spec_builds_nothing() {
+    let err = build(&cluster("{workers: {replicas: 0}}"), &test_secrets()).unwrap_err();
+    assert_eq!(err.metric_label(), "invalid_spec");
+    assert!(
+        err.to_string()
+            .contains("spec.workers.replicas: must be >= 1"),
+        "{err}"
+    );
 }

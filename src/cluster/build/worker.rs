@@ -17,10 +17,10 @@ use super::config::{
 };
 use super::meta::{Component, Ctx};
 use super::pod::{
-    ADMIN_AUTH_KEY_ENV, AUTH_KEY_ENV, CONFIG_DIR, DATA_DIR, DATA_VOLUME, MariadbLayout,
-    ROOT_PASSWORD_ENV, auth_key_env, config_mount, config_volume, empty_dir, http_probes,
-    mariadb_container, mount, mysql_uri, pod_meta, pod_security_context, port, pvc_template,
-    qserv_container, secret_env, tcp_probes,
+    ADMIN_AUTH_KEY_ENV, AUTH_KEY_ENV, CONFIG_DIR, DATA_DIR, DATA_VOLUME, MONITOR_PASSWORD_ENV,
+    MariadbLayout, ROOT_PASSWORD_ENV, auth_key_env, config_mount, config_volume, empty_dir,
+    http_probes, mariadb_container, mount, mysql_uri, pod_meta, pod_security_context, port,
+    pvc_template, qserv_container, secret_env, tcp_probes,
 };
 use super::secrets::SecretKey;
 
@@ -80,6 +80,7 @@ pub fn worker_statefulset(ctx: &Ctx, configs: &Configs) -> StatefulSet {
     let mut xrootd_args = vec![
         "worker-xrootd".to_string(),
         format!("--db-admin-uri={local_root}"),
+        format!("--mysql-monitor-password=$({MONITOR_PASSWORD_ENV})"),
     ];
     xrootd_args.extend(xrd_common.iter().cloned());
     let mut xrootd = qserv_container(ctx, "xrootd", xrootd_args);
@@ -88,6 +89,11 @@ pub fn worker_statefulset(ctx: &Ctx, configs: &Configs) -> StatefulSet {
         ROOT_PASSWORD_ENV,
         SecretKey::MariadbRootPassword,
     )];
+    env.push(secret_env(
+        ctx,
+        MONITOR_PASSWORD_ENV,
+        SecretKey::MysqlMonitorPassword,
+    ));
     env.extend(auth_key_env(ctx));
     xrootd.env = Some(env);
     xrootd.ports = Some(vec![
