@@ -12,6 +12,7 @@
 
 pub mod config;
 pub mod czar;
+pub mod defaults;
 pub mod meta;
 pub mod network;
 pub mod pod;
