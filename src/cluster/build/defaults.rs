@@ -186,12 +186,14 @@ symbolic-links=0
 log-warnings=2
 ";
 
-/// log4cxx configuration: everything at INFO to the console, where `kubectl logs` reads it.
+/// log4cxx configuration, as lsst/qserv `admin/local/docker/compose/log/log.cnf` but at INFO:
+/// to the console, where `kubectl logs` reads it.
 pub const LOG_CNF: &str = "\
 log4j.rootLogger=INFO, CONSOLE
 log4j.appender.CONSOLE=org.apache.log4j.ConsoleAppender
 log4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout
-log4j.appender.CONSOLE.layout.ConversionPattern=%d{yyyy-MM-ddTHH:mm:ss.SSSZ} %-5p %c{2} %m%n
+log4j.appender.CONSOLE.layout.ConversionPattern=%d{yyyy-MM-ddTHH:mm:ss.SSSZ}  LWP %-5X{LWP} %-5p  %m%n
+log4j.logger.lsst.qserv.xrdssi.msgs=WARN
 ";
 
 // MARIADB_PORT is written literally in the my.cnf constants above; keep them in step.

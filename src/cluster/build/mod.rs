@@ -4,7 +4,8 @@
 //!
 //! One file per component: [`czar`], [`worker`], [`xrootd`], [`replication`] (controller,
 //! registry, database), [`reference`], plus [`services`], [`config`] (ConfigMaps and their
-//! hashes), [`secrets`] and [`network`] (NetworkPolicies).
+//! hashes, from Qserv's [`defaults`]), [`secrets`] and [`network`] (NetworkPolicies); [`meta`]
+//! and [`pod`] hold what they share.
 //!
 //! Every object is named `<cluster>-<suffix>`, lives in the cluster's namespace, carries the
 //! `app.kubernetes.io/{name,instance,component,managed-by,part-of}` labels by which the apply
