@@ -12,7 +12,7 @@ use super::meta::{Component, Ctx};
 use super::pod::{
     CONFIG_DIR, DATA_DIR, DATA_VOLUME, MariadbLayout, ROOT_PASSWORD_ENV, config_mount,
     config_volume, mariadb_container, mount, mysql_uri, pod_meta, pod_security_context, port,
-    pvc_template, qserv_container, secret_env, tcp_probes,
+    pvc_retention, pvc_template, qserv_container, secret_env, tcp_probes,
 };
 use super::secrets::SecretKey;
 
@@ -78,6 +78,7 @@ pub fn czar_statefulset(ctx: &Ctx, config: &RenderedConfig) -> StatefulSet {
                     ..PodSpec::default()
                 }),
             },
+            persistent_volume_claim_retention_policy: Some(pvc_retention(ctx)),
             volume_claim_templates: Some(vec![pvc_template(ctx, component, &spec.czar.storage)]),
             ..StatefulSetSpec::default()
         }),

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::api::apps::v1::StatefulSetPersistentVolumeClaimRetentionPolicy;
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
     EnvVarSource, HTTPGetAction, PersistentVolumeClaim, PersistentVolumeClaimSpec,
@@ -15,7 +16,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use super::config::RenderedConfig;
 use super::meta::{CONFIG_HASH_ANNOTATION, Component, Ctx};
 use super::secrets::SecretKey;
-use crate::api::qserv_cluster::StorageSpec;
+use crate::api::qserv_cluster::{StorageRetention, StorageSpec};
 
 /// MariaDB port of the czar, worker, replication and reference databases (docker-compose.yml in
 /// lsst/qserv `admin/local/docker/compose/`: `command: --port 3306`).
@@ -198,6 +199,21 @@ pub fn pvc_template(
             ..PersistentVolumeClaimSpec::default()
         }),
         ..PersistentVolumeClaim::default()
+    }
+}
+
+/// What happens to the claims of a StatefulSet: deleted with it only when
+/// `spec.storageRetention: Delete` (the finalizer enforces the same on cluster deletion and
+/// records it in events); always kept on scale-down, so a worker scaled away and back finds its
+/// chunks again (scaling down a worker that holds data needs `allowDataLoss` anyway).
+pub fn pvc_retention(ctx: &Ctx) -> StatefulSetPersistentVolumeClaimRetentionPolicy {
+    let when_deleted = match ctx.cluster.spec.storage_retention {
+        StorageRetention::Retain => "Retain",
+        StorageRetention::Delete => "Delete",
+    };
+    StatefulSetPersistentVolumeClaimRetentionPolicy {
+        when_deleted: Some(when_deleted.into()),
+        when_scaled: Some("Retain".into()),
     }
 }
 

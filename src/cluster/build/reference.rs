@@ -12,7 +12,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::meta::{Component, Ctx};
 use super::pod::{
-    MariadbLayout, mariadb_container, pod_security_context, pvc_template, secret_env,
+    MariadbLayout, mariadb_container, pod_security_context, pvc_retention, pvc_template, secret_env,
 };
 use super::secrets::SecretKey;
 
@@ -54,6 +54,7 @@ pub fn reference_statefulset(ctx: &Ctx) -> Option<StatefulSet> {
                     ..PodSpec::default()
                 }),
             },
+            persistent_volume_claim_retention_policy: Some(pvc_retention(ctx)),
             volume_claim_templates: Some(vec![pvc_template(
                 ctx,
                 component,

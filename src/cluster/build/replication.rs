@@ -14,7 +14,8 @@ use super::meta::{Component, Ctx};
 use super::pod::{
     ADMIN_AUTH_KEY_ENV, AUTH_KEY_ENV, CONFIG_DIR, MariadbLayout, ROOT_PASSWORD_ENV, auth_key_env,
     config_mount, config_volume, http_probes, mariadb_container, mysql_uri, pod_meta,
-    pod_meta_with_hash, pod_security_context, port, pvc_template, qserv_container, secret_env,
+    pod_meta_with_hash, pod_security_context, port, pvc_retention, pvc_template, qserv_container,
+    secret_env,
 };
 use super::secrets::SecretKey;
 
@@ -181,6 +182,7 @@ pub fn database_statefulset(ctx: &Ctx, config: &RenderedConfig) -> StatefulSet {
                 )),
                 spec: Some(pod_spec(ctx, vec![mariadb])),
             },
+            persistent_volume_claim_retention_policy: Some(pvc_retention(ctx)),
             volume_claim_templates: Some(vec![pvc_template(
                 ctx,
                 component,

@@ -20,7 +20,7 @@ use super::pod::{
     ADMIN_AUTH_KEY_ENV, AUTH_KEY_ENV, CONFIG_DIR, DATA_DIR, DATA_VOLUME, MONITOR_PASSWORD_ENV,
     MariadbLayout, ROOT_PASSWORD_ENV, auth_key_env, config_mount, config_volume, empty_dir,
     http_probes, mariadb_container, mount, mysql_uri, pod_meta, pod_security_context, port,
-    pvc_template, qserv_container, secret_env, tcp_probes,
+    pvc_retention, pvc_template, qserv_container, secret_env, tcp_probes,
 };
 use super::secrets::SecretKey;
 
@@ -180,6 +180,7 @@ pub fn worker_statefulset(ctx: &Ctx, configs: &Configs) -> StatefulSet {
                     ..PodSpec::default()
                 }),
             },
+            persistent_volume_claim_retention_policy: Some(pvc_retention(ctx)),
             volume_claim_templates: Some(vec![pvc_template(ctx, component, &spec.workers.storage)]),
             ..StatefulSetSpec::default()
         }),

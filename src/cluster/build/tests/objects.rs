@@ -292,3 +292,28 @@ fn an_invalid_spec_builds_nothing() {
         "{err}"
     );
 }
+
+#[test]
+fn claims_are_deleted_with_the_statefulsets_only_with_storage_retention_delete() {
+    for (retention, when_deleted) in [("Retain", "Retain"), ("Delete", "Delete")] {
+        let objects = built(&format!(
+            "{{storageRetention: {retention}, reference: {{enabled: true}}}}"
+        ));
+        for name in [
+            "qserv-ci-czar",
+            "qserv-ci-worker",
+            "qserv-ci-repl-db",
+            "qserv-ci-reference",
+        ] {
+            let policy = statefulset(&objects, name)
+                .spec
+                .as_ref()
+                .unwrap()
+                .persistent_volume_claim_retention_policy
+                .clone()
+                .unwrap();
+            assert_eq!(policy.when_deleted.as_deref(), Some(when_deleted), "{name}");
+            assert_eq!(policy.when_scaled.as_deref(), Some("Retain"), "{name}");
+        }
+    }
+}
