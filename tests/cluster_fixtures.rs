@@ -37,7 +37,6 @@ fn fixture_secrets() -> GeneratedSecrets {
         qsmaster_password: "FixtureQsmasterPassword000000000".into(),
         replication_auth_key: "FixtureAuthKey000000000000000000".into(),
         replication_admin_auth_key: "FixtureAdminAuthKey0000000000000".into(),
-        mysql_monitor_password: "FixtureMonitorPassword0000000000".into(),
     }
 }
 

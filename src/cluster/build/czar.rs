@@ -7,12 +7,13 @@
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{PodSpec, PodTemplateSpec};
 
-use super::config::{ConfigKind, RenderedConfig, config_map_name};
+use super::config::{ConfigKind, REPLICATION_HTTP_PORT, RenderedConfig, config_map_name};
 use super::meta::{Component, Ctx};
 use super::pod::{
-    CONFIG_DIR, DATA_DIR, DATA_VOLUME, MariadbLayout, ROOT_PASSWORD_ENV, config_mount,
-    config_volume, mariadb_container, mount, mysql_uri, pod_meta, pod_security_context, port,
-    pvc_retention, pvc_template, qserv_container, secret_env, tcp_probes,
+    ADMIN_AUTH_KEY_ENV, AUTH_KEY_ENV, CONFIG_DIR, DATA_DIR, DATA_VOLUME, MariadbLayout,
+    ROOT_PASSWORD_ENV, auth_key_env, config_mount, config_volume, mariadb_container, mount,
+    mysql_uri, pod_meta, pod_security_context, port, pvc_retention, pvc_template, qserv_container,
+    secret_env, tcp_probes,
 };
 use super::secrets::SecretKey;
 
@@ -46,14 +47,26 @@ pub fn czar_statefulset(ctx: &Ctx, config: &RenderedConfig) -> StatefulSet {
             format!("--xrootd-manager={xrootd}"),
             format!("--czar-cfg-file={CONFIG_DIR}/qserv-czar.cnf"),
             format!("--log-cfg-file={CONFIG_DIR}/log.cnf"),
+            // The czar registers with the replication registry (required options of `proxy`
+            // in the current entrypoint.py).
+            format!("--repl-instance-id={}", ctx.name),
+            format!("--repl-auth-key=$({AUTH_KEY_ENV})"),
+            format!("--repl-admin-auth-key=$({ADMIN_AUTH_KEY_ENV})"),
+            format!(
+                "--repl-registry-host={}",
+                ctx.object_name(Component::ReplicationRegistry)
+            ),
+            format!("--repl-registry-port={REPLICATION_HTTP_PORT}"),
         ],
     );
     let (readiness, liveness) = tcp_probes("proxy");
-    proxy.env = Some(vec![secret_env(
+    let mut env = vec![secret_env(
         ctx,
         ROOT_PASSWORD_ENV,
         SecretKey::MariadbRootPassword,
-    )]);
+    )];
+    env.extend(auth_key_env(ctx));
+    proxy.env = Some(env);
     proxy.ports = Some(vec![port("proxy", PROXY_PORT)]);
     proxy.readiness_probe = Some(readiness);
     proxy.liveness_probe = Some(liveness);

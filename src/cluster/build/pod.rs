@@ -132,7 +132,6 @@ pub fn secret_env(ctx: &Ctx, name: &str, key: SecretKey) -> EnvVar {
 pub const ROOT_PASSWORD_ENV: &str = "MYSQL_ROOT_PASSWORD";
 pub const AUTH_KEY_ENV: &str = "QSERV_REPL_AUTH_KEY";
 pub const ADMIN_AUTH_KEY_ENV: &str = "QSERV_REPL_ADMIN_AUTH_KEY";
-pub const MONITOR_PASSWORD_ENV: &str = "QSERV_MYSQL_MONITOR_PASSWORD";
 
 /// The replication auth keys as env vars, for `--repl-auth-key=$(QSERV_REPL_AUTH_KEY)` etc.
 pub fn auth_key_env(ctx: &Ctx) -> Vec<EnvVar> {

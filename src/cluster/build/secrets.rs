@@ -26,18 +26,14 @@ pub enum SecretKey {
     ReplicationAuthKey,
     /// `--repl-admin-auth-key` / `--admin-auth-key`.
     ReplicationAdminAuthKey,
-    /// `--mysql-monitor-password` of `entrypoint worker-xrootd`: the account monitoring tools
-    /// use on the worker databases (docker-compose passes it to `worker-xrootd-N`).
-    MysqlMonitorPassword,
 }
 
 impl SecretKey {
-    pub const ALL: [SecretKey; 5] = [
+    pub const ALL: [SecretKey; 4] = [
         SecretKey::MariadbRootPassword,
         SecretKey::QsmasterPassword,
         SecretKey::ReplicationAuthKey,
         SecretKey::ReplicationAdminAuthKey,
-        SecretKey::MysqlMonitorPassword,
     ];
 
     pub fn key(self) -> &'static str {
@@ -46,7 +42,6 @@ impl SecretKey {
             SecretKey::QsmasterPassword => "qsmaster-password",
             SecretKey::ReplicationAuthKey => "replication-auth-key",
             SecretKey::ReplicationAdminAuthKey => "replication-admin-auth-key",
-            SecretKey::MysqlMonitorPassword => "mysql-monitor-password",
         }
     }
 }
@@ -58,7 +53,6 @@ pub struct GeneratedSecrets {
     pub qsmaster_password: String,
     pub replication_auth_key: String,
     pub replication_admin_auth_key: String,
-    pub mysql_monitor_password: String,
 }
 
 impl fmt::Debug for GeneratedSecrets {
@@ -74,7 +68,6 @@ impl GeneratedSecrets {
             SecretKey::QsmasterPassword => &self.qsmaster_password,
             SecretKey::ReplicationAuthKey => &self.replication_auth_key,
             SecretKey::ReplicationAdminAuthKey => &self.replication_admin_auth_key,
-            SecretKey::MysqlMonitorPassword => &self.mysql_monitor_password,
         }
     }
 
@@ -91,7 +84,6 @@ impl GeneratedSecrets {
             qsmaster_password: get(SecretKey::QsmasterPassword)?,
             replication_auth_key: get(SecretKey::ReplicationAuthKey)?,
             replication_admin_auth_key: get(SecretKey::ReplicationAdminAuthKey)?,
-            mysql_monitor_password: get(SecretKey::MysqlMonitorPassword)?,
         })
     }
 }
@@ -121,7 +113,6 @@ pub fn generate_secrets(mut random_u64: impl FnMut() -> u64) -> GeneratedSecrets
         qsmaster_password: value(),
         replication_auth_key: value(),
         replication_admin_auth_key: value(),
-        mysql_monitor_password: value(),
     }
 }
 

@@ -4,8 +4,9 @@
 //!
 //! Commands follow the `worker-db-N`, `worker-xrootd-N`, `worker-cmsd-N` and `worker-repl-N`
 //! services of lsst/qserv `admin/local/docker/compose/docker-compose.yml`, the options of
-//! `entrypoint worker-xrootd|worker-cmsd|worker-repl` in
-//! `src/admin/python/lsst/qserv/admin/cli/entrypoint.py` and `options.py`, and the worker start
+//! `entrypoint worker-xrootd|worker-cmsd|worker-repl` in the current
+//! `src/admin/python/lsst/qserv/admin/cli/entrypoint.py` (which dropped the older
+//! `--cmsd-manager-count` and `--mysql-monitor-password`) and `options.py`, and the worker start
 //! scripts of lsst/qserv-operator (`configmap/xrootd-server/start/start.sh`,
 //! `configmap/repl-wrk/start/start.sh`).
 
@@ -17,10 +18,10 @@ use super::config::{
 };
 use super::meta::{Component, Ctx};
 use super::pod::{
-    ADMIN_AUTH_KEY_ENV, AUTH_KEY_ENV, CONFIG_DIR, DATA_DIR, DATA_VOLUME, MONITOR_PASSWORD_ENV,
-    MariadbLayout, ROOT_PASSWORD_ENV, auth_key_env, config_mount, config_volume, empty_dir,
-    http_probes, mariadb_container, mount, mysql_uri, pod_meta, pod_security_context, port,
-    pvc_retention, pvc_template, qserv_container, secret_env, tcp_probes,
+    ADMIN_AUTH_KEY_ENV, AUTH_KEY_ENV, CONFIG_DIR, DATA_DIR, DATA_VOLUME, MariadbLayout,
+    ROOT_PASSWORD_ENV, auth_key_env, config_mount, config_volume, empty_dir, http_probes,
+    mariadb_container, mount, mysql_uri, pod_meta, pod_security_context, port, pvc_retention,
+    pvc_template, qserv_container, secret_env, tcp_probes,
 };
 use super::secrets::SecretKey;
 
@@ -58,7 +59,6 @@ pub fn worker_statefulset(ctx: &Ctx, configs: &Configs) -> StatefulSet {
         format!("--db-uri={local_qsmaster}"),
         format!("--vnid-config={vnid_config}"),
         format!("--cmsd-manager-name={}", ctx.object_name(Component::Xrootd)),
-        format!("--cmsd-manager-count={}", spec.xrootd.replicas),
         format!("--repl-instance-id={}", ctx.name),
         format!("--repl-auth-key=$({AUTH_KEY_ENV})"),
         format!("--repl-admin-auth-key=$({ADMIN_AUTH_KEY_ENV})"),
@@ -80,7 +80,6 @@ pub fn worker_statefulset(ctx: &Ctx, configs: &Configs) -> StatefulSet {
     let mut xrootd_args = vec![
         "worker-xrootd".to_string(),
         format!("--db-admin-uri={local_root}"),
-        format!("--mysql-monitor-password=$({MONITOR_PASSWORD_ENV})"),
     ];
     xrootd_args.extend(xrd_common.iter().cloned());
     let mut xrootd = qserv_container(ctx, "xrootd", xrootd_args);
@@ -89,11 +88,6 @@ pub fn worker_statefulset(ctx: &Ctx, configs: &Configs) -> StatefulSet {
         ROOT_PASSWORD_ENV,
         SecretKey::MariadbRootPassword,
     )];
-    env.push(secret_env(
-        ctx,
-        MONITOR_PASSWORD_ENV,
-        SecretKey::MysqlMonitorPassword,
-    ));
     env.extend(auth_key_env(ctx));
     xrootd.env = Some(env);
     xrootd.ports = Some(vec![

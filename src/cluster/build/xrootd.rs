@@ -29,9 +29,10 @@ pub fn xrootd_statefulset(ctx: &Ctx) -> StatefulSet {
         ctx,
         "xrootd",
         vec![
+            // The current entrypoint takes the manager name only (the Go operator's
+            // `--cmsd-manager-count` is gone from lsst/qserv `entrypoint.py`).
             "xrootd-manager".into(),
             format!("--cmsd-manager-name={name}"),
-            format!("--cmsd-manager-count={}", spec.xrootd.replicas),
         ],
     );
     let (readiness, liveness) = tcp_probes("xrootd");

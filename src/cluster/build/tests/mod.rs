@@ -31,7 +31,6 @@ pub(super) fn test_secrets() -> GeneratedSecrets {
         qsmaster_password: "qsmasterPw012345".into(),
         replication_auth_key: "authKey012345678".into(),
         replication_admin_auth_key: "adminKey01234567".into(),
-        mysql_monitor_password: "monitorPw0123456".into(),
     }
 }
 
