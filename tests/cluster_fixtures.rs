@@ -97,27 +97,28 @@ fn check_case(case: &str, input: &str, update: bool) -> Vec<String> {
     problems
 }
 
-/// A short line diff: `-` fixture, `+` built, with the line numbers of the first changes.
+/// A short diff: the lines between the common head and tail, `-` fixture and `+` built, with
+/// line numbers (an inserted line shows as one `+`, not as every line after it changing).
 fn line_diff(want: &str, got: &str) -> String {
     let (w, g): (Vec<_>, Vec<_>) = (want.lines().collect(), got.lines().collect());
+    let head = w.iter().zip(&g).take_while(|(a, b)| a == b).count();
+    let tail = w[head..]
+        .iter()
+        .rev()
+        .zip(g[head..].iter().rev())
+        .take_while(|(a, b)| a == b)
+        .count();
     let mut out = String::new();
-    let mut shown = 0;
-    for i in 0..w.len().max(g.len()) {
-        let (a, b) = (w.get(i), g.get(i));
-        if a != b {
-            if let Some(a) = a {
-                out.push_str(&format!("  {:>5} - {a}\n", i + 1));
-            }
-            if let Some(b) = b {
-                out.push_str(&format!("  {:>5} + {b}\n", i + 1));
-            }
-            shown += 1;
-            if shown == 20 {
-                out.push_str("  ...\n");
-                break;
-            }
+    let side = |out: &mut String, lines: &[&str], sign: char| {
+        for (i, line) in lines[head..lines.len() - tail].iter().enumerate().take(15) {
+            out.push_str(&format!("  {:>5} {sign} {line}\n", head + i + 1));
         }
-    }
+        if lines.len() - tail - head > 15 {
+            out.push_str("        ...\n");
+        }
+    };
+    side(&mut out, &w, '-');
+    side(&mut out, &g, '+');
     out
 }
 
