@@ -11,7 +11,7 @@ use super::meta::{Component, Ctx};
 use super::pod::MARIADB_PORT;
 use super::worker::{WORKER_HTTP_SVC_PORT, XROOTD_PORT};
 use super::xrootd::CMSD_PORT;
-use crate::api::qserv_cluster::ServiceType;
+use crate::api::qserv_cluster::{Endpoints, ServiceType};
 
 fn service_port(name: &str, port: i32) -> ServicePort {
     ServicePort {
@@ -138,5 +138,21 @@ pub fn query_service(ctx: &Ctx) -> Service {
             ..ServiceSpec::default()
         }),
         ..Service::default()
+    }
+}
+
+/// `status.endpoints`: where clients reach the cluster, by the in-cluster DNS names of the
+/// Services built here (pure, so the status stage and the tests agree on them).
+pub fn endpoints(ctx: &Ctx) -> Endpoints {
+    let host = |name: String| format!("{name}.{}.svc", ctx.namespace);
+    Endpoints {
+        query: format!("{}:{PROXY_PORT}", host(ctx.named("query"))),
+        replication: format!("http://{}:{REPLICATION_HTTP_PORT}", host(ctx.named("repl"))),
+        reference: ctx.cluster.spec.reference.enabled.then(|| {
+            format!(
+                "{}:{MARIADB_PORT}",
+                host(ctx.object_name(Component::Reference))
+            )
+        }),
     }
 }

@@ -317,3 +317,27 @@ fn claims_are_deleted_with_the_statefulsets_only_with_storage_retention_delete()
         }
     }
 }
+
+#[test]
+fn endpoints_name_the_built_services() {
+    let c = cluster("{reference: {enabled: true}}");
+    let ctx = Ctx::new(&c).unwrap();
+    let e = services::endpoints(&ctx);
+    assert_eq!(e.query, "qserv-ci-query.ci.svc:4040");
+    assert_eq!(e.replication, "http://qserv-ci-repl.ci.svc:8080");
+    assert_eq!(
+        e.reference.as_deref(),
+        Some("qserv-ci-reference.ci.svc:3306")
+    );
+    let objects = built("{reference: {enabled: true}}");
+    for (name, port) in [
+        ("qserv-ci-query", 4040),
+        ("qserv-ci-repl", 8080),
+        ("qserv-ci-reference", 3306),
+    ] {
+        let ports = service(&objects, name).spec.clone().unwrap().ports.unwrap();
+        assert_eq!(ports[0].port, port, "{name}");
+    }
+    let c = cluster("{}");
+    assert_eq!(services::endpoints(&Ctx::new(&c).unwrap()).reference, None);
+}
