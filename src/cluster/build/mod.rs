@@ -3,7 +3,7 @@
 //! deterministic (sorted maps, fixed order), so it is tested against committed YAML fixtures.
 //!
 //! One file per component: [`czar`], [`worker`], [`xrootd`], [`replication`] (controller,
-//! registry, database), [`reference`], plus [`services`], [`config`] (ConfigMaps and their
+//! registry, database), [`reference`](mod@reference), plus [`services`], [`config`] (ConfigMaps and their
 //! hashes, from Qserv's [`defaults`]), [`secrets`] and [`network`] (NetworkPolicies); [`meta`]
 //! and [`pod`] hold what they share.
 //!
