@@ -7,6 +7,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use qserv_operator::{api, catalog, partition, telemetry};
 
+mod cli;
+
 /// Stands up Qserv test instances on Kubernetes and ingests astronomical catalogs into them.
 #[derive(Parser, Debug)]
 #[command(name = "qserv-operator", version, about, propagate_version = true)]
@@ -36,6 +38,18 @@ enum Command {
     },
     /// Partition CSV/TSV files into Qserv chunks with overlap (sph-partition compatible).
     Partition(Box<PartitionArgs>),
+    /// Try it without a cluster: local API server, kubectl, and the Clusters catalog partitioned.
+    Demo {
+        /// Directory holding the shared test data (clusters/macs2243.h5).
+        #[arg(long, default_value = "../shared/data")]
+        data: PathBuf,
+        /// Scratch directory (kubeconfig, chunk files); emptied first.
+        #[arg(long, default_value = "local/demo")]
+        work_dir: PathBuf,
+        /// Keep the API server running until Ctrl-C.
+        #[arg(long)]
+        keep_running: bool,
+    },
     /// Check QservCluster and CatalogIngest manifests offline: unknown fields, types, CEL rules.
     Validate {
         /// YAML files (several documents per file allowed).
@@ -123,11 +137,26 @@ enum PartitionFormat {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    telemetry::init(cli.log_format, "info");
+    // The demo talks to a person; the server's own info logs would interleave with it.
+    let level = if matches!(cli.command, Command::Demo { .. }) {
+        "warn"
+    } else {
+        "info"
+    };
+    telemetry::init(cli.log_format, level);
     match cli.command {
         Command::Crds { out_dir } => print_crds(out_dir),
         Command::Validate { files } => validate_manifests(&files),
         Command::Partition(args) => partition(*args),
+        Command::Demo {
+            data,
+            work_dir,
+            keep_running,
+        } => tokio::runtime::Runtime::new()?.block_on(cli::demo::run(cli::demo::DemoArgs {
+            data,
+            work_dir,
+            keep_running,
+        })),
         Command::Local {
             kubeconfig_out,
             port,
@@ -257,7 +286,7 @@ fn partition(args: PartitionArgs) -> anyhow::Result<()> {
     opts.max_rejects = args.max_rejects;
     opts.progress = true;
     let started = std::time::Instant::now();
-    let summary = partition::partition_csv(&config, &opts)?;
+    let summary = partition::partition_files(&config, &opts)?;
     let secs = started.elapsed().as_secs_f64();
     let peak = peak_rss_mib()
         .map(|m| format!(", peak RSS {m:.0} MiB"))

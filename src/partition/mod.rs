@@ -8,11 +8,12 @@ pub mod chunker;
 pub mod config;
 pub mod counts;
 pub mod csv;
+pub mod from_spec;
 pub mod input;
 pub mod run;
 pub mod writer;
 
 pub use chunker::{Chunker, Location};
 pub use config::{AngleUnit, ConfigStore, PartitionConfig};
-pub use run::{Options, PartitionError, partition_csv};
+pub use run::{Options, PartitionError, partition_files};
 pub use writer::Summary;

@@ -14,7 +14,7 @@ use std::time::Instant;
 use crossbeam_channel::bounded;
 
 use super::arrow_rows::ArrowRows;
-use crate::catalog::{CatalogReader, InputFormat};
+use crate::catalog::{CatalogReader, InputFormat, SelectionSpec};
 
 use super::block::{BlockBuilder, BlockOutput, Reject, RowTemplate, Slot};
 use super::chunker::{Chunker, ChunkerError};
@@ -42,6 +42,9 @@ pub struct Options {
     /// inputs are read with the catalog readers (HDF5, Parquet) and `config.input_fields` are
     /// their column names.
     pub format: Option<InputFormat>,
+    /// Columns, cone and bands to keep of catalog inputs (`format` set); `config.input_fields`
+    /// are then the selected columns.
+    pub selection: Option<SelectionSpec>,
 }
 
 impl Options {
@@ -55,6 +58,7 @@ impl Options {
             block_size: 512 << 10,
             buffer_budget: 16 << 20,
             format: None,
+            selection: None,
         }
     }
 }
@@ -89,10 +93,16 @@ pub enum PartitionError {
     NoInput,
     #[error(transparent)]
     Catalog(#[from] crate::catalog::CatalogError),
+    #[error(transparent)]
+    Config(#[from] super::config::ConfigError),
 }
 
-/// Partitions CSV/TSV inputs as sph-partition would, into `opts.out_dir`.
-pub fn partition_csv(config: &PartitionConfig, opts: &Options) -> Result<Summary, PartitionError> {
+/// Partitions the inputs (CSV/TSV as sph-partition would, or catalog files when
+/// `opts.format` is set) into `opts.out_dir`.
+pub fn partition_files(
+    config: &PartitionConfig,
+    opts: &Options,
+) -> Result<Summary, PartitionError> {
     if opts.inputs.is_empty() {
         return Err(PartitionError::NoInput);
     }
@@ -257,8 +267,17 @@ fn run_pipeline(
                     Some(format) => {
                         let rows = (opts.block_size / 128).max(1024);
                         let mut first_row = 1;
-                        for batch in CatalogReader::open(path, format, rows)? {
+                        let reader = CatalogReader::open(path, format, rows)?;
+                        let batches: Box<dyn Iterator<Item = crate::catalog::Result<_>>> =
+                            match &opts.selection {
+                                Some(selection) => Box::new(reader.select(selection)?),
+                                None => Box::new(reader),
+                            };
+                        for batch in batches {
                             let batch = batch?;
+                            if batch.num_rows() == 0 {
+                                continue;
+                            }
                             let n = batch.num_rows() as u64;
                             if !send(input, first_row, Payload::Batch(batch)) {
                                 return Ok(());
