@@ -13,28 +13,17 @@ use arrow_array::types::{
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::DataType;
 
-use super::block::{BlockBuilder, BlockOutput, Reject, RowTemplate, Slot};
+use super::block::{BlockBuilder, BlockOutput, Reject, RowTemplate};
 use super::chunker::Chunker;
-use super::config::{AngleUnit, PartitionConfig};
+use super::config::{AngleUnit, OutField, PartitionConfig, RowLayout};
 use super::csv::Dialect;
 use super::run::check_position;
-
-/// What each output field is made of.
-#[derive(Debug, Clone, Copy)]
-enum OutField {
-    Column(usize),
-    Null,
-    Slot(Slot),
-}
 
 /// Turns Arrow batches into located, encoded rows; one per worker thread.
 pub struct ArrowRows<'a> {
     config: &'a PartitionConfig,
     pub(crate) builder: BlockBuilder<'a>,
-    plan: Vec<OutField>,
-    ra: usize,
-    dec: usize,
-    id: Option<usize>,
+    layout: RowLayout,
     row: RowTemplate,
     text: String,
     id_bytes: Vec<u8>,
@@ -43,33 +32,11 @@ pub struct ArrowRows<'a> {
 impl<'a> ArrowRows<'a> {
     /// `config.input_fields` are the batches' column names, in order.
     pub fn new(config: &'a PartitionConfig, chunker: &'a Chunker) -> Self {
-        let plan = config
-            .output_fields
-            .iter()
-            .map(|name| {
-                if *name == config.chunk_field {
-                    OutField::Slot(Slot::ChunkId)
-                } else if *name == config.sub_chunk_field {
-                    OutField::Slot(Slot::SubChunkId)
-                } else {
-                    config
-                        .input_index(name)
-                        .map_or(OutField::Null, OutField::Column)
-                }
-            })
-            .collect();
-        let index = |name: &str| {
-            config
-                .input_index(name)
-                .expect("checked by PartitionConfig")
-        };
+        let layout = config.layout();
         ArrowRows {
             config,
             builder: BlockBuilder::new(chunker, config.output_dialect.delimiter),
-            plan,
-            ra: index(&config.pos.0),
-            dec: index(&config.pos.1),
-            id: config.id.as_deref().map(index),
+            layout,
             row: RowTemplate::default(),
             text: String::new(),
             id_bytes: Vec::new(),
@@ -102,14 +69,21 @@ impl<'a> ArrowRows<'a> {
     fn row(&mut self, batch: &RecordBatch, i: usize) -> Result<(), (Option<String>, String)> {
         let cfg = self.config;
         let name = |c: usize| Some(cfg.input_fields[c].clone());
-        let ra =
-            coordinate(batch.column(self.ra), i, cfg.angle_unit).map_err(|e| (name(self.ra), e))?;
-        let dec = coordinate(batch.column(self.dec), i, cfg.angle_unit)
-            .map_err(|e| (name(self.dec), e))?;
+        let ra = coordinate(batch.column(self.layout.ra), i, cfg.angle_unit)
+            .map_err(|e| (name(self.layout.ra), e))?;
+        let dec = coordinate(batch.column(self.layout.dec), i, cfg.angle_unit)
+            .map_err(|e| (name(self.layout.dec), e))?;
         let (ra, dec) = check_position(ra, dec, cfg.normalize_ra).map_err(|(which, reason)| {
-            (name(if which == 0 { self.ra } else { self.dec }), reason)
+            (
+                name(if which == 0 {
+                    self.layout.ra
+                } else {
+                    self.layout.dec
+                }),
+                reason,
+            )
         })?;
-        if let Some(c) = self.id {
+        if let Some(c) = self.layout.id {
             let col = batch.column(c);
             if col.is_null(i) {
                 return Err((name(c), "object id is NULL".into()));
@@ -125,7 +99,7 @@ impl<'a> ArrowRows<'a> {
             .map_err(|e| (name(c), e))?;
         }
         self.row.clear();
-        for (k, field) in self.plan.iter().enumerate() {
+        for (k, field) in self.layout.plan.iter().enumerate() {
             if k > 0 {
                 self.row.bytes_mut().push(cfg.output_dialect.delimiter);
             }
@@ -135,7 +109,7 @@ impl<'a> ArrowRows<'a> {
                     .row
                     .bytes_mut()
                     .extend_from_slice(&cfg.output_dialect.null),
-                OutField::Column(c) => encode_value(
+                OutField::Input(c) => encode_value(
                     batch.column(c),
                     i,
                     &cfg.output_dialect,
@@ -145,7 +119,7 @@ impl<'a> ArrowRows<'a> {
                 .map_err(|e| (name(c), e))?,
             }
         }
-        let id = self.id.map(|_| self.id_bytes.as_slice());
+        let id = self.layout.id.map(|_| self.id_bytes.as_slice());
         self.builder.add(ra, dec, &self.row, id);
         Ok(())
     }

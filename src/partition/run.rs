@@ -16,9 +16,9 @@ use crossbeam_channel::bounded;
 use super::arrow_rows::ArrowRows;
 use crate::catalog::{CatalogReader, InputFormat, SelectionSpec};
 
-use super::block::{BlockBuilder, BlockOutput, Reject, RowTemplate, Slot};
+use super::block::{BlockBuilder, BlockOutput, Reject, RowTemplate};
 use super::chunker::{Chunker, ChunkerError};
-use super::config::{AngleUnit, PartitionConfig};
+use super::config::{AngleUnit, OutField, PartitionConfig, RowLayout};
 use super::counts::Counts;
 use super::csv::{Dialect, Record};
 use super::input::{BlockReader, InputError, lines};
@@ -464,22 +464,11 @@ fn write_reject(out: &mut impl Write, path: &Path, r: &Reject) -> io::Result<()>
     )
 }
 
-/// What each output field is made of.
-#[derive(Debug, Clone, Copy)]
-enum OutField {
-    Input(usize),
-    Null,
-    Slot(Slot),
-}
-
 /// Turns CSV lines into located, re-encoded rows (sph-partition's `Editor` + `Worker::map`).
 struct CsvRows<'a> {
     config: &'a PartitionConfig,
     builder: BlockBuilder<'a>,
-    plan: Vec<OutField>,
-    ra: usize,
-    dec: usize,
-    id: Option<usize>,
+    layout: RowLayout,
     dialects_match: bool,
     record: Record,
     row: RowTemplate,
@@ -489,33 +478,11 @@ struct CsvRows<'a> {
 
 impl<'a> CsvRows<'a> {
     fn new(config: &'a PartitionConfig, chunker: &'a Chunker) -> Self {
-        let plan = config
-            .output_fields
-            .iter()
-            .map(|name| {
-                if *name == config.chunk_field {
-                    OutField::Slot(Slot::ChunkId)
-                } else if *name == config.sub_chunk_field {
-                    OutField::Slot(Slot::SubChunkId)
-                } else {
-                    config
-                        .input_index(name)
-                        .map_or(OutField::Null, OutField::Input)
-                }
-            })
-            .collect();
-        let index = |name: &str| {
-            config
-                .input_index(name)
-                .expect("checked by PartitionConfig")
-        };
+        let layout = config.layout();
         CsvRows {
             config,
             builder: BlockBuilder::new(chunker, config.output_dialect.delimiter),
-            plan,
-            ra: index(&config.pos.0),
-            dec: index(&config.pos.1),
-            id: config.id.as_deref().map(index),
+            layout,
             dialects_match: config.input_dialect == config.output_dialect,
             record: Record::default(),
             row: RowTemplate::default(),
@@ -553,13 +520,13 @@ impl<'a> CsvRows<'a> {
         cfg.input_dialect
             .split(line, cfg.input_fields.len(), &mut self.record)
             .map_err(|e| (None, e.to_string()))?;
-        let ra = self.coordinate(line, self.ra)?;
-        let dec = self.coordinate(line, self.dec)?;
+        let ra = self.coordinate(line, self.layout.ra)?;
+        let dec = self.coordinate(line, self.layout.dec)?;
         let (ra, dec) = check_position(ra, dec, cfg.normalize_ra).map_err(|(which, reason)| {
             let field = if which == 0 { &cfg.pos.0 } else { &cfg.pos.1 };
             (Some(field.clone()), reason)
         })?;
-        let id = match self.id {
+        let id = match self.layout.id {
             Some(i) => {
                 let (raw, decode) = self.record.field(line, i);
                 if cfg.input_dialect.is_null(raw) {
@@ -624,7 +591,7 @@ impl<'a> CsvRows<'a> {
         let cfg = self.config;
         let (input, output): (&Dialect, &Dialect) = (&cfg.input_dialect, &cfg.output_dialect);
         self.row.clear();
-        for (k, field) in self.plan.iter().enumerate() {
+        for (k, field) in self.layout.plan.iter().enumerate() {
             if k > 0 {
                 self.row.bytes_mut().push(output.delimiter);
             }
