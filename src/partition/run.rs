@@ -176,11 +176,12 @@ impl Drop for Staging {
     }
 }
 
-/// A unit of work: lines of one input file.
+/// A unit of work: lines, or a batch of rows, of one input file.
 struct Work {
     seq: u64,
     input: usize,
-    /// 1-based number of the first line (CSV) or row (Arrow) in its input.
+    /// 1-based number of the first line (CSV) or row (Arrow) in its input. With a selection,
+    /// rows are numbered among the selected rows (the readers do not report the rest).
     first_line: u64,
     payload: Payload,
 }
