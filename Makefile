@@ -14,11 +14,12 @@ test: deps
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) test
 
-## Try the operator: print the CRDs it installs and check the example manifests offline.
+## Try the operator: check the examples offline, then the demo (local API server, kubectl,
+## the Clusters catalog partitioned as its CatalogIngest says).
 demo: deps
 	$(CARGO) build --release
-	./target/release/qserv-operator crds | grep -E '^  name:'
 	./target/release/qserv-operator validate examples/*.yaml
+	./target/release/qserv-operator demo
 
 ## Regenerate the committed CRDs (crds/ and the Helm chart's copy) from the Rust types.
 crds:

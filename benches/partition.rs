@@ -37,9 +37,10 @@ fn main() {
     });
     std::fs::write(&config, json.to_string()).expect("config");
     println!(
-        "input: {rows} rows, {:.1} MB, {} fields per row",
+        "input: {rows} rows, {:.1} MB, {} fields per row, in {}",
         bytes as f64 / 1e6,
-        fields.len()
+        fields.len(),
+        base.display()
     );
     println!(
         "{:<8} {:>3} {:>10} {:>14} {:>8} {:>10} {:>10}",

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod catalog;
+pub mod cluster;
 pub mod load;
 pub mod local;
 pub mod partition;

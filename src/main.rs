@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use qserv_operator::{api, load, partition, query, telemetry};
+use qserv_operator::{api, catalog, load, partition, query, telemetry};
+
+mod cli;
 
 /// Stands up Qserv test instances on Kubernetes and ingests astronomical catalogs into them.
 #[derive(Parser, Debug)]
@@ -36,6 +38,18 @@ enum Command {
     },
     /// Partition CSV/TSV files into Qserv chunks with overlap (sph-partition compatible).
     Partition(Box<PartitionArgs>),
+    /// Try it without a cluster: local API server, kubectl, and the Clusters catalog partitioned.
+    Demo {
+        /// Directory holding the shared test data (clusters/macs2243.h5).
+        #[arg(long, default_value = "../shared/data")]
+        data: PathBuf,
+        /// Scratch directory (kubeconfig, chunk files); emptied first.
+        #[arg(long, default_value = "local/demo")]
+        work_dir: PathBuf,
+        /// Keep the API server running until Ctrl-C.
+        #[arg(long)]
+        keep_running: bool,
+    },
     /// Check QservCluster and CatalogIngest manifests offline: unknown fields, types, CEL rules.
     Validate {
         /// YAML files (several documents per file allowed).
@@ -109,11 +123,31 @@ struct PartitionArgs {
     /// Input field names, comma separated (in.csv.field).
     #[arg(long = "in.csv.field")]
     in_fields: Option<String>,
+    /// Input format: sph-partition's CSV/TSV (dialect from the config), or a catalog read
+    /// through Arrow (astropy HDF5, Parquet) whose column names are the input fields.
+    #[arg(long, value_enum, default_value_t = PartitionFormat::Csv)]
+    format: PartitionFormat,
+    /// HDF5 dataset (the astropy table's path) with --format hdf5.
+    #[arg(long)]
+    dataset: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum PartitionFormat {
+    Csv,
+    Hdf5,
+    Parquet,
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    telemetry::init(cli.log_format, "info");
+    // The demo talks to a person; the server's own info logs would interleave with it.
+    let level = if matches!(cli.command, Command::Demo { .. }) {
+        "warn"
+    } else {
+        "info"
+    };
+    telemetry::init(cli.log_format, level);
     match cli.command {
         Command::Crds { out_dir } => print_crds(out_dir),
         Command::Validate { files } => validate_manifests(&files),
@@ -127,6 +161,15 @@ fn main() -> anyhow::Result<()> {
             tokio::runtime::Runtime::new()?.block_on(query::run(&args))?;
             Ok(())
         }
+        Command::Demo {
+            data,
+            work_dir,
+            keep_running,
+        } => tokio::runtime::Runtime::new()?.block_on(cli::demo::run(cli::demo::DemoArgs {
+            data,
+            work_dir,
+            keep_running,
+        })),
         Command::Local {
             kubeconfig_out,
             port,
@@ -223,11 +266,32 @@ fn partition(args: PartitionArgs) -> anyhow::Result<()> {
             store.set(key, value);
         }
     }
+    let inputs = partition::input::expand_inputs(&args.inputs)?;
+    let format = match args.format {
+        PartitionFormat::Csv => None,
+        PartitionFormat::Parquet => Some(catalog::InputFormat::Parquet),
+        PartitionFormat::Hdf5 => Some(catalog::InputFormat::Hdf5 {
+            dataset: args
+                .dataset
+                .clone()
+                .context("--format hdf5 needs --dataset")?,
+        }),
+    };
+    if let (Some(format), Some(first)) = (&format, inputs.first()) {
+        // The catalog's own column names are the input fields.
+        let schema = catalog::CatalogReader::open(first, format, 1)?.schema();
+        let names: Vec<serde_json::Value> = schema
+            .fields()
+            .iter()
+            .map(|f| f.name().clone().into())
+            .collect();
+        store.set("in.csv.field", serde_json::Value::Array(names));
+    }
     let mut config = partition::PartitionConfig::from_store(&store)?;
     config.angle_unit = args.angle_unit;
     config.normalize_ra = args.normalize_ra;
-    let inputs = partition::input::expand_inputs(&args.inputs)?;
     let mut opts = partition::Options::new(inputs, args.out_dir.clone());
+    opts.format = format;
     if let Some(j) = args.jobs {
         anyhow::ensure!(j >= 1, "-j must be at least 1");
         opts.threads = j;
@@ -235,7 +299,7 @@ fn partition(args: PartitionArgs) -> anyhow::Result<()> {
     opts.max_rejects = args.max_rejects;
     opts.progress = true;
     let started = std::time::Instant::now();
-    let summary = partition::partition_csv(&config, &opts)?;
+    let summary = partition::partition_files(&config, &opts)?;
     let secs = started.elapsed().as_secs_f64();
     let peak = peak_rss_mib()
         .map(|m| format!(", peak RSS {m:.0} MiB"))

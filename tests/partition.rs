@@ -2,6 +2,8 @@
 //! against an independent reading of the input and a brute-force overlap computation; and every
 //! kind of bad input giving an error that names file, line and field, with no output left.
 
+mod catalog_util;
+
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -10,7 +12,7 @@ use std::process::Command;
 use qserv_operator::partition::counts::decode_chunk_index;
 use qserv_operator::partition::csv::{Dialect, Record};
 use qserv_operator::partition::{
-    Chunker, ConfigStore, Location, Options, PartitionConfig, partition_csv,
+    Chunker, ConfigStore, Location, Options, PartitionConfig, partition_files,
 };
 
 fn case01() -> PathBuf {
@@ -181,7 +183,7 @@ fn run(
     let mut opts = Options::new(inputs, out.to_path_buf());
     opts.threads = threads;
     opts.block_size = 4096; // many blocks, to exercise ordering across workers
-    partition_csv(config, &opts).unwrap()
+    partition_files(config, &opts).unwrap()
 }
 
 #[test]
@@ -370,7 +372,7 @@ fn object_rows_with(tmp: &Path, name: &str, edit: impl Fn(usize, &mut Vec<String
 
 fn partition_error(cfg: &PartitionConfig, input: PathBuf, out: &Path) -> String {
     let opts = Options::new(vec![input], out.to_path_buf());
-    let e = partition_csv(cfg, &opts).unwrap_err().to_string();
+    let e = partition_files(cfg, &opts).unwrap_err().to_string();
     assert!(!out.exists(), "no output may be left after a failure");
     let parent = out.parent().unwrap();
     let leftovers: Vec<_> = std::fs::read_dir(parent)
@@ -422,7 +424,7 @@ fn normalize_ra_and_max_rejects() {
     // Without normalisation both rows are rejected; with --max-rejects 2 they are listed.
     let mut opts = Options::new(vec![input.clone()], tmp.path().join("a"));
     opts.max_rejects = 2;
-    let summary = partition_csv(&cfg, &opts).unwrap();
+    let summary = partition_files(&cfg, &opts).unwrap();
     assert_eq!((summary.rows_read, summary.rows_rejected), (8, 2));
     let rejected = std::fs::read_to_string(tmp.path().join("a/rejected.csv")).unwrap();
     let lines: Vec<&str> = rejected.lines().collect();
@@ -440,14 +442,14 @@ fn normalize_ra_and_max_rejects() {
     // One reject allowed, two present: the error names the second.
     let mut opts = Options::new(vec![input.clone()], tmp.path().join("b"));
     opts.max_rejects = 1;
-    let e = partition_csv(&cfg, &opts).unwrap_err().to_string();
+    let e = partition_files(&cfg, &opts).unwrap_err().to_string();
     assert!(e.ends_with("line 2: field decl_PS: declination -90.5 is outside [-90, 90] (more than --max-rejects 1 rejected rows)"), "{e}");
     assert!(!tmp.path().join("b").exists());
     // --normalize-ra wraps -0.5 to 359.5.
     cfg.normalize_ra = true;
     let mut opts = Options::new(vec![input], tmp.path().join("c"));
     opts.max_rejects = 1;
-    let summary = partition_csv(&cfg, &opts).unwrap();
+    let summary = partition_files(&cfg, &opts).unwrap();
     assert_eq!((summary.rows_read, summary.rows_rejected), (9, 1));
 }
 
@@ -550,4 +552,153 @@ fn the_cli_runs_the_acceptance_command() {
         "{stderr}"
     );
     let _ = std::io::stderr().flush();
+}
+
+/// The scientists' astropy HDF5 table goes through the same core: every row lands once in the
+/// chunk its position (radians in the file) gives, as read by astropy, not by our reader.
+#[test]
+fn hdf5_rows_partition_by_their_astropy_positions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("meas");
+    let output = Command::new(env!("CARGO_BIN_EXE_qserv-operator"))
+        .args([
+            "partition",
+            "--format",
+            "hdf5",
+            "--dataset",
+            "deepCoadd_meas",
+        ])
+        .args(["--in".as_ref(), catalog_util::macs2243().as_os_str()])
+        .args([
+            "--part.pos",
+            "coord_ra, coord_dec",
+            "--angle-unit",
+            "radian",
+            "--part.id",
+            "id",
+        ])
+        .args(["--part.num-stripes", "85", "--part.num-sub-stripes", "12"])
+        .args(["--out-dir".as_ref(), out.as_os_str()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.starts_with("partitioned 10000 rows"), "{stdout}");
+
+    // astropy's view of the table: id and the exact coordinates.
+    let dump: serde_json::Value = serde_json::from_str(&catalog_util::python(
+        "dump_table.py",
+        &[catalog_util::macs2243().to_str().unwrap(), "deepCoadd_meas"],
+    ))
+    .unwrap();
+    let names: Vec<&str> = dump["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    let col = |n: &str| names.iter().position(|x| *x == n).unwrap();
+    let float = |v: &serde_json::Value| {
+        let hex = v.as_str().unwrap().strip_prefix("f:").unwrap();
+        f64::from_bits(u64::from_str_radix(hex, 16).unwrap())
+    };
+    let chunker = Chunker::new(85, 12, 0.01667).unwrap();
+    let mut expected: HashMap<String, (i32, i32)> = HashMap::new();
+    for row in dump["rows"].as_array().unwrap() {
+        let (ra, dec) = (
+            float(&row[col("coord_ra")]).to_degrees(),
+            float(&row[col("coord_dec")]).to_degrees(),
+        );
+        let loc = chunker.locate(ra, dec);
+        expected.insert(row[col("id")].to_string(), (loc.chunk_id, loc.sub_chunk_id));
+    }
+    assert_eq!(expected.len(), 10000);
+
+    // The default output dialect is sph-partition's: tab-separated, ids appended.
+    let mut homes: HashMap<String, (i32, i32)> = HashMap::new();
+    let mut overlap = 0;
+    for entry in std::fs::read_dir(&out).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.starts_with("chunk_") || !name.ends_with(".txt") || name.contains("object_index") {
+            continue;
+        }
+        for line in std::fs::read_to_string(&path).unwrap().lines() {
+            let fields: Vec<&str> = line.split('\t').collect();
+            assert_eq!(fields.len(), names.len() + 2, "{name}: {line}");
+            let ids = (
+                fields[fields.len() - 2].parse().unwrap(),
+                fields[fields.len() - 1].parse().unwrap(),
+            );
+            if name.ends_with("_overlap.txt") {
+                overlap += 1;
+            } else {
+                assert!(
+                    homes.insert(fields[0].to_string(), ids).is_none(),
+                    "{} twice",
+                    fields[0]
+                );
+            }
+        }
+    }
+    assert_eq!(homes, expected);
+    assert!(overlap > 0);
+    let index = std::fs::read_to_string(out.join("chunk_object_index.txt")).unwrap();
+    assert_eq!(index.lines().count(), 10000);
+}
+
+/// A CatalogIngest table goes through `from_spec::table_plan`: case01's Object TSV with its
+/// MySQL schema read through the catalog reader, and a regular table refused.
+#[test]
+fn catalog_ingest_tables_plan_their_partitioning() {
+    use qserv_operator::api::CatalogIngest;
+    use qserv_operator::partition::from_spec::table_plan;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let ingest: CatalogIngest = serde_norway::from_str(
+        &std::fs::read_to_string(root.join("examples/catalogingest-case01.yaml")).unwrap(),
+    )
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let object = &ingest.spec.tables[0];
+    let (config, opts) =
+        table_plan(&ingest.spec, object, &case01(), &tmp.path().join("Object")).unwrap();
+    assert_eq!(
+        (config.num_stripes, config.num_sub_stripes, config.overlap),
+        (85, 12, 0.01667)
+    );
+    assert_eq!(config.id.as_deref(), Some("objectId"));
+    assert_eq!(config.input_fields.len(), 228);
+    let summary = partition_files(&config, &opts).unwrap();
+    assert_eq!(summary.rows_read, 88);
+    // Same chunks as the sph-partition config path.
+    let reference = run(
+        &self::config("Object"),
+        vec![case01().join("Object.tsv.gz")],
+        &tmp.path().join("ref"),
+        2,
+    );
+    assert_eq!(
+        summary
+            .chunks
+            .iter()
+            .map(|(c, n)| (*c, n.rows, n.overlap_rows))
+            .collect::<Vec<_>>(),
+        reference
+            .chunks
+            .iter()
+            .map(|(c, n)| (*c, n.rows, n.overlap_rows))
+            .collect::<Vec<_>>()
+    );
+    let filter = &ingest.spec.tables[2];
+    let e = table_plan(&ingest.spec, filter, &case01(), &tmp.path().join("Filter"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("table Filter: a regular table is not partitioned"),
+        "{e}"
+    );
 }

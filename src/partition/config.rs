@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use super::block::Slot;
 use super::csv::Dialect;
 
 /// A problem in the configuration, naming the key (and file when it comes from one).
@@ -326,6 +327,49 @@ impl PartitionConfig {
     pub fn input_index(&self, name: &str) -> Option<usize> {
         self.input_fields.iter().position(|f| f == name)
     }
+
+    /// Where each output field and the position and id fields come from.
+    pub fn layout(&self) -> RowLayout {
+        let plan = self
+            .output_fields
+            .iter()
+            .map(|name| {
+                if *name == self.chunk_field {
+                    OutField::Slot(Slot::ChunkId)
+                } else if *name == self.sub_chunk_field {
+                    OutField::Slot(Slot::SubChunkId)
+                } else {
+                    self.input_index(name)
+                        .map_or(OutField::Null, OutField::Input)
+                }
+            })
+            .collect();
+        let index = |name: &str| self.input_index(name).expect("checked by from_store");
+        RowLayout {
+            plan,
+            ra: index(&self.pos.0),
+            dec: index(&self.pos.1),
+            id: self.id.as_deref().map(index),
+        }
+    }
+}
+
+/// What each output field is made of: an input field (by index), NULL for an output field
+/// that is not an input field (as sph-partition's Editor does), or a location id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutField {
+    Input(usize),
+    Null,
+    Slot(Slot),
+}
+
+/// The input fields a row is made of, resolved once per worker.
+#[derive(Debug, Clone)]
+pub struct RowLayout {
+    pub plan: Vec<OutField>,
+    pub ra: usize,
+    pub dec: usize,
+    pub id: Option<usize>,
 }
 
 #[cfg(test)]

@@ -13,9 +13,12 @@ use std::time::Instant;
 
 use crossbeam_channel::bounded;
 
-use super::block::{BlockBuilder, BlockOutput, Reject, RowTemplate, Slot};
+use super::arrow_rows::ArrowRows;
+use crate::catalog::{CatalogReader, InputFormat, SelectionSpec};
+
+use super::block::{BlockBuilder, BlockOutput, Reject, RowTemplate};
 use super::chunker::{Chunker, ChunkerError};
-use super::config::{AngleUnit, PartitionConfig};
+use super::config::{AngleUnit, OutField, PartitionConfig, RowLayout};
 use super::counts::Counts;
 use super::csv::{Dialect, Record};
 use super::input::{BlockReader, InputError, lines};
@@ -35,6 +38,13 @@ pub struct Options {
     pub block_size: usize,
     /// Bytes of output buffered before it is written to the chunk files.
     pub buffer_budget: usize,
+    /// `None` for sph-partition's CSV/TSV input (dialects from the config); otherwise the
+    /// inputs are read with the catalog readers (HDF5, Parquet) and `config.input_fields` are
+    /// their column names.
+    pub format: Option<InputFormat>,
+    /// Columns, cone and bands to keep of catalog inputs (`format` set); `config.input_fields`
+    /// are then the selected columns.
+    pub selection: Option<SelectionSpec>,
 }
 
 impl Options {
@@ -47,6 +57,8 @@ impl Options {
             progress: false,
             block_size: 512 << 10,
             buffer_budget: 16 << 20,
+            format: None,
+            selection: None,
         }
     }
 }
@@ -79,10 +91,18 @@ pub enum PartitionError {
     Output { path: PathBuf, source: io::Error },
     #[error("no input files")]
     NoInput,
+    #[error(transparent)]
+    Catalog(#[from] crate::catalog::CatalogError),
+    #[error(transparent)]
+    Config(#[from] super::config::ConfigError),
 }
 
-/// Partitions CSV/TSV inputs as sph-partition would, into `opts.out_dir`.
-pub fn partition_csv(config: &PartitionConfig, opts: &Options) -> Result<Summary, PartitionError> {
+/// Partitions the inputs (CSV/TSV as sph-partition would, or catalog files when
+/// `opts.format` is set) into `opts.out_dir`.
+pub fn partition_files(
+    config: &PartitionConfig,
+    opts: &Options,
+) -> Result<Summary, PartitionError> {
     if opts.inputs.is_empty() {
         return Err(PartitionError::NoInput);
     }
@@ -156,12 +176,20 @@ impl Drop for Staging {
     }
 }
 
-/// A unit of work: lines of one input file.
+/// A unit of work: lines, or a batch of rows, of one input file.
 struct Work {
     seq: u64,
     input: usize,
+    /// 1-based number of the first line (CSV) or row (Arrow) in its input. With a selection,
+    /// rows are numbered among the selected rows (the readers do not report the rest).
     first_line: u64,
-    data: Vec<u8>,
+    payload: Payload,
+}
+
+/// Lines of CSV/TSV text, or a batch from a catalog reader.
+enum Payload {
+    Lines(Vec<u8>),
+    Batch(arrow_array::RecordBatch),
 }
 
 fn run_pipeline(
@@ -209,30 +237,59 @@ fn run_pipeline(
     let counts = std::thread::scope(|s| {
         let reader = s.spawn(|| {
             let mut seq = 0;
+            // Hands one unit of work on; false when the run is over (cancelled or failed).
+            let mut send = |input: usize, first_line: u64, payload: Payload| {
+                if cancel.load(Ordering::Relaxed) || ticket_rx.recv().is_err() {
+                    return false;
+                }
+                let work = Work {
+                    seq,
+                    input,
+                    first_line,
+                    payload,
+                };
+                seq += 1;
+                work_tx.send(work).is_ok()
+            };
             for (input, path) in opts.inputs.iter().enumerate() {
-                let mut r = BlockReader::open(path, bytes_read.clone())?;
-                loop {
-                    let buffer = spare_input_rx.try_recv().unwrap_or_default();
-                    let Some(block) = r.next_block(opts.block_size, buffer)? else {
-                        break;
-                    };
-                    if cancel.load(Ordering::Relaxed) || ticket_rx.recv().is_err() {
-                        return Ok(());
+                match &opts.format {
+                    None => {
+                        let mut r = BlockReader::open(path, bytes_read.clone())?;
+                        loop {
+                            let buffer = spare_input_rx.try_recv().unwrap_or_default();
+                            let Some(block) = r.next_block(opts.block_size, buffer)? else {
+                                break;
+                            };
+                            if !send(input, block.first_line, Payload::Lines(block.data)) {
+                                return Ok(());
+                            }
+                        }
                     }
-                    let work = Work {
-                        seq,
-                        input,
-                        first_line: block.first_line,
-                        data: block.data,
-                    };
-                    seq += 1;
-                    if work_tx.send(work).is_err() {
-                        return Ok(());
+                    Some(format) => {
+                        let rows = (opts.block_size / 128).max(1024);
+                        let mut first_row = 1;
+                        let reader = CatalogReader::open(path, format, rows)?;
+                        let batches: Box<dyn Iterator<Item = crate::catalog::Result<_>>> =
+                            match &opts.selection {
+                                Some(selection) => Box::new(reader.select(selection)?),
+                                None => Box::new(reader),
+                            };
+                        for batch in batches {
+                            let batch = batch?;
+                            if batch.num_rows() == 0 {
+                                continue;
+                            }
+                            let n = batch.num_rows() as u64;
+                            if !send(input, first_row, Payload::Batch(batch)) {
+                                return Ok(());
+                            }
+                            first_row += n;
+                        }
                     }
                 }
             }
             drop(work_tx);
-            Ok::<(), InputError>(())
+            Ok::<(), PartitionError>(())
         });
         let mut workers = Vec::new();
         for _ in 0..threads {
@@ -241,16 +298,33 @@ fn run_pipeline(
             let spare_input_tx = spare_input_tx.clone();
             let spare_output_rx = spare_output_rx.clone();
             workers.push(s.spawn(move || {
-                let mut rows = CsvRows::new(config, chunker);
+                let (mut csv, mut arrow) = (None, None);
                 for work in work_rx {
                     let next = spare_output_rx.try_recv().unwrap_or_default();
-                    let out = rows.process(&work, next);
-                    let _ = spare_input_tx.try_send(work.data);
+                    let out = match work.payload {
+                        Payload::Lines(data) => {
+                            let rows = csv.get_or_insert_with(|| CsvRows::new(config, chunker));
+                            let out =
+                                rows.process(&data, work.first_line, work.seq, work.input, next);
+                            let _ = spare_input_tx.try_send(data);
+                            out
+                        }
+                        Payload::Batch(batch) => arrow
+                            .get_or_insert_with(|| ArrowRows::new(config, chunker))
+                            .process(&batch, work.first_line, work.seq, work.input, next),
+                    };
                     if done_tx.send(out).is_err() {
                         break;
                     }
                 }
-                rows.builder.into_counts()
+                let mut counts = Counts::default();
+                for builder in [csv.map(|r| r.builder), arrow.map(|r| r.builder)]
+                    .into_iter()
+                    .flatten()
+                {
+                    counts.merge(builder.into_counts());
+                }
+                counts
             }));
         }
         drop(done_tx);
@@ -391,22 +465,11 @@ fn write_reject(out: &mut impl Write, path: &Path, r: &Reject) -> io::Result<()>
     )
 }
 
-/// What each output field is made of.
-#[derive(Debug, Clone, Copy)]
-enum OutField {
-    Input(usize),
-    Null,
-    Slot(Slot),
-}
-
 /// Turns CSV lines into located, re-encoded rows (sph-partition's `Editor` + `Worker::map`).
 struct CsvRows<'a> {
     config: &'a PartitionConfig,
     builder: BlockBuilder<'a>,
-    plan: Vec<OutField>,
-    ra: usize,
-    dec: usize,
-    id: Option<usize>,
+    layout: RowLayout,
     dialects_match: bool,
     record: Record,
     row: RowTemplate,
@@ -416,33 +479,11 @@ struct CsvRows<'a> {
 
 impl<'a> CsvRows<'a> {
     fn new(config: &'a PartitionConfig, chunker: &'a Chunker) -> Self {
-        let plan = config
-            .output_fields
-            .iter()
-            .map(|name| {
-                if *name == config.chunk_field {
-                    OutField::Slot(Slot::ChunkId)
-                } else if *name == config.sub_chunk_field {
-                    OutField::Slot(Slot::SubChunkId)
-                } else {
-                    config
-                        .input_index(name)
-                        .map_or(OutField::Null, OutField::Input)
-                }
-            })
-            .collect();
-        let index = |name: &str| {
-            config
-                .input_index(name)
-                .expect("checked by PartitionConfig")
-        };
+        let layout = config.layout();
         CsvRows {
             config,
             builder: BlockBuilder::new(chunker, config.output_dialect.delimiter),
-            plan,
-            ra: index(&config.pos.0),
-            dec: index(&config.pos.1),
-            id: config.id.as_deref().map(index),
+            layout,
             dialects_match: config.input_dialect == config.output_dialect,
             record: Record::default(),
             row: RowTemplate::default(),
@@ -451,8 +492,15 @@ impl<'a> CsvRows<'a> {
         }
     }
 
-    fn process(&mut self, work: &Work, next: BlockOutput) -> BlockOutput {
-        for (line_no, line) in lines(work.first_line, &work.data) {
+    fn process(
+        &mut self,
+        data: &[u8],
+        first_line: u64,
+        seq: u64,
+        input: usize,
+        next: BlockOutput,
+    ) -> BlockOutput {
+        for (line_no, line) in lines(first_line, data) {
             if let Err((field, reason)) = self.line(line) {
                 self.builder.reject(Reject {
                     line: line_no,
@@ -462,7 +510,7 @@ impl<'a> CsvRows<'a> {
                 });
             }
         }
-        self.builder.finish(work.seq, work.input, next)
+        self.builder.finish(seq, input, next)
     }
 
     fn line(&mut self, line: &[u8]) -> Result<(), (Option<String>, String)> {
@@ -473,13 +521,13 @@ impl<'a> CsvRows<'a> {
         cfg.input_dialect
             .split(line, cfg.input_fields.len(), &mut self.record)
             .map_err(|e| (None, e.to_string()))?;
-        let ra = self.coordinate(line, self.ra)?;
-        let dec = self.coordinate(line, self.dec)?;
+        let ra = self.coordinate(line, self.layout.ra)?;
+        let dec = self.coordinate(line, self.layout.dec)?;
         let (ra, dec) = check_position(ra, dec, cfg.normalize_ra).map_err(|(which, reason)| {
             let field = if which == 0 { &cfg.pos.0 } else { &cfg.pos.1 };
             (Some(field.clone()), reason)
         })?;
-        let id = match self.id {
+        let id = match self.layout.id {
             Some(i) => {
                 let (raw, decode) = self.record.field(line, i);
                 if cfg.input_dialect.is_null(raw) {
@@ -544,7 +592,7 @@ impl<'a> CsvRows<'a> {
         let cfg = self.config;
         let (input, output): (&Dialect, &Dialect) = (&cfg.input_dialect, &cfg.output_dialect);
         self.row.clear();
-        for (k, field) in self.plan.iter().enumerate() {
+        for (k, field) in self.layout.plan.iter().enumerate() {
             if k > 0 {
                 self.row.bytes_mut().push(output.delimiter);
             }

@@ -1,0 +1,3 @@
+//! Subcommands that orchestrate several parts of the library for a person at a terminal.
+
+pub mod demo;

@@ -1,0 +1,100 @@
+//! The czar: one pod with its MariaDB (results, query metadata) and the MySQL proxy on 4040.
+//!
+//! Commands follow the `czar-db` and `czar-proxy` services of lsst/qserv
+//! `admin/local/docker/compose/docker-compose.yml` and `entrypoint proxy` of
+//! `src/admin/python/lsst/qserv/admin/cli/entrypoint.py`.
+
+use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
+use k8s_openapi::api::core::v1::{PodSpec, PodTemplateSpec};
+
+use super::config::{ConfigKind, REPLICATION_HTTP_PORT, RenderedConfig, config_map_name};
+use super::meta::{Component, Ctx};
+use super::pod::{
+    ADMIN_AUTH_KEY_ENV, AUTH_KEY_ENV, CONFIG_DIR, DATA_DIR, DATA_VOLUME, MariadbLayout,
+    ROOT_PASSWORD_ENV, auth_key_env, config_mount, config_volume, mariadb_container, mount,
+    mysql_uri, pod_meta, pod_security_context, port, pvc_retention, pvc_template, qserv_container,
+    secret_env, tcp_probes,
+};
+use super::secrets::SecretKey;
+
+/// The MySQL-protocol query port of the czar proxy (`expose: "4040"` of `czar-proxy` in the
+/// docker-compose file; `ProxyPort` in lsst/qserv-operator `pkg/constants/constants.go`).
+pub const PROXY_PORT: i32 = 4040;
+
+/// The czar StatefulSet `<cluster>-czar`, one replica.
+pub fn czar_statefulset(ctx: &Ctx, config: &RenderedConfig) -> StatefulSet {
+    let spec = &ctx.cluster.spec;
+    let resources = spec.czar.resources.as_ref();
+    let component = Component::Czar;
+    let name = ctx.object_name(component);
+    let xrootd = ctx.object_name(Component::Xrootd);
+
+    let mut proxy = qserv_container(
+        ctx,
+        "proxy",
+        vec![
+            "proxy".into(),
+            // qsmaster has no password on the czar database: it is only reachable inside the
+            // pod for it (lsst/qserv `src/admin/templates/proxy/etc/qserv-czar.cnf.jinja`).
+            format!(
+                "--db-uri={}",
+                mysql_uri("qsmaster", None, "127.0.0.1", None)
+            ),
+            format!(
+                "--db-admin-uri={}",
+                mysql_uri("root", Some(ROOT_PASSWORD_ENV), "127.0.0.1", None)
+            ),
+            format!("--xrootd-manager={xrootd}"),
+            format!("--czar-cfg-file={CONFIG_DIR}/qserv-czar.cnf"),
+            format!("--log-cfg-file={CONFIG_DIR}/log.cnf"),
+            // The czar registers with the replication registry (required options of `proxy`
+            // in the current entrypoint.py).
+            format!("--repl-instance-id={}", ctx.name),
+            format!("--repl-auth-key=$({AUTH_KEY_ENV})"),
+            format!("--repl-admin-auth-key=$({ADMIN_AUTH_KEY_ENV})"),
+            format!(
+                "--repl-registry-host={}",
+                ctx.object_name(Component::ReplicationRegistry)
+            ),
+            format!("--repl-registry-port={REPLICATION_HTTP_PORT}"),
+        ],
+    );
+    let (readiness, liveness) = tcp_probes("proxy");
+    let mut env = vec![secret_env(
+        ctx,
+        ROOT_PASSWORD_ENV,
+        SecretKey::MariadbRootPassword,
+    )];
+    env.extend(auth_key_env(ctx));
+    proxy.env = Some(env);
+    proxy.ports = Some(vec![port("proxy", PROXY_PORT)]);
+    proxy.readiness_probe = Some(readiness);
+    proxy.liveness_probe = Some(liveness);
+    proxy.resources = resources.cloned();
+    // The proxy keeps empty-chunk lists under /qserv/data, next to the database.
+    proxy.volume_mounts = Some(vec![mount(DATA_VOLUME, DATA_DIR), config_mount()]);
+
+    let mariadb = mariadb_container(ctx, resources, MariadbLayout::Qserv, vec![]);
+
+    StatefulSet {
+        metadata: ctx.meta(name.clone(), component),
+        spec: Some(StatefulSetSpec {
+            replicas: Some(1),
+            service_name: Some(name),
+            selector: ctx.selector(component),
+            template: PodTemplateSpec {
+                metadata: Some(pod_meta(ctx, component, config)),
+                spec: Some(PodSpec {
+                    containers: vec![mariadb, proxy],
+                    volumes: Some(vec![config_volume(config_map_name(ctx, ConfigKind::Czar))]),
+                    security_context: Some(pod_security_context()),
+                    ..PodSpec::default()
+                }),
+            },
+            persistent_volume_claim_retention_policy: Some(pvc_retention(ctx)),
+            volume_claim_templates: Some(vec![pvc_template(ctx, component, &spec.czar.storage)]),
+            ..StatefulSetSpec::default()
+        }),
+        ..StatefulSet::default()
+    }
+}

@@ -1,0 +1,183 @@
+//! The workers: a StatefulSet whose pods each hold a MariaDB with a share of the chunks, the
+//! xrootd/cmsd pair that serves queries from the czar, and the replication worker that ingests
+//! data over HTTP.
+//!
+//! Commands follow the `worker-db-N`, `worker-xrootd-N`, `worker-cmsd-N` and `worker-repl-N`
+//! services of lsst/qserv `admin/local/docker/compose/docker-compose.yml`, the options of
+//! `entrypoint worker-xrootd|worker-cmsd|worker-repl` in the current
+//! `src/admin/python/lsst/qserv/admin/cli/entrypoint.py` (which dropped the older
+//! `--cmsd-manager-count` and `--mysql-monitor-password`) and `options.py`, and the worker start
+//! scripts of lsst/qserv-operator (`configmap/xrootd-server/start/start.sh`,
+//! `configmap/repl-wrk/start/start.sh`).
+
+use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
+use k8s_openapi::api::core::v1::{PodSpec, PodTemplateSpec};
+
+use super::config::{
+    ConfigKind, Configs, REPLICATION_HTTP_PORT, WORKER_HTTP_LOADER_PORT, config_map_name,
+};
+use super::meta::{Component, Ctx};
+use super::pod::{
+    ADMIN_AUTH_KEY_ENV, AUTH_KEY_ENV, CONFIG_DIR, DATA_DIR, DATA_VOLUME, MariadbLayout,
+    ROOT_PASSWORD_ENV, auth_key_env, config_mount, config_volume, empty_dir, http_probes,
+    mariadb_container, mount, mysql_uri, pod_meta, pod_security_context, port, pvc_retention,
+    pvc_template, qserv_container, secret_env, tcp_probes,
+};
+use super::secrets::SecretKey;
+
+/// xrootd data port of workers and redirector (`expose: "1094"` in the docker-compose file,
+/// `XrootdPort` in lsst/qserv-operator `pkg/constants/constants.go`).
+pub const XROOTD_PORT: i32 = 1094;
+/// The worker control HTTP service (`worker.http-svc-port`, default 25005 in lsst/qserv
+/// `src/replica/config/ConfigurationSchema.cc`), given to `worker-xrootd --repl-http-port`.
+pub const WORKER_HTTP_SVC_PORT: i32 = 25005;
+/// cmsd and xrootd share their admin path (both docker-compose services mount
+/// `/var/run/xrootd`).
+const XROOTD_ADMIN_VOLUME: &str = "xrootd-adminpath";
+const XROOTD_ADMIN_PATH: &str = "/var/run/xrootd";
+
+/// Sections of the replication config that `qserv-replica-worker` takes as arguments.
+pub const WORKER_REPLICATION_SECTIONS: &[&str] = &["common", "database", "registry", "worker"];
+
+/// The worker StatefulSet `<cluster>-worker`: `spec.workers.replicas` pods started in parallel
+/// (workers do not depend on each other), each with a PVC from `spec.workers.storage`.
+pub fn worker_statefulset(ctx: &Ctx, configs: &Configs) -> StatefulSet {
+    let spec = &ctx.cluster.spec;
+    let resources = spec.workers.resources.as_ref();
+    let component = Component::Worker;
+    let name = ctx.object_name(component);
+
+    let local_qsmaster = mysql_uri("qsmaster", None, "127.0.0.1", None);
+    let local_root = mysql_uri("root", Some(ROOT_PASSWORD_ENV), "127.0.0.1", None);
+    // The worker reads its own id from its database (docker-compose `--vnid-config`).
+    let vnid_config = format!(
+        "@/usr/local/lib64/libreplica.so {} 0 0",
+        mysql_uri("qsmaster", None, "127.0.0.1", Some("qservw_worker"))
+    );
+    // Options shared by `worker-xrootd` and `worker-cmsd`: both load the xrdssi plugin.
+    let xrd_common = vec![
+        format!("--db-uri={local_qsmaster}"),
+        format!("--vnid-config={vnid_config}"),
+        format!("--cmsd-manager-name={}", ctx.object_name(Component::Xrootd)),
+        format!("--repl-instance-id={}", ctx.name),
+        format!("--repl-auth-key=$({AUTH_KEY_ENV})"),
+        format!("--repl-admin-auth-key=$({ADMIN_AUTH_KEY_ENV})"),
+        format!(
+            "--repl-registry-host={}",
+            ctx.object_name(Component::ReplicationRegistry)
+        ),
+        format!("--repl-registry-port={REPLICATION_HTTP_PORT}"),
+        format!("--repl-http-port={WORKER_HTTP_SVC_PORT}"),
+        format!("--xrdssi-cfg-file={CONFIG_DIR}/xrdssi.cf"),
+        format!("--log-cfg-file={CONFIG_DIR}/log.cnf"),
+    ];
+    let xrd_mounts = vec![
+        mount(DATA_VOLUME, DATA_DIR),
+        mount(XROOTD_ADMIN_VOLUME, XROOTD_ADMIN_PATH),
+        config_mount(),
+    ];
+
+    let mut xrootd_args = vec![
+        "worker-xrootd".to_string(),
+        format!("--db-admin-uri={local_root}"),
+    ];
+    xrootd_args.extend(xrd_common.iter().cloned());
+    let mut xrootd = qserv_container(ctx, "xrootd", xrootd_args);
+    let mut env = vec![secret_env(
+        ctx,
+        ROOT_PASSWORD_ENV,
+        SecretKey::MariadbRootPassword,
+    )];
+    env.extend(auth_key_env(ctx));
+    xrootd.env = Some(env);
+    xrootd.ports = Some(vec![
+        port("xrootd", XROOTD_PORT),
+        port("worker-http", WORKER_HTTP_SVC_PORT),
+    ]);
+    let (readiness, liveness) = tcp_probes("xrootd");
+    xrootd.readiness_probe = Some(readiness);
+    xrootd.liveness_probe = Some(liveness);
+    xrootd.resources = resources.cloned();
+    xrootd.volume_mounts = Some(xrd_mounts.clone());
+
+    let mut cmsd_args = vec!["worker-cmsd".to_string()];
+    cmsd_args.extend(xrd_common);
+    let mut cmsd = qserv_container(ctx, "cmsd", cmsd_args);
+    cmsd.env = Some(auth_key_env(ctx));
+    // A worker cmsd only connects out to the redirector's cmsd: no port of its own to probe
+    // (the Go operator opens 2131 on redirectors only, `pkg/scheme/qserv/container.go`).
+    cmsd.resources = resources.cloned();
+    cmsd.volume_mounts = Some(xrd_mounts);
+
+    let mut repl_args = vec![
+        "worker-repl".to_string(),
+        format!(
+            "--db-admin-uri={}",
+            mysql_uri(
+                "root",
+                Some(ROOT_PASSWORD_ENV),
+                "127.0.0.1",
+                Some("qservw_worker")
+            )
+        ),
+        format!(
+            "--repl-connection={}",
+            mysql_uri(
+                "qsreplica",
+                None,
+                &ctx.object_name(Component::ReplicationDb),
+                Some("qservReplica")
+            )
+        ),
+        format!("--log-cfg-file={CONFIG_DIR}/log.cnf"),
+        // Everything after `--` goes to qserv-replica-worker itself.
+        "--".into(),
+        format!("--instance-id={}", ctx.name),
+        format!("--auth-key=$({AUTH_KEY_ENV})"),
+        format!("--admin-auth-key=$({ADMIN_AUTH_KEY_ENV})"),
+    ];
+    repl_args.extend(configs.replication.args(WORKER_REPLICATION_SECTIONS));
+    let mut repl = qserv_container(ctx, "repl-wrk", repl_args);
+    let mut env = vec![secret_env(
+        ctx,
+        ROOT_PASSWORD_ENV,
+        SecretKey::MariadbRootPassword,
+    )];
+    env.extend(auth_key_env(ctx));
+    repl.env = Some(env);
+    repl.ports = Some(vec![port("repl-http", WORKER_HTTP_LOADER_PORT)]);
+    let (readiness, liveness) = http_probes("repl-http");
+    repl.readiness_probe = Some(readiness);
+    repl.liveness_probe = Some(liveness);
+    repl.resources = resources.cloned();
+    // Contributions are staged under /qserv/data/ingest before loading.
+    repl.volume_mounts = Some(vec![mount(DATA_VOLUME, DATA_DIR), config_mount()]);
+
+    let mariadb = mariadb_container(ctx, resources, MariadbLayout::Qserv, vec![]);
+
+    StatefulSet {
+        metadata: ctx.meta(name.clone(), component),
+        spec: Some(StatefulSetSpec {
+            replicas: Some(spec.workers.replicas),
+            service_name: Some(name),
+            pod_management_policy: Some("Parallel".into()),
+            selector: ctx.selector(component),
+            template: PodTemplateSpec {
+                metadata: Some(pod_meta(ctx, component, &configs.worker)),
+                spec: Some(PodSpec {
+                    containers: vec![mariadb, xrootd, cmsd, repl],
+                    volumes: Some(vec![
+                        config_volume(config_map_name(ctx, ConfigKind::Worker)),
+                        empty_dir(XROOTD_ADMIN_VOLUME),
+                    ]),
+                    security_context: Some(pod_security_context()),
+                    ..PodSpec::default()
+                }),
+            },
+            persistent_volume_claim_retention_policy: Some(pvc_retention(ctx)),
+            volume_claim_templates: Some(vec![pvc_template(ctx, component, &spec.workers.storage)]),
+            ..StatefulSetSpec::default()
+        }),
+        ..StatefulSet::default()
+    }
+}
