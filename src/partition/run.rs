@@ -56,7 +56,7 @@ impl Options {
             max_rejects: 0,
             progress: false,
             block_size: 512 << 10,
-            buffer_budget: 16 << 20,
+            buffer_budget: 12 << 20,
             format: None,
             selection: None,
         }
