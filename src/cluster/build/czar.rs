@@ -11,11 +11,10 @@ use super::config::{ConfigKind, REPLICATION_HTTP_PORT, RenderedConfig, config_ma
 use super::meta::{Component, Ctx};
 use super::pod::{
     ADMIN_AUTH_KEY_ENV, AUTH_KEY_ENV, CONFIG_DIR, DATA_DIR, DATA_VOLUME, MariadbLayout,
-    ROOT_PASSWORD_ENV, auth_key_env, config_mount, config_volume, mariadb_container, mount,
-    mysql_uri, pod_meta, pod_security_context, port, pvc_retention, pvc_template, qserv_container,
-    secret_env, tcp_probes,
+    ROOT_PASSWORD_ENV, config_mount, config_volume, mariadb_container, mount, mysql_uri, pod_meta,
+    pod_security_context, port, pvc_retention, pvc_template, qserv_container,
+    root_and_auth_key_env, tcp_probes,
 };
-use super::secrets::SecretKey;
 
 /// The MySQL-protocol query port of the czar proxy (`expose: "4040"` of `czar-proxy` in the
 /// docker-compose file; `ProxyPort` in lsst/qserv-operator `pkg/constants/constants.go`).
@@ -60,13 +59,7 @@ pub fn czar_statefulset(ctx: &Ctx, config: &RenderedConfig) -> StatefulSet {
         ],
     );
     let (readiness, liveness) = tcp_probes("proxy");
-    let mut env = vec![secret_env(
-        ctx,
-        ROOT_PASSWORD_ENV,
-        SecretKey::MariadbRootPassword,
-    )];
-    env.extend(auth_key_env(ctx));
-    proxy.env = Some(env);
+    proxy.env = Some(root_and_auth_key_env(ctx));
     proxy.ports = Some(vec![port("proxy", PROXY_PORT)]);
     proxy.readiness_probe = Some(readiness);
     proxy.liveness_probe = Some(liveness);

@@ -141,6 +141,18 @@ pub fn auth_key_env(ctx: &Ctx) -> Vec<EnvVar> {
     ]
 }
 
+/// The MariaDB root password and the replication auth keys: what every Qserv process that
+/// talks to its database and to the replication system reads.
+pub fn root_and_auth_key_env(ctx: &Ctx) -> Vec<EnvVar> {
+    let mut env = vec![secret_env(
+        ctx,
+        ROOT_PASSWORD_ENV,
+        SecretKey::MariadbRootPassword,
+    )];
+    env.extend(auth_key_env(ctx));
+    env
+}
+
 pub fn config_volume(config_map: String) -> Volume {
     Volume {
         name: CONFIG_VOLUME.into(),

@@ -12,12 +12,11 @@ use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
 use super::config::{ConfigKind, REPLICATION_HTTP_PORT, RenderedConfig, config_map_name};
 use super::meta::{Component, Ctx};
 use super::pod::{
-    ADMIN_AUTH_KEY_ENV, AUTH_KEY_ENV, CONFIG_DIR, MariadbLayout, ROOT_PASSWORD_ENV, auth_key_env,
-    config_mount, config_volume, http_probes, mariadb_container, mysql_uri, pod_meta,
-    pod_meta_with_hash, pod_security_context, port, pvc_retention, pvc_template, qserv_container,
-    secret_env,
+    ADMIN_AUTH_KEY_ENV, AUTH_KEY_ENV, CONFIG_DIR, MariadbLayout, ROOT_PASSWORD_ENV, config_mount,
+    config_volume, http_probes, mariadb_container, mysql_uri, pod_meta, pod_meta_with_hash,
+    pod_security_context, port, pvc_retention, pvc_template, qserv_container,
+    root_and_auth_key_env,
 };
-use super::secrets::SecretKey;
 
 /// Sections of the replication config the registry takes as arguments.
 pub const REGISTRY_SECTIONS: &[&str] = &["common", "database", "registry"];
@@ -59,13 +58,7 @@ fn replication_container(
     args.extend(app_args);
 
     let mut container = qserv_container(ctx, name, args);
-    let mut env = vec![secret_env(
-        ctx,
-        ROOT_PASSWORD_ENV,
-        SecretKey::MariadbRootPassword,
-    )];
-    env.extend(auth_key_env(ctx));
-    container.env = Some(env);
+    container.env = Some(root_and_auth_key_env(ctx));
     container.ports = Some(vec![port("http", REPLICATION_HTTP_PORT)]);
     let (readiness, liveness) = http_probes("http");
     container.readiness_probe = Some(readiness);

@@ -21,9 +21,8 @@ use super::pod::{
     ADMIN_AUTH_KEY_ENV, AUTH_KEY_ENV, CONFIG_DIR, DATA_DIR, DATA_VOLUME, MariadbLayout,
     ROOT_PASSWORD_ENV, auth_key_env, config_mount, config_volume, empty_dir, http_probes,
     mariadb_container, mount, mysql_uri, pod_meta, pod_security_context, port, pvc_retention,
-    pvc_template, qserv_container, secret_env, tcp_probes,
+    pvc_template, qserv_container, root_and_auth_key_env, tcp_probes,
 };
-use super::secrets::SecretKey;
 
 /// xrootd data port of workers and redirector (`expose: "1094"` in the docker-compose file,
 /// `XrootdPort` in lsst/qserv-operator `pkg/constants/constants.go`).
@@ -83,13 +82,7 @@ pub fn worker_statefulset(ctx: &Ctx, configs: &Configs) -> StatefulSet {
     ];
     xrootd_args.extend(xrd_common.iter().cloned());
     let mut xrootd = qserv_container(ctx, "xrootd", xrootd_args);
-    let mut env = vec![secret_env(
-        ctx,
-        ROOT_PASSWORD_ENV,
-        SecretKey::MariadbRootPassword,
-    )];
-    env.extend(auth_key_env(ctx));
-    xrootd.env = Some(env);
+    xrootd.env = Some(root_and_auth_key_env(ctx));
     xrootd.ports = Some(vec![
         port("xrootd", XROOTD_PORT),
         port("worker-http", WORKER_HTTP_SVC_PORT),
@@ -138,13 +131,7 @@ pub fn worker_statefulset(ctx: &Ctx, configs: &Configs) -> StatefulSet {
     ];
     repl_args.extend(configs.replication.args(WORKER_REPLICATION_SECTIONS));
     let mut repl = qserv_container(ctx, "repl-wrk", repl_args);
-    let mut env = vec![secret_env(
-        ctx,
-        ROOT_PASSWORD_ENV,
-        SecretKey::MariadbRootPassword,
-    )];
-    env.extend(auth_key_env(ctx));
-    repl.env = Some(env);
+    repl.env = Some(root_and_auth_key_env(ctx));
     repl.ports = Some(vec![port("repl-http", WORKER_HTTP_LOADER_PORT)]);
     let (readiness, liveness) = http_probes("repl-http");
     repl.readiness_probe = Some(readiness);
