@@ -1,3 +1,4 @@
 //! Subcommands that orchestrate several parts of the library for a person at a terminal.
 
 pub mod demo;
+pub mod partition;
