@@ -129,16 +129,18 @@ fn text<'a>(bytes: &'a [u8], what: &str) -> Result<&'a str, String> {
     })
 }
 
+/// The field as a number of the column's type, or why not.
+fn number<N: FromStr>(bytes: &[u8], sql: &str) -> Result<N, String> {
+    let s = text(bytes, sql)?;
+    s.parse::<N>().map_err(|_| format!("`{s}` is not a {sql}"))
+}
+
 fn int<T>(b: &mut PrimitiveBuilder<T>, bytes: &[u8], sql: &str) -> Result<(), String>
 where
     T: ArrowPrimitiveType,
     T::Native: FromStr,
 {
-    let s = text(bytes, sql)?;
-    let v = s
-        .parse::<T::Native>()
-        .map_err(|_| format!("`{s}` is not a {sql}"))?;
-    b.append_value(v);
+    b.append_value(number(bytes, sql)?);
     Ok(())
 }
 
@@ -152,10 +154,7 @@ where
     T: ArrowPrimitiveType,
     T::Native: FromStr,
 {
-    let s = text(bytes, sql)?;
-    let v = s
-        .parse::<T::Native>()
-        .map_err(|_| format!("`{s}` is not a {sql}"))?;
+    let v: T::Native = number(bytes, sql)?;
     // NaN is null in every catalog batch (see the `catalog` module).
     if is_nan(v) {
         b.append_null()
