@@ -40,7 +40,13 @@ impl Endpoint {
             endpoint: self.address(),
             reason: reason(&err),
         };
-        let mut conn = Conn::new(self.opts.clone()).await.map_err(connect_error)?;
+        // In local mode the host is a Service name the runtime maps to a loopback port.
+        let (host, port) =
+            crate::local::addresses::resolve(self.opts.ip_or_hostname(), self.opts.tcp_port());
+        let opts = mysql_async::OptsBuilder::from_opts(self.opts.clone())
+            .ip_or_hostname(host)
+            .tcp_port(port);
+        let mut conn = Conn::new(opts).await.map_err(connect_error)?;
         conn.query_drop(SESSION).await.map_err(connect_error)?;
         Ok(conn)
     }

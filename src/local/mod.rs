@@ -1,3 +1,4 @@
 //! Local mode: what stands in for a Kubernetes cluster on machines that cannot run one.
 
+pub mod addresses;
 pub mod apiserver;

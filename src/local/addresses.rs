@@ -1,0 +1,162 @@
+//! Local mode has no cluster DNS: a Service name such as `qserv-ci-worker-0.qserv-ci-worker`
+//! port 3306 must reach the `mariadbd` the local runtime started for that pod, on some free
+//! loopback port. The runtime keeps an address map file (`"host:port"` → `"127.0.0.1:port"`)
+//! and hands its path to every child process in [`ENV`]; clients call [`resolve`] before they
+//! connect. Without the variable (on a real cluster) `resolve` is the identity.
+//!
+//! A host is matched as written and with the usual cluster suffixes stripped
+//! (`.svc.cluster.local`, `.svc`, `.<namespace>`), so `a.b.ns.svc.cluster.local`, `a.b.ns` and
+//! `a.b` find the same entry when the map has `a.b`.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// Environment variable naming the address map file.
+pub const ENV: &str = "QSERV_LOCAL_ADDRESSES";
+
+/// `"host:port"` → the loopback address that serves it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddressMap {
+    pub entries: BTreeMap<String, SocketAddr>,
+}
+
+impl AddressMap {
+    /// Reads a map file; a missing file is an empty map.
+    pub fn load(path: &Path) -> io::Result<AddressMap> {
+        match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("address map {}: {e}", path.display()),
+                )
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(AddressMap::default()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes the map atomically (temp file + rename), so a reader never sees half a file.
+    pub fn save(&self, path: &Path) -> io::Result<()> {
+        let tmp = path.with_extension("tmp");
+        let json = serde_json::to_vec_pretty(self).map_err(io::Error::other)?;
+        std::fs::write(&tmp, json)?;
+        std::fs::rename(&tmp, path)
+    }
+
+    pub fn insert(&mut self, host: &str, port: u16, local: SocketAddr) {
+        self.entries.insert(format!("{host}:{port}"), local);
+    }
+
+    pub fn remove_host(&mut self, host: &str) {
+        let prefix = format!("{host}:");
+        self.entries.retain(|k, _| !k.starts_with(&prefix));
+    }
+
+    /// The local address for `host:port`, trying the host without cluster DNS suffixes too.
+    pub fn get(&self, host: &str, port: u16) -> Option<SocketAddr> {
+        candidates(host).find_map(|h| self.entries.get(&format!("{h}:{port}")).copied())
+    }
+}
+
+/// `host` as written, then without `.cluster.local`, `.svc` and finally the namespace part.
+fn candidates(host: &str) -> impl Iterator<Item = String> {
+    let mut out = vec![host.to_string()];
+    let mut h = host;
+    for suffix in [".cluster.local", ".svc"] {
+        if let Some(stripped) = h.strip_suffix(suffix) {
+            h = stripped;
+            out.push(h.to_string());
+        }
+    }
+    if h.len() < host.len()
+        && let Some((rest, _namespace)) = h.rsplit_once('.')
+    {
+        out.push(rest.to_string());
+    }
+    out.into_iter()
+}
+
+/// Where `host:port` is reached from this process: the local-mode mapping when [`ENV`] names
+/// an address map that has it, else `host:port` unchanged.
+pub fn resolve(host: &str, port: u16) -> (String, u16) {
+    let Some(path) = std::env::var_os(ENV) else {
+        return (host.to_string(), port);
+    };
+    match AddressMap::load(Path::new(&path)) {
+        Ok(map) => match map.get(host, port) {
+            Some(addr) => (addr.ip().to_string(), addr.port()),
+            None => (host.to_string(), port),
+        },
+        Err(e) => {
+            tracing::warn!(%e, "cannot read the local address map; using {host}:{port} as is");
+            (host.to_string(), port)
+        }
+    }
+}
+
+/// [`resolve`] applied to the host and port of an `http(s)://` or `mysql://` URL.
+pub fn resolve_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let (userinfo, hostport) = match authority.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, authority),
+    };
+    let Some((host, port)) = hostport
+        .rsplit_once(':')
+        .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
+    else {
+        return url.to_string();
+    };
+    let (host, port) = resolve(host, port);
+    match userinfo {
+        Some(u) => format!("{scheme}://{u}@{host}:{port}{path}"),
+        None => format!("{scheme}://{host}:{port}{path}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_suffixes_are_stripped() {
+        let mut map = AddressMap::default();
+        let local: SocketAddr = "127.0.0.1:41000".parse().unwrap();
+        map.insert("qserv-ci-worker-0.qserv-ci-worker", 3306, local);
+        for host in [
+            "qserv-ci-worker-0.qserv-ci-worker",
+            "qserv-ci-worker-0.qserv-ci-worker.qserv",
+            "qserv-ci-worker-0.qserv-ci-worker.qserv.svc",
+            "qserv-ci-worker-0.qserv-ci-worker.qserv.svc.cluster.local",
+        ] {
+            assert_eq!(map.get(host, 3306), Some(local), "{host}");
+        }
+        assert_eq!(map.get("qserv-ci-worker-0.qserv-ci-worker", 3307), None);
+        assert_eq!(map.get("qserv-ci-worker-1.qserv-ci-worker", 3306), None);
+    }
+
+    #[test]
+    fn map_round_trips_through_a_file_and_missing_file_is_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("addresses.json");
+        assert_eq!(AddressMap::load(&path).unwrap(), AddressMap::default());
+        let mut map = AddressMap::default();
+        map.insert("czar", 4040, "127.0.0.1:40001".parse().unwrap());
+        map.insert("czar", 3306, "127.0.0.1:40002".parse().unwrap());
+        map.save(&path).unwrap();
+        let mut back = AddressMap::load(&path).unwrap();
+        assert_eq!(back, map);
+        back.remove_host("czar");
+        assert!(back.entries.is_empty());
+    }
+}
