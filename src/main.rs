@@ -60,6 +60,8 @@ enum Command {
     Load(Box<load::cli::LoadArgs>),
     /// Run one SQL statement on a MariaDB/Qserv endpoint; print the result as a table, CSV or JSON.
     Query(Box<query::QueryArgs>),
+    /// Run the controllers (QservCluster) against the current kubeconfig or in-cluster config.
+    Run(cli::run::RunArgs),
     /// Run the embedded Kubernetes API server of local mode (our CRDs installed) until Ctrl-C.
     Local {
         /// Where to write the kubeconfig pointing at it.
@@ -102,6 +104,7 @@ fn main() -> anyhow::Result<()> {
             work_dir,
             keep_running,
         })),
+        Command::Run(args) => tokio::runtime::Runtime::new()?.block_on(cli::run::run(args)),
         Command::Local {
             kubeconfig_out,
             port,
