@@ -4,6 +4,7 @@
 pub mod api;
 pub mod catalog;
 pub mod cluster;
+pub mod ingest;
 pub mod load;
 pub mod local;
 pub mod partition;
