@@ -60,7 +60,9 @@ enum Command {
     Load(Box<load::cli::LoadArgs>),
     /// Run one SQL statement on a MariaDB/Qserv endpoint; print the result as a table, CSV or JSON.
     Query(Box<query::QueryArgs>),
-    /// Run the controllers (QservCluster) against the current kubeconfig or in-cluster config.
+    /// One step of a CatalogIngest, as its Job runs it (partition | load | reference | check).
+    Job(qserv_operator::ingest::job::JobArgs),
+    /// Run the controllers (QservCluster, CatalogIngest) against the current kubeconfig or in-cluster config.
     Run(cli::run::RunArgs),
     /// Run the embedded Kubernetes API server of local mode (our CRDs installed) until Ctrl-C.
     Local {
@@ -104,6 +106,9 @@ fn main() -> anyhow::Result<()> {
             work_dir,
             keep_running,
         })),
+        Command::Job(args) => {
+            tokio::runtime::Runtime::new()?.block_on(qserv_operator::ingest::job::run(args))
+        }
         Command::Run(args) => tokio::runtime::Runtime::new()?.block_on(cli::run::run(args)),
         Command::Local {
             kubeconfig_out,

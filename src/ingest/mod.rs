@@ -6,8 +6,10 @@
 //! - [`report`]: what a step reports, through the results ConfigMap.
 //! - [`status`]: Jobs and reports folded into status (pure).
 //! - [`controller`]: the reconciler.
+//! - [`job`]: what the Jobs run (`qserv-operator job <step>`).
 
 pub mod controller;
+pub mod job;
 pub mod plan;
 pub mod report;
 pub mod status;
