@@ -62,6 +62,15 @@ pub enum LoadError {
         reason: String,
     },
 
+    /// A file of the load cannot be used (a chunk file unreadable, a directory without chunk
+    /// files, a dialect `LOAD DATA` cannot read), or its rows did not all load.
+    #[error("table `{table}`: {}: {reason}", file.display())]
+    File {
+        table: String,
+        file: PathBuf,
+        reason: String,
+    },
+
     /// The input cannot be read (the catalog error names the file and the row). Boxed: a
     /// catalog error is large and every `Result` of the loader would carry its size.
     #[error("table `{table}`: {source}")]

@@ -33,3 +33,6 @@ pub use endpoint::Endpoint;
 pub use error::{LoadError, Result};
 pub use reference::{LoadSummary, ReferenceLoad, STAGING_SUFFIX, load_reference};
 pub use stream::{Input, Progress};
+pub mod chunk_tables;
+pub mod chunks;
+pub use chunks::{ChunkFiles, ChunkLoad, ChunkLoadSummary, ChunkPlan, TableDdl, load_chunks};
