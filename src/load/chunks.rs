@@ -487,9 +487,11 @@ impl Feed<'_> {
             .iter()
             .map(|f| quote_identifier(f))
             .collect();
-        // The file name is a label: the infile handler supplies the data.
+        // The file name is a label: the infile handler supplies the data. The partitioner
+        // passes the input's bytes through (case01 has latin1 text and blobs), so they are
+        // stored as they are, whatever the table's charset.
         let statement = format!(
-            "LOAD DATA LOCAL INFILE 'chunk-file' INTO TABLE {} CHARACTER SET utf8mb4 {} ({})",
+            "LOAD DATA LOCAL INFILE 'chunk-file' INTO TABLE {} CHARACTER SET binary {} ({})",
             qualified(&self.load.database, &staging_name(table)),
             self.clauses,
             columns.join(", ")

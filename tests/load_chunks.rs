@@ -1,0 +1,294 @@
+//! The direct chunk loader on two real MariaDB workers: case01 Object (director, with overlap)
+//! and Source (child) partitioned through `from_spec::table_plan` as a CatalogIngest would,
+//! then loaded. Counts are checked against the chunk files, re-runs replace, failures name the
+//! file, table and row and leave the previous tables intact with no staging table behind.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use mysql_async::Conn;
+use mysql_async::prelude::Queryable;
+use qserv_operator::api::CatalogIngest;
+use qserv_operator::load::chunk_tables::{DUMMY_CHUNK, chunk_table, overlap_table};
+use qserv_operator::load::{
+    ChunkFiles, ChunkLoad, ChunkLoadSummary, Endpoint, LoadError, TableDdl, load_chunks,
+};
+use qserv_operator::partition::from_spec::table_plan;
+use qserv_operator::partition::{PartitionConfig, partition_files};
+
+use common::mariadb::{MariaDb, free_port};
+use common::{scalar, table_exists};
+
+fn case01() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/qserv_testdata/case01/data")
+}
+
+/// The two workers every test of this binary shares (each test uses its own database).
+fn workers() -> &'static [MariaDb; 2] {
+    static WORKERS: OnceLock<[MariaDb; 2]> = OnceLock::new();
+    WORKERS.get_or_init(|| [MariaDb::start(), MariaDb::start()])
+}
+
+fn endpoints() -> Vec<Endpoint> {
+    workers()
+        .iter()
+        .map(|w| Endpoint::parse(&w.url()).unwrap())
+        .collect()
+}
+
+async fn connect(worker: usize) -> Conn {
+    Conn::from_url(workers()[worker].url()).await.unwrap()
+}
+
+/// Partitions table `index` of examples/catalogingest-case01.yaml into `out`.
+fn partition(index: usize, out: &Path) -> PartitionConfig {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let ingest: CatalogIngest = serde_norway::from_str(
+        &std::fs::read_to_string(root.join("examples/catalogingest-case01.yaml")).unwrap(),
+    )
+    .unwrap();
+    let (config, opts) = table_plan(&ingest.spec, &ingest.spec.tables[index], &case01(), out)
+        .unwrap_or_else(|err| panic!("plan: {err}"));
+    partition_files(&config, &opts).unwrap_or_else(|err| panic!("partition: {err}"));
+    config
+}
+
+fn chunk_load(database: &str, table: &str, dir: &Path, config: &PartitionConfig) -> ChunkLoad {
+    ChunkLoad {
+        database: database.into(),
+        table: table.into(),
+        ddl: TableDdl::from_ddl_file(&case01().join(format!("schema/{table}.schema")), table)
+            .unwrap(),
+        files: ChunkFiles::from_config(dir, config),
+    }
+}
+
+fn lines(file: &Path) -> u64 {
+    std::fs::read(file).map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count() as u64)
+}
+
+/// Checks every table of `load` on the workers against its chunk files; returns the total of
+/// the chunk tables' rows.
+async fn check_tables(load: &ChunkLoad, summary: &ChunkLoadSummary) -> u64 {
+    let (db, table) = (&load.database, &load.table);
+    let mut total = 0;
+    for (w, assigned) in summary.plan.workers.iter().enumerate() {
+        assert_eq!(assigned.worker, endpoints()[w].address());
+        let mut conn = connect(w).await;
+        assert_eq!(count(&mut conn, db, table.clone()).await, 0, "prototype");
+        for t in [
+            chunk_table(table, DUMMY_CHUNK),
+            overlap_table(table, DUMMY_CHUNK),
+        ] {
+            assert_eq!(
+                count(&mut conn, db, t.clone()).await,
+                0,
+                "{t} on worker {w}"
+            );
+        }
+        for &chunk in &assigned.chunks {
+            let rows = count(&mut conn, db, chunk_table(table, chunk)).await;
+            assert_eq!(rows, lines(&load.files.file(chunk, false)), "chunk {chunk}");
+            let overlap = count(&mut conn, db, overlap_table(table, chunk)).await;
+            assert_eq!(
+                overlap,
+                lines(&load.files.file(chunk, true)),
+                "chunk {chunk}"
+            );
+            let wrong = format!(
+                "SELECT COUNT(*) FROM `{db}`.`{}` WHERE chunkId <> {chunk}",
+                chunk_table(table, chunk)
+            );
+            assert_eq!(
+                scalar(&mut conn, &wrong).await,
+                0,
+                "chunkId of chunk {chunk}"
+            );
+            total += rows;
+        }
+        // The other worker's chunks are not here.
+        for &chunk in &summary.plan.workers[1 - w].chunks {
+            assert!(!table_exists(&mut conn, db, &chunk_table(table, chunk)).await);
+        }
+        assert_no_leftovers(&mut conn, db).await;
+    }
+    total
+}
+
+async fn count(conn: &mut Conn, db: &str, table: String) -> u64 {
+    scalar(conn, &format!("SELECT COUNT(*) FROM `{db}`.`{table}`")).await as u64
+}
+
+async fn assert_no_leftovers(conn: &mut Conn, db: &str) {
+    let leftovers: Vec<String> = conn
+        .exec(
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? \
+             AND (TABLE_NAME LIKE '%\\_\\_loading' OR TABLE_NAME LIKE '%\\_\\_replaced')",
+            (db,),
+        )
+        .await
+        .unwrap();
+    assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case01_object_and_source_load_onto_two_workers_and_reload_without_duplicates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = "chunks_case01";
+    for (index, table, input_rows) in [(0, "Object", 88), (1, "Source", 3339)] {
+        let dir = tmp.path().join(table);
+        let config = partition(index, &dir);
+        let load = chunk_load(db, table, &dir, &config);
+        let summary = load_chunks(&endpoints(), &load, None).await.unwrap();
+        println!(
+            "{table}: {} rows + {} overlap rows, {} tables in {:.3}s ({:.0} rows/s)\n{}",
+            summary.rows,
+            summary.overlap_rows,
+            summary.tables,
+            summary.elapsed.as_secs_f64(),
+            summary.rows_per_second(),
+            summary.plan
+        );
+        let chunks = load.files.chunks().unwrap();
+        let planned: Vec<u32> = summary
+            .plan
+            .workers
+            .iter()
+            .flat_map(|w| w.chunks.clone())
+            .collect();
+        assert_eq!(planned.len(), chunks.len());
+        assert!(summary.plan.workers.iter().all(|w| !w.chunks.is_empty()));
+        assert_eq!(summary.rows, input_rows);
+        assert_eq!(check_tables(&load, &summary).await, input_rows);
+        if table == "Object" {
+            assert!(summary.overlap_rows > 0, "case01 Object has overlap rows");
+        }
+        // A second run replaces: same counts, nothing doubled.
+        let again = load_chunks(&endpoints(), &load, None).await.unwrap();
+        assert_eq!(
+            (again.rows, again.overlap_rows),
+            (summary.rows, summary.overlap_rows)
+        );
+        assert_eq!(check_tables(&load, &again).await, input_rows);
+    }
+}
+
+/// A copy of the chunk files of `dir` into `to`, with line `row` (1-based) of the largest chunk
+/// file given a bad number in its third field (`filterId`, a TINYINT); returns that chunk.
+fn corrupt_copy(dir: &Path, to: &Path, files: &ChunkFiles, row: usize) -> u32 {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
+    }
+    let chunk = files
+        .chunks()
+        .unwrap()
+        .into_iter()
+        .max_by_key(|&c| lines(&files.file(c, false)))
+        .unwrap();
+    let file = to.join(files.file(chunk, false).file_name().unwrap());
+    // Bytes, not text: case01 rows hold latin1 text and blobs.
+    let delimiter = files.dialect.delimiter;
+    let data = std::fs::read(&file).unwrap();
+    let mut out: Vec<Vec<u8>> = data.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
+    assert!(out.len() > row, "chunk {chunk} has {} rows", out.len() - 1);
+    let mut fields: Vec<Vec<u8>> = out[row - 1]
+        .split(|&b| b == delimiter)
+        .map(<[u8]>::to_vec)
+        .collect();
+    fields[2] = b"12.5.7".to_vec();
+    out[row - 1] = fields.join(&delimiter);
+    std::fs::write(&file, out.join(&b'\n')).unwrap();
+    chunk
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_number_names_file_table_and_row_and_keeps_the_previous_tables() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = "chunks_bad_row";
+    let dir = tmp.path().join("Source");
+    let config = partition(1, &dir);
+    let good = chunk_load(db, "Source", &dir, &config);
+    let summary = load_chunks(&endpoints(), &good, None).await.unwrap();
+
+    let bad_dir = tmp.path().join("bad");
+    let chunk = corrupt_copy(&dir, &bad_dir, &good.files, 3);
+    let mut bad = good.clone();
+    bad.files.dir = bad_dir.clone();
+    let err = load_chunks(&endpoints(), &bad, None).await.unwrap_err();
+    match &err {
+        LoadError::RowRejected {
+            table, file, row, ..
+        } => {
+            assert_eq!(table, &format!("{db}.{}", chunk_table("Source", chunk)));
+            assert_eq!(file, &bad.files.file(chunk, false));
+            assert_eq!(*row, 3);
+        }
+        other => panic!("expected a rejected row, got {other:?}"),
+    }
+    let message = err.to_string();
+    assert!(message.contains("column 'filterId' at row 3"), "{message}");
+    // Every table still holds the first load, and no staging table is left on either worker.
+    assert_eq!(check_tables(&good, &summary).await, 3339);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ddl_error_carries_mariadbs_message_and_creates_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = "chunks_bad_ddl";
+    let dir = tmp.path().join("Object");
+    let config = partition(0, &dir);
+    let mut load = chunk_load(db, "Object", &dir, &config);
+    load.ddl.columns.push_str(",\n  `broken` NOSUCHTYPE(3)");
+    let err = load_chunks(&endpoints(), &load, None).await.unwrap_err();
+    let message = err.to_string();
+    match &err {
+        LoadError::Sql { table, action, .. } => {
+            assert_eq!(table, &format!("{db}.Object"));
+            assert_eq!(action, "create the prototype table");
+        }
+        other => panic!("expected an SQL error, got {other:?}"),
+    }
+    assert!(
+        message.contains("Unknown data type: 'NOSUCHTYPE'"),
+        "{message}"
+    );
+    for w in 0..2 {
+        let mut conn = connect(w).await;
+        let n = scalar(
+            &mut conn,
+            &format!("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '{db}'"),
+        )
+        .await;
+        assert_eq!(n, 0, "worker {w} has tables");
+    }
+}
+
+/// A worker that cannot be reached fails the load before anything is published: the reachable
+/// worker's staging tables are dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_worker_fails_the_whole_load() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = "chunks_unreachable";
+    let dir = tmp.path().join("Object");
+    let config = partition(0, &dir);
+    let load = chunk_load(db, "Object", &dir, &config);
+    let dead = Endpoint::parse(&format!("mysql://root@127.0.0.1:{}", free_port())).unwrap();
+    let err = load_chunks(&[endpoints()[0].clone(), dead.clone()], &load, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, LoadError::Connect { endpoint, .. } if *endpoint == dead.address()),
+        "{err:?}"
+    );
+    let mut conn = connect(0).await;
+    let n = scalar(
+        &mut conn,
+        &format!("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '{db}'"),
+    )
+    .await;
+    assert_eq!(n, 0, "tables left on the reachable worker");
+}
