@@ -292,3 +292,106 @@ async fn an_unreachable_worker_fails_the_whole_load() {
     .await;
     assert_eq!(n, 0, "tables left on the reachable worker");
 }
+
+/// Runs `qserv-operator load --to-workers <both workers> ARGS`; returns stdout.
+fn load_command(args: &[&std::ffi::OsStr]) -> String {
+    let urls: Vec<String> = workers().iter().map(|w| w.url()).collect();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_qserv-operator"))
+        .args(["load", "--to-workers", &urls.join(",")])
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+async fn rows_on_workers(db: &str, table: &str, chunks: &[u32]) -> u64 {
+    let mut total = 0;
+    for w in 0..2 {
+        let mut conn = connect(w).await;
+        for &chunk in chunks {
+            if table_exists(&mut conn, db, &chunk_table(table, chunk)).await {
+                total += count(&mut conn, db, chunk_table(table, chunk)).await;
+            }
+        }
+    }
+    total
+}
+
+/// The CLI on the output of a CatalogIngest table (default output fields and dialect) with the
+/// table's `.schema`, and on sph-partition output described by its own config files.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_loads_partitioned_output_and_prints_the_plan() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec_dir = tmp.path().join("spec");
+    let spec_config = partition(0, &spec_dir);
+    let schema = case01().join("schema/Object.schema");
+    let stdout = load_command(&[
+        "--database".as_ref(),
+        "chunks_cli".as_ref(),
+        "--table".as_ref(),
+        "Object".as_ref(),
+        "--partitioned".as_ref(),
+        spec_dir.as_os_str(),
+        "--schema".as_ref(),
+        schema.as_os_str(),
+    ]);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    for (line, w) in lines.iter().zip(endpoints()) {
+        assert!(line.starts_with(&format!("{}: ", w.address())), "{stdout}");
+    }
+    assert!(
+        lines[2].starts_with(
+            "loaded 88 rows (+24 overlap rows) into chunks_cli.Object on 2 workers (32 tables) in "
+        ),
+        "{stdout}"
+    );
+    let files = ChunkFiles::from_config(&spec_dir, &spec_config);
+    let chunks = files.chunks().unwrap();
+    assert_eq!(rows_on_workers("chunks_cli", "Object", &chunks).await, 88);
+
+    // sph-partition's own configs: ',' delimited, no quoting, fields listed in Object.json.
+    let sph_dir = tmp.path().join("sph");
+    let mut store = qserv_operator::partition::ConfigStore::default();
+    let configs = [
+        case01().join("partition/common.json"),
+        case01().join("partition/Object.json"),
+    ];
+    for c in &configs {
+        store.add_file(c).unwrap();
+    }
+    let config = PartitionConfig::from_store(&store).unwrap();
+    let opts = qserv_operator::partition::Options::new(
+        vec![case01().join("Object.tsv.gz")],
+        sph_dir.clone(),
+    );
+    partition_files(&config, &opts).unwrap();
+    let stdout = load_command(&[
+        "--database".as_ref(),
+        "chunks_cli_sph".as_ref(),
+        "--table".as_ref(),
+        "Object".as_ref(),
+        "--partitioned".as_ref(),
+        sph_dir.as_os_str(),
+        "--schema".as_ref(),
+        schema.as_os_str(),
+        "--part-config".as_ref(),
+        configs[0].as_os_str(),
+        "--part-config".as_ref(),
+        configs[1].as_os_str(),
+    ]);
+    assert!(
+        stdout.contains("loaded 88 rows (+24 overlap rows) into chunks_cli_sph.Object"),
+        "{stdout}"
+    );
+    assert_eq!(
+        rows_on_workers("chunks_cli_sph", "Object", &chunks).await,
+        88
+    );
+}

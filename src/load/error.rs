@@ -10,6 +10,10 @@ use crate::catalog::CatalogError;
 /// An error from a loader.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    /// The arguments of a load do not describe one (a missing option, a bad config file).
+    #[error("{0}")]
+    Arguments(String),
+
     /// The endpoint URL does not parse.
     #[error("endpoint `{url}`: {reason}")]
     Endpoint { url: String, reason: String },

@@ -36,3 +36,4 @@ pub use stream::{Input, Progress};
 pub mod chunk_tables;
 pub mod chunks;
 pub use chunks::{ChunkFiles, ChunkLoad, ChunkLoadSummary, ChunkPlan, TableDdl, load_chunks};
+pub mod chunks_cli;
