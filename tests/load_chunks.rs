@@ -395,3 +395,148 @@ async fn the_cli_loads_partitioned_output_and_prints_the_plan() {
         88
     );
 }
+
+/// The macs2243 CatalogIngest without region, band filter or column selection, its tables read
+/// from HDF5 `file`.
+fn macs2243_spec(file: &str) -> qserv_operator::api::CatalogIngestSpec {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let ingest: CatalogIngest = serde_norway::from_str(
+        &std::fs::read_to_string(root.join("examples/catalogingest-macs2243.yaml")).unwrap(),
+    )
+    .unwrap();
+    let mut spec = ingest.spec;
+    spec.region = None;
+    spec.filters = None;
+    for t in &mut spec.tables {
+        t.columns.clear();
+        t.files = vec![file.to_string()];
+    }
+    spec
+}
+
+/// Partitions HDF5 `table` of `dir/file` into `work` and chunk-loads it into `db` (columns
+/// from the catalog schema, as the CLI does without `--schema`).
+async fn load_hdf5_table(
+    dir: &Path,
+    file: &str,
+    table: &str,
+    work: &Path,
+    db: &str,
+) -> ChunkLoadSummary {
+    let spec = macs2243_spec(file);
+    let t = spec.tables.iter().find(|t| t.name == table).unwrap();
+    let out = work.join(format!("{db}-{table}"));
+    let (config, opts) = table_plan(&spec, t, dir, &out).unwrap();
+    let started = std::time::Instant::now();
+    let partitioned = partition_files(&config, &opts).unwrap();
+    println!(
+        "partitioned {} rows into {} chunks in {:.2}s",
+        partitioned.rows_read,
+        partitioned.chunks.len(),
+        started.elapsed().as_secs_f64()
+    );
+    let input = qserv_operator::load::Input {
+        files: opts.inputs.clone(),
+        format: opts.format.clone().unwrap(),
+        selection: opts.selection.clone().unwrap(),
+        batch_rows: 1024,
+    };
+    let schema = qserv_operator::load::stream::open(&input.files[0], &input)
+        .unwrap()
+        .schema();
+    let load = ChunkLoad {
+        database: db.into(),
+        table: table.into(),
+        ddl: TableDdl::from_schema(table, &schema).unwrap(),
+        files: ChunkFiles::from_config(&out, &config),
+    };
+    load_chunks(&endpoints(), &load, None).await.unwrap()
+}
+
+/// Every value of macs2243 deepCoadd_meas (NaN as NULL, bools, fixed strings, radians) is in
+/// the chunk tables exactly as the reference loader stores it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hdf5_rows_land_in_chunk_tables_exactly_as_in_the_reference() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/clusters");
+    let tmp = tempfile::tempdir().unwrap();
+    let summary = load_hdf5_table(
+        &data,
+        "macs2243.h5",
+        "deepCoadd_meas",
+        tmp.path(),
+        "chunks_meas",
+    )
+    .await;
+    assert_eq!(summary.rows, 10000);
+    // The reference copy, on worker 0 in another database.
+    let input = common::hdf5_input(data.join("macs2243.h5"), "deepCoadd_meas", &[]);
+    qserv_operator::load::load_reference(
+        &endpoints()[0],
+        &qserv_operator::load::ReferenceLoad::new("chunks_meas_ref", "deepCoadd_meas", input),
+        None,
+    )
+    .await
+    .unwrap();
+    let mut conn = connect(0).await;
+    let mut expected = common::rows(
+        &mut conn,
+        "SELECT * FROM chunks_meas_ref.deepCoadd_meas ORDER BY id",
+    )
+    .await;
+    let mut got = Vec::new();
+    for (w, assigned) in summary.plan.workers.iter().enumerate() {
+        let mut conn = connect(w).await;
+        for &chunk in &assigned.chunks {
+            let sql = format!(
+                "SELECT * FROM chunks_meas.{} ORDER BY id",
+                chunk_table("deepCoadd_meas", chunk)
+            );
+            for mut row in common::rows(&mut conn, &sql).await {
+                // chunkId, subChunkId come last.
+                row.truncate(row.len() - 2);
+                got.push(row);
+            }
+        }
+    }
+    got.sort_by_key(|r| r[0].as_i64());
+    expected.sort_by_key(|r| r[0].as_i64());
+    assert_eq!(got.len(), 10000);
+    assert!(got == expected, "chunk tables differ from the reference");
+}
+
+/// Chunk loader throughput on a synthetic catalog (forced_src, 5 rows per object):
+/// `QSERV_BENCH_OBJECTS=200000 cargo test --release --test load_chunks -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: run with --release --ignored --nocapture"]
+async fn bench_chunk_loader_on_a_synthetic_catalog() {
+    let objects = std::env::var("QSERV_BENCH_OBJECTS").unwrap_or_else(|_| "200000".into());
+    let tmp = tempfile::tempdir().unwrap();
+    let h5 = tmp.path().join("bench.h5");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new(root.join(".venv/bin/python"))
+        .arg(root.join("../shared/data/clusters/make_catalog.py"))
+        .args([h5.as_os_str(), objects.as_ref()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary = load_hdf5_table(
+        tmp.path(),
+        "bench.h5",
+        "forced_src",
+        tmp.path(),
+        "chunks_bench",
+    )
+    .await;
+    println!(
+        "chunk loader: {} rows + {} overlap rows, {} tables on 2 workers in {:.2}s: {:.0} rows/s",
+        summary.rows,
+        summary.overlap_rows,
+        summary.tables,
+        summary.elapsed.as_secs_f64(),
+        summary.rows_per_second()
+    );
+}
