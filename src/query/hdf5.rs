@@ -246,3 +246,91 @@ pub async fn add_comments(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float64Type, Int32Type, Int64Type};
+    use mysql_async::consts::{ColumnFlags, ColumnType};
+
+    fn columns() -> Vec<Hdf5Column> {
+        let nn = ColumnFlags::NOT_NULL_FLAG;
+        vec![
+            Hdf5Column::new("id", ColumnType::MYSQL_TYPE_LONGLONG, nn, 20).unwrap(),
+            Hdf5Column::new("x", ColumnType::MYSQL_TYPE_DOUBLE, ColumnFlags::empty(), 22).unwrap(),
+            Hdf5Column::new("n", ColumnType::MYSQL_TYPE_LONG, ColumnFlags::empty(), 11).unwrap(),
+        ]
+    }
+
+    /// Many flushes of a resizable dataset, read back by our astropy reader row by row.
+    #[test]
+    fn rows_stream_through_many_appends() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("big.h5");
+        let mut w = Hdf5Writer::create(&out, "g/t", columns()).unwrap();
+        assert!(w.rows_per_flush < 100_000, "several flushes");
+        let n = 300_001u64;
+        for i in 0..n {
+            let x = if i % 7 == 0 {
+                Value::NULL
+            } else {
+                Value::Double(i as f64 / 3.0)
+            };
+            let m = if i % 5 == 0 {
+                Value::NULL
+            } else {
+                Value::Int(i as i64 % 1000)
+            };
+            w.row(&[Value::Int(i as i64), x, m]).unwrap();
+        }
+        assert_eq!(w.finish().unwrap(), n);
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["big.h5"]);
+        let reader = crate::catalog::Hdf5Reader::open(&out, "g/t", 65_536).unwrap();
+        let mut next = 0u64;
+        for batch in reader {
+            let batch = batch.unwrap();
+            let ids = batch.column(0).as_primitive::<Int64Type>();
+            let xs = batch.column(1).as_primitive::<Float64Type>();
+            let ms = batch.column(2).as_primitive::<Int32Type>();
+            for r in 0..batch.num_rows() {
+                let i = next;
+                assert_eq!(ids.value(r), i as i64);
+                assert_eq!(xs.is_null(r), i % 7 == 0, "row {i}");
+                if i % 7 != 0 {
+                    assert_eq!(xs.value(r), i as f64 / 3.0);
+                }
+                assert_eq!(ms.is_null(r), i % 5 == 0, "row {i}");
+                if i % 5 != 0 {
+                    assert_eq!(ms.value(r), (i % 1000) as i32);
+                }
+                next += 1;
+            }
+        }
+        assert_eq!(next, n);
+    }
+
+    /// A bad value fails naming row and column, and the unfinished file is removed.
+    #[test]
+    fn a_failed_result_leaves_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("t.h5");
+        let mut w = Hdf5Writer::create(&out, "t", columns()).unwrap();
+        w.row(&[Value::Int(1), Value::NULL, Value::NULL]).unwrap();
+        let err = w
+            .row(&[Value::NULL, Value::NULL, Value::NULL])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "row 2, column `id`: NULL in a column MariaDB declared NOT NULL"
+        );
+        drop(w);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}
