@@ -504,7 +504,7 @@ async fn hdf5_rows_land_in_chunk_tables_exactly_as_in_the_reference() {
     assert!(got == expected, "chunk tables differ from the reference");
 }
 
-/// Chunk loader throughput on a synthetic catalog (forced_src, 5 rows per object):
+/// Chunk loader throughput on a synthetic catalog (deepCoadd_forced_src, 5 rows per object):
 /// `QSERV_BENCH_OBJECTS=200000 cargo test --release --test load_chunks -- --ignored --nocapture`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark: run with --release --ignored --nocapture"]

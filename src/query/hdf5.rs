@@ -273,12 +273,12 @@ mod tests {
         assert!(w.rows_per_flush < 100_000, "several flushes");
         let n = 300_001u64;
         for i in 0..n {
-            let x = if i % 7 == 0 {
+            let x = if i.is_multiple_of(7) {
                 Value::NULL
             } else {
                 Value::Double(i as f64 / 3.0)
             };
-            let m = if i % 5 == 0 {
+            let m = if i.is_multiple_of(5) {
                 Value::NULL
             } else {
                 Value::Int(i as i64 % 1000)
@@ -301,12 +301,12 @@ mod tests {
             for r in 0..batch.num_rows() {
                 let i = next;
                 assert_eq!(ids.value(r), i as i64);
-                assert_eq!(xs.is_null(r), i % 7 == 0, "row {i}");
-                if i % 7 != 0 {
+                assert_eq!(xs.is_null(r), i.is_multiple_of(7), "row {i}");
+                if !i.is_multiple_of(7) {
                     assert_eq!(xs.value(r), i as f64 / 3.0);
                 }
-                assert_eq!(ms.is_null(r), i % 5 == 0, "row {i}");
-                if i % 5 != 0 {
+                assert_eq!(ms.is_null(r), i.is_multiple_of(5), "row {i}");
+                if !i.is_multiple_of(5) {
                     assert_eq!(ms.value(r), (i % 1000) as i32);
                 }
                 next += 1;
