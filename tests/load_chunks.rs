@@ -526,7 +526,7 @@ async fn bench_chunk_loader_on_a_synthetic_catalog() {
     let summary = load_hdf5_table(
         tmp.path(),
         "bench.h5",
-        "forced_src",
+        "deepCoadd_forced_src",
         tmp.path(),
         "chunks_bench",
     )

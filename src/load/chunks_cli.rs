@@ -59,6 +59,11 @@ pub fn chunk_load(args: &LoadArgs, dir: &Path) -> Result<ChunkLoad> {
 
 /// Runs the load; returns the plan (one line per worker) and the summary line.
 pub async fn run(args: &LoadArgs, dir: &Path) -> Result<String> {
+    if args.to_workers.is_empty() || args.to.is_some() {
+        return Err(LoadError::Arguments(
+            "--partitioned loads onto --to-workers (and not --to)".into(),
+        ));
+    }
     let workers = args
         .to_workers
         .iter()
