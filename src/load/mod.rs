@@ -2,6 +2,8 @@
 //!
 //! - [`reference`]: one table, unpartitioned, into a plain MariaDB database (the reference of
 //!   result checks), through a staging table renamed when complete.
+//! - [`chunks`]: partitioner output onto Qserv worker MariaDBs as chunk tables (names and DDL in
+//!   [`chunk_tables`], shared with the ingest service stand-in), staged and swapped in likewise.
 //!
 //! Rows travel as `LOAD DATA LOCAL INFILE` text ([`tsv`]) streamed straight from the readers'
 //! Arrow batches ([`stream`]): no temp files, bounded memory, one connection per load.
