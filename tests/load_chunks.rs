@@ -291,6 +291,19 @@ async fn an_unreachable_worker_fails_the_whole_load() {
     )
     .await;
     assert_eq!(n, 0, "tables left on the reachable worker");
+    // One server given twice is refused before anything happens.
+    let twice = [endpoints()[1].clone(), endpoints()[1].clone()];
+    let err = load_chunks(&twice, &load, None)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.ends_with(&format!(
+            "worker {} is given twice",
+            endpoints()[1].address()
+        )),
+        "{err}"
+    );
 }
 
 /// Runs `qserv-operator load --to-workers <both workers> ARGS`; returns stdout.

@@ -292,11 +292,18 @@ pub async fn load_chunks(
             reason,
         })?;
     if workers.is_empty() {
-        return Err(LoadError::File {
-            table: label,
-            file: load.files.dir.clone(),
-            reason: "no worker to load onto".into(),
-        });
+        return Err(LoadError::Arguments(format!(
+            "{label}: no worker to load onto"
+        )));
+    }
+    // Two loads into one server would drop each other's staging tables.
+    let mut addresses: Vec<String> = workers.iter().map(Endpoint::address).collect();
+    addresses.sort();
+    if let Some(twice) = addresses.windows(2).find(|w| w[0] == w[1]) {
+        return Err(LoadError::Arguments(format!(
+            "{label}: worker {} is given twice",
+            twice[0]
+        )));
     }
     let chunks = load.files.chunks().map_err(|err| LoadError::File {
         table: label.clone(),
