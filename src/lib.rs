@@ -9,3 +9,4 @@ pub mod local;
 pub mod partition;
 pub mod query;
 pub mod telemetry;
+pub mod check;

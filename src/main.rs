@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use qserv_operator::{api, load, query, telemetry};
+use qserv_operator::check;
 
 mod cli;
 
@@ -60,6 +61,9 @@ enum Command {
     Load(Box<load::cli::LoadArgs>),
     /// Run one SQL statement on a MariaDB/Qserv endpoint; print the result as a table, CSV or JSON.
     Query(Box<query::QueryArgs>),
+    /// Compare Qserv with the reference: built-in data checks, a CatalogIngest's checks, and
+    /// qserv_testdata queries; exit 1 when a check fails.
+    Check(Box<check::cli::CheckArgs>),
     /// Run the embedded Kubernetes API server of local mode (our CRDs installed) until Ctrl-C.
     Local {
         /// Where to write the kubeconfig pointing at it.
@@ -91,6 +95,13 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Query(args) => {
             tokio::runtime::Runtime::new()?.block_on(query::run(&args))?;
+            Ok(())
+        }
+        Command::Check(args) => {
+            let report = tokio::runtime::Runtime::new()?.block_on(check::cli::run(&args))?;
+            if !report.all_passed() {
+                std::process::exit(1);
+            }
             Ok(())
         }
         Command::Demo {
