@@ -3,10 +3,10 @@
 
 pub mod api;
 pub mod catalog;
+pub mod check;
 pub mod cluster;
 pub mod load;
 pub mod local;
 pub mod partition;
 pub mod query;
 pub mod telemetry;
-pub mod check;

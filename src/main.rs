@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use qserv_operator::{api, load, query, telemetry};
 use qserv_operator::check;
+use qserv_operator::{api, load, query, telemetry};
 
 mod cli;
 

@@ -209,7 +209,12 @@ fn misplaced(chunker: &Chunker, row: &Row, label: &str, position: &Position) -> 
     };
     let expected = chunker.locate(ra_deg.rem_euclid(360.0), dec_deg);
     let stored = (number(&value(3)), number(&value(4)));
-    if stored == (Some(f64::from(expected.chunk_id)), Some(f64::from(expected.sub_chunk_id))) {
+    if stored
+        == (
+            Some(f64::from(expected.chunk_id)),
+            Some(f64::from(expected.sub_chunk_id)),
+        )
+    {
         return None;
     }
     Some(format!(

@@ -162,9 +162,11 @@ pub async fn compare(
     reference_sql: &str,
     options: CompareOptions,
 ) -> Result<Comparison, CompareError> {
-    let sql_error = |side| move |err: mysql_async::Error| CompareError::Sql {
-        side,
-        message: reason(&err),
+    let sql_error = |side| {
+        move |err: mysql_async::Error| CompareError::Sql {
+            side,
+            message: reason(&err),
+        }
     };
     // Both statements start before either is read, so both servers work at once.
     let (q, r) = futures::join!(
@@ -175,8 +177,8 @@ pub async fn compare(
     let mut r = r.map_err(sql_error(Side::Reference))?;
     let q_columns = Columns::new(q.columns_ref());
     let r_columns = Columns::new(r.columns_ref());
-    let header_difference = (options.column_names && q_columns.names != r_columns.names)
-        .then(|| {
+    let header_difference =
+        (options.column_names && q_columns.names != r_columns.names).then(|| {
             format!(
                 "columns: qserv: ({}) reference: ({})",
                 q_columns.names.join(", "),
@@ -371,7 +373,11 @@ mod tests {
     #[test]
     fn cells_show_null_strings_and_binary_apart() {
         let c = columns(3);
-        let row = vec![Some(b"42".to_vec()), Some(b"NULL".to_vec()), Some(vec![0, 0xab])];
+        let row = vec![
+            Some(b"42".to_vec()),
+            Some(b"NULL".to_vec()),
+            Some(vec![0, 0xab]),
+        ];
         assert_eq!(show_row(Some(&row), None, &c), "(42, 'NULL', 0x00AB)");
         let row = vec![None, Some(b"".to_vec()), None];
         assert_eq!(show_row(Some(&row), None, &c), "(NULL, '', NULL)");
@@ -381,7 +387,9 @@ mod tests {
     #[test]
     fn long_rows_show_key_and_differing_columns() {
         let c = columns(90);
-        let row: Vec<Cell> = (0..90).map(|i| Some(format!("{i}000000").into_bytes())).collect();
+        let row: Vec<Cell> = (0..90)
+            .map(|i| Some(format!("{i}000000").into_bytes()))
+            .collect();
         let mut other = row.clone();
         other[40] = Some(b"x".to_vec());
         assert_eq!(

@@ -145,7 +145,11 @@ impl Conns {
     pub async fn open(target: &CheckTarget) -> Result<Self, CheckError> {
         let (q, r) = futures::join!(
             use_database(&target.qserv, &target.database, compare::Side::Qserv),
-            use_database(&target.reference, &target.database, compare::Side::Reference)
+            use_database(
+                &target.reference,
+                &target.database,
+                compare::Side::Reference
+            )
         );
         Ok(Conns {
             qserv: q?,
@@ -180,9 +184,9 @@ pub async fn run_checks(target: &CheckTarget, plan: &CheckPlan) -> Result<CheckR
         None => None,
     };
     let query_dir = match &plan.queries {
-        Some(dir) => Some(
-            queries::read_query_dir(dir, &target.database).map_err(CheckError::QueryDir)?,
-        ),
+        Some(dir) => {
+            Some(queries::read_query_dir(dir, &target.database).map_err(CheckError::QueryDir)?)
+        }
         None => None,
     };
     let max_sort_bytes = match plan.max_sort_bytes {
@@ -193,7 +197,9 @@ pub async fn run_checks(target: &CheckTarget, plan: &CheckPlan) -> Result<CheckR
     let mut report = CheckReport::new(&target.database, target.local);
 
     if let Some(chunker) = &chunker {
-        report.checks.extend(builtin::run(&mut conns, chunker, &plan.tables).await);
+        report
+            .checks
+            .extend(builtin::run(&mut conns, chunker, &plan.tables).await);
     } else {
         // Without a layout only the row counts can be checked.
         let tables: Vec<TableCheck> = plan
@@ -205,7 +211,9 @@ pub async fn run_checks(target: &CheckTarget, plan: &CheckPlan) -> Result<CheckR
             })
             .collect();
         let any = Chunker::new(1, 1, 0.0).expect("the 1/1/0 layout is valid");
-        report.checks.extend(builtin::run(&mut conns, &any, &tables).await);
+        report
+            .checks
+            .extend(builtin::run(&mut conns, &any, &tables).await);
     }
 
     for check in &plan.checks {

@@ -119,8 +119,7 @@ impl CheckReport {
                 c.name.clone(),
                 if c.passed { "passed" } else { "FAILED" }.into(),
                 format!("{}/{}", rows(c.qserv_rows), rows(c.reference_rows)),
-                c.duration_seconds
-                    .map_or("-".into(), |s| format!("{s:.3}")),
+                c.duration_seconds.map_or("-".into(), |s| format!("{s:.3}")),
                 detail,
             ]);
         }
@@ -181,7 +180,10 @@ mod tests {
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["passed"], 1);
         assert_eq!(json["failed"], 1);
-        assert_eq!(json["checks"][1]["firstDifference"], "row 2: qserv: (no row) reference: (5)");
+        assert_eq!(
+            json["checks"][1]["firstDifference"],
+            "row 2: qserv: (no row) reference: (5)"
+        );
         assert_eq!(json["checks"][0]["qservRows"], 88);
         assert_eq!(json["skipped"][0]["kind"], "fixme");
         assert_eq!(json["durationSeconds"], 1.5);
@@ -192,10 +194,22 @@ mod tests {
         report.write_table(&mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = text.lines().collect();
-        assert!(lines[0].starts_with("CHECK        RESULT   ROWS Q/R"), "{text}");
-        assert!(lines[1].starts_with("rows/Object  passed   88/88"), "{text}");
-        assert!(lines[2].contains("FAILED   1/2") && lines[2].ends_with("reference: (5)"), "{text}");
-        assert!(lines[3].contains("skipped") && lines[3].ends_with("marked FIXME"), "{text}");
+        assert!(
+            lines[0].starts_with("CHECK        RESULT   ROWS Q/R"),
+            "{text}"
+        );
+        assert!(
+            lines[1].starts_with("rows/Object  passed   88/88"),
+            "{text}"
+        );
+        assert!(
+            lines[2].contains("FAILED   1/2") && lines[2].ends_with("reference: (5)"),
+            "{text}"
+        );
+        assert!(
+            lines[3].contains("skipped") && lines[3].ends_with("marked FIXME"),
+            "{text}"
+        );
         assert_eq!(
             lines[4],
             "1/2 checks passed, 1 FAILED, 1 skipped (FIXME) in 1.50s"

@@ -80,9 +80,11 @@ pub async fn run(conns: &mut Conns, check: &CheckSpec, max_sort_bytes: usize) ->
                             started,
                             format!("expected one value, got a row of {} columns", row.len()),
                         ),
-                        (n, _) => {
-                            failed(name, started, format!("expected one row (a value), got {n}"))
-                        }
+                        (n, _) => failed(
+                            name,
+                            started,
+                            format!("expected one row (a value), got {n}"),
+                        ),
                     };
                     r.qserv_rows = Some(rows as i64);
                     r
