@@ -13,7 +13,7 @@
 use std::time::Instant;
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, Row, Value};
+use mysql_async::{Conn, Value};
 
 use super::compare::{Side, run_one};
 use super::{CheckResult, Conns, failed, passed};
@@ -118,7 +118,9 @@ async fn rows(conns: &mut Conns, table: &TableCheck) -> CheckResult {
                 None => format!("rows: Qserv {q}, reference {r}"),
             },
         );
-        result.first_difference = Some(format!("qserv: ({q}) reference: ({r})"));
+        if q != r {
+            result.first_difference = Some(format!("qserv: ({q}) reference: ({r})"));
+        }
         result
     };
     result.qserv_rows = Some(q as i64);
@@ -134,8 +136,10 @@ async fn count(conn: &mut Conn, sql: &str, side: Side) -> Result<u64, String> {
         .ok_or_else(|| format!("{side}: `{sql}` gave no count"))
 }
 
-/// Streams id, position and chunk columns from Qserv (binary protocol, so the doubles are the
-/// stored bits the partitioner saw) and recomputes each row's location.
+/// Streams id, position and chunk columns from Qserv and recomputes each row's location.
+/// Positions are read as text: MariaDB renders doubles as the shortest text that reads back
+/// to the same bits (so the partitioner's doubles are recovered exactly), and a FLOAT column
+/// gives the short text its input had rather than the widened float.
 async fn chunks(
     qserv: &mut Conn,
     chunker: &Chunker,
@@ -158,10 +162,10 @@ async fn chunks(
     let mut wrong = 0u64;
     let mut first: Option<String> = None;
     let outcome: Result<(), mysql_async::Error> = async {
-        let mut result = qserv.exec_iter(sql.as_str(), ()).await?;
+        let mut result = qserv.query_iter(sql.as_str()).await?;
         while let Some(row) = result.next().await? {
             scanned += 1;
-            if let Some(problem) = misplaced(chunker, &row, label, position) {
+            if let Some(problem) = misplaced(chunker, &row.unwrap(), label, position) {
                 wrong += 1;
                 first.get_or_insert(problem);
             }
@@ -188,18 +192,18 @@ async fn chunks(
 }
 
 /// Why a row `(label, ra, dec, chunkId, subChunkId)` is misplaced, if it is.
-fn misplaced(chunker: &Chunker, row: &Row, label: &str, position: &Position) -> Option<String> {
-    let value = |i: usize| row.as_ref(i).cloned().unwrap_or(Value::NULL);
-    let id = value(0).as_sql(true);
+fn misplaced(chunker: &Chunker, row: &[Value], label: &str, position: &Position) -> Option<String> {
+    let value = |i: usize| row.get(i).cloned().unwrap_or(Value::NULL);
+    let id = text(&value(0));
     let (ra, dec) = match (number(&value(1)), number(&value(2))) {
         (Some(ra), Some(dec)) => (ra, dec),
         _ => {
             return Some(format!(
                 "{label}={id}: no position ({}={}, {}={})",
                 position.ra,
-                value(1).as_sql(true),
+                text(&value(1)),
                 position.dec,
-                value(2).as_sql(true)
+                text(&value(2))
             ));
         }
     };
@@ -222,11 +226,20 @@ fn misplaced(chunker: &Chunker, row: &Row, label: &str, position: &Position) -> 
          chunker: ({CHUNK_COLUMN}={}, {SUB_CHUNK_COLUMN}={})",
         position.ra,
         position.dec,
-        value(3).as_sql(true),
-        value(4).as_sql(true),
+        text(&value(3)),
+        text(&value(4)),
         expected.chunk_id,
         expected.sub_chunk_id
     ))
+}
+
+/// A text-protocol value as MariaDB rendered it.
+fn text(v: &Value) -> String {
+    match v {
+        Value::NULL => "NULL".into(),
+        Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+        other => other.as_sql(true),
+    }
 }
 
 fn number(v: &Value) -> Option<f64> {
@@ -273,5 +286,60 @@ async fn unique_ids(qserv: &mut Conn, table: &TableCheck, id: &str) -> CheckResu
             r.qserv_rows = Some(duplicated as i64);
             r
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(values: [&str; 5]) -> Vec<Value> {
+        values
+            .iter()
+            .map(|v| match *v {
+                "NULL" => Value::NULL,
+                v => Value::Bytes(v.as_bytes().to_vec()),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rows_are_placed_by_their_position_in_degrees_or_radians() {
+        let chunker = Chunker::new(85, 12, 0.01667).unwrap();
+        let (ra, dec) = (340.83_f64, -9.59_f64);
+        let home = chunker.locate(ra, dec);
+        let (c, s) = (home.chunk_id.to_string(), home.sub_chunk_id.to_string());
+        let degrees = Position {
+            ra: "ra".into(),
+            dec: "dec".into(),
+            unit: AngleUnit::Degree,
+        };
+        let radians = Position {
+            unit: AngleUnit::Radian,
+            ..degrees.clone()
+        };
+        let (ra_text, dec_text) = (ra.to_string(), dec.to_string());
+        let in_degrees = row(["7", &ra_text, &dec_text, &c, &s]);
+        assert_eq!(misplaced(&chunker, &in_degrees, "id", &degrees), None);
+        let (ra_rad, dec_rad) = (ra.to_radians().to_string(), dec.to_radians().to_string());
+        let in_radians = row(["7", &ra_rad, &dec_rad, &c, &s]);
+        assert_eq!(misplaced(&chunker, &in_radians, "id", &radians), None);
+        // The same radians read as degrees are elsewhere.
+        assert!(misplaced(&chunker, &in_radians, "id", &degrees).is_some());
+
+        let wrong = (home.sub_chunk_id + 1).to_string();
+        let moved = row(["7", &ra_text, &dec_text, &c, &wrong]);
+        assert_eq!(
+            misplaced(&chunker, &moved, "id", &degrees).unwrap(),
+            format!(
+                "id=7 (ra={ra}, dec={dec}): qserv: (chunkId={c}, subChunkId={wrong}) \
+                 chunker: (chunkId={c}, subChunkId={s})"
+            )
+        );
+        let no_position = row(["7", "NULL", &dec_text, &c, &s]);
+        assert_eq!(
+            misplaced(&chunker, &no_position, "id", &degrees).unwrap(),
+            format!("id=7: no position (ra=NULL, dec={dec})")
+        );
     }
 }

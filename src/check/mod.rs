@@ -33,11 +33,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use mysql_async::Conn;
-use mysql_async::prelude::Queryable;
 
 pub use crate::api::catalog_ingest::CheckResult;
 use crate::api::catalog_ingest::{CatalogIngestSpec, CheckSpec};
-use crate::catalog::ddl::quote_identifier;
 use crate::load::Endpoint;
 use crate::load::endpoint::reason;
 use crate::partition::Chunker;
@@ -50,7 +48,7 @@ pub use report::{CheckReport, SkipKind, SkippedCheck};
 pub enum CheckError {
     #[error(transparent)]
     Endpoint(#[from] crate::load::LoadError),
-    #[error("{side} ({endpoint}): cannot use database `{database}`: {message}")]
+    #[error("{side} ({endpoint}): cannot connect to database `{database}`: {message}")]
     Database {
         side: compare::Side,
         endpoint: String,
@@ -158,21 +156,28 @@ impl Conns {
     }
 }
 
+/// A connection as lsst/qserv's integration tests make one to Qserv (`itest.py`,
+/// `run_attached`: the `mysql` client with `--database`): the database in the handshake, no
+/// session statements, and only text-protocol queries afterwards, which is all a czar needs
+/// to understand.
 async fn use_database(
     endpoint: &Endpoint,
     database: &str,
     side: compare::Side,
 ) -> Result<Conn, CheckError> {
-    let mut conn = endpoint.connect().await?;
-    conn.query_drop(format!("USE {}", quote_identifier(database)))
-        .await
-        .map_err(|err| CheckError::Database {
-            side,
-            endpoint: endpoint.address(),
-            database: database.to_string(),
-            message: reason(&err),
-        })?;
-    Ok(conn)
+    let opts = endpoint.opts();
+    // In local mode the host is a Service name the runtime maps to a loopback port.
+    let (host, port) = crate::local::addresses::resolve(opts.ip_or_hostname(), opts.tcp_port());
+    let opts = mysql_async::OptsBuilder::from_opts(opts.clone())
+        .ip_or_hostname(host)
+        .tcp_port(port)
+        .db_name(Some(database));
+    Conn::new(opts).await.map_err(|err| CheckError::Database {
+        side,
+        endpoint: endpoint.address(),
+        database: database.to_string(),
+        message: reason(&err),
+    })
 }
 
 /// Runs every check of `plan` on `target`.
