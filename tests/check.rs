@@ -765,3 +765,104 @@ async fn the_cli_prints_the_table_and_exits_non_zero_on_failure() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_check_times_out_and_the_next_one_runs() {
+    let s = servers().await;
+    let plan = CheckPlan {
+        checks: vec![
+            user_check("slow", "SELECT SLEEP(3)", Expect::Rows, Some(1), None),
+            user_check(
+                "next",
+                "SELECT COUNT(*) FROM Filter",
+                Expect::Value,
+                None,
+                Some("9"),
+            ),
+        ],
+        timeout: Some(std::time::Duration::from_millis(500)),
+        ..CheckPlan::default()
+    };
+    let report = run_checks(&target(s, DB, true), &plan).await.unwrap();
+    let slow = check(&report, "slow");
+    assert!(!slow.passed);
+    assert_eq!(slow.message.as_deref(), Some("timed out after 0.5s"));
+    assert!(slow.duration_seconds.unwrap() < 2.0, "{slow:?}");
+    assert!(check(&report, "next").passed, "{report:#?}");
+}
+
+/// Results are compared as they stream: every row is counted on both sides past the first
+/// difference, which is reported at its position.
+#[tokio::test(flavor = "multi_thread")]
+async fn streaming_comparison_counts_past_the_first_difference() {
+    use qserv_operator::check::{CompareOptions, Comparison, compare::compare};
+    let s = servers().await;
+    let n = 300_000;
+    let mut q = Conn::from_url(format!("{}/{DB}", s.qserv.url()))
+        .await
+        .unwrap();
+    let mut r = Conn::from_url(format!("{}/{DB}", s.reference.url()))
+        .await
+        .unwrap();
+    let reference_sql = format!("SELECT seq FROM seq_1_to_{n}");
+    let started = std::time::Instant::now();
+    let same = compare(
+        &mut q,
+        &reference_sql,
+        &mut r,
+        &reference_sql,
+        CompareOptions::default(),
+    )
+    .await
+    .unwrap();
+    let elapsed = started.elapsed().as_secs_f64();
+    println!(
+        "{n} rows compared in {elapsed:.2}s ({:.0} rows/s)",
+        n as f64 / elapsed
+    );
+    assert_eq!(
+        same,
+        Comparison {
+            qserv_rows: n,
+            reference_rows: n,
+            first_difference: None
+        }
+    );
+    let changed = format!("SELECT IF(seq = 165432, NULL, seq) AS seq FROM seq_1_to_{n}");
+    let differ = compare(
+        &mut q,
+        &changed,
+        &mut r,
+        &reference_sql,
+        CompareOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        differ,
+        Comparison {
+            qserv_rows: n,
+            reference_rows: n,
+            first_difference: Some("row 165432: qserv: (NULL) reference: (165432)".into())
+        }
+    );
+    // One row fewer on the Qserv side: the counts say so, the difference is the missing row.
+    let shorter = format!("SELECT seq FROM seq_1_to_{}", n - 1);
+    let missing = compare(
+        &mut q,
+        &shorter,
+        &mut r,
+        &reference_sql,
+        CompareOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        missing,
+        Comparison {
+            qserv_rows: n - 1,
+            reference_rows: n,
+            first_difference: Some(format!("row {n}: qserv: (no row) reference: ({n})"))
+        }
+    );
+}

@@ -30,7 +30,7 @@ pub mod spec;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mysql_async::Conn;
 
@@ -108,6 +108,9 @@ pub struct CheckPlan {
     pub queries: Option<PathBuf>,
     /// Cap of sorted comparisons, bytes per side ([`DEFAULT_MAX_SORT_BYTES`] when 0).
     pub max_sort_bytes: usize,
+    /// Longest a user check or a query may run (none: no limit). Built-in checks scan whole
+    /// tables and have no limit.
+    pub timeout: Option<Duration>,
 }
 
 impl CheckPlan {
@@ -224,9 +227,13 @@ pub async fn run_checks(target: &CheckTarget, plan: &CheckPlan) -> Result<CheckR
     for check in &plan.checks {
         match spec::local_mode_blocker(check).filter(|_| target.local) {
             Some(reason) => report.skip(&check.name, SkipKind::QservOnly, reason),
-            None => report
-                .checks
-                .push(spec::run(&mut conns, check, max_sort_bytes).await),
+            None => {
+                let run = spec::run(&mut conns, check, max_sort_bytes);
+                let result = within(plan.timeout, &check.name, run).await;
+                report
+                    .checks
+                    .push(reconnect_after_timeout(target, &mut conns, result).await?);
+            }
         }
     }
 
@@ -253,22 +260,60 @@ pub async fn run_checks(target: &CheckTarget, plan: &CheckPlan) -> Result<CheckR
                 column_names: query.column_names,
                 max_sort_bytes,
             };
-            let outcome = compare::compare(
-                &mut conns.qserv,
-                &query.qserv_sql,
-                &mut conns.reference,
-                &query.reference_sql,
-                options,
-            )
-            .await;
+            let run = async {
+                let outcome = compare::compare(
+                    &mut conns.qserv,
+                    &query.qserv_sql,
+                    &mut conns.reference,
+                    &query.reference_sql,
+                    options,
+                )
+                .await;
+                comparison_result(name.clone(), check_started, outcome)
+            };
+            let result = within(plan.timeout, &name, run).await;
             report
                 .checks
-                .push(comparison_result(name, check_started, outcome));
+                .push(reconnect_after_timeout(target, &mut conns, result).await?);
         }
     }
     let _ = futures::join!(conns.qserv.disconnect(), conns.reference.disconnect());
     report.finish(started.elapsed().as_secs_f64());
     Ok(report)
+}
+
+/// `check`'s result, or a failed one when it takes longer than `timeout` (`Err`).
+async fn within(
+    timeout: Option<Duration>,
+    name: &str,
+    check: impl Future<Output = CheckResult>,
+) -> Result<CheckResult, CheckResult> {
+    let started = Instant::now();
+    match timeout {
+        None => Ok(check.await),
+        Some(limit) => tokio::time::timeout(limit, check).await.map_err(|_| {
+            failed(
+                name,
+                started,
+                format!("timed out after {}s", limit.as_secs_f64()),
+            )
+        }),
+    }
+}
+
+/// A timed-out check leaves its connections in the middle of a statement: open new ones.
+async fn reconnect_after_timeout(
+    target: &CheckTarget,
+    conns: &mut Conns,
+    result: Result<CheckResult, CheckResult>,
+) -> Result<CheckResult, CheckError> {
+    match result {
+        Ok(result) => Ok(result),
+        Err(timed_out) => {
+            *conns = Conns::open(target).await?;
+            Ok(timed_out)
+        }
+    }
 }
 
 /// The check name of a query file (`query/0001.1_fetchObjectById`).
