@@ -80,12 +80,17 @@ pub fn tables_from_spec(spec: &CatalogIngestSpec) -> Vec<TableCheck> {
         .collect()
 }
 
-/// Runs the built-in checks of every table, in table order.
-pub async fn run(conns: &mut Conns, chunker: &Chunker, tables: &[TableCheck]) -> Vec<CheckResult> {
+/// Runs the built-in checks of every table, in table order (the chunk checks only with the
+/// layout's `chunker`).
+pub async fn run(
+    conns: &mut Conns,
+    chunker: Option<&Chunker>,
+    tables: &[TableCheck],
+) -> Vec<CheckResult> {
     let mut out = Vec::new();
     for table in tables {
         out.push(rows(conns, table).await);
-        if let Some(position) = &table.position {
+        if let (Some(position), Some(chunker)) = (&table.position, chunker) {
             out.push(chunks(&mut conns.qserv, chunker, table, position).await);
         }
         if let Some(id) = &table.unique_id {
