@@ -866,3 +866,35 @@ async fn streaming_comparison_counts_past_the_first_difference() {
         }
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_database_or_server_is_an_error_naming_it() {
+    let s = servers().await;
+    let err = run_checks(&target(s, "no_such_db", true), &CheckPlan::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        format!(
+            "qserv (127.0.0.1:{}): cannot connect to database `no_such_db`: Unknown database 'no_such_db'",
+            s.qserv.port()
+        )
+    );
+    let port = common::mariadb::free_port();
+    let gone = CheckTarget::parse(
+        &s.qserv.url(),
+        &format!("mysql://root@127.0.0.1:{port}"),
+        DB,
+        true,
+    )
+    .unwrap();
+    let err = run_checks(&gone, &CheckPlan::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with(&format!("reference (127.0.0.1:{port}): cannot connect")),
+        "{err}"
+    );
+}

@@ -351,3 +351,77 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod dir_tests {
+    use super::*;
+
+    fn case01_queries() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/qserv_testdata/case01/queries")
+    }
+
+    #[test]
+    fn case01_directory_parses_completely() {
+        let dir = read_query_dir(&case01_queries(), "case01").unwrap();
+        assert_eq!(
+            (dir.queries.len(), dir.fixme.len(), dir.invalid.len()),
+            (68, 38, 0)
+        );
+        let names: Vec<&str> = dir.queries.iter().map(|q| q.name.as_str()).collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(names, sorted, "file name order");
+        let find = |name: &str| dir.queries.iter().find(|q| q.name == name).unwrap();
+        let qualified = find("0001.4_fetchObjectByIdFullyQualified");
+        assert!(
+            qualified
+                .qserv_sql
+                .contains("FROM case01.Object WHERE objectId = 430213989148129")
+        );
+        let var = find("1004.1_varObjects");
+        assert!(!var.column_names && !var.sort_result);
+        assert_eq!(
+            var.reference_sql,
+            "SELECT objectId, AVG(ra_PS) as ra FROM Object WHERE ra_PS BETWEEN 0 AND 3  \
+             AND decl_PS BETWEEN 0 AND 10  GROUP BY objectId ORDER BY ra"
+        );
+        assert_eq!(
+            var.qserv_sql,
+            "SELECT objectId, AVG(ra_PS) as ra FROM Object \
+             WHERE qserv_areaspec_box(0, 0, 3, 10) GROUP BY objectId ORDER BY ra"
+        );
+        let blocked = dir
+            .queries
+            .iter()
+            .filter(|q| q.local_mode_blocker().is_some())
+            .count();
+        assert_eq!(blocked, 12);
+    }
+
+    #[test]
+    fn bad_files_are_named_and_others_ignored() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("0001_ok.sql"), "SELECT 1;\n").unwrap();
+        std::fs::write(tmp.path().join("0002_bad.sql"), "SELECT {X}\n").unwrap();
+        std::fs::write(tmp.path().join("0003_binary.sql"), [0xffu8, 0xfe]).unwrap();
+        std::fs::write(tmp.path().join("0004_later.sql.FIXME"), "SELECT 2").unwrap();
+        std::fs::write(tmp.path().join("README"), "not a query").unwrap();
+        let dir = read_query_dir(tmp.path(), "d").unwrap();
+        assert_eq!(dir.queries.len(), 1);
+        assert_eq!(dir.queries[0].qserv_sql, "SELECT 1");
+        assert_eq!(dir.fixme[0].name, "0004_later");
+        let errors: Vec<String> = dir.invalid.iter().map(|e| e.to_string()).collect();
+        assert_eq!(errors.len(), 2);
+        assert!(
+            errors[0]
+                .ends_with("0002_bad.sql: unknown placeholder {X} (only {DBTAG_A} is defined)"),
+            "{errors:?}"
+        );
+        assert!(
+            errors[1].contains("0003_binary.sql: not UTF-8"),
+            "{errors:?}"
+        );
+        let missing = read_query_dir(&tmp.path().join("nope"), "d").unwrap_err();
+        assert!(missing.to_string().contains("nope"), "{missing}");
+    }
+}
