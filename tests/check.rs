@@ -280,6 +280,34 @@ async fn case01_local_mode_every_runnable_query_is_identical() {
         "{}",
         nn.reason
     );
+    for skipped in report
+        .skipped
+        .iter()
+        .filter(|s| s.kind == SkipKind::QservOnly)
+    {
+        let file = case01().join(format!(
+            "queries/{}.sql",
+            skipped.name.strip_prefix("query/").unwrap()
+        ));
+        let text = std::fs::read_to_string(&file).unwrap().to_lowercase();
+        let functions = skipped
+            .reason
+            .strip_prefix("needs Qserv-only functions (")
+            .and_then(|r| r.split_once(')'))
+            .unwrap_or_else(|| panic!("{skipped:?}"))
+            .0;
+        for f in functions.split(", ") {
+            assert!(
+                text.contains(&f.to_lowercase()),
+                "{f} not in {}",
+                file.display()
+            );
+        }
+        assert!(
+            skipped.reason.ends_with("skipped in local mode"),
+            "{skipped:?}"
+        );
+    }
     let fixme = report
         .skipped
         .iter()
