@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod catalog;
+pub mod check;
 pub mod cluster;
 pub mod ingest;
 pub mod load;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use qserv_operator::check;
 use qserv_operator::{api, load, query, telemetry};
 
 mod cli;
@@ -65,6 +66,9 @@ enum Command {
     Job(qserv_operator::ingest::job::JobArgs),
     /// Run the controllers (QservCluster, CatalogIngest) against the current kubeconfig or in-cluster config.
     Run(cli::run::RunArgs),
+    /// Compare Qserv with the reference: built-in data checks, a CatalogIngest's checks, and
+    /// qserv_testdata queries; exit 1 when a check fails.
+    Check(Box<check::cli::CheckArgs>),
     /// Run the embedded Kubernetes API server of local mode (our CRDs installed) until Ctrl-C.
     Local {
         /// Where to write the kubeconfig pointing at it.
@@ -96,6 +100,13 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Query(args) => {
             tokio::runtime::Runtime::new()?.block_on(query::run(&args))?;
+            Ok(())
+        }
+        Command::Check(args) => {
+            let report = tokio::runtime::Runtime::new()?.block_on(check::cli::run(&args))?;
+            if !report.all_passed() {
+                std::process::exit(1);
+            }
             Ok(())
         }
         Command::Demo {
