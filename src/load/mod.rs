@@ -33,3 +33,4 @@ pub use endpoint::Endpoint;
 pub use error::{LoadError, Result};
 pub use reference::{LoadSummary, ReferenceLoad, STAGING_SUFFIX, load_reference};
 pub use stream::{Input, Progress};
+pub mod replication;
