@@ -34,3 +34,4 @@ pub use error::{LoadError, Result};
 pub use reference::{LoadSummary, ReferenceLoad, STAGING_SUFFIX, load_reference};
 pub use stream::{Input, Progress};
 pub mod replication;
+pub mod ingest;

@@ -270,16 +270,30 @@ pub struct TableLoaded {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CsvDialect {
     pub fields_terminated_by: String,
+    /// Empty: fields are not enclosed.
+    pub fields_enclosed_by: String,
     pub fields_escaped_by: String,
     pub lines_terminated_by: String,
 }
 
 impl CsvDialect {
-    /// What our partitioner writes (qserv_testdata's `out.csv`): `,` separated, `\` escapes,
-    /// no quotes, `\N` for NULL.
-    pub fn partitioner() -> Self {
+    /// The dialect our partitioner writes with `dialect` (`out.csv.*`).
+    pub fn of_partitioner(dialect: &crate::partition::csv::Dialect) -> Self {
+        let text = |b: Option<u8>| b.map(|b| (b as char).to_string()).unwrap_or_default();
+        CsvDialect {
+            fields_terminated_by: text(Some(dialect.delimiter)),
+            fields_enclosed_by: text(dialect.quote),
+            fields_escaped_by: text(dialect.escape),
+            lines_terminated_by: "\n".into(),
+        }
+    }
+
+    /// qserv_testdata's `out.csv` (`partition/common.json`): `,` separated, `\` escapes, no
+    /// quotes, `\N` for NULL.
+    pub fn qserv_testdata() -> Self {
         CsvDialect {
             fields_terminated_by: ",".into(),
+            fields_enclosed_by: String::new(),
             fields_escaped_by: "\\".into(),
             lines_terminated_by: "\n".into(),
         }
@@ -560,6 +574,7 @@ impl ReplicationClient {
                 .text("chunk", c.chunk.to_string())
                 .text("overlap", u8::from(c.overlap).to_string())
                 .text("fields_terminated_by", c.dialect.fields_terminated_by.clone())
+                .text("fields_enclosed_by", c.dialect.fields_enclosed_by.clone())
                 .text("fields_escaped_by", c.dialect.fields_escaped_by.clone())
                 .text("lines_terminated_by", c.dialect.lines_terminated_by.clone())
                 .part("file", part);

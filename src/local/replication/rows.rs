@@ -35,6 +35,11 @@ pub struct RowChecker {
     sep: u8,
     esc: Option<u8>,
     eol: u8,
+    /// `fields_enclosed_by`: separators inside an enclosed field are data.
+    quote: Option<u8>,
+    in_quotes: bool,
+    /// The field was enclosed: it is text, and `NULL` in it is not NULL.
+    quoted: bool,
     /// 1-based row being read.
     row: u64,
     field: usize,
@@ -44,7 +49,7 @@ pub struct RowChecker {
 }
 
 impl RowChecker {
-    pub fn new(schema: &[Column], sep: u8, esc: Option<u8>, eol: u8) -> Self {
+    pub fn new(schema: &[Column], sep: u8, esc: Option<u8>, eol: u8, quote: Option<u8>) -> Self {
         RowChecker {
             columns: schema
                 .iter()
@@ -53,6 +58,9 @@ impl RowChecker {
             sep,
             esc,
             eol,
+            quote,
+            in_quotes: false,
+            quoted: false,
             row: 1,
             field: 0,
             value: Vec::new(),
@@ -75,6 +83,15 @@ impl RowChecker {
             } else if Some(b) == self.esc {
                 self.escaped = true;
                 self.push(b);
+            } else if self.in_quotes {
+                if Some(b) == self.quote {
+                    self.in_quotes = false;
+                } else {
+                    self.push(b);
+                }
+            } else if Some(b) == self.quote && self.value.is_empty() && !self.quoted {
+                self.in_quotes = true;
+                self.quoted = true;
             } else if b == self.sep {
                 self.end_field()?;
             } else if b == self.eol {
@@ -115,11 +132,14 @@ impl RowChecker {
         }
         self.field += 1;
         self.value.clear();
+        self.quoted = false;
         Ok(())
     }
 
+    /// `\N`, or with enclosing on, the bare word `NULL` (as `LOAD DATA` reads them).
     fn is_null(&self) -> bool {
         self.esc.is_some_and(|e| self.value == [e, b'N'])
+            || (self.quote.is_some() && !self.quoted && self.value == b"NULL")
     }
 
     fn end_row(&mut self) -> Result<(), String> {
@@ -164,6 +184,7 @@ mod tests {
             b',',
             Some(b'\\'),
             b'\n',
+            None,
         )
     }
 
@@ -189,5 +210,16 @@ mod tests {
         let mut c = checker();
         let e = c.feed(b"1,a,nan\n").unwrap_err();
         assert_eq!(e, "row 1: field 3 (flux): 'nan' is not a number");
+    }
+
+    #[test]
+    fn enclosed_fields_keep_separators_and_bare_null_is_null() {
+        let schema = [Column::new("id", "INT"), Column::new("s", "TEXT")];
+        let mut c = RowChecker::new(&schema, b'\t', Some(b'\\'), b'\n', Some(b'"'));
+        c.feed(b"1\t\"a\tb\"\nNULL\tx\n").unwrap();
+        assert_eq!(c.finish().unwrap(), 2);
+        let mut c = RowChecker::new(&schema, b'\t', Some(b'\\'), b'\n', Some(b'"'));
+        let e = c.feed(b"\"NULL\"\tx\n").unwrap_err();
+        assert_eq!(e, "row 1: field 1 (id): 'NULL' is not a number");
     }
 }

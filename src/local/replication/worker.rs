@@ -127,6 +127,7 @@ struct Job {
     sep: u8,
     esc: Option<u8>,
     eol: u8,
+    quote: Option<u8>,
     charset: String,
 }
 
@@ -174,6 +175,7 @@ fn prepare(s: &Arc<Shared>, worker: &str, p: &Params) -> Result<Job, Refusal> {
     let esc = dialect_char(p, "fields_escaped_by", "\\")?;
     let eol = dialect_char(p, "lines_terminated_by", "\n")?
         .ok_or_else(|| Refusal::new("'lines_terminated_by' must not be empty"))?;
+    let quote = dialect_char(p, "fields_enclosed_by", "")?;
     let charset = p
         .body
         .get("charset_name")
@@ -232,6 +234,7 @@ fn prepare(s: &Arc<Shared>, worker: &str, p: &Params) -> Result<Job, Refusal> {
         sep,
         esc,
         eol,
+        quote,
         charset,
     };
     cat.trans
@@ -266,7 +269,7 @@ async fn load(s: &Shared, worker: &str, job: &Job, mut field: multer::Field<'sta
     let mut file = std::fs::File::create(&spool.0)
         .map(std::io::BufWriter::new)
         .map_err(|e| Refusal::internal(format!("{what}: spool file: {e}")))?;
-    let mut checker = RowChecker::new(&job.schema, job.sep, job.esc, job.eol);
+    let mut checker = RowChecker::new(&job.schema, job.sep, job.esc, job.eol, job.quote);
     let mut bytes = 0u64;
     loop {
         let piece = match field.chunk().await {
@@ -311,11 +314,13 @@ async fn load(s: &Shared, worker: &str, job: &Job, mut field: multer::Field<'sta
     let columns: Vec<String> = job.schema.iter().map(|c| quote(&c.name)).collect();
     let statement = format!(
         "LOAD DATA LOCAL INFILE 'contribution' INTO TABLE {} PARTITION (`p{}`) CHARACTER SET {} \
-         FIELDS TERMINATED BY {} ESCAPED BY {} LINES TERMINATED BY {} ({}) SET `qserv_trans_id` = {}",
+         FIELDS TERMINATED BY {} OPTIONALLY ENCLOSED BY {} ESCAPED BY {} LINES TERMINATED BY {} ({}) \
+         SET `qserv_trans_id` = {}",
         qualified(&job.database, &final_table),
         job.transaction,
         job.charset,
         literal(&(job.sep as char).to_string()),
+        literal(&job.quote.map(|c| (c as char).to_string()).unwrap_or_default()),
         literal(&job.esc.map(|c| (c as char).to_string()).unwrap_or_default()),
         literal(&(job.eol as char).to_string()),
         columns.join(", "),
