@@ -203,18 +203,31 @@ fn total(rows: &BTreeMap<String, u64>, prefix: &str) -> u64 {
         .sum()
 }
 
-/// objectIds of a gzipped TSV column, read independently of our readers.
+/// Column `index` of every row of a gzipped case01 TSV, read independently of our readers
+/// (MySQL escaping: a backslash escapes the next byte, so escaped tabs and newlines in binary
+/// fields do not split).
 fn tsv_column(file: &str, index: usize) -> Vec<String> {
-    let mut text = String::new();
-    std::io::Read::read_to_string(
+    let mut data = Vec::new();
+    std::io::Read::read_to_end(
         &mut flate2::read::GzDecoder::new(std::fs::File::open(case01().join(file)).unwrap()),
-        &mut text,
+        &mut data,
     )
     .unwrap();
-    text.lines()
-        .filter(|l| !l.is_empty())
-        .map(|l| l.split('\t').nth(index).unwrap().to_string())
-        .collect()
+    let (mut out, mut field, mut value, mut escaped) = (Vec::new(), 0, Vec::new(), false);
+    for b in data {
+        match (escaped, b) {
+            (true, _) => escaped = false,
+            (false, b'\\') => escaped = true,
+            (false, b'\t') => field += 1,
+            (false, b'\n') => {
+                out.push(String::from_utf8(std::mem::take(&mut value)).unwrap());
+                field = 0;
+            }
+            (false, b) if field == index => value.push(b),
+            _ => {}
+        }
+    }
+    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
