@@ -60,6 +60,8 @@ enum Command {
     Load(Box<load::cli::LoadArgs>),
     /// Run one SQL statement on a MariaDB/Qserv endpoint; print the result as a table, CSV or JSON.
     Query(Box<query::QueryArgs>),
+    /// Ingest partitioned tables into Qserv through the replication ingest REST API.
+    Ingest(Box<cli::ingest::IngestArgs>),
     /// Run the embedded Kubernetes API server of local mode (our CRDs installed) until Ctrl-C.
     Local {
         /// Where to write the kubeconfig pointing at it.
@@ -93,6 +95,7 @@ fn main() -> anyhow::Result<()> {
             tokio::runtime::Runtime::new()?.block_on(query::run(&args))?;
             Ok(())
         }
+        Command::Ingest(args) => tokio::runtime::Runtime::new()?.block_on(cli::ingest::run(&args)),
         Command::Demo {
             data,
             work_dir,

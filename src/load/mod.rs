@@ -35,3 +35,4 @@ pub use reference::{LoadSummary, ReferenceLoad, STAGING_SUFFIX, load_reference};
 pub use stream::{Input, Progress};
 pub mod replication;
 pub mod ingest;
+pub mod ingest_plan;
