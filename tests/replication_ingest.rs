@@ -614,3 +614,122 @@ async fn a_client_killed_mid_ingest_then_rerun_ends_with_exact_counts() {
     assert_eq!(n, 3339);
     standin.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_ingests_qserv_table_jsons_and_writes_the_result_file() {
+    let standin = standin().await;
+    let db = "case01_cli";
+    let (object_dir, source_dir) = chunk_dirs();
+    let out = tempfile::tempdir().unwrap();
+    let result = out.path().join("result.json");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_qserv-operator"));
+    cmd.args(["ingest", "--replication-url", &standin.controller_url()])
+        .args(["--database", db, "--layout", "85/12/0.01667"])
+        .arg("--table")
+        .arg(format!(
+            "{}={}",
+            case01().join("ingest/Object.json").display(),
+            object_dir.display()
+        ))
+        .arg("--table")
+        .arg(format!(
+            "{}={}",
+            case01().join("ingest/Source.json").display(),
+            source_dir.display()
+        ))
+        .arg("--result-file")
+        .arg(&result)
+        .env("QSERV_REPL_AUTH_KEY", AUTH)
+        .env("QSERV_REPL_ADMIN_AUTH_KEY", ADMIN);
+    let output = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let v: Value = serde_json::from_slice(&std::fs::read(&result).unwrap()).unwrap();
+    assert_eq!(v["database"], db);
+    assert_eq!(v["outcome"], "ingested");
+    let rows = |t: &str| {
+        v["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["table"] == t)
+            .unwrap()["rows"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!((rows("Object"), rows("Source")), (88, 3339));
+    let rows = worker_rows(db).await;
+    assert_eq!((total(&rows, "Object"), total(&rows, "Source")), (88, 3339));
+
+    // A wrong key: the command fails, the result file says why.
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_qserv-operator"));
+    cmd.args(["ingest", "--replication-url", &standin.controller_url()])
+        .args(["--database", "case01_cli2", "--layout", "85/12/0.01667"])
+        .arg("--table")
+        .arg(format!(
+            "{}={}",
+            case01().join("ingest/Object.json").display(),
+            object_dir.display()
+        ))
+        .arg("--result-file")
+        .arg(&result)
+        .env("QSERV_REPL_AUTH_KEY", "wrong");
+    let output = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let v: Value = serde_json::from_slice(&std::fs::read(&result).unwrap()).unwrap();
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("authorization key 'auth_key' in the request doesn't match"),
+        "{v}"
+    );
+    standin.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_case01_manifest_ingests_through_the_spec_plan() {
+    use qserv_operator::api::CatalogIngest;
+    use qserv_operator::load::ingest_plan::plan_from_spec;
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/catalogingest-case01.yaml"),
+    )
+    .unwrap();
+    let mut ingest: CatalogIngest = serde_norway::from_str(&text).unwrap();
+    ingest.spec.database = "case01_spec".into();
+    let spec = ingest.spec;
+    // Partition as the partition Job does: table_plan's config and options.
+    let chunks = tempfile::tempdir().unwrap();
+    for table in spec.tables.iter().filter(|t| t.name != "Filter") {
+        let (config, opts) = qserv_operator::partition::from_spec::table_plan(
+            &spec,
+            table,
+            &case01(),
+            &chunks.path().join(&table.name),
+        )
+        .unwrap();
+        partition_files(&config, &opts).unwrap();
+    }
+    let plan = plan_from_spec(&spec, &case01(), chunks.path()).unwrap();
+    let names: Vec<&str> = plan
+        .tables
+        .iter()
+        .map(|t| t.registration.table.as_str())
+        .collect();
+    assert_eq!(names, ["Object", "Source"], "the regular Filter table is left out");
+    let standin = standin().await;
+    let summary = run_ingest(&client(&standin), &plan, &IngestOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(summary.outcome, Outcome::Ingested);
+    let rows = worker_rows(&spec.database).await;
+    assert_eq!((total(&rows, "Object"), total(&rows, "Source")), (88, 3339));
+    standin.shutdown().await;
+}

@@ -18,8 +18,10 @@ pub struct IngestArgs {
     /// The replication controller, `http://host:8080`.
     #[arg(long, env = "QSERV_REPLICATION_URL", value_name = "URL")]
     pub replication_url: String,
+    /// The ingest authorization key (`auth_key`).
     #[arg(long, env = "QSERV_REPL_AUTH_KEY", hide_env_values = true, default_value = "")]
     pub auth_key: String,
+    /// The administrator key (`admin_auth_key`).
     #[arg(
         long,
         env = "QSERV_REPL_ADMIN_AUTH_KEY",
