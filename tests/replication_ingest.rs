@@ -18,8 +18,8 @@ use qserv_operator::load::ingest::{
     IngestError, IngestOptions, IngestPlan, Outcome, TablePlan, run_ingest,
 };
 use qserv_operator::load::replication::{
-    Column, Contribution, CsvDialect, ReplicationClient, ReplicationError, RetryPolicy,
-    TableKind, TableRegistration,
+    Column, Contribution, CsvDialect, ReplicationClient, ReplicationError, RetryPolicy, TableKind,
+    TableRegistration,
 };
 use qserv_operator::local::replication::{ReplicationStandIn, StandInConfig, StandInWorker};
 use qserv_operator::partition::{ConfigStore, Options, PartitionConfig, partition_files};
@@ -149,7 +149,10 @@ fn file_lines(dir: &Path) -> BTreeMap<(u32, bool), u64> {
     let mut out = BTreeMap::new();
     for e in std::fs::read_dir(dir).unwrap() {
         let name = e.unwrap().file_name().to_string_lossy().into_owned();
-        let Some(rest) = name.strip_prefix("chunk_").and_then(|r| r.strip_suffix(".txt")) else {
+        let Some(rest) = name
+            .strip_prefix("chunk_")
+            .and_then(|r| r.strip_suffix(".txt"))
+        else {
             continue;
         };
         let (id, overlap) = match rest.strip_suffix("_overlap") {
@@ -158,7 +161,10 @@ fn file_lines(dir: &Path) -> BTreeMap<(u32, bool), u64> {
         };
         let Ok(id) = id.parse::<u32>() else { continue };
         let bytes = std::fs::read(dir.join(&name)).unwrap();
-        out.insert((id, overlap), bytes.iter().filter(|&&b| b == b'\n').count() as u64);
+        out.insert(
+            (id, overlap),
+            bytes.iter().filter(|&&b| b == b'\n').count() as u64,
+        );
     }
     out
 }
@@ -240,10 +246,7 @@ async fn case01_ingests_exactly_and_the_czar_reads_it() {
         .await
         .unwrap();
     let elapsed = t.elapsed();
-    println!(
-        "case01 ingest: {elapsed:?}, phases {:?}",
-        summary.seconds
-    );
+    println!("case01 ingest: {elapsed:?}, phases {:?}", summary.seconds);
     assert_eq!(summary.outcome, Outcome::Ingested);
 
     // Per chunk: the worker tables hold exactly the chunk files' lines.
@@ -262,7 +265,11 @@ async fn case01_ingests_exactly_and_the_czar_reads_it() {
         let s = summary.tables.iter().find(|s| s.table == table).unwrap();
         let chunk_rows: u64 = files.iter().filter(|(k, _)| !k.1).map(|(_, n)| n).sum();
         let overlap_rows: u64 = files.iter().filter(|(k, _)| k.1).map(|(_, n)| n).sum();
-        assert_eq!((s.rows, s.overlap_rows), (chunk_rows, overlap_rows), "{table}");
+        assert_eq!(
+            (s.rows, s.overlap_rows),
+            (chunk_rows, overlap_rows),
+            "{table}"
+        );
         assert_eq!(s.published_rows, Some(chunk_rows), "{table} row counters");
         assert_eq!(
             s.chunks,
@@ -272,7 +279,11 @@ async fn case01_ingests_exactly_and_the_czar_reads_it() {
     }
     assert_eq!(total(&rows, "Object"), 88);
     assert_eq!(total(&rows, "Source"), 3339);
-    assert_eq!(rows.get("Object_1234567890"), Some(&0), "dummy chunk on every worker");
+    assert_eq!(
+        rows.get("Object_1234567890"),
+        Some(&0),
+        "dummy chunk on every worker"
+    );
     // Both workers got chunks.
     for w in &servers()[..2] {
         let mut c = conn(w).await;
@@ -355,8 +366,27 @@ async fn raw(method: reqwest::Method, url: &str, body: Option<Value>) -> Value {
 
 fn refused(v: &Value) -> String {
     assert_eq!(v["success"], 0, "{v}");
-    assert!(v.get("error_ext").is_some() && v.get("warning").is_some(), "{v}");
+    assert!(
+        v.get("error_ext").is_some() && v.get("warning").is_some(),
+        "{v}"
+    );
     v["error"].as_str().unwrap().to_string()
+}
+
+fn object_contribution<'a>(
+    transaction_id: u32,
+    chunk: u32,
+    file: &'a Path,
+    dialect: &'a CsvDialect,
+) -> Contribution<'a> {
+    Contribution {
+        transaction_id,
+        table: "Object",
+        chunk,
+        overlap: false,
+        file,
+        dialect,
+    }
 }
 
 fn qserv_error(e: ReplicationError) -> String {
@@ -371,25 +401,52 @@ async fn contract_violations_are_refused_with_the_documented_error() {
     let client = client(&standin);
     let base = standin.controller_url();
     let db = "case01_contract";
-    let body = json!({"database": db, "num_stripes": 85, "num_sub_stripes": 12, "overlap": 0.01667});
+    let body =
+        json!({"database": db, "num_stripes": 85, "num_sub_stripes": 12, "overlap": 0.01667});
 
     let mut no_key = body.clone();
     no_key["version"] = json!(55);
-    let v = raw(reqwest::Method::POST, &format!("{base}/ingest/database"), Some(no_key.clone())).await;
-    assert!(refused(&v).contains("none of the authorization keys 'auth_key' or 'admin_auth_key' was found"));
+    let v = raw(
+        reqwest::Method::POST,
+        &format!("{base}/ingest/database"),
+        Some(no_key.clone()),
+    )
+    .await;
+    assert!(
+        refused(&v)
+            .contains("none of the authorization keys 'auth_key' or 'admin_auth_key' was found")
+    );
     no_key["auth_key"] = json!("wrong");
-    let v = raw(reqwest::Method::POST, &format!("{base}/ingest/database"), Some(no_key.clone())).await;
+    let v = raw(
+        reqwest::Method::POST,
+        &format!("{base}/ingest/database"),
+        Some(no_key.clone()),
+    )
+    .await;
     assert!(refused(&v).contains("authorization key 'auth_key' in the request doesn't match"));
     no_key["auth_key"] = json!(AUTH);
     no_key["version"] = json!(29);
-    let v = raw(reqwest::Method::POST, &format!("{base}/ingest/database"), Some(no_key.clone())).await;
+    let v = raw(
+        reqwest::Method::POST,
+        &format!("{base}/ingest/database"),
+        Some(no_key.clone()),
+    )
+    .await;
     assert_eq!(
         refused(&v),
         "The requested version 29 of the API is not in the range supported by the service."
     );
-    assert_eq!(v["error_ext"], json!({"min_version": 38, "max_version": 55}));
+    assert_eq!(
+        v["error_ext"],
+        json!({"min_version": 38, "max_version": 55})
+    );
     no_key.as_object_mut().unwrap().remove("version");
-    let v = raw(reqwest::Method::POST, &format!("{base}/ingest/database"), Some(no_key)).await;
+    let v = raw(
+        reqwest::Method::POST,
+        &format!("{base}/ingest/database"),
+        Some(no_key),
+    )
+    .await;
     assert!(refused(&v).contains("The required parameter version is missing"));
     let v = raw(reqwest::Method::GET, &format!("{base}/meta/version"), None).await;
     assert!(refused(&v).contains("version is missing in the request's query"));
@@ -416,18 +473,15 @@ async fn contract_violations_are_refused_with_the_documented_error() {
     assert!(qserv_error(e).contains("is not a valid chunk"));
     let (object_dir, _) = chunk_dirs();
     let (&(chunk, _), _) = file_lines(object_dir).iter().find(|(k, _)| !k.1).unwrap();
-    let file: &'static Path = Box::leak(object_dir.join(format!("chunk_{chunk}.txt")).into_boxed_path());
+    let file = &object_dir.join(format!("chunk_{chunk}.txt"));
     let dialect = CsvDialect::qserv_testdata();
-    let contribution = |id: u32, file: &'static Path| Contribution {
-        transaction_id: id,
-        table: "Object",
-        chunk,
-        overlap: false,
-        file,
-        dialect: &dialect,
-    };
+    let contribution = |id: u32, file| object_contribution(id, chunk, file, &dialect);
     let right = client.locate_chunk(id, chunk).await.unwrap();
-    assert_eq!(client.locate_chunk(id, chunk).await.unwrap(), right, "allocation is stable");
+    assert_eq!(
+        client.locate_chunk(id, chunk).await.unwrap(),
+        right,
+        "allocation is stable"
+    );
     let other_name = standin
         .worker_names()
         .into_iter()
@@ -454,10 +508,13 @@ async fn contract_violations_are_refused_with_the_documented_error() {
     // A chunk never allocated.
     let mut unallocated = contribution(id, file);
     unallocated.chunk = chunk + 1;
-    let e = client.send_contribution(&right, &unallocated).await.unwrap_err();
+    let e = client
+        .send_contribution(&right, &unallocated)
+        .await
+        .unwrap_err();
     assert!(qserv_error(e).contains("was not allocated: ask POST /ingest/chunk first"));
     // A malformed row: named, and nothing of the file written.
-    let bad: &'static tempfile::NamedTempFile = Box::leak(Box::new(tempfile::NamedTempFile::new().unwrap()));
+    let bad = tempfile::NamedTempFile::new().unwrap();
     // The first row's leading fields are plain numbers; its last ones may be binary.
     let data = std::fs::read(file).unwrap();
     let good_line = &data[..=data.iter().position(|&b| b == b'\n').unwrap()];
@@ -469,9 +526,10 @@ async fn contract_violations_are_refused_with_the_documented_error() {
         .await
         .unwrap_err();
     let n = schema("Object").len();
-    assert!(
-        qserv_error(e).ends_with(&format!("row 2: {} fields, the table has {n} columns", n - 1)),
-    );
+    assert!(qserv_error(e).ends_with(&format!(
+        "row 2: {} fields, the table has {n} columns",
+        n - 1
+    )),);
     let first_comma = good_line.iter().position(|&b| b == b',').unwrap();
     let bad_number = [b"not-a-number", &good_line[first_comma..]].concat();
     std::fs::write(bad.path(), [good_line, &bad_number].concat()).unwrap();
@@ -480,7 +538,10 @@ async fn contract_violations_are_refused_with_the_documented_error() {
         .await
         .unwrap_err();
     assert!(qserv_error(e).ends_with("row 2: field 1 (objectId): 'not-a-number' is not a number"));
-    assert_eq!(worker_rows(db).await.get(&format!("Object_{chunk}")), Some(&0));
+    assert_eq!(
+        worker_rows(db).await.get(&format!("Object_{chunk}")),
+        Some(&0)
+    );
     // A good one, then publishing with the transaction still open is refused.
     let r = client
         .send_contribution(&right, &contribution(id, file))
@@ -510,7 +571,14 @@ async fn contract_violations_are_refused_with_the_documented_error() {
     .await;
     assert!(refused(&v).contains("requires 'admin_auth_key'"));
     client.delete_database(db, true).await.unwrap();
-    assert!(client.databases().await.unwrap().iter().all(|d| d.database != db));
+    assert!(
+        client
+            .databases()
+            .await
+            .unwrap()
+            .iter()
+            .all(|d| d.database != db)
+    );
     standin.shutdown().await;
 }
 
@@ -585,7 +653,11 @@ async fn a_client_killed_mid_ingest_then_rerun_ends_with_exact_counts() {
     let deadline = Instant::now() + Duration::from_secs(60);
     let first = loop {
         assert!(Instant::now() < deadline, "no contribution arrived");
-        let open = client.list_transactions(db).await.ok().and_then(|ts| ts.into_iter().find(|t| t.is_open()));
+        let open = client
+            .list_transactions(db)
+            .await
+            .ok()
+            .and_then(|ts| ts.into_iter().find(|t| t.is_open()));
         if let Some(t) = open {
             let loaded = client.transaction_rows(t.id).await.unwrap();
             if loaded.values().map(|l| l.rows).sum::<u64>() > 0 {
@@ -595,10 +667,16 @@ async fn a_client_killed_mid_ingest_then_rerun_ends_with_exact_counts() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
     run.abort();
-    assert!(run.await.unwrap_err().is_cancelled(), "killed before it finished");
+    assert!(
+        run.await.unwrap_err().is_cancelled(),
+        "killed before it finished"
+    );
     let partial = worker_rows(db).await;
     let partial_total = total(&partial, "Object") + total(&partial, "Source");
-    assert!(partial_total > 0 && partial_total < 88 + 3339, "{partial_total}");
+    assert!(
+        partial_total > 0 && partial_total < 88 + 3339,
+        "{partial_total}"
+    );
 
     let summary = run_ingest(&client, &plan(db), &opts).await.unwrap();
     assert_eq!(summary.aborted_transactions, vec![first]);
@@ -723,7 +801,11 @@ async fn the_case01_manifest_ingests_through_the_spec_plan() {
         .iter()
         .map(|t| t.registration.table.as_str())
         .collect();
-    assert_eq!(names, ["Object", "Source"], "the regular Filter table is left out");
+    assert_eq!(
+        names,
+        ["Object", "Source"],
+        "the regular Filter table is left out"
+    );
     let standin = standin().await;
     let summary = run_ingest(&client(&standin), &plan, &IngestOptions::default())
         .await

@@ -19,7 +19,12 @@ pub struct IngestArgs {
     #[arg(long, env = "QSERV_REPLICATION_URL", value_name = "URL")]
     pub replication_url: String,
     /// The ingest authorization key (`auth_key`).
-    #[arg(long, env = "QSERV_REPL_AUTH_KEY", hide_env_values = true, default_value = "")]
+    #[arg(
+        long,
+        env = "QSERV_REPL_AUTH_KEY",
+        hide_env_values = true,
+        default_value = ""
+    )]
     pub auth_key: String,
     /// The administrator key (`admin_auth_key`).
     #[arg(
@@ -96,7 +101,10 @@ fn plan(args: &IngestArgs) -> anyhow::Result<IngestPlan> {
             .with_context(|| format!("reading {}", spec_file.display()))?;
         let ingest: CatalogIngest = serde_norway::from_str(&text)
             .with_context(|| format!("{}: not a CatalogIngest", spec_file.display()))?;
-        let source = args.source_dir.clone().unwrap_or_else(|| PathBuf::from("."));
+        let source = args
+            .source_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("."));
         let chunks = args
             .chunks_dir
             .clone()
@@ -129,7 +137,9 @@ fn plan(args: &IngestArgs) -> anyhow::Result<IngestPlan> {
     Ok(IngestPlan {
         database: database.clone(),
         num_stripes: s.parse().with_context(|| format!("--layout stripes {s}"))?,
-        num_sub_stripes: ss.parse().with_context(|| format!("--layout sub-stripes {ss}"))?,
+        num_sub_stripes: ss
+            .parse()
+            .with_context(|| format!("--layout sub-stripes {ss}"))?,
         overlap: o.parse().with_context(|| format!("--layout overlap {o}"))?,
         tables,
     })

@@ -114,9 +114,7 @@ pub enum IngestError {
     ChunkFiles { dir: String, reason: String },
     #[error("plan: {0}")]
     Plan(String),
-    #[error(
-        "database {database} is already published with tables {published:?}, not {wanted:?}"
-    )]
+    #[error("database {database} is already published with tables {published:?}, not {wanted:?}")]
     PublishedDifferently {
         database: String,
         published: Vec<String>,
@@ -308,7 +306,10 @@ pub async fn run_ingest(
         }
         for t in client.list_transactions(&plan.database).await? {
             if t.is_open() {
-                tracing::warn!(transaction = t.id, "aborting a transaction an earlier run left open");
+                tracing::warn!(
+                    transaction = t.id,
+                    "aborting a transaction an earlier run left open"
+                );
                 client.end_transaction(t.id, true).await?;
                 summary.aborted_transactions.push(t.id);
             } else if t.state == "FINISHED" {
@@ -346,7 +347,10 @@ pub async fn run_ingest(
     seconds.insert("register".into(), started.elapsed().as_secs_f64());
 
     if let Some(id) = committed {
-        tracing::info!(transaction = id, "an earlier run committed every row; publishing it");
+        tracing::info!(
+            transaction = id,
+            "an earlier run committed every row; publishing it"
+        );
         summary.outcome = Outcome::Resumed;
         summary.transaction_id = Some(id);
     } else {
@@ -477,7 +481,11 @@ async fn load_and_commit(
         .try_for_each_concurrent(opts.concurrency.max(1), |f| {
             let (locations, times, bar, done) = (locations.clone(), times.clone(), &bar, &done);
             async move {
-                let cached = locations.lock().expect("not poisoned").get(&f.chunk).cloned();
+                let cached = locations
+                    .lock()
+                    .expect("not poisoned")
+                    .get(&f.chunk)
+                    .cloned();
                 let location = match cached {
                     Some(l) => l,
                     None => {
@@ -504,8 +512,11 @@ async fn load_and_commit(
                         },
                     )
                     .await?;
-                *times.lock().expect("not poisoned").entry(f.table).or_default() +=
-                    t.elapsed().as_secs_f64();
+                *times
+                    .lock()
+                    .expect("not poisoned")
+                    .entry(f.table)
+                    .or_default() += t.elapsed().as_secs_f64();
                 if result.num_rows_loaded != f.rows {
                     return Err(IngestError::Count {
                         transaction,

@@ -22,7 +22,8 @@ pub fn plan_from_spec(
     let p = &spec.partitioning;
     let mut tables = Vec::new();
     for table in &spec.tables {
-        let plan_err = |e: &dyn std::fmt::Display| IngestError::Plan(format!("table {}: {e}", table.name));
+        let plan_err =
+            |e: &dyn std::fmt::Display| IngestError::Plan(format!("table {}: {e}", table.name));
         let kind = match table.role {
             TableRole::Regular => {
                 tracing::warn!(table = table.name, "regular table left out of the ingest");
@@ -60,9 +61,7 @@ pub fn plan_from_spec(
             let sql_type = if *name == config.chunk_field || *name == config.sub_chunk_field {
                 "INT NOT NULL".to_string()
             } else {
-                let field = schema
-                    .field_with_name(name)
-                    .map_err(|e| plan_err(&e))?;
+                let field = schema.field_with_name(name).map_err(|e| plan_err(&e))?;
                 catalog::ddl::sql_type(field).map_err(|e| plan_err(&e))?
             };
             columns.push(Column::new(name, &sql_type));
@@ -103,7 +102,12 @@ pub fn table_from_json(
     let err = |reason: String| IngestError::Plan(format!("{}: {reason}", file.display()));
     let text = std::fs::read_to_string(file).map_err(|e| err(e.to_string()))?;
     let v: Value = serde_json::from_str(&text).map_err(|e| err(e.to_string()))?;
-    let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+    let s = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
     let schema: Vec<Column> = serde_json::from_value(v.get("schema").cloned().unwrap_or_default())
         .map_err(|e| err(format!("schema: {e}")))?;
     let opt = |k: &str| Some(s(k)).filter(|x| !x.is_empty());

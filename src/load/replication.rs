@@ -214,7 +214,10 @@ impl TableRegistration {
                 set("is_director", json!(0));
                 set("director_table", json!(director_table));
                 set("director_key", json!(key));
-                set("latitude_key", json!(latitude_key.clone().unwrap_or_default()));
+                set(
+                    "latitude_key",
+                    json!(latitude_key.clone().unwrap_or_default()),
+                );
                 set(
                     "longitude_key",
                     json!(longitude_key.clone().unwrap_or_default()),
@@ -522,7 +525,11 @@ impl ReplicationClient {
                 http_host: host,
                 http_port: port as u16,
             }),
-            _ => Err(self.bad("POST /ingest/chunk", &what, "no location.http_host/http_port")),
+            _ => Err(self.bad(
+                "POST /ingest/chunk",
+                &what,
+                "no location.http_host/http_port",
+            )),
         }
     }
 
@@ -573,7 +580,10 @@ impl ReplicationClient {
                 .text("table", c.table.to_string())
                 .text("chunk", c.chunk.to_string())
                 .text("overlap", u8::from(c.overlap).to_string())
-                .text("fields_terminated_by", c.dialect.fields_terminated_by.clone())
+                .text(
+                    "fields_terminated_by",
+                    c.dialect.fields_terminated_by.clone(),
+                )
                 .text("fields_enclosed_by", c.dialect.fields_enclosed_by.clone())
                 .text("fields_escaped_by", c.dialect.fields_escaped_by.clone())
                 .text("lines_terminated_by", c.dialect.lines_terminated_by.clone())

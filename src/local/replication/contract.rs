@@ -165,7 +165,7 @@ impl Params {
         };
         let Some(version) = version else {
             return Err(
-                Refusal::new("The required parameter version is not a number.").with_ext(ext)
+                Refusal::new("The required parameter version is not a number.").with_ext(ext),
             );
         };
         if !(u64::from(MIN_VERSION)..=u64::from(MAX_VERSION)).contains(&version) {

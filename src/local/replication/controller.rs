@@ -193,7 +193,9 @@ async fn register_table(s: &Shared, p: &Params) -> Outcome {
         _ => return Err(Refusal::new("invalid parameters of the request, ex: required parameter 'schema' is missing or not an array")),
     };
     if schema.is_empty() {
-        return Err(Refusal::new(format!("table '{name}': the schema has no columns")));
+        return Err(Refusal::new(format!(
+            "table '{name}': the schema has no columns"
+        )));
     }
     for c in &schema {
         if c.name.to_ascii_lowercase().starts_with("qserv") {
@@ -215,7 +217,10 @@ async fn register_table(s: &Shared, p: &Params) -> Outcome {
     };
     {
         let cat = s.catalog();
-        let db = cat.dbs.get(&database).ok_or_else(|| unknown_db(&database))?;
+        let db = cat
+            .dbs
+            .get(&database)
+            .ok_or_else(|| unknown_db(&database))?;
         if db.published {
             return Err(Refusal::new(format!(
                 "database '{database}' is published: no tables can be added"
@@ -297,11 +302,15 @@ async fn register_table(s: &Shared, p: &Params) -> Outcome {
         sql.run(&statements).await.map_err(Refusal::internal)?;
         let mut cat = s.catalog();
         for (t, _) in &ddl {
-            cat.created.insert((worker.clone(), database.clone(), t.clone()));
+            cat.created
+                .insert((worker.clone(), database.clone(), t.clone()));
         }
     }
     let mut cat = s.catalog();
-    let db = cat.dbs.get_mut(&database).ok_or_else(|| unknown_db(&database))?;
+    let db = cat
+        .dbs
+        .get_mut(&database)
+        .ok_or_else(|| unknown_db(&database))?;
     if db.table(&name).is_some() {
         return Err(Refusal::new(format!(
             "table '{name}' already exists in database '{database}'"
@@ -343,7 +352,10 @@ fn transactions_response(db: &Db, list: Vec<Value>) -> Value {
 fn start_transaction(s: &Shared, p: &Params) -> Outcome {
     let database = p.string("database")?;
     let mut cat = s.catalog();
-    let db = cat.dbs.get(&database).ok_or_else(|| unknown_db(&database))?;
+    let db = cat
+        .dbs
+        .get(&database)
+        .ok_or_else(|| unknown_db(&database))?;
     if db.published {
         return Err(Refusal::new(format!(
             "database '{database}' is already published"
@@ -367,14 +379,16 @@ fn start_transaction(s: &Shared, p: &Params) -> Outcome {
 }
 
 fn list_transactions(s: &Shared, p: &Params) -> Outcome {
-    let database = p
-        .query
-        .get("database")
-        .cloned()
-        .ok_or_else(|| Refusal::new("this stand-in lists transactions of one 'database' only"))?;
+    let database =
+        p.query.get("database").cloned().ok_or_else(|| {
+            Refusal::new("this stand-in lists transactions of one 'database' only")
+        })?;
     let contrib = p.query.get("contrib").is_some_and(|v| v != "0");
     let cat = s.catalog();
-    let db = cat.dbs.get(&database).ok_or_else(|| unknown_db(&database))?;
+    let db = cat
+        .dbs
+        .get(&database)
+        .ok_or_else(|| unknown_db(&database))?;
     let list = cat
         .trans
         .values()
@@ -453,7 +467,10 @@ async fn end_transaction(s: &Shared, id: &str, p: &Params) -> Outcome {
     }
     let t = t.clone();
     result.map_err(Refusal::internal)?;
-    let db = cat.dbs.get(&database).ok_or_else(|| unknown_db(&database))?;
+    let db = cat
+        .dbs
+        .get(&database)
+        .ok_or_else(|| unknown_db(&database))?;
     Ok(transactions_response(db, vec![trans_json(&t, false)]))
 }
 
@@ -496,7 +513,10 @@ async fn allocate_chunk(s: &Shared, p: &Params) -> Outcome {
         } else {
             p.string("database")?
         };
-        let db = cat.dbs.get(&database).ok_or_else(|| unknown_db(&database))?;
+        let db = cat
+            .dbs
+            .get(&database)
+            .ok_or_else(|| unknown_db(&database))?;
         if db.published {
             return Err(Refusal::new(format!(
                 "database '{database}' is published: no chunks can be added"
@@ -514,8 +534,12 @@ async fn allocate_chunk(s: &Shared, p: &Params) -> Outcome {
         if names.is_empty() {
             return Err(Refusal::internal("no workers are configured"));
         }
-        let partitioned: Vec<TableMeta> =
-            db.tables.iter().filter(|t| t.partitioned).cloned().collect();
+        let partitioned: Vec<TableMeta> = db
+            .tables
+            .iter()
+            .filter(|t| t.partitioned)
+            .cloned()
+            .collect();
         let db = cat.dbs.get_mut(&database).expect("checked above");
         let worker = db
             .chunks
@@ -602,7 +626,12 @@ async fn publish(s: &Shared, database: &str) -> Outcome {
         }
         for t in &partitioned {
             let mut chunks = vec![DUMMY_CHUNK];
-            chunks.extend(db.chunks.iter().filter(|(_, w)| *w == name).map(|(c, _)| *c));
+            chunks.extend(
+                db.chunks
+                    .iter()
+                    .filter(|(_, w)| *w == name)
+                    .map(|(c, _)| *c),
+            );
             statements.push(tables::worker_view(database, &t.name, &chunks));
         }
         sql.run(&statements).await.map_err(Refusal::internal)?;
@@ -621,7 +650,10 @@ async fn publish(s: &Shared, database: &str) -> Outcome {
         let mut parts = Vec::new();
         for (i, (_, url, _)) in workers.iter().enumerate() {
             let local = format!("{}__w{i}", t.name);
-            statements.push(format!("DROP TABLE IF EXISTS {}", qualified(database, &local)));
+            statements.push(format!(
+                "DROP TABLE IF EXISTS {}",
+                qualified(database, &local)
+            ));
             statements.push(format!(
                 "CREATE TABLE {} ({}) ENGINE=FEDERATED CONNECTION={}",
                 qualified(database, &local),
@@ -636,10 +668,15 @@ async fn publish(s: &Shared, database: &str) -> Outcome {
             parts.join(" UNION ALL ")
         ));
     }
-    ensure_federatedx(&s.czar).await.map_err(Refusal::internal)?;
+    ensure_federatedx(&s.czar)
+        .await
+        .map_err(Refusal::internal)?;
     s.czar.run(&statements).await.map_err(Refusal::internal)?;
     let mut cat = s.catalog();
-    let db = cat.dbs.get_mut(database).ok_or_else(|| unknown_db(database))?;
+    let db = cat
+        .dbs
+        .get_mut(database)
+        .ok_or_else(|| unknown_db(database))?;
     db.published = true;
     Ok(json!({"database": db_json(db)}))
 }
@@ -702,9 +739,9 @@ async fn delete_database(s: &Shared, database: &str, is_admin: bool) -> Outcome 
 fn published_table(s: &Shared, database: &str, table: &str) -> Result<(Db, TableMeta), Refusal> {
     let cat = s.catalog();
     let db = cat.dbs.get(database).ok_or_else(|| unknown_db(database))?;
-    let t = db.table(table).ok_or_else(|| {
-        Refusal::new(format!("unknown table '{table}' in database '{database}'"))
-    })?;
+    let t = db
+        .table(table)
+        .ok_or_else(|| Refusal::new(format!("unknown table '{table}' in database '{database}'")))?;
     Ok((db.clone(), t.clone()))
 }
 
@@ -738,8 +775,10 @@ async fn director_index(s: &Shared, p: &Params) -> Outcome {
         ])
         .await
         .map_err(|e| {
-            Refusal::new(format!("failed to build the director index of '{table}': {e}"))
-                .with_ext(json!({ table.clone(): {} }))
+            Refusal::new(format!(
+                "failed to build the director index of '{table}': {e}"
+            ))
+            .with_ext(json!({ table.clone(): {} }))
         })?;
     Ok(json!({}))
 }

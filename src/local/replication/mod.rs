@@ -31,8 +31,8 @@
 //! `qserv_areaspec_*` do not.
 
 mod contract;
-mod rows;
 mod controller;
+mod rows;
 pub mod tables;
 mod worker;
 
@@ -141,7 +141,9 @@ pub(crate) struct Db {
 
 impl Db {
     pub fn table(&self, name: &str) -> Option<&TableMeta> {
-        self.tables.iter().find(|t| t.name.eq_ignore_ascii_case(name))
+        self.tables
+            .iter()
+            .find(|t| t.name.eq_ignore_ascii_case(name))
     }
 }
 
@@ -254,10 +256,12 @@ impl ReplicationStandIn {
             ddl: tokio::sync::Mutex::new(()),
         });
         let listener = bind(config.controller_port).await?;
-        let controller_addr = listener.local_addr().map_err(|source| StandInError::Listen {
-            port: config.controller_port,
-            source,
-        })?;
+        let controller_addr = listener
+            .local_addr()
+            .map_err(|source| StandInError::Listen {
+                port: config.controller_port,
+                source,
+            })?;
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
         let s = shared.clone();
         let task = tokio::spawn(serve(listener, stop_rx, move |req| {
@@ -293,7 +297,11 @@ impl ReplicationStandIn {
 
     /// Worker names in allocation order.
     pub fn worker_names(&self) -> Vec<String> {
-        self.shared.workers().iter().map(|w| w.name.clone()).collect()
+        self.shared
+            .workers()
+            .iter()
+            .map(|w| w.name.clone())
+            .collect()
     }
 
     /// Replaces the worker list: new names get an ingest service, missing ones lose theirs.

@@ -79,7 +79,12 @@ pub fn literal(s: &str) -> String {
 pub fn worker_view(db: &str, table: &str, chunks: &[u32]) -> String {
     let selects: Vec<String> = chunks
         .iter()
-        .map(|&c| format!("SELECT * FROM {}", qualified(db, &chunk_table(table, c, false))))
+        .map(|&c| {
+            format!(
+                "SELECT * FROM {}",
+                qualified(db, &chunk_table(table, c, false))
+            )
+        })
         .collect();
     format!(
         "CREATE OR REPLACE VIEW {} AS {}",
@@ -155,7 +160,11 @@ impl Sql {
     }
 
     /// `(qserv_trans_id, rows)` of a table.
-    pub async fn rows_by_transaction(&self, db: &str, table: &str) -> Result<Vec<(u32, u64)>, String> {
+    pub async fn rows_by_transaction(
+        &self,
+        db: &str,
+        table: &str,
+    ) -> Result<Vec<(u32, u64)>, String> {
         let mut conn = self.conn().await?;
         let rows: Vec<(u32, u64)> = conn
             .query(format!(
@@ -170,8 +179,8 @@ impl Sql {
 }
 
 fn short(s: &str) -> String {
-    if s.len() > 200 {
-        format!("{}...", &s[..s.floor_char_boundary(200)])
+    if s.chars().count() > 200 {
+        format!("{}...", s.chars().take(200).collect::<String>())
     } else {
         s.to_string()
     }

@@ -44,14 +44,22 @@ pub async fn handle(
         (_, path) => Err(Refusal::not_found(path)),
     };
     if let Err(r) = &outcome {
-        tracing::debug!(worker, error = r.error, "replication stand-in worker refused");
+        tracing::debug!(
+            worker,
+            error = r.error,
+            "replication stand-in worker refused"
+        );
     }
     Ok(respond(outcome))
 }
 
 type Multipart = multer::Multipart<'static>;
 
-async fn contribution(s: &Arc<Shared>, worker: &str, req: Request<hyper::body::Incoming>) -> Outcome {
+async fn contribution(
+    s: &Arc<Shared>,
+    worker: &str,
+    req: Request<hyper::body::Incoming>,
+) -> Outcome {
     let content_type = req
         .headers()
         .get(hyper::header::CONTENT_TYPE)
@@ -182,7 +190,11 @@ fn prepare(s: &Arc<Shared>, worker: &str, p: &Params) -> Result<Job, Refusal> {
         .and_then(Value::as_str)
         .unwrap_or("latin1")
         .to_string();
-    if charset.is_empty() || !charset.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+    if charset.is_empty()
+        || !charset
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
         return Err(Refusal::new(format!("invalid charset_name '{charset}'")));
     }
     let mut cat = s.catalog();
@@ -201,9 +213,9 @@ fn prepare(s: &Arc<Shared>, worker: &str, p: &Params) -> Result<Job, Refusal> {
         .dbs
         .get(&database)
         .ok_or_else(|| Refusal::new(format!("unknown database '{database}'")))?;
-    let meta = db.table(&table).ok_or_else(|| {
-        Refusal::new(format!("unknown table '{table}' in database '{database}'"))
-    })?;
+    let meta = db
+        .table(&table)
+        .ok_or_else(|| Refusal::new(format!("unknown table '{table}' in database '{database}'")))?;
     if !meta.partitioned {
         return Err(Refusal::new(format!(
             "table '{table}' is a regular table: this stand-in ingests partitioned tables only"
@@ -262,10 +274,8 @@ async fn load(s: &Shared, worker: &str, job: &Job, mut field: multer::Field<'sta
         if job.overlap { " overlap" } else { "" },
         job.transaction
     );
-    let spool = Spool(std::env::temp_dir().join(format!(
-        "qserv-standin-{}.csv",
-        uuid::Uuid::new_v4()
-    )));
+    let spool =
+        Spool(std::env::temp_dir().join(format!("qserv-standin-{}.csv", uuid::Uuid::new_v4())));
     let mut file = std::fs::File::create(&spool.0)
         .map(std::io::BufWriter::new)
         .map_err(|e| Refusal::internal(format!("{what}: spool file: {e}")))?;
@@ -320,7 +330,11 @@ async fn load(s: &Shared, worker: &str, job: &Job, mut field: multer::Field<'sta
         job.transaction,
         job.charset,
         literal(&(job.sep as char).to_string()),
-        literal(&job.quote.map(|c| (c as char).to_string()).unwrap_or_default()),
+        literal(
+            &job.quote
+                .map(|c| (c as char).to_string())
+                .unwrap_or_default()
+        ),
         literal(&job.esc.map(|c| (c as char).to_string()).unwrap_or_default()),
         literal(&(job.eol as char).to_string()),
         columns.join(", "),
@@ -328,9 +342,7 @@ async fn load(s: &Shared, worker: &str, job: &Job, mut field: multer::Field<'sta
     );
     let mut conn = sql.conn().await.map_err(Refusal::internal)?;
     let path = spool.0.clone();
-    conn.set_infile_handler(async move {
-        Ok(crate::load::replication::file_chunks(path).boxed())
-    });
+    conn.set_infile_handler(async move { Ok(crate::load::replication::file_chunks(path).boxed()) });
     conn.query_drop(&statement)
         .await
         .map_err(|e| Refusal::new(format!("{what}: MySQL load failed, ex: {e}")))?;
