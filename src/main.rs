@@ -69,6 +69,8 @@ enum Command {
     /// Compare Qserv with the reference: built-in data checks, a CatalogIngest's checks, and
     /// qserv_testdata queries; exit 1 when a check fails.
     Check(Box<check::cli::CheckArgs>),
+    /// Ingest partitioned tables into Qserv through the replication ingest REST API.
+    Ingest(Box<cli::ingest::IngestArgs>),
     /// Run the embedded Kubernetes API server of local mode (our CRDs installed) until Ctrl-C.
     Local {
         /// Where to write the kubeconfig pointing at it.
@@ -109,6 +111,7 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Ingest(args) => tokio::runtime::Runtime::new()?.block_on(cli::ingest::run(&args)),
         Command::Demo {
             data,
             work_dir,

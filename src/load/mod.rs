@@ -39,3 +39,6 @@ pub mod chunk_tables;
 pub mod chunks;
 pub use chunks::{ChunkFiles, ChunkLoad, ChunkLoadSummary, ChunkPlan, TableDdl, load_chunks};
 pub mod chunks_cli;
+pub mod ingest;
+pub mod ingest_plan;
+pub mod replication;
