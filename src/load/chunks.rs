@@ -523,7 +523,21 @@ impl Feed<'_> {
             .await
             .unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic()));
         let lines = lines.map_err(|err| file_error(err.to_string()))?;
-        result.map_err(|err| sql.load_error(err, |row| (file.to_path_buf(), row)))?;
+        result.map_err(
+            |err| match sql.load_error(err, |row| (file.to_path_buf(), row)) {
+                // The table names the chunk; the file says what was being sent.
+                LoadError::ConnectionLost {
+                    endpoint,
+                    table,
+                    reason,
+                } => LoadError::ConnectionLost {
+                    endpoint,
+                    table,
+                    reason: format!("while sending {}: {reason}", file.display()),
+                },
+                other => other,
+            },
+        )?;
         if loaded != lines {
             return Err(file_error(format!(
                 "{lines} lines sent, MariaDB loaded {loaded} rows"
