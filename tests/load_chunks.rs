@@ -553,3 +553,88 @@ async fn bench_chunk_loader_on_a_synthetic_catalog() {
         summary.rows_per_second()
     );
 }
+
+/// A connection killed in the middle of a chunk file's `LOAD DATA` fails the load naming the
+/// worker and the chunk table, and no staging table survives (dropped on a fresh connection).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_lost_mid_file_is_reported_and_cleaned_up() {
+    use qserv_operator::partition::csv::Dialect;
+    let tmp = tempfile::tempdir().unwrap();
+    let db = "chunks_killed";
+    // One big chunk file, so the LOAD runs long enough to be caught.
+    let mut text = String::new();
+    for i in 0..400_000 {
+        text.push_str(&format!("{i}\t{}.5\t100\t{}\n", i % 977, i % 12));
+    }
+    std::fs::write(tmp.path().join("chunk_100.txt"), text).unwrap();
+    let load = ChunkLoad {
+        database: db.into(),
+        table: "T".into(),
+        ddl: TableDdl {
+            columns: "`id` BIGINT NOT NULL, `x` DOUBLE".into(),
+            column_names: vec!["id".into(), "x".into()],
+            options: "ENGINE=MyISAM".into(),
+        },
+        files: ChunkFiles {
+            dir: tmp.path().to_path_buf(),
+            prefix: "chunk".into(),
+            fields: ["id", "x", "chunkId", "subChunkId"]
+                .map(String::from)
+                .to_vec(),
+            dialect: Dialect {
+                delimiter: b'\t',
+                quote: None,
+                escape: Some(b'\\'),
+                null: b"\\N".to_vec(),
+            },
+        },
+    };
+    let worker = [endpoints()[0].clone()];
+    let killer = tokio::spawn(async move {
+        let mut conn = connect(0).await;
+        for _ in 0..2000 {
+            let id: Option<u64> = conn
+                .query_first(
+                    "SELECT ID FROM information_schema.PROCESSLIST \
+                     WHERE INFO LIKE 'LOAD DATA LOCAL INFILE%chunks_killed%'",
+                )
+                .await
+                .unwrap();
+            if let Some(id) = id {
+                conn.query_drop(format!("KILL CONNECTION {id}"))
+                    .await
+                    .unwrap();
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        false
+    });
+    let result = load_chunks(&worker, &load, None).await;
+    assert!(killer.await.unwrap(), "the LOAD was never seen running");
+    let err = result.unwrap_err();
+    println!("{err}");
+    let table = format!("{db}.T_100");
+    match &err {
+        LoadError::ConnectionLost {
+            endpoint,
+            table: t,
+            reason,
+        } => {
+            assert_eq!(endpoint, &worker[0].address());
+            assert_eq!(t, &table);
+            let file = tmp.path().join("chunk_100.txt");
+            assert!(
+                reason.starts_with(&format!("while sending {}: ", file.display())),
+                "{reason}"
+            );
+        }
+        // MariaDB may still answer with the kill's own error before closing.
+        LoadError::Sql { table: t, .. } => assert_eq!(t, &table),
+        other => panic!("expected a lost connection, got {other:?}"),
+    }
+    let mut conn = connect(0).await;
+    assert_no_leftovers(&mut conn, db).await;
+    assert!(!table_exists(&mut conn, db, "T_100").await);
+    assert!(!table_exists(&mut conn, db, "T").await);
+}

@@ -20,7 +20,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use arrow_schema::Schema;
@@ -319,22 +319,33 @@ pub async fn load_chunks(
     }
     let plan = ChunkPlan::new(workers, &chunks);
     let sent = Arc::new(AtomicU64::new(0));
-    let staged =
-        futures::future::join_all(workers.iter().zip(&plan.workers).map(|(w, p)| {
-            stage_worker(w, load, &clauses, &p.chunks, progress.clone(), sent.clone())
-        }))
-        .await;
+    // Set by the first worker that fails: the others stop staging (their work is dropped).
+    let failed = AtomicBool::new(false);
+    let staged = futures::future::join_all(workers.iter().zip(&plan.workers).map(|(w, p)| {
+        stage_worker(
+            w,
+            load,
+            &clauses,
+            &p.chunks,
+            progress.clone(),
+            sent.clone(),
+            &failed,
+        )
+    }))
+    .await;
     if staged.iter().any(|s| s.is_err()) {
         let mut first_error = None;
         for (worker, result) in workers.iter().zip(staged) {
             match result {
                 Ok(mut s) => drop_staging(worker, &mut s.conn, load, &s.tables).await,
+                // The failure itself, not a worker that stopped because of it.
+                Err(err) if is_cancelled(&err) => {}
                 Err(err) => {
                     first_error.get_or_insert(err);
                 }
             }
         }
-        return Err(first_error.expect("a worker failed"));
+        return Err(first_error.expect("a worker failed for a reason of its own"));
     }
     let mut summary = ChunkLoadSummary {
         plan,
@@ -386,8 +397,11 @@ async fn stage_worker(
     chunks: &[u32],
     progress: Option<Progress>,
     sent: Arc<AtomicU64>,
+    failed: &AtomicBool,
 ) -> Result<Staged> {
-    let mut conn = worker.connect().await?;
+    let mut conn = worker.connect().await.inspect_err(|_| {
+        failed.store(true, Ordering::Relaxed);
+    })?;
     // The prototype, then per chunk (the dummy one first, never loaded) its two tables.
     let mut targets: Vec<(String, Option<PathBuf>)> = vec![(load.table.clone(), None)];
     for chunk in std::iter::once(DUMMY_CHUNK).chain(chunks.iter().copied()) {
@@ -403,6 +417,7 @@ async fn stage_worker(
         clauses,
         progress,
         sent,
+        failed,
     };
     match feed.fill(&mut conn, &targets).await {
         Ok((rows, overlap_rows)) => Ok(Staged {
@@ -412,6 +427,7 @@ async fn stage_worker(
             overlap_rows,
         }),
         Err(err) => {
+            failed.store(true, Ordering::Relaxed);
             drop_staging(worker, &mut conn, load, &tables).await;
             Err(err)
         }
@@ -425,6 +441,7 @@ struct Feed<'a> {
     clauses: &'a str,
     progress: Option<Progress>,
     sent: Arc<AtomicU64>,
+    failed: &'a AtomicBool,
 }
 
 impl Feed<'_> {
@@ -462,6 +479,9 @@ impl Feed<'_> {
         sql.run(conn, "create the prototype table", &create).await?;
         let (mut rows, mut overlap_rows) = (0, 0);
         for (table, file) in &targets[1..] {
+            if self.failed.load(Ordering::Relaxed) {
+                return Err(LoadError::Arguments(CANCELLED.into()));
+            }
             let sql = self.sql(table);
             let create = create_table_like_sql(db, &staging_name(table), &prototype);
             sql.run(conn, "create the chunk table", &create).await?;
@@ -523,7 +543,21 @@ impl Feed<'_> {
             .await
             .unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic()));
         let lines = lines.map_err(|err| file_error(err.to_string()))?;
-        result.map_err(|err| sql.load_error(err, |row| (file.to_path_buf(), row)))?;
+        result.map_err(
+            |err| match sql.load_error(err, |row| (file.to_path_buf(), row)) {
+                // The table names the chunk; the file says what was being sent.
+                LoadError::ConnectionLost {
+                    endpoint,
+                    table,
+                    reason,
+                } => LoadError::ConnectionLost {
+                    endpoint,
+                    table,
+                    reason: format!("while sending {}: {reason}", file.display()),
+                },
+                other => other,
+            },
+        )?;
         if loaded != lines {
             return Err(file_error(format!(
                 "{lines} lines sent, MariaDB loaded {loaded} rows"
@@ -531,6 +565,13 @@ impl Feed<'_> {
         }
         Ok(loaded)
     }
+}
+
+/// The error of a worker that stopped because another one failed.
+const CANCELLED: &str = "stopped: another worker failed";
+
+fn is_cancelled(err: &LoadError) -> bool {
+    matches!(err, LoadError::Arguments(m) if m == CANCELLED)
 }
 
 /// Sends `reader`'s bytes in pieces until the end or the receiver is gone; returns the
