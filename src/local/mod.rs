@@ -2,5 +2,9 @@
 
 pub mod addresses;
 pub mod apiserver;
+pub mod mode;
 pub mod replication;
 pub mod runtime;
+pub mod simulators;
+
+pub use mode::{LocalMode, LocalOptions};

@@ -85,6 +85,9 @@ pub struct RuntimeOptions {
     pub termination_grace: Duration,
     /// Simulators by container name and component label (see [`RuntimeOptions::simulate`]).
     pub simulators: Vec<(SimulatorKey, Arc<dyn Simulator>)>,
+    /// Environment every `qserv-operator` child process gets besides its pod's: in local
+    /// mode, `KUBECONFIG` — what a real pod's service account credentials are.
+    pub process_env: Vec<(String, String)>,
 }
 
 impl Default for RuntimeOptions {
@@ -96,6 +99,7 @@ impl Default for RuntimeOptions {
             restart_backoff: Duration::from_secs(1),
             termination_grace: Duration::from_secs(10),
             simulators: Vec::new(),
+            process_env: Vec::new(),
         }
     }
 }

@@ -278,6 +278,7 @@ impl ContainerRun {
                     ADDRESSES_ENV.into(),
                     ctx.address_map_path().display().to_string(),
                 ));
+                envs.extend(ctx.opts.process_env.iter().cloned());
                 let spec = ProcessSpec {
                     program: ctx.opts.operator_binary.clone(),
                     args,

@@ -1,0 +1,153 @@
+//! The Qserv containers local mode stands in for, registered with the runtime
+//! ([`crate::local::runtime::Simulator`]):
+//! - the czar's `proxy` (port 4040): the query endpoint is the czar pod's own MariaDB, where the
+//!   replication stand-in makes every published table readable from the workers' chunk tables
+//!   (FederatedX + views, see [`crate::local::replication`]);
+//! - the replication controller's `repl-ctl` (port 8080): the contract-level stand-in of the
+//!   ingest REST API, writing into the workers' MariaDBs; it follows the worker pods as they
+//!   come, go and move ports.
+//!
+//! Other Qserv containers (xrootd, cmsd, the registry, the workers' replication services) are
+//! ready without serving: nothing in local mode talks to them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+
+use super::replication::{ReplicationStandIn, StandInConfig, StandInWorker};
+use super::runtime::{PodContext, RuntimeError, RuntimeOptions, SimulatedContainer, Simulator};
+use crate::cluster::build::Component;
+
+/// Registers the simulators of Qserv's containers.
+pub fn register(options: RuntimeOptions) -> RuntimeOptions {
+    options
+        .simulate(
+            "proxy",
+            Some(Component::Czar.label()),
+            Arc::new(QueryEndpoint),
+        )
+        .simulate(
+            "repl-ctl",
+            Some(Component::ReplicationController.label()),
+            Arc::new(ReplicationController),
+        )
+}
+
+const PROXY_PORT: u16 = 4040;
+const MARIADB_PORT: u16 = 3306;
+const REPLICATION_PORT: u16 = 8080;
+
+fn simulator_error(ctx: &PodContext, reason: String) -> RuntimeError {
+    RuntimeError::Simulator {
+        container: format!("{}/{}", ctx.pod_name(), ctx.container.name),
+        reason,
+    }
+}
+
+/// The czar's proxy: port 4040 is the czar's MariaDB.
+pub struct QueryEndpoint;
+
+impl Simulator for QueryEndpoint {
+    fn start<'a>(
+        &'a self,
+        ctx: &'a PodContext,
+    ) -> BoxFuture<'a, Result<SimulatedContainer, RuntimeError>> {
+        Box::pin(async move {
+            let Some(mariadb) = ctx.pod_ports.get(&MARIADB_PORT) else {
+                return Err(simulator_error(
+                    ctx,
+                    "the czar's MariaDB (port 3306 of the same pod) is not running yet".into(),
+                ));
+            };
+            Ok(SimulatedContainer {
+                ports: [(PROXY_PORT, *mariadb)].into(),
+                task: None,
+            })
+        })
+    }
+}
+
+/// The replication controller: the ingest API stand-in.
+pub struct ReplicationController;
+
+impl ReplicationController {
+    /// `mysql://root:<password>@<loopback addr>` of every worker pod of the cluster that
+    /// serves, in ordinal order.
+    fn workers(ctx: &PodContext, cluster: &str, password: &str) -> Vec<StandInWorker> {
+        let sts = format!("{cluster}-{}", Component::Worker.suffix());
+        (0..)
+            .map_while(|ordinal| {
+                let pod = format!("{sts}-{ordinal}");
+                let addr = ctx.resolve(&format!("{pod}.{sts}"), MARIADB_PORT)?;
+                Some(StandInWorker {
+                    name: pod,
+                    mysql: format!("mysql://root:{password}@{addr}"),
+                })
+            })
+            .collect()
+    }
+}
+
+impl Simulator for ReplicationController {
+    fn start<'a>(
+        &'a self,
+        ctx: &'a PodContext,
+    ) -> BoxFuture<'a, Result<SimulatedContainer, RuntimeError>> {
+        Box::pin(async move {
+            let env = |name: &str| {
+                ctx.env
+                    .get(name)
+                    .cloned()
+                    .ok_or_else(|| simulator_error(ctx, format!("{name} is not set")))
+            };
+            let password = env("MYSQL_ROOT_PASSWORD")?;
+            let cluster = ctx
+                .pod
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("app.kubernetes.io/instance"))
+                .cloned()
+                .ok_or_else(|| simulator_error(ctx, "pod without instance label".into()))?;
+            let czar = format!("{cluster}-{}", Component::Czar.suffix());
+            let Some(czar_addr) = ctx.resolve(&format!("{czar}-0.{czar}"), MARIADB_PORT) else {
+                return Err(simulator_error(
+                    ctx,
+                    format!("the czar's MariaDB ({czar}-0) is not serving yet"),
+                ));
+            };
+            let mut config = StandInConfig::new(
+                &env("QSERV_REPL_AUTH_KEY")?,
+                &env("QSERV_REPL_ADMIN_AUTH_KEY")?,
+                &format!("mysql://root:{password}@{czar_addr}"),
+            );
+            config.instance_id = cluster.clone();
+            config.workers = Self::workers(ctx, &cluster, &password);
+            let standin = ReplicationStandIn::start(config)
+                .await
+                .map_err(|e| simulator_error(ctx, e.to_string()))?;
+            let addr = standin.controller_addr();
+            // Follow the worker pods: scaled up, or restarted on another port.
+            let follow = ctx.clone();
+            let task = tokio::spawn(async move {
+                let standin = standin;
+                let mut known = Vec::new();
+                loop {
+                    let workers = Self::workers(&follow, &cluster, &password);
+                    if workers != known {
+                        match standin.set_workers(workers.clone()).await {
+                            Ok(()) => known = workers,
+                            Err(e) => tracing::warn!(%e, "replication stand-in: worker list"),
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            });
+            Ok(SimulatedContainer {
+                ports: [(REPLICATION_PORT, addr)].into(),
+                task: Some(task),
+            })
+        })
+    }
+}

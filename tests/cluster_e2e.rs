@@ -1,0 +1,304 @@
+//! End to end on local mode: the real kubectl applies the example QservCluster, the operator's
+//! controller (in process, real kube::Client) builds it, the local runtime runs its MariaDB pods
+//! as real `mariadbd` processes, and the test connects to them.
+
+use std::path::Path;
+use std::process::Output;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Secret};
+use kube::api::{ListParams, Patch, PatchParams};
+use kube::{Api, ResourceExt};
+use mysql_async::prelude::Queryable;
+use qserv_operator::api::QservCluster;
+use qserv_operator::api::condition::{self, DEGRADED, READY};
+use qserv_operator::local::{LocalMode, LocalOptions};
+use serde_json::json;
+
+const KUBECTL: &str = "/usr/bin/kubectl";
+
+async fn kubectl(local: &LocalMode, args: &[&str]) -> Output {
+    let kubeconfig = local.kubeconfig().to_path_buf();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(KUBECTL)
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(&args)
+            .output()
+            .expect("kubectl runs")
+    })
+    .await
+    .unwrap()
+}
+
+async fn kubectl_ok(local: &LocalMode, args: &[&str]) -> String {
+    let out = kubectl(local, args).await;
+    if !out.status.success() {
+        dump(local).await;
+    }
+    assert!(
+        out.status.success(),
+        "kubectl {args:?}: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// What the cluster and its pods look like, printed when a wait times out.
+async fn dump(local: &LocalMode) {
+    let client = local.client();
+    for c in Api::<QservCluster>::all(client.clone()).list(&ListParams::default()).await.unwrap() {
+        println!("--- qsc {} status: {}", c.name_any(), serde_json::to_string_pretty(&c.status).unwrap());
+    }
+    for p in Api::<Pod>::all(client.clone()).list(&ListParams::default()).await.unwrap() {
+        let status = p.status.clone().unwrap_or_default();
+        let containers: Vec<String> = status
+            .container_statuses
+            .iter()
+            .flatten()
+            .map(|c| format!("{} ready={} restarts={} state={}", c.name, c.ready, c.restart_count,
+                serde_json::to_string(&c.state).unwrap()))
+            .collect();
+        println!("--- pod {} phase={:?} {:?}", p.name_any(), status.phase, containers);
+    }
+}
+
+async fn eventually<T, F, Fut>(local: &LocalMode, what: &str, secs: u64, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            dump(local).await;
+            panic!("timed out after {secs} s waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn start(test: &str) -> (LocalMode, tempfile::TempDir) {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("qserv-e2e-{test}-"))
+        .tempdir()
+        .unwrap();
+    let local = LocalMode::start(LocalOptions {
+        state_dir: dir.path().to_path_buf(),
+        operator_binary: Some(env!("CARGO_BIN_EXE_qserv-operator").into()),
+        ..LocalOptions::default()
+    })
+    .await
+    .unwrap();
+    (local, dir)
+}
+
+fn root_password(secret: &Secret) -> String {
+    String::from_utf8(secret.data.as_ref().unwrap()["mariadb-root-password"].0.clone()).unwrap()
+}
+
+async fn select_one(local: &LocalMode, host: &str, port: u16, user: &str, password: &str) -> bool {
+    let Some(addr) = local.resolve(host, port) else {
+        return false;
+    };
+    let opts = mysql_async::OptsBuilder::default()
+        .ip_or_hostname(addr.ip().to_string())
+        .tcp_port(addr.port())
+        .user(Some(user))
+        .pass((!password.is_empty()).then_some(password));
+    let Ok(mut conn) = mysql_async::Conn::new(opts).await else {
+        return false;
+    };
+    let one: Option<i64> = conn.query_first("SELECT 1").await.ok().flatten();
+    let _ = conn.disconnect().await;
+    one == Some(1)
+}
+
+fn ready(c: &QservCluster) -> bool {
+    c.status
+        .as_ref()
+        .is_some_and(|s| condition::is_true(&s.conditions, READY))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_apply_gives_a_ready_cluster_of_real_mariadb_that_scales_heals_and_rolls() {
+    if !Path::new(KUBECTL).exists() {
+        eprintln!("!!!!! SKIPPED: {KUBECTL} is not installed !!!!!");
+        return;
+    }
+    let (local, _dir) = start("lifecycle").await;
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/qservcluster-ci.yaml");
+    kubectl_ok(&local, &["apply", "--server-side", "-f", example]).await;
+    let started = std::time::Instant::now();
+    kubectl_ok(
+        &local,
+        &["wait", "--for=condition=Ready", "qsc/qserv-ci", "--timeout=180s"],
+    )
+    .await;
+    println!("qserv-ci Ready {:?} after apply", started.elapsed());
+    let get = kubectl_ok(&local, &["get", "qsc", "qserv-ci"]).await;
+    let line = get.lines().nth(1).unwrap().split_whitespace().collect::<Vec<_>>();
+    assert_eq!(&line[..4], ["qserv-ci", "True", "Ready", "2/2"], "{get}");
+
+    // Every MariaDB of the instance is a real server with the generated root password.
+    let client = local.client();
+    let secret = Api::<Secret>::namespaced(client.clone(), "default")
+        .get("qserv-ci-secrets")
+        .await
+        .unwrap();
+    let password = root_password(&secret);
+    for (host, port) in [
+        ("qserv-ci-worker-0.qserv-ci-worker", 3306),
+        ("qserv-ci-worker-1.qserv-ci-worker", 3306),
+        ("qserv-ci-czar-0.qserv-ci-czar", 3306),
+        ("qserv-ci-repl-db-0.qserv-ci-repl-db", 3306),
+        ("qserv-ci-reference-0.qserv-ci-reference", 3306),
+    ] {
+        assert!(
+            select_one(&local, host, port, "root", &password).await,
+            "root on {host}:{port}"
+        );
+    }
+    // The query Service (czar proxy, 4040) answers Qserv's user.
+    assert!(select_one(&local, "qserv-ci-query", 4040, "qsmaster", "").await);
+
+    // Scale to 3 workers.
+    let clusters: Api<QservCluster> = Api::namespaced(client.clone(), "default");
+    let patch = |v| Patch::Merge(v);
+    clusters
+        .patch("qserv-ci", &PatchParams::default(), &patch(json!({"spec": {"workers": {"replicas": 3}}})))
+        .await
+        .unwrap();
+    eventually(&local, "3/3 workers", 120, || async {
+        let c = clusters.get("qserv-ci").await.ok()?;
+        let s = c.status.as_ref()?;
+        (s.components.as_ref()?.workers == "3/3" && ready(&c)).then_some(())
+    })
+    .await;
+    assert!(select_one(&local, "qserv-ci-worker-2.qserv-ci-worker", 3306, "root", &password).await);
+
+    // Kill a worker's MariaDB: Degraded and not Ready, then healed by the restart.
+    let pid = local
+        .runtime()
+        .kill_pod_process("default", "qserv-ci-worker-1", "mariadb")
+        .unwrap();
+    println!("killed mariadbd {pid} of qserv-ci-worker-1");
+    let message = eventually(&local, "Degraded", 60, || async {
+        let c = clusters.get("qserv-ci").await.ok()?;
+        let d = condition::find(&c.status.as_ref()?.conditions, DEGRADED)?.clone();
+        (d.status == "True" && !ready(&c)).then_some(d.message)
+    })
+    .await;
+    assert!(message.contains("qserv-ci-worker"), "{message}");
+    eventually(&local, "Ready again", 120, || async {
+        let c = clusters.get("qserv-ci").await.ok()?;
+        ready(&c).then_some(())
+    })
+    .await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let restarted = pods.get("qserv-ci-worker-1").await.unwrap();
+    let restarts = restarted.status.unwrap().container_statuses.unwrap()
+        .iter()
+        .find(|c| c.name == "mariadb")
+        .unwrap()
+        .restart_count;
+    assert!(restarts >= 1, "restartCount {restarts}");
+
+    // A config change rolls the worker pods to the new template.
+    let revision = |p: &Pod| p.labels().get("controller-revision-hash").cloned();
+    let before = revision(&pods.get("qserv-ci-worker-0").await.unwrap());
+    clusters
+        .patch(
+            "qserv-ci",
+            &PatchParams::default(),
+            &patch(json!({"spec": {"config": {"worker": {"scheduler.thread_pool_size": "8"}}}})),
+        )
+        .await
+        .unwrap();
+    eventually(&local, "workers rolled and Ready", 180, || async {
+        let c = clusters.get("qserv-ci").await.ok()?;
+        let sts = Api::<StatefulSet>::namespaced(client.clone(), "default")
+            .get("qserv-ci-worker")
+            .await
+            .ok()?;
+        let update = sts.status.as_ref()?.update_revision.clone();
+        let all_new = futures::future::join_all((0..3).map(|i| {
+            let pods = pods.clone();
+            async move { pods.get(&format!("qserv-ci-worker-{i}")).await.ok() }
+        }))
+        .await
+        .iter()
+        .all(|p| p.as_ref().and_then(revision) == update);
+        (all_new && update != before && ready(&c)).then_some(())
+    })
+    .await;
+
+    // Delete with storageRetention: Delete: the PVCs go too.
+    let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), "default");
+    let claims = pvcs.list(&ListParams::default()).await.unwrap().items.len();
+    assert!(claims >= 6, "{claims} PVCs");
+    kubectl_ok(&local, &["delete", "qsc", "qserv-ci", "--wait=true", "--timeout=60s"]).await;
+    eventually(&local, "PVCs deleted", 60, || async {
+        let left = pvcs.list(&ListParams::default()).await.ok()?.items;
+        left.is_empty().then_some(())
+    })
+    .await;
+    local.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retained_volumes_outlive_the_cluster() {
+    let (local, dir) = start("retain").await;
+    let _keep = dir.keep();
+    let client = local.client();
+    let clusters: Api<QservCluster> = Api::namespaced(client.clone(), "default");
+    let mut manifest: serde_json::Value =
+        serde_norway::from_str(include_str!("../examples/qservcluster-ci.yaml")).unwrap();
+    manifest["metadata"]["name"] = json!("kept");
+    manifest["spec"]["storageRetention"] = json!("Retain");
+    manifest["spec"]["workers"]["replicas"] = json!(1);
+    manifest["spec"]["reference"]["enabled"] = json!(false);
+    clusters
+        .patch("kept", &PatchParams::apply("test"), &Patch::Apply(&manifest))
+        .await
+        .unwrap();
+    eventually(&local, "kept Ready", 180, || async {
+        ready(&clusters.get("kept").await.ok()?).then_some(())
+    })
+    .await;
+    let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), "default");
+    let mut before: Vec<String> = pvcs
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|p| p.name_any())
+        .collect();
+    before.sort();
+    assert_eq!(before, ["data-kept-czar-0", "data-kept-repl-db-0", "data-kept-worker-0"]);
+    clusters.delete("kept", &Default::default()).await.unwrap();
+    eventually(&local, "cluster gone", 60, || async {
+        clusters.get_opt("kept").await.ok()?.is_none().then_some(())
+    })
+    .await;
+    // Give a wrongful deletion the time to happen, then check the claims are all there.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut after: Vec<String> = pvcs
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|p| p.name_any())
+        .collect();
+    after.sort();
+    assert_eq!(after, before);
+    local.shutdown().await;
+}
