@@ -73,3 +73,55 @@ fn pages_carry_defaults_enums_and_cel_rules() {
     row(ingest, "status.phase");
     row(ingest, "status.checks[].passed");
 }
+
+/// Field paths of a committed CRD's schema, walked here independently of the generator.
+fn paths(node: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+    if let Some(props) = node.get("properties").and_then(|p| p.as_object()) {
+        for (name, sub) in props {
+            let p = if path.is_empty() {
+                name.clone()
+            } else {
+                format!("{path}.{name}")
+            };
+            if path.is_empty() && ["apiVersion", "kind", "metadata"].contains(&name.as_str()) {
+                continue;
+            }
+            out.push(p.clone());
+            paths(sub, &p, out);
+        }
+    }
+    if let Some(items) = node.get("items") {
+        out.push(format!("{path}[]"));
+        paths(items, &format!("{path}[]"), out);
+    }
+    if let Some(values) = node.get("additionalProperties").filter(|v| v.is_object()) {
+        out.push(format!("{path}{{}}"));
+        paths(values, &format!("{path}{{}}"), out);
+    }
+}
+
+#[test]
+fn every_field_of_the_committed_crds_has_a_row() {
+    for (crd_file, page) in [
+        ("qservclusters.yaml", "qservcluster.md"),
+        ("catalogingests.yaml", "catalogingest.md"),
+    ] {
+        let text = std::fs::read_to_string(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("crds")
+                .join(crd_file),
+        )
+        .unwrap();
+        let crd: serde_json::Value = serde_norway::from_str(&text).unwrap();
+        let schema = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
+        let mut all = Vec::new();
+        paths(schema, "", &mut all);
+        assert!(all.len() > 50, "{crd_file}: {}", all.len());
+        let doc = committed(page);
+        let missing: Vec<&String> = all
+            .iter()
+            .filter(|p| !doc.contains(&format!("| `{p}` |")))
+            .collect();
+        assert!(missing.is_empty(), "{page} lacks {missing:?}");
+    }
+}
