@@ -4,6 +4,7 @@
 CARGO ?= cargo
 
 .PHONY: deps test demo crds bench
+.PHONY: chart
 
 deps:
 	@bash scripts/setup.sh
@@ -25,6 +26,12 @@ demo: deps
 crds:
 	$(CARGO) run -q -- crds --out-dir crds
 	cp crds/*.yaml charts/qserv-operator/crds/
+	$(CARGO) run -q -- crd-docs --out-dir docs/crds
+
+## The Helm chart: `helm lint --strict`, `helm template`, the rendered objects on the embedded
+## API server, the RBAC rules against the controllers' requests (tests/helm_chart.rs).
+chart: deps
+	$(CARGO) test --test helm_chart
 
 ## Benchmarks (print figures, assert none).
 bench: deps

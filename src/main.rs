@@ -37,6 +37,12 @@ enum Command {
         #[arg(long)]
         out_dir: Option<PathBuf>,
     },
+    /// Write the CRD reference pages (Markdown, generated from the schemas) into a directory.
+    CrdDocs {
+        /// Directory of `qservcluster.md` and `catalogingest.md`.
+        #[arg(long, default_value = "docs/crds")]
+        out_dir: PathBuf,
+    },
     /// Partition CSV/TSV (sph-partition compatible), HDF5 or Parquet into Qserv chunks with overlap.
     Partition(Box<cli::partition::PartitionArgs>),
     /// Try it without a cluster: local API server, kubectl, and the Clusters catalog partitioned.
@@ -93,6 +99,7 @@ fn main() -> anyhow::Result<()> {
     telemetry::init(cli.log_format, level);
     match cli.command {
         Command::Crds { out_dir } => print_crds(out_dir),
+        Command::CrdDocs { out_dir } => write_crd_docs(&out_dir),
         Command::Validate { files } => validate_manifests(&files),
         Command::Partition(args) => cli::partition::run(*args),
         Command::Load(args) => {
@@ -165,6 +172,15 @@ fn print_crds(out_dir: Option<PathBuf>) -> anyhow::Result<()> {
             }
             None => stdout.write_all(yaml.as_bytes())?,
         }
+    }
+    Ok(())
+}
+
+fn write_crd_docs(dir: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    for (file, markdown) in api::docs::crd_docs() {
+        let path = dir.join(file);
+        std::fs::write(&path, markdown).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
 }

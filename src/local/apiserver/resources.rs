@@ -170,6 +170,51 @@ const BUILTINS: &[Builtin] = &[
         false,
         false,
     ),
+    // RBAC objects are stored, never enforced (no authorization): the Helm chart's Roles and
+    // bindings can be applied and read back.
+    b(
+        (
+            "rbac.authorization.k8s.io",
+            "v1",
+            "clusterroles",
+            "ClusterRole",
+        ),
+        false,
+        &[],
+        false,
+        false,
+    ),
+    b(
+        (
+            "rbac.authorization.k8s.io",
+            "v1",
+            "clusterrolebindings",
+            "ClusterRoleBinding",
+        ),
+        false,
+        &[],
+        false,
+        false,
+    ),
+    b(
+        ("rbac.authorization.k8s.io", "v1", "roles", "Role"),
+        true,
+        &[],
+        false,
+        false,
+    ),
+    b(
+        (
+            "rbac.authorization.k8s.io",
+            "v1",
+            "rolebindings",
+            "RoleBinding",
+        ),
+        true,
+        &[],
+        false,
+        false,
+    ),
     // No short name: `ev` is core events' (kubectl would warn that it matches both).
     b(
         ("events.k8s.io", "v1", "events", "Event"),
