@@ -192,11 +192,24 @@ fn default_values_render_a_cluster_wide_operator() {
             "ClusterRoleBinding/qo-qserv-operator",
             "Deployment/qo-qserv-operator",
             "Role/qo-qserv-operator-job",
+            "Role/qo-qserv-operator-leader-election",
             "RoleBinding/qo-qserv-operator-job",
+            "RoleBinding/qo-qserv-operator-leader-election",
             "Service/qo-qserv-operator-metrics",
             "ServiceAccount/qo-qserv-operator",
             "ServiceAccount/qo-qserv-operator-job",
         ]
+    );
+    // Leader election: exactly what kube-lease-manager calls on the Lease (get, create once,
+    // server-side apply patches), in the release namespace.
+    let lease_role = objects
+        .iter()
+        .find(|o| o["kind"] == "Role" && name(o) == "qo-qserv-operator-leader-election")
+        .unwrap();
+    assert_eq!(
+        lease_role["rules"],
+        json!([{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+                "verbs": ["get", "create", "patch"]}])
     );
     for o in &objects {
         let cluster_scoped =
@@ -1137,7 +1150,6 @@ async fn an_ingest_job_only_patches_its_results_configmap() {
 }
 
 #[test]
-#[ignore = "until `run` has --metrics-addr (issue 8: the lead adds /metrics, /healthz, /readyz)"]
 fn every_flag_the_chart_passes_to_run_exists() {
     let help = Command::new(env!("CARGO_BIN_EXE_qserv-operator"))
         .args(["run", "--help"])
