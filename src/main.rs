@@ -64,6 +64,10 @@ enum Command {
     /// Compare Qserv with the reference: built-in data checks, a CatalogIngest's checks, and
     /// qserv_testdata queries; exit 1 when a check fails.
     Check(Box<check::cli::CheckArgs>),
+    /// One step of a CatalogIngest, as its Job runs it (partition | load | reference | check).
+    Job(qserv_operator::ingest::job::JobArgs),
+    /// Run the controllers (QservCluster, CatalogIngest) against the current kubeconfig or in-cluster config.
+    Run(cli::run::RunArgs),
     /// Run the embedded Kubernetes API server of local mode (our CRDs installed) until Ctrl-C.
     Local {
         /// Where to write the kubeconfig pointing at it.
@@ -113,6 +117,10 @@ fn main() -> anyhow::Result<()> {
             work_dir,
             keep_running,
         })),
+        Command::Job(args) => {
+            tokio::runtime::Runtime::new()?.block_on(qserv_operator::ingest::job::run(args))
+        }
+        Command::Run(args) => tokio::runtime::Runtime::new()?.block_on(cli::run::run(args)),
         Command::Local {
             kubeconfig_out,
             port,

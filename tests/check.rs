@@ -178,7 +178,7 @@ fn case01_ingest() -> CatalogIngest {
 }
 
 fn target(s: &Servers, db: &str, local: bool) -> CheckTarget {
-    CheckTarget::parse(&s.qserv.url(), &s.reference.url(), db, local).unwrap()
+    CheckTarget::parse(&s.qserv.url(), Some(&s.reference.url()), db, local).unwrap()
 }
 
 fn plan(s: &Servers, queries: bool) -> CheckPlan {
@@ -912,7 +912,7 @@ async fn a_missing_database_or_server_is_an_error_naming_it() {
     let port = common::mariadb::free_port();
     let gone = CheckTarget::parse(
         &s.qserv.url(),
-        &format!("mysql://root@127.0.0.1:{port}"),
+        Some(&format!("mysql://root@127.0.0.1:{port}")),
         DB,
         true,
     )
@@ -925,4 +925,49 @@ async fn a_missing_database_or_server_is_an_error_naming_it() {
         err.starts_with(&format!("reference (127.0.0.1:{port}): cannot connect")),
         "{err}"
     );
+}
+
+/// Without a reference database: counts against the rows read, Qserv-side checks run, the
+/// comparisons are skipped with the reason.
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_reference_only_qserv_side_checks_run() {
+    let s = servers().await;
+    let mut conn = copy(s, "noref_deleted").await;
+    let target = CheckTarget::parse(&s.qserv.url(), None, "noref_deleted", true).unwrap();
+    let report = run_checks(&target, &plan(s, true)).await.unwrap();
+    let kind = |k| report.skipped.iter().filter(|s| s.kind == k).count();
+    // The example's 3 `expect: reference` checks and all 68 query files.
+    assert_eq!(kind(SkipKind::NoReference), 3 + 68);
+    assert_eq!(kind(SkipKind::Fixme), 38);
+    assert!(
+        report.skipped[0]
+            .reason
+            .starts_with("no reference database")
+    );
+    let names: Vec<&str> = report.checks.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "rows/Object",
+            "chunks/Object",
+            "unique-ids/Object",
+            "rows/Source",
+            "chunks/Source",
+            "rows/Filter",
+            "fetch-object-by-id",
+            "filters"
+        ]
+    );
+    assert!(report.all_passed(), "{report:#?}");
+    let rows = check(&report, "rows/Object");
+    assert_eq!((rows.qserv_rows, rows.reference_rows), (Some(88), None));
+
+    conn.query_drop("DELETE FROM Object WHERE objectId = 430213989148129")
+        .await
+        .unwrap();
+    let report = run_checks(&target, &plan(s, false)).await.unwrap();
+    let rows = check(&report, "rows/Object");
+    assert!(!rows.passed);
+    assert_eq!(rows.message.as_deref(), Some("rows: Qserv 87, read 88"));
+    assert_eq!(rows.first_difference, None);
 }
