@@ -7,8 +7,9 @@
 //! - `unique-ids/T` (directors): no director id appears twice.
 //!
 //! Qserv adds the `chunkId` and `subChunkId` columns to partitioned tables (the names of the
-//! case01 partition config `part.chunk`/`part.sub-chunk`, and of the replication system's
-//! table registration).
+//! case01 partition config `part.chunk`/`part.sub-chunk` and of its ingest table schemas
+//! `data/ingest/Object.json`), and its czar lets queries read them (qserv_testdata
+//! `2100_groupByChunkId` groups by `chunkId`; FIXME only because the reference lacks it).
 
 use std::time::Instant;
 
