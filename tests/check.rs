@@ -765,6 +765,7 @@ async fn the_cli_prints_the_table_and_exits_non_zero_on_failure() {
     let out = cli(s, "tamper_cli", &["--format", "table"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
+    println!("{stdout}");
     let line = stdout
         .lines()
         .find(|l| l.starts_with("query/1084_not_like "))

@@ -274,7 +274,12 @@ async fn unique_ids(qserv: &mut Conn, table: &TableCheck, id: &str) -> CheckResu
     );
     match run_one(qserv, &sql, Side::Qserv).await {
         Err(e) => failed(name, started, e.to_string()),
-        Ok((_, 0, _)) => passed(name, started),
+        Ok((_, 0, _)) => {
+            // qservRows of this check: the number of duplicated ids.
+            let mut r = passed(name, started);
+            r.qserv_rows = Some(0);
+            r
+        }
         Ok((columns, duplicated, first)) => {
             let first = first.unwrap_or_default();
             let shown = first
