@@ -294,16 +294,24 @@ pub fn show_row(row: Option<&Vec<Cell>>, other: Option<&Vec<Cell>>, columns: &Co
     }
     let name = |i: usize| columns.names.get(i).map_or("?", String::as_str);
     let mut parts = vec![format!("{}={}", name(0), full[0])];
+    let mut length = parts[0].len();
     let mut last = 0;
     for (i, value) in full.iter().enumerate().skip(1) {
         let differs = other.is_none_or(|o| o.get(i) != row.get(i));
-        if differs {
-            if i > last + 1 {
-                parts.push("…".into());
-            }
-            parts.push(format!("{}={value}", name(i)));
-            last = i;
+        if !differs {
+            continue;
         }
+        // Bounded: a missing 200-column row shows its first columns, not all of them.
+        if length > MAX_ROW_TEXT {
+            break;
+        }
+        if i > last + 1 {
+            parts.push("…".into());
+        }
+        let part = format!("{}={value}", name(i));
+        length += part.len() + 2;
+        parts.push(part);
+        last = i;
     }
     if last + 1 < full.len() {
         parts.push("…".into());
@@ -396,5 +404,9 @@ mod tests {
             show_row(Some(&row), Some(&other), &c),
             "(c0=0000000, …, c40='40000000', …)"
         );
+        // Against a missing row every column differs: the text stays short.
+        let alone = show_row(Some(&row), None, &c);
+        assert!(alone.starts_with("(c0=0000000, c1='1000000', c2=0x"), "{alone}");
+        assert!(alone.ends_with(", …)") && alone.len() < MAX_ROW_TEXT + 60, "{alone}");
     }
 }
