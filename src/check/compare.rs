@@ -406,7 +406,13 @@ mod tests {
         );
         // Against a missing row every column differs: the text stays short.
         let alone = show_row(Some(&row), None, &c);
-        assert!(alone.starts_with("(c0=0000000, c1='1000000', c2=0x"), "{alone}");
-        assert!(alone.ends_with(", …)") && alone.len() < MAX_ROW_TEXT + 60, "{alone}");
+        assert!(
+            alone.starts_with("(c0=0000000, c1='1000000', c2=0x"),
+            "{alone}"
+        );
+        assert!(
+            alone.ends_with(", …)") && alone.len() < MAX_ROW_TEXT + 60,
+            "{alone}"
+        );
     }
 }
