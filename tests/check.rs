@@ -875,6 +875,40 @@ async fn streaming_comparison_counts_past_the_first_difference() {
             first_difference: Some("row 165432: qserv: (NULL) reference: (165432)".into())
         }
     );
+    // Column names count unless the query says `noheader`, and only above rows (as the
+    // Python runner prints no header for an empty result).
+    let renamed = format!("SELECT seq AS n FROM seq_1_to_{n}");
+    let header = compare(
+        &mut q,
+        &renamed,
+        &mut r,
+        &reference_sql,
+        CompareOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        header.first_difference.as_deref(),
+        Some("columns: qserv: (n) reference: (seq)")
+    );
+    let noheader = CompareOptions {
+        column_names: false,
+        ..CompareOptions::default()
+    };
+    let unnamed = compare(&mut q, &renamed, &mut r, &reference_sql, noheader)
+        .await
+        .unwrap();
+    assert_eq!(unnamed.first_difference, None);
+    let empty = compare(
+        &mut q,
+        "SELECT seq AS n FROM seq_1_to_3 WHERE seq > 5",
+        &mut r,
+        "SELECT seq FROM seq_1_to_3 WHERE seq > 5",
+        CompareOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((empty.qserv_rows, empty.first_difference), (0, None));
     // One row fewer on the Qserv side: the counts say so, the difference is the missing row.
     let shorter = format!("SELECT seq FROM seq_1_to_{}", n - 1);
     let missing = compare(

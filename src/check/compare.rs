@@ -189,8 +189,10 @@ pub async fn compare(
     let mut rows = Rows::default();
     if options.sort {
         let limit = options.max_sort_bytes;
-        let mut q_all = collect(&mut q, Side::Qserv, limit).await?;
-        let mut r_all = collect(&mut r, Side::Reference, limit).await?;
+        let (mut q_all, mut r_all) = futures::try_join!(
+            collect(&mut q, Side::Qserv, limit),
+            collect(&mut r, Side::Reference, limit)
+        )?;
         q_all.sort_unstable();
         r_all.sort_unstable();
         rows.qserv = q_all.len() as u64;
