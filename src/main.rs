@@ -62,7 +62,7 @@ enum Command {
     /// Run one SQL statement on a MariaDB/Qserv endpoint; print the result as a table, CSV or JSON.
     Query(Box<query::QueryArgs>),
     /// Compare Qserv with the reference: built-in data checks, a CatalogIngest's checks, and
-    /// qserv_testdata queries; exit 1 when a check fails.
+    /// qserv_testdata queries; exit 1 when a check fails, 2 when they cannot run.
     Check(Box<check::cli::CheckArgs>),
     /// One step of a CatalogIngest, as its Job runs it (partition | load | reference | check).
     Job(qserv_operator::ingest::job::JobArgs),
@@ -102,11 +102,15 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Check(args) => {
-            let report = tokio::runtime::Runtime::new()?.block_on(check::cli::run(&args))?;
-            if !report.all_passed() {
-                std::process::exit(1);
+            // Exit 1: a check failed; exit 2: the checks could not run.
+            match tokio::runtime::Runtime::new()?.block_on(check::cli::run(&args)) {
+                Ok(report) if report.all_passed() => Ok(()),
+                Ok(_) => std::process::exit(1),
+                Err(err) => {
+                    eprintln!("Error: {err:#}");
+                    std::process::exit(2)
+                }
             }
-            Ok(())
         }
         Command::Demo {
             data,

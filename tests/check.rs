@@ -787,7 +787,7 @@ async fn the_cli_prints_the_table_and_exits_non_zero_on_failure() {
     let report: CheckReport = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report.failed, 0);
     let out = cli(s, DB, &["--rows-read", "Nope=1"]);
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("--rows-read Nope: no such table"),
         "{}",
