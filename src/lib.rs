@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod ingest;
 pub mod load;
 pub mod local;
+pub mod metrics;
 pub mod partition;
 pub mod query;
 pub mod telemetry;

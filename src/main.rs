@@ -58,16 +58,19 @@ enum Command {
         files: Vec<PathBuf>,
     },
     /// Load catalog files (HDF5, CSV/TSV, Parquet) into a table of a plain MariaDB database.
+    /// With --to-workers and --partitioned: partitioner output onto Qserv workers as chunk tables.
     Load(Box<load::cli::LoadArgs>),
     /// Run one SQL statement on a MariaDB/Qserv endpoint; print the result as a table, CSV or JSON.
     Query(Box<query::QueryArgs>),
-    /// Compare Qserv with the reference: built-in data checks, a CatalogIngest's checks, and
-    /// qserv_testdata queries; exit 1 when a check fails, 2 when they cannot run.
-    Check(Box<check::cli::CheckArgs>),
     /// One step of a CatalogIngest, as its Job runs it (partition | load | reference | check).
     Job(qserv_operator::ingest::job::JobArgs),
     /// Run the controllers (QservCluster, CatalogIngest) against the current kubeconfig or in-cluster config.
     Run(cli::run::RunArgs),
+    /// Compare Qserv with the reference: built-in data checks, a CatalogIngest's checks, and
+    /// qserv_testdata queries; exit 1 when a check fails, 2 when they cannot run.
+    Check(Box<check::cli::CheckArgs>),
+    /// Ingest partitioned tables into Qserv through the replication ingest REST API.
+    Ingest(Box<cli::ingest::IngestArgs>),
     /// Run the embedded Kubernetes API server of local mode (our CRDs installed) until Ctrl-C.
     Local {
         /// Where to write the kubeconfig pointing at it.
@@ -112,6 +115,7 @@ fn main() -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Ingest(args) => tokio::runtime::Runtime::new()?.block_on(cli::ingest::run(&args)),
         Command::Demo {
             data,
             work_dir,

@@ -138,8 +138,22 @@ pub async fn run(
         .await;
 }
 
-/// One reconcile of one QservCluster.
+/// One reconcile of one QservCluster, counted and timed in the metrics.
 pub async fn reconcile(
+    cluster: Arc<QservCluster>,
+    ctx: Arc<Context>,
+) -> Result<Action, ReconcileError> {
+    let started = std::time::Instant::now();
+    let result = reconcile_stages(cluster, ctx).await;
+    crate::metrics::global().reconciled(
+        "qservcluster",
+        started.elapsed(),
+        result.as_ref().err().map(ReconcileError::metric_label),
+    );
+    result
+}
+
+async fn reconcile_stages(
     cluster: Arc<QservCluster>,
     ctx: Arc<Context>,
 ) -> Result<Action, ReconcileError> {

@@ -307,6 +307,14 @@ pub async fn reconcile(
         let phase = format!("{:?}", status.phase.unwrap_or(IngestPhase::Pending));
         ctx.event(&ingest, type_, &phase, message).await;
     }
+    if finished
+        && !matches!(
+            previous.phase,
+            Some(IngestPhase::Succeeded | IngestPhase::Failed)
+        )
+    {
+        record_outcome(&status);
+    }
     write_status(&api, &name, &previous, status).await?;
     if finished {
         // The partitioned files served their purpose; the results ConfigMap stays for reading.
@@ -321,6 +329,32 @@ pub async fn reconcile(
         return Ok(Action::await_change());
     }
     Ok(Action::requeue(Duration::from_secs(30)))
+}
+
+/// Adds a finished ingest's figures to the metrics.
+fn record_outcome(status: &CatalogIngestStatus) {
+    use crate::metrics::CheckLabels;
+    let m = crate::metrics::global();
+    if status.phase == Some(IngestPhase::Succeeded) {
+        m.ingest_rows
+            .inc_by(u64::try_from(status.rows_loaded.unwrap_or(0)).unwrap_or(0));
+    }
+    m.ingest_bytes.inc_by(
+        status
+            .tables
+            .iter()
+            .map(|t| u64::try_from(t.bytes).unwrap_or(0))
+            .sum(),
+    );
+    let passed = status.checks.iter().filter(|c| c.passed).count() as u64;
+    let failed = status.checks.len() as u64 - passed;
+    for (result, n) in [
+        ("passed", passed),
+        ("failed", failed),
+        ("skipped", status.skipped_checks.len() as u64),
+    ] {
+        m.checks.get_or_create(&CheckLabels { result }).inc_by(n);
+    }
 }
 
 /// What can be known wrong before any Job runs: the spec, an unsupported source, and (where the

@@ -2,3 +2,5 @@
 
 pub mod addresses;
 pub mod apiserver;
+pub mod replication;
+pub mod runtime;

@@ -1,0 +1,611 @@
+//! The whole ingest of partitioned tables into Qserv through the replication API: register
+//! the database and tables (directors first), one super-transaction, every chunk and overlap
+//! file sent to the worker its chunk lives on (concurrently, bounded), the loaded row counts
+//! checked against the files before commit, commit, publish, director index, row counters.
+//!
+//! All or nothing: any failure after the transaction started aborts it, so nothing of a
+//! failed run is ever published. Resumable (what a re-run after a crash does):
+//! - a database already published with the same tables is reported (`AlreadyPublished`), not
+//!   ingested again; published with other tables is an error;
+//! - open (`STARTED`) transactions of the database, left by a killed run, are aborted, so
+//!   their rows go and the new run's counts are exact, never doubled;
+//! - a committed (`FINISHED`) transaction whose loaded rows equal the files' (the previous
+//!   run died between commit and publish) is not redone: the run goes on to publish; other
+//!   committed rows make the run fail (delete the database to start over).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use futures::TryStreamExt;
+use serde::Serialize;
+
+use super::replication::{
+    ChunkLocation, Contribution, CsvDialect, ReplicationClient, ReplicationError, TableKind,
+    TableLoaded, TableRegistration,
+};
+
+/// One partitioned table to ingest: how to register it and where its chunk files are.
+#[derive(Debug, Clone)]
+pub struct TablePlan {
+    pub registration: TableRegistration,
+    /// The partitioner's output directory (`chunk_<id>.txt`, `chunk_<id>_overlap.txt`).
+    pub chunk_dir: PathBuf,
+    pub dialect: CsvDialect,
+}
+
+/// A database and its tables.
+#[derive(Debug, Clone)]
+pub struct IngestPlan {
+    pub database: String,
+    pub num_stripes: u32,
+    pub num_sub_stripes: u32,
+    pub overlap: f64,
+    pub tables: Vec<TablePlan>,
+}
+
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// Contributions in flight at once.
+    pub concurrency: usize,
+    /// A progress bar (else progress goes to tracing).
+    pub progress: bool,
+    pub director_index: bool,
+    pub row_counters: bool,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions {
+            concurrency: 4,
+            progress: false,
+            director_index: true,
+            row_counters: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Outcome {
+    /// Loaded and published by this run.
+    Ingested,
+    /// Published by an earlier run with the same tables; nothing done.
+    AlreadyPublished,
+    /// An earlier run had committed everything; this one published it.
+    Resumed,
+}
+
+/// Per table, what a Job writes for the controller to fold into status.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TableSummary {
+    pub table: String,
+    pub rows: u64,
+    pub overlap_rows: u64,
+    pub chunks: u64,
+    pub bytes: u64,
+    pub contributions: u64,
+    /// Sum of the contributions' durations.
+    pub load_seconds: f64,
+    /// Chunk rows Qserv counted after publishing (`/ingest/table-stats`), when asked.
+    pub published_rows: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IngestSummary {
+    pub database: String,
+    pub outcome: Outcome,
+    pub transaction_id: Option<u32>,
+    /// Open transactions of an earlier run this run aborted.
+    pub aborted_transactions: Vec<u32>,
+    pub tables: Vec<TableSummary>,
+    /// Wall time per phase: register, load, commit, publish, index, stats.
+    pub seconds: BTreeMap<String, f64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Api(#[from] ReplicationError),
+    #[error("{dir}: {reason}")]
+    ChunkFiles { dir: String, reason: String },
+    #[error("plan: {0}")]
+    Plan(String),
+    #[error("database {database} is already published with tables {published:?}, not {wanted:?}")]
+    PublishedDifferently {
+        database: String,
+        published: Vec<String>,
+        wanted: Vec<String>,
+    },
+    #[error(
+        "database {database}: committed transaction {transaction} loaded {loaded:?}, the chunk \
+         files hold {expected:?}; delete the database to start over"
+    )]
+    ForeignCommit {
+        database: String,
+        transaction: u32,
+        loaded: BTreeMap<String, TableLoaded>,
+        expected: BTreeMap<String, TableLoaded>,
+    },
+    #[error("transaction {transaction}: {what}: expected {expected} rows, Qserv loaded {loaded}")]
+    Count {
+        transaction: u32,
+        what: String,
+        expected: u64,
+        loaded: u64,
+    },
+    #[error("transaction {transaction} aborted, nothing published: {cause}")]
+    Aborted {
+        transaction: u32,
+        cause: Box<IngestError>,
+    },
+}
+
+/// A chunk or overlap file to send.
+#[derive(Debug, Clone)]
+struct ChunkFile {
+    table: usize,
+    chunk: u32,
+    overlap: bool,
+    path: PathBuf,
+    rows: u64,
+    bytes: u64,
+}
+
+/// `chunk_<id>.txt` / `chunk_<id>_overlap.txt` → (id, overlap).
+fn parse_chunk_file_name(name: &str) -> Option<(u32, bool)> {
+    let rest = name.strip_prefix("chunk_")?.strip_suffix(".txt")?;
+    let (id, overlap) = match rest.strip_suffix("_overlap") {
+        Some(id) => (id, true),
+        None => (rest, false),
+    };
+    Some((id.parse().ok()?, overlap))
+}
+
+/// Every non-empty chunk file of a table with its line count (streamed, not loaded).
+fn scan_chunk_files(table: usize, dir: &Path) -> Result<Vec<ChunkFile>, IngestError> {
+    let err = |reason: String| IngestError::ChunkFiles {
+        dir: dir.display().to_string(),
+        reason,
+    };
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| err(e.to_string()))? {
+        let entry = entry.map_err(|e| err(e.to_string()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some((chunk, overlap)) = parse_chunk_file_name(&name) else {
+            continue;
+        };
+        let path = entry.path();
+        let (rows, bytes) = count_lines(&path).map_err(|e| err(format!("{name}: {e}")))?;
+        if rows > 0 {
+            out.push(ChunkFile {
+                table,
+                chunk,
+                overlap,
+                path,
+                rows,
+                bytes,
+            });
+        }
+    }
+    if out.is_empty() {
+        return Err(err("no chunk files (chunk_<id>.txt) with rows".into()));
+    }
+    out.sort_by_key(|f| (f.chunk, f.overlap));
+    Ok(out)
+}
+
+/// Lines (a last line without `\n` counts) and bytes of a file.
+fn count_lines(path: &Path) -> std::io::Result<(u64, u64)> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 1 << 20];
+    let (mut lines, mut bytes, mut last) = (0u64, 0u64, b'\n');
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        lines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+        bytes += n as u64;
+        last = buf[n - 1];
+    }
+    if last != b'\n' {
+        lines += 1;
+    }
+    Ok((lines, bytes))
+}
+
+/// Rows the files hold, per table, as the transaction summary reports them.
+fn expected_rows(plan: &IngestPlan, files: &[ChunkFile]) -> BTreeMap<String, TableLoaded> {
+    let mut out: BTreeMap<String, TableLoaded> = plan
+        .tables
+        .iter()
+        .map(|t| (t.registration.table.clone(), TableLoaded::default()))
+        .collect();
+    for f in files {
+        let e = out
+            .get_mut(&plan.tables[f.table].registration.table)
+            .expect("every table is listed");
+        if f.overlap {
+            e.overlap_rows += f.rows;
+        } else {
+            e.rows += f.rows;
+        }
+    }
+    out
+}
+
+fn same_rows(
+    loaded: &BTreeMap<String, TableLoaded>,
+    expected: &BTreeMap<String, TableLoaded>,
+) -> bool {
+    expected
+        .iter()
+        .all(|(t, e)| loaded.get(t).copied().unwrap_or_default() == *e)
+}
+
+/// Runs the ingest; see the module documentation for what a re-run does.
+pub async fn run_ingest(
+    client: &ReplicationClient,
+    plan: &IngestPlan,
+    opts: &IngestOptions,
+) -> Result<IngestSummary, IngestError> {
+    check_plan(plan)?;
+    let mut seconds = BTreeMap::new();
+    let mut files = Vec::new();
+    for (i, t) in plan.tables.iter().enumerate() {
+        let dir = t.chunk_dir.clone();
+        let found = tokio::task::spawn_blocking(move || scan_chunk_files(i, &dir))
+            .await
+            .map_err(|e| IngestError::Plan(e.to_string()))??;
+        files.extend(found);
+    }
+    let expected = expected_rows(plan, &files);
+    let wanted: Vec<String> = plan
+        .tables
+        .iter()
+        .map(|t| t.registration.table.clone())
+        .collect();
+    let mut summary = IngestSummary {
+        database: plan.database.clone(),
+        outcome: Outcome::Ingested,
+        transaction_id: None,
+        aborted_transactions: Vec::new(),
+        tables: table_summaries(plan, &files),
+        seconds: BTreeMap::new(),
+    };
+
+    // What an earlier run left.
+    let started = Instant::now();
+    let existing = client
+        .databases()
+        .await?
+        .into_iter()
+        .find(|d| d.database == plan.database);
+    let mut committed = None;
+    if let Some(db) = &existing {
+        if db.is_published {
+            let mut have = db.tables.clone();
+            have.sort();
+            let mut want = wanted.clone();
+            want.sort();
+            if have != want {
+                return Err(IngestError::PublishedDifferently {
+                    database: plan.database.clone(),
+                    published: db.tables.clone(),
+                    wanted,
+                });
+            }
+            tracing::info!(database = plan.database, "already published; nothing to do");
+            summary.outcome = Outcome::AlreadyPublished;
+            return Ok(summary);
+        }
+        for t in client.list_transactions(&plan.database).await? {
+            if t.is_open() {
+                tracing::warn!(
+                    transaction = t.id,
+                    "aborting a transaction an earlier run left open"
+                );
+                client.end_transaction(t.id, true).await?;
+                summary.aborted_transactions.push(t.id);
+            } else if t.state == "FINISHED" {
+                let loaded = client.transaction_rows(t.id).await?;
+                if !loaded.values().any(|l| l.rows + l.overlap_rows > 0) {
+                    continue;
+                }
+                if !same_rows(&loaded, &expected) || committed.is_some() {
+                    return Err(IngestError::ForeignCommit {
+                        database: plan.database.clone(),
+                        transaction: t.id,
+                        loaded,
+                        expected,
+                    });
+                }
+                committed = Some(t.id);
+            }
+        }
+    } else {
+        client
+            .register_database(
+                &plan.database,
+                plan.num_stripes,
+                plan.num_sub_stripes,
+                plan.overlap,
+            )
+            .await?;
+    }
+    let registered = existing.map(|d| d.tables).unwrap_or_default();
+    for t in registration_order(plan) {
+        if !registered.contains(&t.registration.table) {
+            client.register_table(&t.registration).await?;
+        }
+    }
+    seconds.insert("register".into(), started.elapsed().as_secs_f64());
+
+    if let Some(id) = committed {
+        tracing::info!(
+            transaction = id,
+            "an earlier run committed every row; publishing it"
+        );
+        summary.outcome = Outcome::Resumed;
+        summary.transaction_id = Some(id);
+    } else {
+        let id = client.start_transaction(&plan.database).await?;
+        summary.transaction_id = Some(id);
+        let loaded = load_and_commit(client, plan, opts, id, &files, &expected, &mut seconds)
+            .await
+            .map_err(|cause| IngestError::Aborted {
+                transaction: id,
+                cause: Box::new(cause),
+            });
+        match loaded {
+            Ok(times) => {
+                for (i, t) in times {
+                    summary.tables[i].load_seconds = t;
+                }
+            }
+            Err(e) => {
+                // The abort may fail too (the controller is down): the next run aborts it.
+                if let Err(abort) = client.end_transaction(id, true).await {
+                    tracing::error!(transaction = id, error = %abort, "abort failed; a re-run aborts it");
+                }
+                return Err(e);
+            }
+        }
+    }
+
+    let t = Instant::now();
+    client.publish_database(&plan.database).await?;
+    seconds.insert("publish".into(), t.elapsed().as_secs_f64());
+    if opts.director_index {
+        let t = Instant::now();
+        for table in &plan.tables {
+            if matches!(table.registration.kind, TableKind::Director { .. }) {
+                client
+                    .build_director_index(&plan.database, &table.registration.table)
+                    .await?;
+            }
+        }
+        seconds.insert("index".into(), t.elapsed().as_secs_f64());
+    }
+    if opts.row_counters {
+        let t = Instant::now();
+        for s in &mut summary.tables {
+            let counters = client.table_row_stats(&plan.database, &s.table).await?;
+            s.published_rows = Some(
+                counters
+                    .iter()
+                    .filter(|c| c.is_overlap == 0)
+                    .map(|c| c.num_rows)
+                    .sum(),
+            );
+        }
+        seconds.insert("stats".into(), t.elapsed().as_secs_f64());
+    }
+    summary.seconds = seconds;
+    Ok(summary)
+}
+
+fn check_plan(plan: &IngestPlan) -> Result<(), IngestError> {
+    for t in &plan.tables {
+        if matches!(t.registration.kind, TableKind::Regular) {
+            return Err(IngestError::Plan(format!(
+                "table {}: regular (fully replicated) tables are not ingested by this workflow",
+                t.registration.table
+            )));
+        }
+        if t.registration.database != plan.database {
+            return Err(IngestError::Plan(format!(
+                "table {} is registered in database {}, the plan is for {}",
+                t.registration.table, t.registration.database, plan.database
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Directors before the tables that depend on them.
+fn registration_order(plan: &IngestPlan) -> Vec<&TablePlan> {
+    let mut order: Vec<&TablePlan> = plan.tables.iter().collect();
+    order.sort_by_key(|t| !matches!(t.registration.kind, TableKind::Director { .. }));
+    order
+}
+
+fn table_summaries(plan: &IngestPlan, files: &[ChunkFile]) -> Vec<TableSummary> {
+    plan.tables
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let mine = files.iter().filter(|f| f.table == i);
+            let mut s = TableSummary {
+                table: t.registration.table.clone(),
+                ..TableSummary::default()
+            };
+            let mut chunks = std::collections::BTreeSet::new();
+            for f in mine {
+                if f.overlap {
+                    s.overlap_rows += f.rows;
+                } else {
+                    s.rows += f.rows;
+                    chunks.insert(f.chunk);
+                }
+                s.bytes += f.bytes;
+                s.contributions += 1;
+            }
+            s.chunks = chunks.len() as u64;
+            s
+        })
+        .collect()
+}
+
+/// Sends every file, checks the counts, commits. Returns load seconds per table.
+async fn load_and_commit(
+    client: &ReplicationClient,
+    plan: &IngestPlan,
+    opts: &IngestOptions,
+    transaction: u32,
+    files: &[ChunkFile],
+    expected: &BTreeMap<String, TableLoaded>,
+    seconds: &mut BTreeMap<String, f64>,
+) -> Result<BTreeMap<usize, f64>, IngestError> {
+    let started = Instant::now();
+    let bar = progress_bar(opts.progress, files.iter().map(|f| f.bytes).sum());
+    let locations: Arc<Mutex<HashMap<u32, ChunkLocation>>> = Arc::default();
+    let times: Arc<Mutex<BTreeMap<usize, f64>>> = Arc::default();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    futures::stream::iter(files.iter().map(Ok::<_, IngestError>))
+        .try_for_each_concurrent(opts.concurrency.max(1), |f| {
+            let (locations, times, bar, done) = (locations.clone(), times.clone(), &bar, &done);
+            async move {
+                let cached = locations
+                    .lock()
+                    .expect("not poisoned")
+                    .get(&f.chunk)
+                    .cloned();
+                let location = match cached {
+                    Some(l) => l,
+                    None => {
+                        let l = client.locate_chunk(transaction, f.chunk).await?;
+                        locations
+                            .lock()
+                            .expect("not poisoned")
+                            .insert(f.chunk, l.clone());
+                        l
+                    }
+                };
+                let table = &plan.tables[f.table];
+                let t = Instant::now();
+                let result = client
+                    .send_contribution(
+                        &location,
+                        &Contribution {
+                            transaction_id: transaction,
+                            table: &table.registration.table,
+                            chunk: f.chunk,
+                            overlap: f.overlap,
+                            file: &f.path,
+                            dialect: &table.dialect,
+                        },
+                    )
+                    .await?;
+                *times
+                    .lock()
+                    .expect("not poisoned")
+                    .entry(f.table)
+                    .or_default() += t.elapsed().as_secs_f64();
+                if result.num_rows_loaded != f.rows {
+                    return Err(IngestError::Count {
+                        transaction,
+                        what: format!("{}", f.path.display()),
+                        expected: f.rows,
+                        loaded: result.num_rows_loaded,
+                    });
+                }
+                let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                match bar {
+                    Some(bar) => bar.inc(f.bytes),
+                    None if n % 100 == 0 || n == files.len() => {
+                        tracing::info!(transaction, done = n, total = files.len(), "contributions")
+                    }
+                    None => {}
+                }
+                Ok(())
+            }
+        })
+        .await?;
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    seconds.insert("load".into(), started.elapsed().as_secs_f64());
+    // Qserv's own count of what the transaction loaded must equal the files, table by table.
+    let loaded = client.transaction_rows(transaction).await?;
+    for (table, e) in expected {
+        let l = loaded.get(table).copied().unwrap_or_default();
+        for (what, want, got) in [
+            ("rows", e.rows, l.rows),
+            ("overlap rows", e.overlap_rows, l.overlap_rows),
+        ] {
+            if want != got {
+                return Err(IngestError::Count {
+                    transaction,
+                    what: format!("{table} {what}"),
+                    expected: want,
+                    loaded: got,
+                });
+            }
+        }
+    }
+    let t = Instant::now();
+    client.end_transaction(transaction, false).await?;
+    seconds.insert("commit".into(), t.elapsed().as_secs_f64());
+    let times = times.lock().expect("not poisoned").clone();
+    Ok(times)
+}
+
+fn progress_bar(enabled: bool, total: u64) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !enabled || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "ingest {bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    Some(bar)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_file_names() {
+        assert_eq!(parse_chunk_file_name("chunk_6630.txt"), Some((6630, false)));
+        assert_eq!(
+            parse_chunk_file_name("chunk_6630_overlap.txt"),
+            Some((6630, true))
+        );
+        assert_eq!(parse_chunk_file_name("chunk_index.bin"), None);
+        assert_eq!(parse_chunk_file_name("chunk_object_index.txt"), None);
+        assert_eq!(parse_chunk_file_name("partition-summary.json"), None);
+    }
+
+    #[test]
+    fn lines_are_counted_with_or_without_a_final_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        std::fs::write(&a, "x\ny\n").unwrap();
+        assert_eq!(count_lines(&a).unwrap(), (2, 4));
+        std::fs::write(&a, "x\ny").unwrap();
+        assert_eq!(count_lines(&a).unwrap(), (2, 3));
+        std::fs::write(&a, "").unwrap();
+        assert_eq!(count_lines(&a).unwrap(), (0, 0));
+    }
+}

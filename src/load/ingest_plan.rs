@@ -1,0 +1,143 @@
+//! An [`IngestPlan`] from what the ingest Job has: a CatalogIngest spec and the partitioner's
+//! output directory of each table (`<chunks_root>/<table>`, written through
+//! `partition::from_spec::table_plan`), or Qserv's own `/ingest/table` JSON files (as
+//! qserv_testdata ships them in `ingest/<table>.json`) and their chunk directories.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::ingest::{IngestError, IngestPlan, TablePlan};
+use super::replication::{Column, CsvDialect, TableKind, TableRegistration};
+use crate::api::catalog_ingest::{CatalogIngestSpec, TableRole};
+use crate::catalog::{self, CatalogReader};
+
+/// The plan of `spec`'s partitioned tables. Regular tables are left out (with a warning):
+/// the workflow ingests partitioned tables only.
+pub fn plan_from_spec(
+    spec: &CatalogIngestSpec,
+    source_dir: &Path,
+    chunks_root: &Path,
+) -> Result<IngestPlan, IngestError> {
+    let p = &spec.partitioning;
+    let mut tables = Vec::new();
+    for table in &spec.tables {
+        let plan_err =
+            |e: &dyn std::fmt::Display| IngestError::Plan(format!("table {}: {e}", table.name));
+        let kind = match table.role {
+            TableRole::Regular => {
+                tracing::warn!(table = table.name, "regular table left out of the ingest");
+                continue;
+            }
+            TableRole::Director => TableKind::Director {
+                key: required(&table.id_column, &table.name, "idColumn")?,
+                latitude_key: required(&table.dec_column, &table.name, "decColumn")?,
+                longitude_key: required(&table.ra_column, &table.name, "raColumn")?,
+            },
+            TableRole::Child => TableKind::Child {
+                director_table: required(&table.director, &table.name, "director")?,
+                key: required(&table.foreign_key, &table.name, "foreignKey")?,
+                latitude_key: table.dec_column.clone(),
+                longitude_key: table.ra_column.clone(),
+            },
+        };
+        let chunk_dir = chunks_root.join(&table.name);
+        let (config, _) =
+            crate::partition::from_spec::table_plan(spec, table, source_dir, &chunk_dir)
+                .map_err(|e| plan_err(&e))?;
+        // The partitioner's output columns, typed from the reader's (or the DDL's) schema.
+        let format = catalog::spec::input_format(table, source_dir).map_err(|e| plan_err(&e))?;
+        let files = catalog::spec::table_files(table, source_dir).map_err(|e| plan_err(&e))?;
+        let selection =
+            catalog::spec::selection_spec(table, spec.region.as_ref(), spec.filters.as_ref())
+                .map_err(|e| plan_err(&e))?;
+        let first = files.first().ok_or_else(|| plan_err(&"no input files"))?;
+        let schema = CatalogReader::open(first, &format, 1)
+            .and_then(|r| r.select(&selection))
+            .map_err(|e| plan_err(&e))?
+            .schema();
+        let mut columns = Vec::new();
+        for name in &config.output_fields {
+            let sql_type = if *name == config.chunk_field || *name == config.sub_chunk_field {
+                "INT NOT NULL".to_string()
+            } else {
+                let field = schema.field_with_name(name).map_err(|e| plan_err(&e))?;
+                catalog::ddl::sql_type(field).map_err(|e| plan_err(&e))?
+            };
+            columns.push(Column::new(name, &sql_type));
+        }
+        tables.push(TablePlan {
+            registration: TableRegistration {
+                database: spec.database.clone(),
+                table: table.name.clone(),
+                kind,
+                schema: columns,
+            },
+            chunk_dir,
+            dialect: CsvDialect::of_partitioner(&config.output_dialect),
+        });
+    }
+    Ok(IngestPlan {
+        database: spec.database.clone(),
+        num_stripes: p.stripes as u32,
+        num_sub_stripes: p.sub_stripes as u32,
+        overlap: p.overlap,
+        tables,
+    })
+}
+
+fn required(v: &Option<String>, table: &str, field: &str) -> Result<String, IngestError> {
+    v.clone()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| IngestError::Plan(format!("table {table}: {field} is required")))
+}
+
+/// A table from a Qserv `/ingest/table` JSON file (`database`, `table`, `is_partitioned`,
+/// `director_table`, `director_key`, `latitude_key`, `longitude_key`, `schema`).
+pub fn table_from_json(
+    file: &Path,
+    chunk_dir: PathBuf,
+    dialect: CsvDialect,
+) -> Result<TablePlan, IngestError> {
+    let err = |reason: String| IngestError::Plan(format!("{}: {reason}", file.display()));
+    let text = std::fs::read_to_string(file).map_err(|e| err(e.to_string()))?;
+    let v: Value = serde_json::from_str(&text).map_err(|e| err(e.to_string()))?;
+    let s = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let schema: Vec<Column> = serde_json::from_value(v.get("schema").cloned().unwrap_or_default())
+        .map_err(|e| err(format!("schema: {e}")))?;
+    let opt = |k: &str| Some(s(k)).filter(|x| !x.is_empty());
+    let kind = if v.get("is_partitioned").and_then(Value::as_u64) != Some(1) {
+        TableKind::Regular
+    } else if s("director_table").is_empty() {
+        TableKind::Director {
+            key: s("director_key"),
+            latitude_key: s("latitude_key"),
+            longitude_key: s("longitude_key"),
+        }
+    } else {
+        TableKind::Child {
+            director_table: s("director_table"),
+            key: s("director_key"),
+            latitude_key: opt("latitude_key"),
+            longitude_key: opt("longitude_key"),
+        }
+    };
+    if s("table").is_empty() || schema.is_empty() {
+        return Err(err("needs `table` and a non-empty `schema`".into()));
+    }
+    Ok(TablePlan {
+        registration: TableRegistration {
+            database: s("database"),
+            table: s("table"),
+            kind,
+            schema,
+        },
+        chunk_dir,
+        dialect,
+    })
+}
