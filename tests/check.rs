@@ -19,6 +19,7 @@ use qserv_operator::catalog::{
 };
 use qserv_operator::check::{
     CheckPlan, CheckReport, CheckResult, CheckTarget, SkipKind, layout_chunker, run_checks,
+    run_for_ingest,
 };
 use qserv_operator::load::{Endpoint, Input, ReferenceLoad, load_reference};
 use qserv_operator::partition::{ConfigStore, Options, PartitionConfig, partition_files};
@@ -1000,7 +1001,13 @@ async fn without_a_reference_only_qserv_side_checks_run() {
     conn.query_drop("DELETE FROM Object WHERE objectId = 430213989148129")
         .await
         .unwrap();
-    let report = run_checks(&target, &plan(s, false)).await.unwrap();
+    // As the check Job runs it.
+    let mut spec = case01_ingest().spec;
+    spec.database = "noref_deleted".into();
+    let report = run_for_ingest(&spec, &s.qserv.url(), None, true, &s.rows_read)
+        .await
+        .unwrap();
+    assert_eq!(report.status_skipped().len(), 3);
     let rows = check(&report, "rows/Object");
     assert!(!rows.passed);
     assert_eq!(rows.message.as_deref(), Some("rows: Qserv 87, read 88"));

@@ -37,7 +37,7 @@ pub use builtin::TableCheck;
 pub use compare::{CompareOptions, Comparison, DEFAULT_MAX_SORT_BYTES};
 pub use report::{CheckReport, SkipKind, SkippedCheck};
 pub(crate) use run::{comparison_result, failed, passed};
-pub use run::{layout_chunker, query_name, run_checks};
+pub use run::{layout_chunker, query_name, run_checks, run_for_ingest};
 pub use target::{CheckPlan, CheckTarget, Conns};
 
 /// An error that prevents the checks from running.

@@ -1,6 +1,7 @@
 //! Running a plan: built-in checks, then the user's, then the query files; a timeout per
 //! user check or query.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -9,7 +10,7 @@ use super::queries;
 use super::report::{CheckReport, SkipKind};
 use super::{CheckError, CheckPlan, CheckResult, CheckTarget, Conns, DEFAULT_MAX_SORT_BYTES};
 use super::{builtin, spec};
-use crate::api::catalog_ingest::Expect;
+use crate::api::catalog_ingest::{CatalogIngestSpec, Expect};
 use crate::partition::Chunker;
 
 /// Runs every check of `plan` on `target`.
@@ -103,6 +104,21 @@ pub async fn run_checks(target: &CheckTarget, plan: &CheckPlan) -> Result<CheckR
     conns.disconnect().await;
     report.finish(started.elapsed().as_secs_f64());
     Ok(report)
+}
+
+/// The checks of a CatalogIngest, as its check Job runs them: the built-in checks of its
+/// tables (against `rows_read` where known), its `checks[]`; no query directory.
+/// `status.checks` = `report.checks`, `status.skippedChecks` = `report.status_skipped()`.
+pub async fn run_for_ingest(
+    spec: &CatalogIngestSpec,
+    qserv_url: &str,
+    reference_url: Option<&str>,
+    local: bool,
+    rows_read: &BTreeMap<String, u64>,
+) -> Result<CheckReport, CheckError> {
+    let target = CheckTarget::parse(qserv_url, reference_url, &spec.database, local)?;
+    let plan = CheckPlan::from_spec(spec)?.with_rows_read(rows_read);
+    run_checks(&target, &plan).await
 }
 
 /// `check`'s result, or a failed one when it takes longer than `timeout` (`Err`).
