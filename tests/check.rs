@@ -78,7 +78,8 @@ async fn servers() -> &'static Servers {
 /// Loads `case01/data/<table>.tsv.gz` with its schema; returns the rows read.
 async fn load_tsv(url: &str, db: &str, table: &str) -> u64 {
     let data = case01().join("data");
-    let ddl = strict_ddl(&data.join(format!("schema/{table}.schema")));
+    let scratch = tempfile::tempdir().unwrap();
+    let ddl = strict_ddl(&data.join(format!("schema/{table}.schema")), scratch.path());
     let mut options = CsvOptions::tsv();
     options.schema = Some(Arc::new(schema_from_ddl_file(&ddl, Some(table)).unwrap()));
     let input = Input {
@@ -100,15 +101,13 @@ async fn load_tsv(url: &str, db: &str, table: &str) -> u64 {
 
 /// The schema file, or for a schema with MySQL 5.1's zero-date default (which the loader's
 /// strict session refuses; no case01 row holds a zero date) a copy without that default.
-fn strict_ddl(file: &Path) -> PathBuf {
+fn strict_ddl(file: &Path, scratch: &Path) -> PathBuf {
     let text = std::fs::read_to_string(file).unwrap();
     let zero_default = " DEFAULT '0000-00-00 00:00:00'";
     if !text.contains(zero_default) {
         return file.to_path_buf();
     }
-    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
-    let dir = DIR.get_or_init(|| tempfile::tempdir().unwrap());
-    let copy = dir.path().join(file.file_name().unwrap());
+    let copy = scratch.join(file.file_name().unwrap());
     std::fs::write(&copy, text.replace(zero_default, "")).unwrap();
     copy
 }
