@@ -73,7 +73,7 @@ enum Command {
     /// Run the controllers (QservCluster, CatalogIngest) against the current kubeconfig or in-cluster config.
     Run(cli::run::RunArgs),
     /// Compare Qserv with the reference: built-in data checks, a CatalogIngest's checks, and
-    /// qserv_testdata queries; exit 1 when a check fails.
+    /// qserv_testdata queries; exit 1 when a check fails, 2 when they cannot run.
     Check(Box<check::cli::CheckArgs>),
     /// Ingest partitioned tables into Qserv through the replication ingest REST API.
     Ingest(Box<cli::ingest::IngestArgs>),
@@ -112,11 +112,15 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Check(args) => {
-            let report = tokio::runtime::Runtime::new()?.block_on(check::cli::run(&args))?;
-            if !report.all_passed() {
-                std::process::exit(1);
+            // Exit 1: a check failed; exit 2: the checks could not run.
+            match tokio::runtime::Runtime::new()?.block_on(check::cli::run(&args)) {
+                Ok(report) if report.all_passed() => Ok(()),
+                Ok(_) => std::process::exit(1),
+                Err(err) => {
+                    eprintln!("Error: {err:#}");
+                    std::process::exit(2)
+                }
             }
-            Ok(())
         }
         Command::Ingest(args) => tokio::runtime::Runtime::new()?.block_on(cli::ingest::run(&args)),
         Command::Demo {

@@ -19,6 +19,7 @@ use qserv_operator::catalog::{
 };
 use qserv_operator::check::{
     CheckPlan, CheckReport, CheckResult, CheckTarget, SkipKind, layout_chunker, run_checks,
+    run_for_ingest,
 };
 use qserv_operator::load::{Endpoint, Input, ReferenceLoad, load_reference};
 use qserv_operator::partition::{ConfigStore, Options, PartitionConfig, partition_files};
@@ -77,7 +78,8 @@ async fn servers() -> &'static Servers {
 /// Loads `case01/data/<table>.tsv.gz` with its schema; returns the rows read.
 async fn load_tsv(url: &str, db: &str, table: &str) -> u64 {
     let data = case01().join("data");
-    let ddl = strict_ddl(&data.join(format!("schema/{table}.schema")));
+    let scratch = tempfile::tempdir().unwrap();
+    let ddl = strict_ddl(&data.join(format!("schema/{table}.schema")), scratch.path());
     let mut options = CsvOptions::tsv();
     options.schema = Some(Arc::new(schema_from_ddl_file(&ddl, Some(table)).unwrap()));
     let input = Input {
@@ -99,15 +101,13 @@ async fn load_tsv(url: &str, db: &str, table: &str) -> u64 {
 
 /// The schema file, or for a schema with MySQL 5.1's zero-date default (which the loader's
 /// strict session refuses; no case01 row holds a zero date) a copy without that default.
-fn strict_ddl(file: &Path) -> PathBuf {
+fn strict_ddl(file: &Path, scratch: &Path) -> PathBuf {
     let text = std::fs::read_to_string(file).unwrap();
     let zero_default = " DEFAULT '0000-00-00 00:00:00'";
     if !text.contains(zero_default) {
         return file.to_path_buf();
     }
-    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
-    let dir = DIR.get_or_init(|| tempfile::tempdir().unwrap());
-    let copy = dir.path().join(file.file_name().unwrap());
+    let copy = scratch.join(file.file_name().unwrap());
     std::fs::write(&copy, text.replace(zero_default, "")).unwrap();
     copy
 }
@@ -178,7 +178,7 @@ fn case01_ingest() -> CatalogIngest {
 }
 
 fn target(s: &Servers, db: &str, local: bool) -> CheckTarget {
-    CheckTarget::parse(&s.qserv.url(), &s.reference.url(), db, local).unwrap()
+    CheckTarget::parse(&s.qserv.url(), Some(&s.reference.url()), db, local).unwrap()
 }
 
 fn plan(s: &Servers, queries: bool) -> CheckPlan {
@@ -765,6 +765,7 @@ async fn the_cli_prints_the_table_and_exits_non_zero_on_failure() {
     let out = cli(s, "tamper_cli", &["--format", "table"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
+    println!("{stdout}");
     let line = stdout
         .lines()
         .find(|l| l.starts_with("query/1084_not_like "))
@@ -786,7 +787,7 @@ async fn the_cli_prints_the_table_and_exits_non_zero_on_failure() {
     let report: CheckReport = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report.failed, 0);
     let out = cli(s, DB, &["--rows-read", "Nope=1"]);
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("--rows-read Nope: no such table"),
         "{}",
@@ -874,6 +875,40 @@ async fn streaming_comparison_counts_past_the_first_difference() {
             first_difference: Some("row 165432: qserv: (NULL) reference: (165432)".into())
         }
     );
+    // Column names count unless the query says `noheader`, and only above rows (as the
+    // Python runner prints no header for an empty result).
+    let renamed = format!("SELECT seq AS n FROM seq_1_to_{n}");
+    let header = compare(
+        &mut q,
+        &renamed,
+        &mut r,
+        &reference_sql,
+        CompareOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        header.first_difference.as_deref(),
+        Some("columns: qserv: (n) reference: (seq)")
+    );
+    let noheader = CompareOptions {
+        column_names: false,
+        ..CompareOptions::default()
+    };
+    let unnamed = compare(&mut q, &renamed, &mut r, &reference_sql, noheader)
+        .await
+        .unwrap();
+    assert_eq!(unnamed.first_difference, None);
+    let empty = compare(
+        &mut q,
+        "SELECT seq AS n FROM seq_1_to_3 WHERE seq > 5",
+        &mut r,
+        "SELECT seq FROM seq_1_to_3 WHERE seq > 5",
+        CompareOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((empty.qserv_rows, empty.first_difference), (0, None));
     // One row fewer on the Qserv side: the counts say so, the difference is the missing row.
     let shorter = format!("SELECT seq FROM seq_1_to_{}", n - 1);
     let missing = compare(
@@ -912,7 +947,7 @@ async fn a_missing_database_or_server_is_an_error_naming_it() {
     let port = common::mariadb::free_port();
     let gone = CheckTarget::parse(
         &s.qserv.url(),
-        &format!("mysql://root@127.0.0.1:{port}"),
+        Some(&format!("mysql://root@127.0.0.1:{port}")),
         DB,
         true,
     )
@@ -925,4 +960,55 @@ async fn a_missing_database_or_server_is_an_error_naming_it() {
         err.starts_with(&format!("reference (127.0.0.1:{port}): cannot connect")),
         "{err}"
     );
+}
+
+/// Without a reference database: counts against the rows read, Qserv-side checks run, the
+/// comparisons are skipped with the reason.
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_reference_only_qserv_side_checks_run() {
+    let s = servers().await;
+    let mut conn = copy(s, "noref_deleted").await;
+    let target = CheckTarget::parse(&s.qserv.url(), None, "noref_deleted", true).unwrap();
+    let report = run_checks(&target, &plan(s, true)).await.unwrap();
+    let kind = |k| report.skipped.iter().filter(|s| s.kind == k).count();
+    // The example's 3 `expect: reference` checks and all 68 query files.
+    assert_eq!(kind(SkipKind::NoReference), 3 + 68);
+    assert_eq!(kind(SkipKind::Fixme), 38);
+    assert!(
+        report.skipped[0]
+            .reason
+            .starts_with("no reference database")
+    );
+    let names: Vec<&str> = report.checks.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "rows/Object",
+            "chunks/Object",
+            "unique-ids/Object",
+            "rows/Source",
+            "chunks/Source",
+            "rows/Filter",
+            "fetch-object-by-id",
+            "filters"
+        ]
+    );
+    assert!(report.all_passed(), "{report:#?}");
+    let rows = check(&report, "rows/Object");
+    assert_eq!((rows.qserv_rows, rows.reference_rows), (Some(88), None));
+
+    conn.query_drop("DELETE FROM Object WHERE objectId = 430213989148129")
+        .await
+        .unwrap();
+    // As the check Job runs it.
+    let mut spec = case01_ingest().spec;
+    spec.database = "noref_deleted".into();
+    let report = run_for_ingest(&spec, &s.qserv.url(), None, true, &s.rows_read)
+        .await
+        .unwrap();
+    assert_eq!(report.status_skipped().len(), 3);
+    let rows = check(&report, "rows/Object");
+    assert!(!rows.passed);
+    assert_eq!(rows.message.as_deref(), Some("rows: Qserv 87, read 88"));
+    assert_eq!(rows.first_difference, None);
 }

@@ -24,9 +24,10 @@ pub struct CheckArgs {
     /// Qserv's query endpoint, `mysql://user[:password]@host:port`.
     #[arg(long, value_name = "URL")]
     pub qserv: String,
-    /// The reference MariaDB, `mysql://user[:password]@host:port`.
+    /// The reference MariaDB, `mysql://user[:password]@host:port`; without it, checks comparing
+    /// with the reference are skipped.
     #[arg(long, value_name = "URL")]
-    pub reference: String,
+    pub reference: Option<String>,
     /// Database on both sides (default: the spec's `database`).
     #[arg(long)]
     pub database: Option<String>,
@@ -123,7 +124,12 @@ pub async fn run(args: &CheckArgs) -> anyhow::Result<CheckReport> {
         Some(s) => anyhow::bail!("--timeout {s}: expected a number of seconds > 0"),
         None => None,
     };
-    let target = CheckTarget::parse(&args.qserv, &args.reference, &database, args.local)?;
+    let target = CheckTarget::parse(
+        &args.qserv,
+        args.reference.as_deref(),
+        &database,
+        args.local,
+    )?;
 
     let report = run_checks(&target, &plan).await?;
     if let Some(file) = &args.result_file {

@@ -189,19 +189,24 @@ pub async fn compare(
     let mut rows = Rows::default();
     if options.sort {
         let limit = options.max_sort_bytes;
-        let mut q_all = collect(&mut q, Side::Qserv, limit).await?;
-        let mut r_all = collect(&mut r, Side::Reference, limit).await?;
+        let (mut q_all, mut r_all) = futures::try_join!(
+            collect(&mut q, Side::Qserv, limit),
+            collect(&mut r, Side::Reference, limit)
+        )?;
         q_all.sort_unstable();
         r_all.sort_unstable();
-        for (qr, rr) in q_all.iter().zip(&r_all) {
-            rows.pair(Some(qr), Some(rr), &q_columns, &r_columns);
-        }
         rows.qserv = q_all.len() as u64;
         rows.reference = r_all.len() as u64;
-        if q_all.len() != r_all.len() && rows.first_difference.is_none() {
-            let n = q_all.len().min(r_all.len());
-            rows.compared = n as u64;
-            rows.pair(q_all.get(n), r_all.get(n), &q_columns, &r_columns);
+        // Equal encodings are equal rows: only the first differing pair is decoded.
+        let n = q_all.len().min(r_all.len());
+        let at = (0..n)
+            .find(|&i| q_all[i] != r_all[i])
+            .or((q_all.len() != r_all.len()).then_some(n));
+        if let Some(i) = at {
+            rows.compared = i as u64;
+            let q_row = q_all.get(i).map(|e| decode(e));
+            let r_row = r_all.get(i).map(|e| decode(e));
+            rows.pair(q_row.as_ref(), r_row.as_ref(), &q_columns, &r_columns);
         }
     } else {
         loop {
@@ -251,30 +256,68 @@ impl Rows {
     }
 }
 
-/// Reads every remaining row of `result`, holding at most `limit` bytes of values.
+/// Reads every remaining row of `result` as [`encode`]d rows, holding at most `limit` bytes
+/// (the encodings plus their allocation overhead).
 async fn collect(
     result: &mut mysql_async::QueryResult<'_, '_, TextProtocol>,
     side: Side,
     limit: usize,
-) -> Result<Vec<Vec<Cell>>, CompareError> {
+) -> Result<Vec<Vec<u8>>, CompareError> {
+    // A Vec header and the allocator's rounding and bookkeeping, per row.
+    const ROW_OVERHEAD: usize = std::mem::size_of::<Vec<u8>>() + 16;
     let mut rows = Vec::new();
     let mut bytes = 0usize;
     while let Some(row) = result.next().await.map_err(|err| CompareError::Sql {
         side,
         message: reason(&err),
     })? {
-        let row = cells(row);
-        // Values plus the per-value overhead, so a result of many tiny values counts too.
-        bytes += row
-            .iter()
-            .map(|c| c.as_ref().map_or(0, Vec::len) + std::mem::size_of::<Cell>())
-            .sum::<usize>();
+        let row = encode(&cells(row));
+        bytes += row.len() + ROW_OVERHEAD;
         if bytes > limit {
             return Err(CompareError::TooBigToSort { side, limit });
         }
         rows.push(row);
     }
     Ok(rows)
+}
+
+/// A row as one allocation: per cell `0` for NULL, or `1`, the length (u32, big-endian) and
+/// the bytes. Byte order of encodings is a total order of rows (what sorting needs), and
+/// equal encodings are equal rows.
+fn encode(row: &[Cell]) -> Vec<u8> {
+    let size = row
+        .iter()
+        .map(|c| 1 + c.as_ref().map_or(0, |v| 4 + v.len()))
+        .sum();
+    let mut out = Vec::with_capacity(size);
+    for cell in row {
+        match cell {
+            None => out.push(0),
+            Some(v) => {
+                out.push(1);
+                // A MariaDB value is under 4 GiB (max_allowed_packet is at most 1 GiB).
+                out.extend_from_slice(&(v.len() as u32).to_be_bytes());
+                out.extend_from_slice(v);
+            }
+        }
+    }
+    out
+}
+
+fn decode(mut bytes: &[u8]) -> Vec<Cell> {
+    let mut row = Vec::new();
+    while let Some((&tag, rest)) = bytes.split_first() {
+        if tag == 0 {
+            row.push(None);
+            bytes = rest;
+        } else {
+            let (len, rest) = rest.split_at(4);
+            let len = u32::from_be_bytes(len.try_into().expect("4 bytes")) as usize;
+            row.push(Some(rest[..len].to_vec()));
+            bytes = &rest[len..];
+        }
+    }
+    row
 }
 
 /// `row` as `(v1, v2, ...)`; long rows show their first column and the columns that differ
@@ -294,16 +337,24 @@ pub fn show_row(row: Option<&Vec<Cell>>, other: Option<&Vec<Cell>>, columns: &Co
     }
     let name = |i: usize| columns.names.get(i).map_or("?", String::as_str);
     let mut parts = vec![format!("{}={}", name(0), full[0])];
+    let mut length = parts[0].len();
     let mut last = 0;
     for (i, value) in full.iter().enumerate().skip(1) {
         let differs = other.is_none_or(|o| o.get(i) != row.get(i));
-        if differs {
-            if i > last + 1 {
-                parts.push("…".into());
-            }
-            parts.push(format!("{}={value}", name(i)));
-            last = i;
+        if !differs {
+            continue;
         }
+        // Bounded: a missing 200-column row shows its first columns, not all of them.
+        if length > MAX_ROW_TEXT {
+            break;
+        }
+        if i > last + 1 {
+            parts.push("…".into());
+        }
+        let part = format!("{}={value}", name(i));
+        length += part.len() + 2;
+        parts.push(part);
+        last = i;
     }
     if last + 1 < full.len() {
         parts.push("…".into());
@@ -385,6 +436,22 @@ mod tests {
     }
 
     #[test]
+    fn encoded_rows_round_trip_and_keep_null_apart() {
+        let rows: Vec<Vec<Cell>> = vec![
+            vec![None, Some(b"".to_vec())],
+            vec![Some(b"".to_vec()), None],
+            vec![Some(b"NULL".to_vec()), Some(vec![0, 1, 255])],
+            vec![],
+        ];
+        let encoded: Vec<Vec<u8>> = rows.iter().map(|r| encode(r)).collect();
+        for (row, e) in rows.iter().zip(&encoded) {
+            assert_eq!(&decode(e), row);
+        }
+        let distinct: std::collections::BTreeSet<&Vec<u8>> = encoded.iter().collect();
+        assert_eq!(distinct.len(), rows.len());
+    }
+
+    #[test]
     fn long_rows_show_key_and_differing_columns() {
         let c = columns(90);
         let row: Vec<Cell> = (0..90)
@@ -395,6 +462,16 @@ mod tests {
         assert_eq!(
             show_row(Some(&row), Some(&other), &c),
             "(c0=0000000, …, c40='40000000', …)"
+        );
+        // Against a missing row every column differs: the text stays short.
+        let alone = show_row(Some(&row), None, &c);
+        assert!(
+            alone.starts_with("(c0=0000000, c1='1000000', c2=0x"),
+            "{alone}"
+        );
+        assert!(
+            alone.ends_with(", …)") && alone.len() < MAX_ROW_TEXT + 60,
+            "{alone}"
         );
     }
 }

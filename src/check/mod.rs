@@ -13,11 +13,13 @@
 //! ```no_run
 //! # use qserv_operator::check::*;
 //! # async fn example(spec: &qserv_operator::api::catalog_ingest::CatalogIngestSpec) -> Result<(), CheckError> {
-//! let target = CheckTarget::parse("mysql://root@czar:4040", "mysql://root@ref:3306", "case01", true)?;
+//! let target = CheckTarget::parse("mysql://qsmaster@czar:4040", Some("mysql://root@ref:3306"), "case01", true)?;
 //! let mut plan = CheckPlan::from_spec(spec)?;
 //! plan.queries = Some("queries".into());
 //! let report = run_checks(&target, &plan).await?;
 //! println!("{}", report.summary());
+//! // For CatalogIngest status: report.checks (CheckResult), report.status_skipped() (SkippedCheck),
+//! // report.checks_summary() ("passed/total").
 //! # Ok(()) }
 //! ```
 
@@ -35,7 +37,7 @@ pub use builtin::TableCheck;
 pub use compare::{CompareOptions, Comparison, DEFAULT_MAX_SORT_BYTES};
 pub use report::{CheckReport, SkipKind, SkippedCheck};
 pub(crate) use run::{comparison_result, failed, passed};
-pub use run::{layout_chunker, query_name, run_checks};
+pub use run::{layout_chunker, query_name, run_checks, run_for_ingest};
 pub use target::{CheckPlan, CheckTarget, Conns};
 
 /// An error that prevents the checks from running.

@@ -7,6 +7,7 @@ use std::io::{self, Write};
 use serde::{Deserialize, Serialize};
 
 use super::CheckResult;
+use crate::api::catalog_ingest;
 
 /// Why a check did not run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -16,9 +17,12 @@ pub enum SkipKind {
     Fixme,
     /// Needs Qserv-only functions and the Qserv side is not a real Qserv (local mode).
     QservOnly,
+    /// Compares with the reference, and there is none.
+    NoReference,
 }
 
-/// A check that did not run, and why.
+/// A check that did not run, and why: status' `SkippedCheck` plus the kind, so its JSON also
+/// reads as a status `SkippedCheck`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SkippedCheck {
@@ -69,6 +73,17 @@ impl CheckReport {
         self.duration_seconds = duration_seconds;
     }
 
+    /// The skipped checks as CatalogIngest status shows them (`status.skippedChecks`).
+    pub fn status_skipped(&self) -> Vec<catalog_ingest::SkippedCheck> {
+        self.skipped
+            .iter()
+            .map(|s| catalog_ingest::SkippedCheck {
+                name: s.name.clone(),
+                reason: s.reason.clone(),
+            })
+            .collect()
+    }
+
     pub fn all_passed(&self) -> bool {
         self.checks.iter().all(|c| c.passed)
     }
@@ -88,6 +103,7 @@ impl CheckReport {
         for (kind, label) in [
             (SkipKind::QservOnly, "Qserv-only functions"),
             (SkipKind::Fixme, "FIXME"),
+            (SkipKind::NoReference, "no reference"),
         ] {
             let n = count(kind);
             if n > 0 {
@@ -187,8 +203,12 @@ mod tests {
         assert_eq!(json["checks"][0]["qservRows"], 88);
         assert_eq!(json["skipped"][0]["kind"], "fixme");
         assert_eq!(json["durationSeconds"], 1.5);
-        let back: CheckReport = serde_json::from_value(json).unwrap();
+        let back: CheckReport = serde_json::from_value(json.clone()).unwrap();
         assert_eq!(back, report);
+        let as_status: catalog_ingest::SkippedCheck =
+            serde_json::from_value(json["skipped"][0].clone()).unwrap();
+        assert_eq!(vec![as_status], report.status_skipped());
+        assert_eq!(report.status_skipped()[0].reason, "marked FIXME");
 
         let mut out = Vec::new();
         report.write_table(&mut out).unwrap();

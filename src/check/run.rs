@@ -1,6 +1,7 @@
 //! Running a plan: built-in checks, then the user's, then the query files; a timeout per
 //! user check or query.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -9,6 +10,7 @@ use super::queries;
 use super::report::{CheckReport, SkipKind};
 use super::{CheckError, CheckPlan, CheckResult, CheckTarget, Conns, DEFAULT_MAX_SORT_BYTES};
 use super::{builtin, spec};
+use crate::api::catalog_ingest::{CatalogIngestSpec, Expect};
 use crate::partition::Chunker;
 
 /// Runs every check of `plan` on `target`.
@@ -37,7 +39,12 @@ pub async fn run_checks(target: &CheckTarget, plan: &CheckPlan) -> Result<CheckR
         .checks
         .extend(builtin::run(&mut conns, chunker.as_ref(), &plan.tables).await);
 
+    let no_reference = target.reference.is_none();
     for check in &plan.checks {
+        if no_reference && check.expect == Expect::Reference {
+            report.skip(&check.name, SkipKind::NoReference, spec::NO_REFERENCE);
+            continue;
+        }
         match spec::local_mode_blocker(check).filter(|_| target.local) {
             Some(reason) => report.skip(&check.name, SkipKind::QservOnly, reason),
             None => {
@@ -63,6 +70,10 @@ pub async fn run_checks(target: &CheckTarget, plan: &CheckPlan) -> Result<CheckR
         }
         for query in dir.queries {
             let name = query_name(&query.name);
+            let Some(reference) = conns.reference.as_mut() else {
+                report.skip(&name, SkipKind::NoReference, spec::NO_REFERENCE);
+                continue;
+            };
             if let Some(reason) = query.local_mode_blocker().filter(|_| target.local) {
                 report.skip(&name, SkipKind::QservOnly, reason);
                 continue;
@@ -77,7 +88,7 @@ pub async fn run_checks(target: &CheckTarget, plan: &CheckPlan) -> Result<CheckR
                 let outcome = compare::compare(
                     &mut conns.qserv,
                     &query.qserv_sql,
-                    &mut conns.reference,
+                    reference,
                     &query.reference_sql,
                     options,
                 )
@@ -90,9 +101,24 @@ pub async fn run_checks(target: &CheckTarget, plan: &CheckPlan) -> Result<CheckR
                 .push(reconnect_after_timeout(target, &mut conns, result).await?);
         }
     }
-    let _ = futures::join!(conns.qserv.disconnect(), conns.reference.disconnect());
+    conns.disconnect().await;
     report.finish(started.elapsed().as_secs_f64());
     Ok(report)
+}
+
+/// The checks of a CatalogIngest, as its check Job runs them: the built-in checks of its
+/// tables (against `rows_read` where known), its `checks[]`; no query directory.
+/// `status.checks` = `report.checks`, `status.skippedChecks` = `report.status_skipped()`.
+pub async fn run_for_ingest(
+    spec: &CatalogIngestSpec,
+    qserv_url: &str,
+    reference_url: Option<&str>,
+    local: bool,
+    rows_read: &BTreeMap<String, u64>,
+) -> Result<CheckReport, CheckError> {
+    let target = CheckTarget::parse(qserv_url, reference_url, &spec.database, local)?;
+    let plan = CheckPlan::from_spec(spec)?.with_rows_read(rows_read);
+    run_checks(&target, &plan).await
 }
 
 /// `check`'s result, or a failed one when it takes longer than `timeout` (`Err`).

@@ -13,6 +13,10 @@ use super::queries::{QSERV_ONLY_PREFIXES, functions_with_prefix, needs_real_qser
 use super::{CheckResult, Conns, failed, passed};
 use crate::api::catalog_ingest::{CheckSpec, Expect};
 
+/// Why checks comparing with the reference do not run without one.
+pub const NO_REFERENCE: &str =
+    "no reference database (QservCluster spec.reference.enabled is false): nothing to compare with";
+
 /// Why `check` cannot run when the Qserv side is not a real Qserv, if it cannot.
 pub fn local_mode_blocker(check: &CheckSpec) -> Option<String> {
     needs_real_qserv(&functions_with_prefix(&check.sql, &QSERV_ONLY_PREFIXES))
@@ -24,6 +28,9 @@ pub async fn run(conns: &mut Conns, check: &CheckSpec, max_sort_bytes: usize) ->
     let name = check.name.clone();
     match check.expect {
         Expect::Reference => {
+            let Some(reference) = conns.reference.as_mut() else {
+                return failed(name, started, NO_REFERENCE);
+            };
             let options = CompareOptions {
                 sort: check.sort,
                 column_names: true,
@@ -32,14 +39,8 @@ pub async fn run(conns: &mut Conns, check: &CheckSpec, max_sort_bytes: usize) ->
             super::comparison_result(
                 name,
                 started,
-                compare::compare(
-                    &mut conns.qserv,
-                    &check.sql,
-                    &mut conns.reference,
-                    &check.sql,
-                    options,
-                )
-                .await,
+                compare::compare(&mut conns.qserv, &check.sql, reference, &check.sql, options)
+                    .await,
             )
         }
         Expect::Rows => {

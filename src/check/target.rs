@@ -18,8 +18,9 @@ use crate::load::endpoint::reason;
 pub struct CheckTarget {
     /// Qserv's query endpoint (the czar; in local mode a MariaDB over the workers' chunks).
     pub qserv: Endpoint,
-    /// The plain MariaDB holding the unpartitioned copies.
-    pub reference: Endpoint,
+    /// The plain MariaDB holding the unpartitioned copies; without one, the checks comparing
+    /// with it are skipped and row counts are checked against the rows read only.
+    pub reference: Option<Endpoint>,
     /// Database name on both sides.
     pub database: String,
     /// The Qserv side is not a real Qserv: checks needing Qserv-only functions are skipped.
@@ -29,13 +30,13 @@ pub struct CheckTarget {
 impl CheckTarget {
     pub fn parse(
         qserv: &str,
-        reference: &str,
+        reference: Option<&str>,
         database: &str,
         local: bool,
     ) -> Result<Self, CheckError> {
         Ok(CheckTarget {
             qserv: Endpoint::parse(qserv)?,
-            reference: Endpoint::parse(reference)?,
+            reference: reference.map(Endpoint::parse).transpose()?,
             database: database.to_string(),
             local,
         })
@@ -86,23 +87,38 @@ impl CheckPlan {
 /// One open connection per side, on the checked database.
 pub struct Conns {
     pub qserv: Conn,
-    pub reference: Conn,
+    pub reference: Option<Conn>,
 }
 
 impl Conns {
     pub async fn open(target: &CheckTarget) -> Result<Self, CheckError> {
+        let reference = async {
+            match &target.reference {
+                Some(endpoint) => {
+                    use_database(endpoint, &target.database, compare::Side::Reference)
+                        .await
+                        .map(Some)
+                }
+                None => Ok(None),
+            }
+        };
         let (q, r) = futures::join!(
             use_database(&target.qserv, &target.database, compare::Side::Qserv),
-            use_database(
-                &target.reference,
-                &target.database,
-                compare::Side::Reference
-            )
+            reference
         );
         Ok(Conns {
             qserv: q?,
             reference: r?,
         })
+    }
+
+    pub async fn disconnect(self) {
+        let reference = async {
+            if let Some(r) = self.reference {
+                let _ = r.disconnect().await;
+            }
+        };
+        let _ = futures::join!(self.qserv.disconnect(), reference);
     }
 }
 
