@@ -50,19 +50,43 @@ async fn kubectl_ok(local: &LocalMode, args: &[&str]) -> String {
 /// What the cluster and its pods look like, printed when a wait times out.
 async fn dump(local: &LocalMode) {
     let client = local.client();
-    for c in Api::<QservCluster>::all(client.clone()).list(&ListParams::default()).await.unwrap() {
-        println!("--- qsc {} status: {}", c.name_any(), serde_json::to_string_pretty(&c.status).unwrap());
+    for c in Api::<QservCluster>::all(client.clone())
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+    {
+        println!(
+            "--- qsc {} status: {}",
+            c.name_any(),
+            serde_json::to_string_pretty(&c.status).unwrap()
+        );
     }
-    for p in Api::<Pod>::all(client.clone()).list(&ListParams::default()).await.unwrap() {
+    for p in Api::<Pod>::all(client.clone())
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+    {
         let status = p.status.clone().unwrap_or_default();
         let containers: Vec<String> = status
             .container_statuses
             .iter()
             .flatten()
-            .map(|c| format!("{} ready={} restarts={} state={}", c.name, c.ready, c.restart_count,
-                serde_json::to_string(&c.state).unwrap()))
+            .map(|c| {
+                format!(
+                    "{} ready={} restarts={} state={}",
+                    c.name,
+                    c.ready,
+                    c.restart_count,
+                    serde_json::to_string(&c.state).unwrap()
+                )
+            })
             .collect();
-        println!("--- pod {} phase={:?} {:?}", p.name_any(), status.phase, containers);
+        println!(
+            "--- pod {} phase={:?} {:?}",
+            p.name_any(),
+            status.phase,
+            containers
+        );
     }
 }
 
@@ -100,7 +124,12 @@ async fn start(test: &str) -> (LocalMode, tempfile::TempDir) {
 }
 
 fn root_password(secret: &Secret) -> String {
-    String::from_utf8(secret.data.as_ref().unwrap()["mariadb-root-password"].0.clone()).unwrap()
+    String::from_utf8(
+        secret.data.as_ref().unwrap()["mariadb-root-password"]
+            .0
+            .clone(),
+    )
+    .unwrap()
 }
 
 async fn select_one(local: &LocalMode, host: &str, port: u16, user: &str, password: &str) -> bool {
@@ -138,12 +167,22 @@ async fn kubectl_apply_gives_a_ready_cluster_of_real_mariadb_that_scales_heals_a
     let started = std::time::Instant::now();
     kubectl_ok(
         &local,
-        &["wait", "--for=condition=Ready", "qsc/qserv-ci", "--timeout=180s"],
+        &[
+            "wait",
+            "--for=condition=Ready",
+            "qsc/qserv-ci",
+            "--timeout=180s",
+        ],
     )
     .await;
     println!("qserv-ci Ready {:?} after apply", started.elapsed());
     let get = kubectl_ok(&local, &["get", "qsc", "qserv-ci"]).await;
-    let line = get.lines().nth(1).unwrap().split_whitespace().collect::<Vec<_>>();
+    let line = get
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .collect::<Vec<_>>();
     assert_eq!(&line[..4], ["qserv-ci", "True", "Ready", "2/2"], "{get}");
 
     // Every MariaDB of the instance is a real server with the generated root password.
@@ -172,7 +211,11 @@ async fn kubectl_apply_gives_a_ready_cluster_of_real_mariadb_that_scales_heals_a
     let clusters: Api<QservCluster> = Api::namespaced(client.clone(), "default");
     let patch = |v| Patch::Merge(v);
     clusters
-        .patch("qserv-ci", &PatchParams::default(), &patch(json!({"spec": {"workers": {"replicas": 3}}})))
+        .patch(
+            "qserv-ci",
+            &PatchParams::default(),
+            &patch(json!({"spec": {"workers": {"replicas": 3}}})),
+        )
         .await
         .unwrap();
     eventually(&local, "3/3 workers", 120, || async {
@@ -181,7 +224,16 @@ async fn kubectl_apply_gives_a_ready_cluster_of_real_mariadb_that_scales_heals_a
         (s.components.as_ref()?.workers == "3/3" && ready(&c)).then_some(())
     })
     .await;
-    assert!(select_one(&local, "qserv-ci-worker-2.qserv-ci-worker", 3306, "root", &password).await);
+    assert!(
+        select_one(
+            &local,
+            "qserv-ci-worker-2.qserv-ci-worker",
+            3306,
+            "root",
+            &password
+        )
+        .await
+    );
 
     // Kill a worker's MariaDB: Degraded and not Ready, then healed by the restart.
     let pid = local
@@ -203,7 +255,11 @@ async fn kubectl_apply_gives_a_ready_cluster_of_real_mariadb_that_scales_heals_a
     .await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     let restarted = pods.get("qserv-ci-worker-1").await.unwrap();
-    let restarts = restarted.status.unwrap().container_statuses.unwrap()
+    let restarts = restarted
+        .status
+        .unwrap()
+        .container_statuses
+        .unwrap()
         .iter()
         .find(|c| c.name == "mariadb")
         .unwrap()
@@ -243,7 +299,11 @@ async fn kubectl_apply_gives_a_ready_cluster_of_real_mariadb_that_scales_heals_a
     let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), "default");
     let claims = pvcs.list(&ListParams::default()).await.unwrap().items.len();
     assert!(claims >= 6, "{claims} PVCs");
-    kubectl_ok(&local, &["delete", "qsc", "qserv-ci", "--wait=true", "--timeout=60s"]).await;
+    kubectl_ok(
+        &local,
+        &["delete", "qsc", "qserv-ci", "--wait=true", "--timeout=60s"],
+    )
+    .await;
     eventually(&local, "PVCs deleted", 60, || async {
         let left = pvcs.list(&ListParams::default()).await.ok()?.items;
         left.is_empty().then_some(())
@@ -265,7 +325,11 @@ async fn retained_volumes_outlive_the_cluster() {
     manifest["spec"]["workers"]["replicas"] = json!(1);
     manifest["spec"]["reference"]["enabled"] = json!(false);
     clusters
-        .patch("kept", &PatchParams::apply("test"), &Patch::Apply(&manifest))
+        .patch(
+            "kept",
+            &PatchParams::apply("test"),
+            &Patch::Apply(&manifest),
+        )
         .await
         .unwrap();
     eventually(&local, "kept Ready", 180, || async {
@@ -282,7 +346,14 @@ async fn retained_volumes_outlive_the_cluster() {
         .map(|p| p.name_any())
         .collect();
     before.sort();
-    assert_eq!(before, ["data-kept-czar-0", "data-kept-repl-db-0", "data-kept-worker-0"]);
+    assert_eq!(
+        before,
+        [
+            "data-kept-czar-0",
+            "data-kept-repl-db-0",
+            "data-kept-worker-0"
+        ]
+    );
     clusters.delete("kept", &Default::default()).await.unwrap();
     eventually(&local, "cluster gone", 60, || async {
         clusters.get_opt("kept").await.ok()?.is_none().then_some(())

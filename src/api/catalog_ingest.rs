@@ -68,6 +68,11 @@ pub struct CatalogIngestSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 256))]
     pub checks: Vec<CheckSpec>,
+    /// A directory of qserv_testdata-style queries (`NNNN_name.sql`, with `-- pragma
+    /// sortresult`, `-- withQserv`, `-- noQserv`; `.FIXME` files skipped), relative to the
+    /// source: each runs on Qserv and on the reference and must give the same rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queries: Option<String>,
 }
 
 /// Qserv's spherical partitioning parameters (`part.num-stripes`, `part.num-sub-stripes`,

@@ -255,7 +255,12 @@ pub async fn reconcile(
     }
     let mut jobs = jobs;
     for step in launch {
-        let job = plan::job(&ingest, &cluster, step, &ctx.options.jobs);
+        let extra = if step == Step::Check {
+            rows_read_args(&reports)
+        } else {
+            Vec::new()
+        };
+        let job = plan::job(&ingest, &cluster, step, &ctx.options.jobs, &extra);
         let job_name = plan::job_name(&ingest, step);
         match Api::<Job>::namespaced(ctx.client.clone(), &namespace)
             .create(&PostParams::default(), &job)
@@ -329,6 +334,25 @@ pub async fn reconcile(
         return Ok(Action::await_change());
     }
     Ok(Action::requeue(Duration::from_secs(30)))
+}
+
+/// `--rows-read T=N` per table: partitioned tables from the partition reports, regular ones
+/// (not partitioned) from what the reference load read.
+fn rows_read_args(reports: &[super::report::StepReport]) -> Vec<String> {
+    let mut rows: BTreeMap<String, i64> = BTreeMap::new();
+    for r in reports.iter().filter(|r| r.step == Step::Partition.name()) {
+        for t in &r.tables {
+            *rows.entry(t.name.clone()).or_default() += t.rows_read;
+        }
+    }
+    for r in reports.iter().filter(|r| r.step == Step::Reference.name()) {
+        for t in &r.tables {
+            rows.entry(t.name.clone()).or_insert(t.rows_loaded);
+        }
+    }
+    rows.into_iter()
+        .flat_map(|(t, n)| ["--rows-read".to_string(), format!("{t}={n}")])
+        .collect()
 }
 
 /// Adds a finished ingest's figures to the metrics.

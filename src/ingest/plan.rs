@@ -229,12 +229,14 @@ pub fn plan_problem(ingest: &CatalogIngest) -> Option<String> {
     None
 }
 
-/// The Job of `step`.
+/// The Job of `step`; `extra_args` go after the common ones (the check step gets the rows read
+/// per table, `--rows-read T=N`, from the partition reports).
 pub fn job(
     ingest: &CatalogIngest,
     cluster: &QservCluster,
     step: Step,
     settings: &JobSettings,
+    extra_args: &[String],
 ) -> Job {
     let namespace = ingest.namespace().unwrap_or_default();
     let cluster_name = cluster.name_any();
@@ -370,6 +372,7 @@ pub fn job(
     if step == Step::Partition {
         args.extend(["--shards".into(), settings.partition_shards.to_string()]);
     }
+    args.extend(extra_args.iter().cloned());
     Job {
         metadata: meta(ingest, job_name(ingest, step), Some(step)),
         spec: Some(JobSpec {
@@ -434,7 +437,13 @@ mod tests {
             tables,
             [("Object", 0), ("Object", 1), ("Source", 0), ("Source", 1)]
         );
-        let job = job(&ing, &cluster(), Step::Partition, &JobSettings::default());
+        let job = job(
+            &ing,
+            &cluster(),
+            Step::Partition,
+            &JobSettings::default(),
+            &[],
+        );
         let spec = job.spec.unwrap();
         assert_eq!(spec.completions, Some(4));
         assert_eq!(spec.completion_mode.as_deref(), Some("Indexed"));
@@ -478,7 +487,7 @@ mod tests {
         let mut ing = ingest();
         ing.spec.source.path = Some("/data/case01".into());
         ing.spec.source.pvc = None;
-        let job = job(&ing, &cluster(), Step::Load, &JobSettings::default());
+        let job = job(&ing, &cluster(), Step::Load, &JobSettings::default(), &[]);
         let pod = job.spec.unwrap().template.spec.unwrap();
         let source = pod
             .volumes

@@ -166,14 +166,27 @@ fn parse_chunk_file_name(name: &str) -> Option<(u32, bool)> {
 }
 
 /// Every non-empty chunk file of a table with its line count (streamed, not loaded).
+/// The chunk files of a table: in `dir`, or in its immediate subdirectories — one per shard of
+/// the input when several partitioner runs split the files (each file is its own contribution;
+/// Qserv takes many contributions per chunk).
 fn scan_chunk_files(table: usize, dir: &Path) -> Result<Vec<ChunkFile>, IngestError> {
     let err = |reason: String| IngestError::ChunkFiles {
         dir: dir.display().to_string(),
         reason,
     };
-    let mut out = Vec::new();
+    let mut entries = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| err(e.to_string()))? {
         let entry = entry.map_err(|e| err(e.to_string()))?;
+        if entry.file_type().map_err(|e| err(e.to_string()))?.is_dir() {
+            for inner in std::fs::read_dir(entry.path()).map_err(|e| err(e.to_string()))? {
+                entries.push(inner.map_err(|e| err(e.to_string()))?);
+            }
+        } else {
+            entries.push(entry);
+        }
+    }
+    let mut out = Vec::new();
+    for entry in entries {
         let name = entry.file_name().to_string_lossy().into_owned();
         let Some((chunk, overlap)) = parse_chunk_file_name(&name) else {
             continue;
@@ -194,7 +207,7 @@ fn scan_chunk_files(table: usize, dir: &Path) -> Result<Vec<ChunkFile>, IngestEr
     if out.is_empty() {
         return Err(err("no chunk files (chunk_<id>.txt) with rows".into()));
     }
-    out.sort_by_key(|f| (f.chunk, f.overlap));
+    out.sort_by(|a, b| (a.chunk, a.overlap, &a.path).cmp(&(b.chunk, b.overlap, &b.path)));
     Ok(out)
 }
 

@@ -107,8 +107,10 @@ impl LocalMode {
                 },
                 stopped(stop_rx.clone()),
             )));
-            let mut jobs = ingest::plan::JobSettings::default();
-            jobs.image = "qserv-operator:local".into();
+            let jobs = ingest::plan::JobSettings {
+                image: "qserv-operator:local".into(),
+                ..ingest::plan::JobSettings::default()
+            };
             controllers.push(tokio::spawn(ingest::run(
                 client,
                 IngestOptions {
