@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Secret, Service};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Namespace, PersistentVolumeClaim, Pod, Secret, Service,
+};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::wait::await_condition;
 use kube::{Resource, ResourceExt};
@@ -21,7 +23,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 /// Only a guard against a hang; MariaDB initialisation on a loaded 2-core machine is slow.
-const PATIENCE: Duration = Duration::from_secs(180);
+const PATIENCE: Duration = Duration::from_secs(30);
 const NS: &str = "qserv";
 const ROOT_PASSWORD: &str = "r00t-'pw";
 
@@ -29,7 +31,7 @@ struct Local {
     server: LocalApiServer,
     client: kube::Client,
     runtime: Option<RuntimeHandle>,
-    _state: tempfile::TempDir,
+    state: tempfile::TempDir,
 }
 
 impl Local {
@@ -38,6 +40,11 @@ impl Local {
             .await
             .expect("API server");
         let client = server.client().expect("client");
+        let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": NS}})).unwrap();
+        Api::<Namespace>::all(client.clone())
+            .create(&PostParams::default(), &ns)
+            .await
+            .expect("namespace");
         let state = tempfile::Builder::new()
             .prefix("qserv-runtime-")
             .tempdir()
@@ -59,7 +66,7 @@ impl Local {
             server,
             client,
             runtime: Some(runtime),
-            _state: state,
+            state,
         }
     }
 
@@ -89,16 +96,18 @@ impl Local {
             .expect("created")
     }
 
-    async fn shutdown(mut self) {
+    /// Stops the runtime, then the server; the state dir is returned for inspection.
+    async fn shutdown(mut self) -> tempfile::TempDir {
         self.runtime.take().unwrap().shutdown().await;
         self.server.shutdown().await;
+        self.state
     }
 }
 
 /// Waits (on watch events, not sleeps) until `cond` holds for object `name`.
 async fn wait_for<K>(api: &Api<K>, name: &str, what: &str, cond: impl Fn(&K) -> bool) -> K
 where
-    K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,
+    K: Resource + Clone + DeserializeOwned + serde::Serialize + std::fmt::Debug + Send + 'static,
 {
     let found = tokio::time::timeout(
         PATIENCE,
@@ -109,7 +118,13 @@ where
         Ok(Ok(Some(obj))) => obj,
         other => {
             let now = api.get_opt(name).await.ok().flatten();
-            panic!("{name}: {what} not reached ({other:?}); now: {now:#?}")
+            let now = serde_json::to_string(
+                &now.map(|o| serde_json::to_value(o).unwrap()["status"].clone()),
+            );
+            panic!(
+                "{name}: {what} not reached ({other:?}); status now: {}",
+                now.unwrap()
+            )
         }
     }
 }
@@ -395,7 +410,8 @@ async fn statefulset_of_mariadb_pods_serves_restarts_scales_and_rolls() {
 async fn shutdown_stops_every_mariadbd_and_the_state_dir_is_removable() {
     let local = Local::start(false).await;
     create_secret(&local).await;
-    let (mut sts, _, _) = worker_fixture();
+    let (mut sts, _, cm) = worker_fixture();
+    local.create::<ConfigMap>(cm).await;
     // Just the MariaDB container, one replica, ordered pod management (the czar's shape).
     sts["spec"]["replicas"] = json!(1);
     sts["spec"]
@@ -411,12 +427,11 @@ async fn shutdown_stops_every_mariadbd_and_the_state_dir_is_removable() {
     let pids = local.rt().process_ids();
     assert_eq!(pids.len(), 1, "one mariadbd");
     assert!(pids.iter().all(|&p| is_alive(p)));
-    let state = local.rt().state_dir().to_path_buf();
-    local.shutdown().await;
+    let state = local.shutdown().await;
     for pid in pids {
         assert!(!is_alive(pid), "mariadbd {pid} outlived the runtime");
     }
-    std::fs::remove_dir_all(&state).expect("state dir removable");
+    state.close().expect("state dir removable");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -632,7 +647,8 @@ async fn jobs_run_this_binary_retry_and_index() {
 async fn fake_mode_makes_100_replicas_ready_without_processes() {
     let local = Local::start(true).await;
     create_secret(&local).await;
-    let (mut sts, _, _) = worker_fixture();
+    let (mut sts, _, cm) = worker_fixture();
+    local.create::<ConfigMap>(cm).await;
     sts["spec"]["replicas"] = json!(100);
     let t0 = Instant::now();
     local.create::<StatefulSet>(sts).await;
