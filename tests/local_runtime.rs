@@ -402,7 +402,38 @@ async fn statefulset_of_mariadb_pods_serves_restarts_scales_and_rolls() {
             .resolve("qserv-ci-worker-2.qserv-ci-worker", 3306)
             .is_none()
     );
+
+    // Deleting the set deletes its PVCs (whenDeleted: Delete), and their directories go too.
+    let volumes = local.rt().state_dir().join("volumes").join(NS);
+    assert_eq!(std::fs::read_dir(&volumes).unwrap().count(), 3);
+    sts_api
+        .delete("qserv-ci-worker", &Default::default())
+        .await
+        .unwrap();
+    eventually("PVC directories removed", || {
+        std::fs::read_dir(&volumes).map_or(0, |d| d.count()) == 0
+    })
+    .await;
+    assert!(
+        pvcs.list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
     local.shutdown().await;
+}
+
+/// Waits for a condition the API cannot watch (files), checking every 100 ms up to PATIENCE.
+async fn eventually(what: &str, cond: impl Fn() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !cond() {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: not reached in {PATIENCE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -308,24 +308,28 @@ async fn run(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
 
 async fn pass(ctx: &Arc<Ctx>, kubelet: &mut Kubelet) {
     for sts in ctx.stores.statefulsets.state() {
-        if let Err(e) = workloads::statefulset::reconcile(ctx, &sts).await {
-            tracing::warn!(%e, "statefulset");
-        }
+        report(workloads::statefulset::reconcile(ctx, &sts).await);
     }
     for d in ctx.stores.deployments.state() {
-        if let Err(e) = workloads::deployment::reconcile(ctx, &d).await {
-            tracing::warn!(%e, "deployment");
-        }
+        report(workloads::deployment::reconcile(ctx, &d).await);
     }
     for j in ctx.stores.jobs.state() {
-        if let Err(e) = workloads::job::reconcile(ctx, &j).await {
-            tracing::warn!(%e, "job");
-        }
+        report(workloads::job::reconcile(ctx, &j).await);
     }
     bind_claims(ctx).await;
     kubelet.sync(ctx);
     remove_orphan_volumes(ctx);
     refresh_addresses(ctx);
+}
+
+/// Logs a controller error; the next pass retries. An object deleted since the store saw it
+/// (404) is expected and not worth a warning.
+fn report(result: Result<(), RuntimeError>) {
+    match result {
+        Ok(()) => {}
+        Err(e) if e.is_not_found() => tracing::debug!(%e, "object gone"),
+        Err(e) => tracing::warn!(%e, "local runtime controller"),
+    }
 }
 
 /// Marks PVCs `Bound` (there is no provisioner: the directory is the volume).
@@ -380,20 +384,31 @@ fn remove_orphan_volumes(ctx: &Ctx) {
             )
         })
         .collect();
-    let running: Vec<(String, String)> = ctx.live().keys().cloned().collect();
+    let pods = ctx.stores.pods.state();
+    // Pods whose object is gone but whose worker is still stopping (their server may still
+    // write to the volume): wait for the next pass in their namespace.
+    let stopping: Vec<String> = ctx
+        .live()
+        .keys()
+        .filter(|(ns, name)| {
+            !pods
+                .iter()
+                .any(|p| p.namespace().as_deref() == Some(ns.as_str()) && p.name_any() == *name)
+        })
+        .map(|(ns, _)| ns.clone())
+        .collect();
     for ns in namespaces.flatten() {
         let ns_name = ns.file_name().to_string_lossy().into_owned();
+        if stopping.contains(&ns_name) {
+            continue;
+        }
         for dir in std::fs::read_dir(ns.path()).into_iter().flatten().flatten() {
             let path = dir.path();
-            if claims.contains(&path) {
-                continue;
-            }
-            // A pod being stopped may still have its server on it: wait for the next pass.
-            let in_use = running.iter().any(|(pns, _)| *pns == ns_name)
-                && ctx.stores.pods.state().iter().any(|p| {
+            let claimed = claims.contains(&path)
+                || pods.iter().any(|p| {
                     p.namespace().as_deref() == Some(ns_name.as_str()) && uses_dir(ctx, p, &path)
                 });
-            if in_use {
+            if claimed {
                 continue;
             }
             if let Err(e) = std::fs::remove_dir_all(&path) {

@@ -98,7 +98,7 @@ pub enum State {
 }
 
 pub enum Running {
-    Process(Supervised),
+    Process(Box<Supervised>),
     Simulated(#[allow(dead_code)] SimulatedContainer),
     Nothing,
 }
@@ -261,7 +261,7 @@ impl ContainerRun {
                 if ports.is_empty() {
                     ports.insert(3306, local);
                 }
-                Ok((Running::Process(process), ports))
+                Ok((Running::Process(Box::new(process)), ports))
             }
             Kind::Operator => {
                 let mounts = Mounts::of(&self.spec, penv.backing);
@@ -289,7 +289,7 @@ impl ContainerRun {
                 let process = Supervised::spawn(&spec)
                     .await
                     .map_err(|e| fail(e.to_string()))?;
-                Ok((Running::Process(process), BTreeMap::new()))
+                Ok((Running::Process(Box::new(process)), BTreeMap::new()))
             }
             Kind::Simulated(sim) => {
                 let pctx = PodContext::new(
