@@ -4,7 +4,9 @@
 //! replicas, and a shutdown that leaves no process behind.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
@@ -18,7 +20,9 @@ use kube::{Resource, ResourceExt};
 use mysql_async::prelude::Queryable;
 use qserv_operator::local::apiserver::{LocalApiServer, Options};
 use qserv_operator::local::runtime::process::is_alive;
-use qserv_operator::local::runtime::{Runtime, RuntimeHandle, RuntimeOptions};
+use qserv_operator::local::runtime::{
+    PodContext, Runtime, RuntimeError, RuntimeHandle, RuntimeOptions, SimulatedContainer, Simulator,
+};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
@@ -36,6 +40,11 @@ struct Local {
 
 impl Local {
     async fn start(fake_pods: bool) -> Local {
+        Local::start_with(|o| RuntimeOptions { fake_pods, ..o }).await
+    }
+
+    /// Starts with the test defaults changed by `opts`.
+    async fn start_with(opts: impl FnOnce(RuntimeOptions) -> RuntimeOptions) -> Local {
         let server = LocalApiServer::start(Options::default())
             .await
             .expect("API server");
@@ -51,14 +60,13 @@ impl Local {
             .unwrap();
         let runtime = Runtime::start(
             client.clone(),
-            RuntimeOptions {
+            opts(RuntimeOptions {
                 state_dir: state.path().to_path_buf(),
                 operator_binary: env!("CARGO_BIN_EXE_qserv-operator").into(),
-                fake_pods,
                 restart_backoff: Duration::from_millis(500),
                 termination_grace: Duration::from_secs(5),
                 ..RuntimeOptions::default()
-            },
+            }),
         )
         .await
         .expect("runtime starts");
@@ -694,4 +702,147 @@ async fn fake_mode_makes_100_replicas_ready_without_processes() {
     assert_eq!(pods.len(), 100);
     assert!(pods.iter().all(ready));
     local.shutdown().await;
+}
+
+/// Stands in for the worker's replication HTTP server: listens on a loopback port, answers
+/// every connection with a fixed line, and records what the runtime handed it.
+#[derive(Default)]
+struct EchoReplicationWorker {
+    seen: Mutex<Option<(String, Option<SocketAddr>)>>,
+}
+
+impl Simulator for EchoReplicationWorker {
+    fn start<'a>(
+        &'a self,
+        pod: &'a PodContext,
+    ) -> futures::future::BoxFuture<'a, Result<SimulatedContainer, RuntimeError>> {
+        Box::pin(async move {
+            use tokio::io::AsyncWriteExt;
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .map_err(|e| RuntimeError::Simulator {
+                    container: pod.container.name.clone(),
+                    reason: e.to_string(),
+                })?;
+            let addr = listener.local_addr().unwrap();
+            *self.seen.lock().unwrap() = Some((
+                pod.env
+                    .get("QSERV_REPL_AUTH_KEY")
+                    .cloned()
+                    .unwrap_or_default(),
+                pod.pod_ports.get(&3306).copied(),
+            ));
+            let task = tokio::spawn(async move {
+                while let Ok((mut conn, _)) = listener.accept().await {
+                    let _ = conn.write_all(b"repl-wrk stand-in\n").await;
+                }
+            });
+            Ok(SimulatedContainer {
+                ports: BTreeMap::from([(25004, addr)]),
+                task: Some(task),
+            })
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulators_get_env_and_sibling_ports_and_their_ports_enter_the_address_map() {
+    let sim = Arc::new(EchoReplicationWorker::default());
+    let registered = sim.clone();
+    let local =
+        Local::start_with(move |o| o.simulate("repl-wrk", Some("worker"), registered)).await;
+    create_secret(&local).await;
+    let (mut sts, svc, cm) = worker_fixture();
+    sts["spec"]["replicas"] = json!(1);
+    local.create::<ConfigMap>(cm).await;
+    local.create::<Service>(svc).await;
+    local.create::<StatefulSet>(sts).await;
+    sts_ready(&local, "qserv-ci-worker", 1).await;
+
+    let mariadb = local
+        .rt()
+        .resolve("qserv-ci-worker-0.qserv-ci-worker", 3306)
+        .unwrap();
+    let seen = sim.seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        Some(("a".to_string(), Some(mariadb))),
+        "env resolved, mariadb port of the pod"
+    );
+    let repl = local
+        .rt()
+        .resolve("qserv-ci-worker-0.qserv-ci-worker", 25004)
+        .unwrap();
+    assert_eq!(
+        local.rt().resolve("qserv-ci-worker", 25004),
+        Some(repl),
+        "the Service name too"
+    );
+    let mut line = String::new();
+    let stream = tokio::net::TcpStream::connect(repl).await.unwrap();
+    tokio::io::AsyncBufReadExt::read_line(&mut tokio::io::BufReader::new(stream), &mut line)
+        .await
+        .unwrap();
+    assert_eq!(line, "repl-wrk stand-in\n");
+    // The map file child processes read has the same entries.
+    let file =
+        qserv_operator::local::addresses::AddressMap::load(&local.rt().address_map_path()).unwrap();
+    assert_eq!(
+        file.get(
+            "qserv-ci-worker-0.qserv-ci-worker.qserv.svc.cluster.local",
+            25004
+        ),
+        Some(repl)
+    );
+
+    // Scaled to 0, the pod goes and the simulator's task with it.
+    local
+        .api::<StatefulSet>()
+        .patch(
+            "qserv-ci-worker",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 0}})),
+        )
+        .await
+        .unwrap();
+    sts_ready(&local, "qserv-ci-worker", 0).await;
+    eventually("stand-in listener closed", || {
+        std::net::TcpStream::connect(repl).is_err()
+    })
+    .await;
+    assert_eq!(local.rt().resolve("qserv-ci-worker", 25004), None);
+    local.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_handle_stops_processes_of_a_deployment_mariadb_without_volumes() {
+    let mut local = Local::start(false).await;
+    local
+        .create::<Deployment>(json!({
+            "metadata": {"name": "scratch-db", "namespace": NS},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "scratch-db"}},
+                     "template": {"metadata": {"labels": {"app": "scratch-db"}},
+                                  "spec": {"containers": [{"name": "mariadb",
+                                           "image": "mariadb:11",
+                                           "ports": [{"containerPort": 3306}]}]}}}
+        }))
+        .await;
+    wait_for(
+        &local.api::<Deployment>(),
+        "scratch-db",
+        "available",
+        |d: &Deployment| {
+            d.status
+                .as_ref()
+                .is_some_and(|s| s.available_replicas == Some(1))
+        },
+    )
+    .await;
+    let pids = local.rt().process_ids();
+    assert_eq!(pids.len(), 1);
+    drop(local.runtime.take());
+    for pid in pids {
+        assert!(!is_alive(pid), "mariadbd {pid} outlived the dropped handle");
+    }
+    local.server.shutdown().await;
 }
