@@ -299,6 +299,9 @@ async fn statefulset_of_mariadb_pods_serves_restarts_scales_and_rolls() {
     assert_eq!((owners.len(), owners[0].kind.as_str()), (1, "StatefulSet"));
 
     // Kill worker-1's server: not ready, restarted once, ready again with its row.
+    let address_before = local
+        .rt()
+        .resolve("qserv-ci-worker-1.qserv-ci-worker", 3306);
     let killed = local
         .rt()
         .kill_pod_process(NS, "qserv-ci-worker-1", "mariadb")
@@ -320,6 +323,13 @@ async fn statefulset_of_mariadb_pods_serves_restarts_scales_and_rolls() {
         .clone()
         .unwrap();
     assert_eq!(last.terminated.unwrap().exit_code, 128 + 9);
+    assert_eq!(
+        local
+            .rt()
+            .resolve("qserv-ci-worker-1.qserv-ci-worker", 3306),
+        address_before,
+        "a restarted server keeps its port"
+    );
     let mut root = connect(
         &local,
         "qserv-ci-worker-1.qserv-ci-worker",
@@ -517,6 +527,50 @@ async fn deployment_of_a_simulated_container_becomes_available() {
         local.rt().process_ids().is_empty(),
         "a simulated container runs no process"
     );
+
+    // A template change: the new revision's pod replaces the old one once ready.
+    let hash = |name: &str| name.rsplitn(3, '-').nth(1).unwrap().to_string();
+    local
+        .api::<Deployment>()
+        .patch(
+            "registry",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"template": {"metadata": {"labels": {"rev": "2"}}}}})),
+        )
+        .await
+        .unwrap();
+    let d = wait_for(
+        &local.api::<Deployment>(),
+        "registry",
+        "rolled out",
+        |d: &Deployment| {
+            d.status.as_ref().is_some_and(|s| {
+                s.observed_generation == d.metadata.generation
+                    && s.replicas == Some(1)
+                    && s.updated_replicas == Some(1)
+                    && s.ready_replicas == Some(1)
+            })
+        },
+    )
+    .await;
+    let progressing = d
+        .status
+        .unwrap()
+        .conditions
+        .unwrap()
+        .into_iter()
+        .find(|c| c.type_ == "Progressing")
+        .unwrap();
+    assert_eq!(
+        progressing.reason.as_deref(),
+        Some("NewReplicaSetAvailable")
+    );
+    let rolled = pod_names(&local, "app=registry").await;
+    assert_eq!(rolled.len(), 1, "{rolled:?}");
+    assert_ne!(hash(&rolled[0]), hash(&names[0]));
+    let pod = local.api::<Pod>().get(&rolled[0]).await.unwrap();
+    assert_eq!(pod.labels()["pod-template-hash"], hash(&rolled[0]));
+    assert_eq!(pod.labels()["rev"], "2");
     local.shutdown().await;
 }
 
