@@ -529,7 +529,7 @@ async fn deployment_of_a_simulated_container_becomes_available() {
     );
 
     // A template change: the new revision's pod replaces the old one once ready.
-    let hash = |name: &str| name.rsplitn(3, '-').nth(1).unwrap().to_string();
+    let hash = |name: &str| name.rsplit('-').nth(1).unwrap().to_string();
     local
         .api::<Deployment>()
         .patch(
