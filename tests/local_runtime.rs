@@ -900,3 +900,56 @@ async fn dropping_the_handle_stops_processes_of_a_deployment_mariadb_without_vol
     }
     local.server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ordered_scale_down_deletes_claims_when_scaled_delete() {
+    let local = Local::start(true).await;
+    create_secret(&local).await;
+    let (mut sts, _, cm) = worker_fixture();
+    local.create::<ConfigMap>(cm).await;
+    sts["spec"]["replicas"] = json!(3);
+    sts["spec"]
+        .as_object_mut()
+        .unwrap()
+        .remove("podManagementPolicy");
+    sts["spec"]["persistentVolumeClaimRetentionPolicy"] =
+        json!({"whenScaled": "Delete", "whenDeleted": "Retain"});
+    local.create::<StatefulSet>(sts).await;
+    sts_ready(&local, "qserv-ci-worker", 3).await;
+    let pvcs = local.api::<PersistentVolumeClaim>();
+    let claim = pvcs.get("data-qserv-ci-worker-2").await.unwrap();
+    assert!(claim.owner_references().is_empty(), "whenDeleted: Retain");
+    assert_eq!(claim.status.and_then(|s| s.phase).as_deref(), Some("Bound"));
+    local
+        .api::<StatefulSet>()
+        .patch(
+            "qserv-ci-worker",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 1}})),
+        )
+        .await
+        .unwrap();
+    sts_ready(&local, "qserv-ci-worker", 1).await;
+    for gone in ["data-qserv-ci-worker-1", "data-qserv-ci-worker-2"] {
+        wait_for_deletion(&pvcs, gone).await;
+    }
+    assert!(
+        pvcs.get_opt("data-qserv-ci-worker-0")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    local.shutdown().await;
+}
+
+async fn wait_for_deletion<K>(api: &Api<K>, name: &str)
+where
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,
+{
+    let gone = tokio::time::timeout(
+        PATIENCE,
+        await_condition(api.clone(), name, |o: Option<&K>| o.is_none()),
+    )
+    .await;
+    assert!(matches!(gone, Ok(Ok(None))), "{name} not deleted: {gone:?}");
+}
