@@ -77,7 +77,8 @@ enum Command {
     Check(Box<check::cli::CheckArgs>),
     /// Ingest partitioned tables into Qserv through the replication ingest REST API.
     Ingest(Box<cli::ingest::IngestArgs>),
-    /// Run the embedded Kubernetes API server of local mode (our CRDs installed) until Ctrl-C.
+    /// Run local mode until Ctrl-C: the embedded Kubernetes API server (our CRDs installed) and
+    /// the local runtime (StatefulSet/Deployment/Job pods as MariaDB servers and processes).
     Local {
         /// Where to write the kubeconfig pointing at it.
         #[arg(long, default_value = "local/kubeconfig")]
@@ -85,6 +86,12 @@ enum Command {
         /// Port on 127.0.0.1 (0: any free port).
         #[arg(long, default_value_t = 0)]
         port: u16,
+        /// The runtime's volumes, pod logs and address map (`addresses.json`).
+        #[arg(long, default_value = "local")]
+        state_dir: PathBuf,
+        /// Start no processes: pods are running and ready at once (Jobs still run).
+        #[arg(long)]
+        fake_pods: bool,
     },
 }
 
@@ -139,27 +146,57 @@ fn main() -> anyhow::Result<()> {
         Command::Local {
             kubeconfig_out,
             port,
-        } => tokio::runtime::Runtime::new()?.block_on(run_local(kubeconfig_out, port)),
+            state_dir,
+            fake_pods,
+        } => tokio::runtime::Runtime::new()?.block_on(run_local(
+            kubeconfig_out,
+            port,
+            state_dir,
+            fake_pods,
+        )),
     }
 }
 
-async fn run_local(kubeconfig_out: PathBuf, port: u16) -> anyhow::Result<()> {
+async fn run_local(
+    kubeconfig_out: PathBuf,
+    port: u16,
+    state_dir: PathBuf,
+    fake_pods: bool,
+) -> anyhow::Result<()> {
     use qserv_operator::local::apiserver::{LocalApiServer, Options};
+    use qserv_operator::local::runtime::{Runtime, RuntimeOptions};
     let server = LocalApiServer::start(Options {
         port,
         kubeconfig_out: Some(kubeconfig_out.clone()),
         ..Options::default()
     })
     .await?;
+    let runtime = Runtime::start(
+        server.client()?,
+        RuntimeOptions {
+            state_dir: state_dir.clone(),
+            fake_pods,
+            ..RuntimeOptions::default()
+        },
+    )
+    .await
+    .with_context(|| format!("starting the local runtime in {}", state_dir.display()))?;
     let kubeconfig = kubeconfig_out.display();
     println!("Local Kubernetes API server on {}", server.url());
+    println!(
+        "Local runtime: pods run as processes; state in {}, address map {}",
+        runtime.state_dir().display(),
+        runtime.address_map_path().display()
+    );
     println!("Kubeconfig written to {kubeconfig}. Try:");
     println!("  export KUBECONFIG={kubeconfig}");
     println!("  kubectl get crds");
     println!("  kubectl apply --server-side -f examples/qservcluster-ci.yaml");
-    println!("  kubectl get qsc");
-    println!("Ctrl-C stops it (everything is in memory and goes with it).");
+    println!("  kubectl get qsc,statefulsets,pods");
+    println!("Ctrl-C stops it: every process ends, the API objects (in memory) go with it.");
     tokio::signal::ctrl_c().await?;
+    println!("Stopping pods...");
+    runtime.shutdown().await;
     server.shutdown().await;
     Ok(())
 }

@@ -4,24 +4,30 @@
 //! replicas, and a shutdown that leaves no process behind.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Secret, Service};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Namespace, PersistentVolumeClaim, Pod, Secret, Service,
+};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::wait::await_condition;
 use kube::{Resource, ResourceExt};
 use mysql_async::prelude::Queryable;
 use qserv_operator::local::apiserver::{LocalApiServer, Options};
 use qserv_operator::local::runtime::process::is_alive;
-use qserv_operator::local::runtime::{Runtime, RuntimeHandle, RuntimeOptions};
+use qserv_operator::local::runtime::{
+    PodContext, Runtime, RuntimeError, RuntimeHandle, RuntimeOptions, SimulatedContainer, Simulator,
+};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 /// Only a guard against a hang; MariaDB initialisation on a loaded 2-core machine is slow.
-const PATIENCE: Duration = Duration::from_secs(180);
+const PATIENCE: Duration = Duration::from_secs(120);
 const NS: &str = "qserv";
 const ROOT_PASSWORD: &str = "r00t-'pw";
 
@@ -29,29 +35,38 @@ struct Local {
     server: LocalApiServer,
     client: kube::Client,
     runtime: Option<RuntimeHandle>,
-    _state: tempfile::TempDir,
+    state: tempfile::TempDir,
 }
 
 impl Local {
     async fn start(fake_pods: bool) -> Local {
+        Local::start_with(|o| RuntimeOptions { fake_pods, ..o }).await
+    }
+
+    /// Starts with the test defaults changed by `opts`.
+    async fn start_with(opts: impl FnOnce(RuntimeOptions) -> RuntimeOptions) -> Local {
         let server = LocalApiServer::start(Options::default())
             .await
             .expect("API server");
         let client = server.client().expect("client");
+        let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": NS}})).unwrap();
+        Api::<Namespace>::all(client.clone())
+            .create(&PostParams::default(), &ns)
+            .await
+            .expect("namespace");
         let state = tempfile::Builder::new()
             .prefix("qserv-runtime-")
             .tempdir()
             .unwrap();
         let runtime = Runtime::start(
             client.clone(),
-            RuntimeOptions {
+            opts(RuntimeOptions {
                 state_dir: state.path().to_path_buf(),
                 operator_binary: env!("CARGO_BIN_EXE_qserv-operator").into(),
-                fake_pods,
                 restart_backoff: Duration::from_millis(500),
                 termination_grace: Duration::from_secs(5),
                 ..RuntimeOptions::default()
-            },
+            }),
         )
         .await
         .expect("runtime starts");
@@ -59,7 +74,7 @@ impl Local {
             server,
             client,
             runtime: Some(runtime),
-            _state: state,
+            state,
         }
     }
 
@@ -89,16 +104,18 @@ impl Local {
             .expect("created")
     }
 
-    async fn shutdown(mut self) {
+    /// Stops the runtime, then the server; the state dir is returned for inspection.
+    async fn shutdown(mut self) -> tempfile::TempDir {
         self.runtime.take().unwrap().shutdown().await;
         self.server.shutdown().await;
+        self.state
     }
 }
 
 /// Waits (on watch events, not sleeps) until `cond` holds for object `name`.
 async fn wait_for<K>(api: &Api<K>, name: &str, what: &str, cond: impl Fn(&K) -> bool) -> K
 where
-    K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,
+    K: Resource + Clone + DeserializeOwned + serde::Serialize + std::fmt::Debug + Send + 'static,
 {
     let found = tokio::time::timeout(
         PATIENCE,
@@ -109,7 +126,13 @@ where
         Ok(Ok(Some(obj))) => obj,
         other => {
             let now = api.get_opt(name).await.ok().flatten();
-            panic!("{name}: {what} not reached ({other:?}); now: {now:#?}")
+            let now = serde_json::to_string(
+                &now.map(|o| serde_json::to_value(o).unwrap()["status"].clone()),
+            );
+            panic!(
+                "{name}: {what} not reached ({other:?}); status now: {}",
+                now.unwrap()
+            )
         }
     }
 }
@@ -271,12 +294,14 @@ async fn statefulset_of_mariadb_pods_serves_restarts_scales_and_rolls() {
     );
     let pvcs = local.api::<PersistentVolumeClaim>();
     let pvc = pvcs.get("data-qserv-ci-worker-1").await.unwrap();
-    assert!(
-        pvc.owner_references().is_empty(),
-        "whenScaled/whenDeleted applied only on deletion"
-    );
+    // whenDeleted: Delete → owned by the StatefulSet, as Kubernetes does it.
+    let owners = pvc.owner_references();
+    assert_eq!((owners.len(), owners[0].kind.as_str()), (1, "StatefulSet"));
 
     // Kill worker-1's server: not ready, restarted once, ready again with its row.
+    let address_before = local
+        .rt()
+        .resolve("qserv-ci-worker-1.qserv-ci-worker", 3306);
     let killed = local
         .rt()
         .kill_pod_process(NS, "qserv-ci-worker-1", "mariadb")
@@ -298,6 +323,13 @@ async fn statefulset_of_mariadb_pods_serves_restarts_scales_and_rolls() {
         .clone()
         .unwrap();
     assert_eq!(last.terminated.unwrap().exit_code, 128 + 9);
+    assert_eq!(
+        local
+            .rt()
+            .resolve("qserv-ci-worker-1.qserv-ci-worker", 3306),
+        address_before,
+        "a restarted server keeps its port"
+    );
     let mut root = connect(
         &local,
         "qserv-ci-worker-1.qserv-ci-worker",
@@ -388,14 +420,46 @@ async fn statefulset_of_mariadb_pods_serves_restarts_scales_and_rolls() {
             .resolve("qserv-ci-worker-2.qserv-ci-worker", 3306)
             .is_none()
     );
+
+    // Deleting the set deletes its PVCs (whenDeleted: Delete), and their directories go too.
+    let volumes = local.rt().state_dir().join("volumes").join(NS);
+    assert_eq!(std::fs::read_dir(&volumes).unwrap().count(), 3);
+    sts_api
+        .delete("qserv-ci-worker", &Default::default())
+        .await
+        .unwrap();
+    eventually("PVC directories removed", || {
+        std::fs::read_dir(&volumes).map_or(0, |d| d.count()) == 0
+    })
+    .await;
+    assert!(
+        pvcs.list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
     local.shutdown().await;
+}
+
+/// Waits for a condition the API cannot watch (files), checking every 100 ms up to PATIENCE.
+async fn eventually(what: &str, cond: impl Fn() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !cond() {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: not reached in {PATIENCE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_stops_every_mariadbd_and_the_state_dir_is_removable() {
     let local = Local::start(false).await;
     create_secret(&local).await;
-    let (mut sts, _, _) = worker_fixture();
+    let (mut sts, _, cm) = worker_fixture();
+    local.create::<ConfigMap>(cm).await;
     // Just the MariaDB container, one replica, ordered pod management (the czar's shape).
     sts["spec"]["replicas"] = json!(1);
     sts["spec"]
@@ -411,12 +475,11 @@ async fn shutdown_stops_every_mariadbd_and_the_state_dir_is_removable() {
     let pids = local.rt().process_ids();
     assert_eq!(pids.len(), 1, "one mariadbd");
     assert!(pids.iter().all(|&p| is_alive(p)));
-    let state = local.rt().state_dir().to_path_buf();
-    local.shutdown().await;
+    let state = local.shutdown().await;
     for pid in pids {
         assert!(!is_alive(pid), "mariadbd {pid} outlived the runtime");
     }
-    std::fs::remove_dir_all(&state).expect("state dir removable");
+    state.close().expect("state dir removable");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -464,6 +527,50 @@ async fn deployment_of_a_simulated_container_becomes_available() {
         local.rt().process_ids().is_empty(),
         "a simulated container runs no process"
     );
+
+    // A template change: the new revision's pod replaces the old one once ready.
+    let hash = |name: &str| name.rsplit('-').nth(1).unwrap().to_string();
+    local
+        .api::<Deployment>()
+        .patch(
+            "registry",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"template": {"metadata": {"labels": {"rev": "2"}}}}})),
+        )
+        .await
+        .unwrap();
+    let d = wait_for(
+        &local.api::<Deployment>(),
+        "registry",
+        "rolled out",
+        |d: &Deployment| {
+            d.status.as_ref().is_some_and(|s| {
+                s.observed_generation == d.metadata.generation
+                    && s.replicas == Some(1)
+                    && s.updated_replicas == Some(1)
+                    && s.ready_replicas == Some(1)
+            })
+        },
+    )
+    .await;
+    let progressing = d
+        .status
+        .unwrap()
+        .conditions
+        .unwrap()
+        .into_iter()
+        .find(|c| c.type_ == "Progressing")
+        .unwrap();
+    assert_eq!(
+        progressing.reason.as_deref(),
+        Some("NewReplicaSetAvailable")
+    );
+    let rolled = pod_names(&local, "app=registry").await;
+    assert_eq!(rolled.len(), 1, "{rolled:?}");
+    assert_ne!(hash(&rolled[0]), hash(&names[0]));
+    let pod = local.api::<Pod>().get(&rolled[0]).await.unwrap();
+    assert_eq!(pod.labels()["pod-template-hash"], hash(&rolled[0]));
+    assert_eq!(pod.labels()["rev"], "2");
     local.shutdown().await;
 }
 
@@ -632,7 +739,8 @@ async fn jobs_run_this_binary_retry_and_index() {
 async fn fake_mode_makes_100_replicas_ready_without_processes() {
     let local = Local::start(true).await;
     create_secret(&local).await;
-    let (mut sts, _, _) = worker_fixture();
+    let (mut sts, _, cm) = worker_fixture();
+    local.create::<ConfigMap>(cm).await;
     sts["spec"]["replicas"] = json!(100);
     let t0 = Instant::now();
     local.create::<StatefulSet>(sts).await;
@@ -648,4 +756,200 @@ async fn fake_mode_makes_100_replicas_ready_without_processes() {
     assert_eq!(pods.len(), 100);
     assert!(pods.iter().all(ready));
     local.shutdown().await;
+}
+
+/// Stands in for the worker's replication HTTP server: listens on a loopback port, answers
+/// every connection with a fixed line, and records what the runtime handed it.
+#[derive(Default)]
+struct EchoReplicationWorker {
+    seen: Mutex<Option<(String, Option<SocketAddr>)>>,
+}
+
+impl Simulator for EchoReplicationWorker {
+    fn start<'a>(
+        &'a self,
+        pod: &'a PodContext,
+    ) -> futures::future::BoxFuture<'a, Result<SimulatedContainer, RuntimeError>> {
+        Box::pin(async move {
+            use tokio::io::AsyncWriteExt;
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .map_err(|e| RuntimeError::Simulator {
+                    container: pod.container.name.clone(),
+                    reason: e.to_string(),
+                })?;
+            let addr = listener.local_addr().unwrap();
+            *self.seen.lock().unwrap() = Some((
+                pod.env
+                    .get("QSERV_REPL_AUTH_KEY")
+                    .cloned()
+                    .unwrap_or_default(),
+                pod.pod_ports.get(&3306).copied(),
+            ));
+            let task = tokio::spawn(async move {
+                while let Ok((mut conn, _)) = listener.accept().await {
+                    let _ = conn.write_all(b"repl-wrk stand-in\n").await;
+                }
+            });
+            Ok(SimulatedContainer {
+                ports: BTreeMap::from([(25004, addr)]),
+                task: Some(task),
+            })
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulators_get_env_and_sibling_ports_and_their_ports_enter_the_address_map() {
+    let sim = Arc::new(EchoReplicationWorker::default());
+    let registered = sim.clone();
+    let local =
+        Local::start_with(move |o| o.simulate("repl-wrk", Some("worker"), registered)).await;
+    create_secret(&local).await;
+    let (mut sts, svc, cm) = worker_fixture();
+    sts["spec"]["replicas"] = json!(1);
+    local.create::<ConfigMap>(cm).await;
+    local.create::<Service>(svc).await;
+    local.create::<StatefulSet>(sts).await;
+    sts_ready(&local, "qserv-ci-worker", 1).await;
+
+    let mariadb = local
+        .rt()
+        .resolve("qserv-ci-worker-0.qserv-ci-worker", 3306)
+        .unwrap();
+    let seen = sim.seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        Some(("a".to_string(), Some(mariadb))),
+        "env resolved, mariadb port of the pod"
+    );
+    let repl = local
+        .rt()
+        .resolve("qserv-ci-worker-0.qserv-ci-worker", 25004)
+        .unwrap();
+    assert_eq!(
+        local.rt().resolve("qserv-ci-worker", 25004),
+        Some(repl),
+        "the Service name too"
+    );
+    let mut line = String::new();
+    let stream = tokio::net::TcpStream::connect(repl).await.unwrap();
+    tokio::io::AsyncBufReadExt::read_line(&mut tokio::io::BufReader::new(stream), &mut line)
+        .await
+        .unwrap();
+    assert_eq!(line, "repl-wrk stand-in\n");
+    // The map file child processes read has the same entries.
+    let file =
+        qserv_operator::local::addresses::AddressMap::load(&local.rt().address_map_path()).unwrap();
+    assert_eq!(
+        file.get(
+            "qserv-ci-worker-0.qserv-ci-worker.qserv.svc.cluster.local",
+            25004
+        ),
+        Some(repl)
+    );
+
+    // Scaled to 0, the pod goes and the simulator's task with it.
+    local
+        .api::<StatefulSet>()
+        .patch(
+            "qserv-ci-worker",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 0}})),
+        )
+        .await
+        .unwrap();
+    sts_ready(&local, "qserv-ci-worker", 0).await;
+    eventually("stand-in listener closed", || {
+        std::net::TcpStream::connect(repl).is_err()
+    })
+    .await;
+    assert_eq!(local.rt().resolve("qserv-ci-worker", 25004), None);
+    local.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_handle_stops_processes_of_a_deployment_mariadb_without_volumes() {
+    let mut local = Local::start(false).await;
+    local
+        .create::<Deployment>(json!({
+            "metadata": {"name": "scratch-db", "namespace": NS},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "scratch-db"}},
+                     "template": {"metadata": {"labels": {"app": "scratch-db"}},
+                                  "spec": {"containers": [{"name": "mariadb",
+                                           "image": "mariadb:11",
+                                           "ports": [{"containerPort": 3306}]}]}}}
+        }))
+        .await;
+    wait_for(
+        &local.api::<Deployment>(),
+        "scratch-db",
+        "available",
+        |d: &Deployment| {
+            d.status
+                .as_ref()
+                .is_some_and(|s| s.available_replicas == Some(1))
+        },
+    )
+    .await;
+    let pids = local.rt().process_ids();
+    assert_eq!(pids.len(), 1);
+    drop(local.runtime.take());
+    for pid in pids {
+        assert!(!is_alive(pid), "mariadbd {pid} outlived the dropped handle");
+    }
+    local.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ordered_scale_down_deletes_claims_when_scaled_delete() {
+    let local = Local::start(true).await;
+    create_secret(&local).await;
+    let (mut sts, _, cm) = worker_fixture();
+    local.create::<ConfigMap>(cm).await;
+    sts["spec"]["replicas"] = json!(3);
+    sts["spec"]
+        .as_object_mut()
+        .unwrap()
+        .remove("podManagementPolicy");
+    sts["spec"]["persistentVolumeClaimRetentionPolicy"] =
+        json!({"whenScaled": "Delete", "whenDeleted": "Retain"});
+    local.create::<StatefulSet>(sts).await;
+    sts_ready(&local, "qserv-ci-worker", 3).await;
+    let pvcs = local.api::<PersistentVolumeClaim>();
+    let claim = pvcs.get("data-qserv-ci-worker-2").await.unwrap();
+    assert!(claim.owner_references().is_empty(), "whenDeleted: Retain");
+    assert_eq!(claim.status.and_then(|s| s.phase).as_deref(), Some("Bound"));
+    local
+        .api::<StatefulSet>()
+        .patch(
+            "qserv-ci-worker",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 1}})),
+        )
+        .await
+        .unwrap();
+    sts_ready(&local, "qserv-ci-worker", 1).await;
+    for gone in ["data-qserv-ci-worker-1", "data-qserv-ci-worker-2"] {
+        wait_for_deletion(&pvcs, gone).await;
+    }
+    assert!(
+        pvcs.get_opt("data-qserv-ci-worker-0")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    local.shutdown().await;
+}
+
+async fn wait_for_deletion<K>(api: &Api<K>, name: &str)
+where
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,
+{
+    let gone = tokio::time::timeout(
+        PATIENCE,
+        await_condition(api.clone(), name, |o: Option<&K>| o.is_none()),
+    )
+    .await;
+    assert!(matches!(gone, Ok(Ok(None))), "{name} not deleted: {gone:?}");
 }

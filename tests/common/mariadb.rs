@@ -1,6 +1,7 @@
 //! A throwaway MariaDB server for tests: its own data directory (a temp dir), a free loopback
 //! port, `root` without a password, `local_infile` on. Tests never depend on the machine's own
-//! server.
+//! server. The install command, server flags and handshake check are the local runtime's
+//! (`qserv_operator::local::runtime::mariadb`).
 //!
 //! The server runs under a tiny `sh` supervisor whose stdin is a pipe held by this process.
 //! When the handle is dropped, or when the test process ends in any way (a `static` is never
@@ -15,6 +16,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+use qserv_operator::local::runtime::mariadb;
 
 pub struct MariaDb {
     port: u16,
@@ -64,16 +67,7 @@ impl MariaDb {
             .map_err(|e| e.to_string())?
             .keep();
         let data = dir.join("data");
-        let mut install = Command::new("mariadb-install-db");
-        install.args([
-            "--no-defaults",
-            &format!("--datadir={}", data.display()),
-            "--auth-root-authentication-method=normal",
-            "--skip-test-db",
-        ]);
-        if is_root() {
-            install.arg("--user=root");
-        }
+        let mut install = mariadb::install_command(&data);
         let out = install
             .output()
             .map_err(|e| format!("mariadb-install-db: {e} (is mariadb-server installed?)"))?;
@@ -91,29 +85,20 @@ impl MariaDb {
             .arg("-c")
             .arg(SUPERVISOR)
             .arg("mariadb-supervisor")
-            .arg(mariadbd())
-            .args([
-                "--no-defaults".to_string(),
-                format!("--datadir={}", data.display()),
-                format!("--socket={}", dir.join("mysqld.sock").display()),
-                format!("--pid-file={}", dir.join("mariadbd.pid").display()),
-                format!("--tmpdir={}", dir.display()),
-                format!("--port={port}"),
-                "--bind-address=127.0.0.1".into(),
-                "--local-infile=1".into(),
-                "--skip-log-bin".into(),
-                "--max-allowed-packet=64M".into(),
-                "--innodb-buffer-pool-size=64M".into(),
-                "--innodb-flush-log-at-trx-commit=2".into(),
-                "--key-buffer-size=32M".into(),
-            ])
+            .arg(mariadb::mariadbd_path())
+            .args(mariadb::server_args(
+                &mariadb::ServerPaths {
+                    datadir: data.clone(),
+                    socket: dir.join("mysqld.sock"),
+                    pid_file: dir.join("mariadbd.pid"),
+                    tmpdir: dir.clone(),
+                },
+                port,
+            ))
             .env("DIR", &dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
-        if is_root() {
-            server.arg("--user=root");
-        }
         let mut supervisor = server.spawn().map_err(|e| format!("sh: {e}"))?;
         let lifeline = supervisor.stdin.take();
         let mut pid = String::new();
@@ -140,8 +125,7 @@ impl MariaDb {
                     .set_read_timeout(Some(Duration::from_secs(5)))
                     .map_err(|e| e.to_string())?;
                 let mut greeting = [0u8; 5];
-                // Byte 4 is the protocol version of the initial handshake: 10.
-                if stream.read_exact(&mut greeting).is_ok() && greeting[4] == 10 {
+                if stream.read_exact(&mut greeting).is_ok() && mariadb::is_greeting(&greeting) {
                     return Ok(());
                 }
             }
@@ -188,23 +172,4 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free loopback port")
-}
-
-fn mariadbd() -> &'static str {
-    // Debian puts the server in /usr/sbin, which is not on every PATH.
-    if Path::new("/usr/sbin/mariadbd").exists() {
-        "/usr/sbin/mariadbd"
-    } else {
-        "mariadbd"
-    }
-}
-
-fn is_root() -> bool {
-    std::env::var("USER").is_ok_and(|u| u == "root")
-        || std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                == Some("0")
-        })
 }

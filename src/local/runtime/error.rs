@@ -26,7 +26,7 @@ pub enum RuntimeError {
         kind: &'static str,
         namespace: String,
         name: String,
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     #[error("{kind} {namespace}/{name}: {reason}")]
     Invalid {
@@ -46,6 +46,12 @@ pub enum RuntimeError {
 }
 
 impl RuntimeError {
+    /// The API answered 404: the object went away.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, RuntimeError::Api { source, .. }
+            if matches!(source.as_ref(), kube::Error::Api(s) if s.code == 404))
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         RuntimeError::Io {
             path: path.into(),

@@ -88,12 +88,13 @@ pub fn is_greeting(bytes: &[u8]) -> bool {
     bytes.len() >= 5 && bytes[4] == 10
 }
 
-/// Whether a server answers on `127.0.0.1:port` with its handshake.
-pub async fn answers(port: u16) -> bool {
+/// Whether the server answers its handshake on its unix socket. The socket, not the TCP
+/// port: on a shared machine another process may take the port between our choice and the
+/// server's bind, and would then answer a TCP probe; our server creates its socket only
+/// after binding its TCP port.
+pub async fn answers(socket: &Path) -> bool {
     let attempt = async {
-        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .ok()?;
+        let mut stream = tokio::net::UnixStream::connect(socket).await.ok()?;
         let mut greeting = [0u8; 5];
         stream.read_exact(&mut greeting).await.ok()?;
         Some(is_greeting(&greeting))
@@ -144,8 +145,15 @@ pub struct ServerConfig {
     pub grace: Duration,
 }
 
+/// A started server.
+pub struct Server {
+    pub process: Supervised,
+    /// Its unix socket, for [`answers`].
+    pub socket: PathBuf,
+}
+
 /// Initialises the data directory when needed and starts `mariadbd`; does not wait for it.
-pub async fn start(cfg: &ServerConfig) -> Result<Supervised> {
+pub async fn start(cfg: &ServerConfig) -> Result<Server> {
     let err = |reason: String| RuntimeError::MariaDb {
         what: cfg.what.clone(),
         reason,
@@ -182,7 +190,7 @@ pub async fn start(cfg: &ServerConfig) -> Result<Supervised> {
             .map_err(|e| RuntimeError::io(&init, e))?;
         args.push(format!("--init-file={}", init.display()));
     }
-    Supervised::spawn(&ProcessSpec {
+    let process = Supervised::spawn(&ProcessSpec {
         program: mariadbd_path().into(),
         args,
         env: Vec::new(),
@@ -190,7 +198,11 @@ pub async fn start(cfg: &ServerConfig) -> Result<Supervised> {
         log: cfg.log.clone(),
         grace: cfg.grace,
     })
-    .await
+    .await?;
+    Ok(Server {
+        process,
+        socket: paths.socket,
+    })
 }
 
 /// Records that the init file ran (call once the server answers: the init file runs before

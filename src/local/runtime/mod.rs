@@ -13,8 +13,9 @@
 //!   - a MariaDB image (`image` contains `mariadb`) → a real `mariadbd` on a free loopback
 //!     port (`mariadb.rs`); data dir `<first mounted volume>/mysql` (a PVC's directory under
 //!     `<state>/volumes`, kept across pod restarts, removed with the PVC object), root password
-//!     from `MYSQL_ROOT_PASSWORD`, user `qsmaster` without password; readiness = the server
-//!     answers its handshake. The image's `args` and `my.cnf` are not used.
+//!     from `MYSQL_ROOT_PASSWORD` (root@'%' and root@localhost), user `qsmaster` without
+//!     password and with all privileges; readiness = the server answers its handshake on its
+//!     own unix socket. The image's `args` and `my.cnf` are not used.
 //!   - `command[0]` (or `args[0]` when `command` is empty) `qserv-operator` → this binary
 //!     ([`RuntimeOptions::operator_binary`]) with the rest as args, `$(VAR)` expanded, the
 //!     container's env plus [`crate::local::addresses::ENV`], cwd = the pod's scratch dir,
@@ -39,10 +40,12 @@
 //!   kubelet stops the processes after the object is gone (SIGTERM, then SIGKILL after
 //!   [`RuntimeOptions::termination_grace`]); a new pod of the same name starts only then.
 //! - No probes are run as written: readiness is the MariaDB handshake, or "running".
-//!   No init containers, resource limits, security contexts or image pulls.
+//!   No init containers, resource limits, security contexts or image pulls. A pod's
+//!   containers start in template order, each (first) start after the earlier ones started.
 //! - Child processes run as the runtime's user with its environment plus the pod's.
 
 mod address_book;
+mod claims;
 mod context;
 pub mod error;
 mod kubelet;
@@ -57,9 +60,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::PersistentVolumeClaim;
-use kube::ResourceExt;
-use kube::api::{Api, Patch, PatchParams};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
@@ -312,112 +312,28 @@ async fn run(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
 
 async fn pass(ctx: &Arc<Ctx>, kubelet: &mut Kubelet) {
     for sts in ctx.stores.statefulsets.state() {
-        if let Err(e) = workloads::statefulset::reconcile(ctx, &sts).await {
-            tracing::warn!(%e, "statefulset");
-        }
+        report(workloads::statefulset::reconcile(ctx, &sts).await);
     }
     for d in ctx.stores.deployments.state() {
-        if let Err(e) = workloads::deployment::reconcile(ctx, &d).await {
-            tracing::warn!(%e, "deployment");
-        }
+        report(workloads::deployment::reconcile(ctx, &d).await);
     }
     for j in ctx.stores.jobs.state() {
-        if let Err(e) = workloads::job::reconcile(ctx, &j).await {
-            tracing::warn!(%e, "job");
-        }
+        report(workloads::job::reconcile(ctx, &j).await);
     }
-    bind_claims(ctx).await;
+    claims::bind(ctx).await;
     kubelet.sync(ctx);
-    remove_orphan_volumes(ctx);
+    claims::remove_orphan_volumes(ctx);
     refresh_addresses(ctx);
 }
 
-/// Marks PVCs `Bound` (there is no provisioner: the directory is the volume).
-async fn bind_claims(ctx: &Ctx) {
-    for pvc in ctx.stores.pvcs.state() {
-        let bound = pvc.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Bound");
-        if bound || pvc.metadata.deletion_timestamp.is_some() {
-            continue;
-        }
-        let ns = pvc.namespace().unwrap_or_else(|| "default".into());
-        let capacity = pvc
-            .spec
-            .as_ref()
-            .and_then(|s| s.resources.as_ref())
-            .and_then(|r| r.requests.clone())
-            .unwrap_or_default();
-        let patch = serde_json::json!({"status": {
-            "phase": "Bound",
-            "accessModes": pvc.spec.as_ref().and_then(|s| s.access_modes.clone()),
-            "capacity": capacity,
-        }});
-        let api: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), &ns);
-        if let Err(e) = api
-            .patch_status(
-                &pvc.name_any(),
-                &PatchParams::default(),
-                &Patch::Merge(&patch),
-            )
-            .await
-        {
-            tracing::debug!(pvc = %pvc.name_any(), %e, "PVC not bound yet");
-        }
+/// Logs a controller error; the next pass retries. An object deleted since the store saw it
+/// (404) is expected and not worth a warning.
+fn report(result: Result<(), RuntimeError>) {
+    match result {
+        Ok(()) => {}
+        Err(e) if e.is_not_found() => tracing::debug!(%e, "object gone"),
+        Err(e) => tracing::warn!(%e, "local runtime controller"),
     }
-}
-
-/// Removes the directories of PVC objects that no longer exist (and no pod still uses).
-fn remove_orphan_volumes(ctx: &Ctx) {
-    let root = ctx.state_dir.join("volumes");
-    let Ok(namespaces) = std::fs::read_dir(&root) else {
-        return;
-    };
-    let claims: std::collections::HashSet<PathBuf> = ctx
-        .stores
-        .pvcs
-        .state()
-        .iter()
-        .map(|p| {
-            ctx.volume_dir(
-                &p.namespace().unwrap_or_default(),
-                &p.name_any(),
-                p.metadata.uid.as_deref().unwrap_or_default(),
-            )
-        })
-        .collect();
-    let running: Vec<(String, String)> = ctx.live().keys().cloned().collect();
-    for ns in namespaces.flatten() {
-        let ns_name = ns.file_name().to_string_lossy().into_owned();
-        for dir in std::fs::read_dir(ns.path()).into_iter().flatten().flatten() {
-            let path = dir.path();
-            if claims.contains(&path) {
-                continue;
-            }
-            // A pod being stopped may still have its server on it: wait for the next pass.
-            let in_use = running.iter().any(|(pns, _)| *pns == ns_name)
-                && ctx.stores.pods.state().iter().any(|p| {
-                    p.namespace().as_deref() == Some(ns_name.as_str()) && uses_dir(ctx, p, &path)
-                });
-            if in_use {
-                continue;
-            }
-            if let Err(e) = std::fs::remove_dir_all(&path) {
-                tracing::warn!(dir = %path.display(), %e, "volume of a deleted PVC not removed");
-            }
-        }
-    }
-}
-
-fn uses_dir(ctx: &Ctx, pod: &k8s_openapi::api::core::v1::Pod, dir: &Path) -> bool {
-    let ns = pod.namespace().unwrap_or_default();
-    pod.spec
-        .iter()
-        .flat_map(|s| s.volumes.iter().flatten())
-        .filter_map(|v| v.persistent_volume_claim.as_ref())
-        .any(|c| {
-            let prefix = ctx.volume_dir(&ns, &c.claim_name, "");
-            dir.to_string_lossy()
-                .starts_with(&*prefix.to_string_lossy())
-        })
 }
 
 fn refresh_addresses(ctx: &Ctx) {

@@ -4,7 +4,8 @@
 //! the supervisor sends SIGTERM, waits up to the grace period, then SIGKILL. So no child
 //! outlives the runtime, even after a panic or a kill of the test binary.
 //!
-//! The supervisor prints the child's pid, then `exit N` when it ends (`N` = 128 + signal
+//! (The lifeline is passed to the watcher subshell as fd 3: a background list's stdin is
+//! /dev/null in a non-interactive shell.) The supervisor prints the child's pid, then `exit N` when it ends (`N` = 128 + signal
 //! for a signal), which is how the runtime learns a process died.
 
 use std::path::PathBuf;
@@ -19,10 +20,11 @@ use super::error::{Result, RuntimeError};
 
 const SUPERVISOR: &str = r#"
 log=$1; grace=$2; shift 2
-"$@" </dev/null >>"$log" 2>&1 &
+exec 3<&0
+"$@" </dev/null 3<&- >>"$log" 2>&1 &
 pid=$!
 echo "$pid"
-( cat >/dev/null
+( cat <&3 >/dev/null
   kill -TERM "$pid" 2>/dev/null
   i=0
   while kill -0 "$pid" 2>/dev/null && [ "$i" -lt "$grace" ]; do sleep 0.1; i=$((i+1)); done
@@ -55,7 +57,10 @@ pub struct Supervised {
 
 impl Supervised {
     pub async fn spawn(spec: &ProcessSpec) -> Result<Supervised> {
-        let what = || format!("{}", spec.program.display());
+        let what = || match &spec.cwd {
+            Some(cwd) => format!("{} (in {})", spec.program.display(), cwd.display()),
+            None => spec.program.display().to_string(),
+        };
         if let Some(dir) = spec.log.parent() {
             std::fs::create_dir_all(dir).map_err(|e| RuntimeError::io(dir, e))?;
         }
@@ -222,6 +227,9 @@ mod tests {
             .await
             .unwrap();
         let pid = p.pid();
+        // Still running a moment later: the lifeline holds while we hold it.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(p.exit_code(), None);
         assert!(is_alive(pid));
         assert_eq!(p.stop().await, 128 + 15);
         assert!(!is_alive(pid));

@@ -7,7 +7,8 @@
 //!   address map (to reach other pods' servers, e.g. the worker MariaDBs).
 //!   `PodContext::pod_ports` holds the loopback address of every container port of the same
 //!   pod started before it (containers start in template order, so a worker's `repl-wrk`
-//!   sees its `mariadb` container's 3306).
+//!   sees its `mariadb` container's 3306: a container's first start waits until the ones
+//!   before it have started).
 //! - It returns the loopback address serving each container port it serves
 //!   ([`SimulatedContainer::ports`], keyed by `containerPort`); those go into the address map
 //!   (`<pod>.<service>:<port>`, `<service>:<port>`) like real processes' ports.

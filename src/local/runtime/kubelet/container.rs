@@ -98,7 +98,7 @@ pub enum State {
 }
 
 pub enum Running {
-    Process(Supervised),
+    Process(Box<Supervised>),
     Simulated(#[allow(dead_code)] SimulatedContainer),
     Nothing,
 }
@@ -115,6 +115,7 @@ pub struct ContainerRun {
     /// The MariaDB port, kept across restarts so clients can reconnect to the same address.
     mariadb_port: Option<u16>,
     mariadb_datadir: Option<PathBuf>,
+    mariadb_socket: Option<PathBuf>,
 }
 
 /// What a container start needs from its pod.
@@ -143,6 +144,7 @@ impl ContainerRun {
             ports: BTreeMap::new(),
             mariadb_port: None,
             mariadb_datadir: None,
+            mariadb_socket: None,
         }
     }
 
@@ -246,10 +248,11 @@ impl ContainerRun {
                     log,
                     grace: ctx.opts.termination_grace,
                 };
-                let process = mariadb::start(&cfg)
+                let server = mariadb::start(&cfg)
                     .await
                     .map_err(|e| fail(e.to_string()))?;
                 self.mariadb_datadir = Some(cfg.datadir.clone());
+                self.mariadb_socket = Some(server.socket);
                 let local = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
                 let mut ports: BTreeMap<u16, SocketAddr> = self
                     .spec
@@ -261,7 +264,7 @@ impl ContainerRun {
                 if ports.is_empty() {
                     ports.insert(3306, local);
                 }
-                Ok((Running::Process(process), ports))
+                Ok((Running::Process(Box::new(server.process)), ports))
             }
             Kind::Operator => {
                 let mounts = Mounts::of(&self.spec, penv.backing);
@@ -290,7 +293,7 @@ impl ContainerRun {
                 let process = Supervised::spawn(&spec)
                     .await
                     .map_err(|e| fail(e.to_string()))?;
-                Ok((Running::Process(process), BTreeMap::new()))
+                Ok((Running::Process(Box::new(process)), BTreeMap::new()))
             }
             Kind::Simulated(sim) => {
                 let pctx = PodContext::new(
@@ -352,15 +355,16 @@ impl ContainerRun {
         }
     }
 
-    /// Readiness: MariaDB answers its handshake; others are ready while running.
+    /// Readiness: MariaDB answers its handshake (on its own socket); others are ready while
+    /// running.
     pub async fn probe(&mut self) {
         let State::Running { .. } = &self.state else {
             self.ready = false;
             return;
         };
-        if let (Kind::MariaDb, Some(port)) = (&self.kind, self.mariadb_port) {
+        if let (Kind::MariaDb, Some(socket)) = (&self.kind, &self.mariadb_socket) {
             let was_ready = self.ready;
-            self.ready = mariadb::answers(port).await;
+            self.ready = mariadb::answers(socket).await;
             if self.ready && !was_ready {
                 // The init file ran before the server listened.
                 if let Some(data) = self.datadir() {
@@ -410,4 +414,47 @@ pub fn free_port() -> std::io::Result<u16> {
 
 fn port_is_free(port: u16) -> bool {
     std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn container(command: &[&str], args: &[&str]) -> Container {
+        let strings = |v: &[&str]| Some(v.iter().map(|s| s.to_string()).collect());
+        Container {
+            name: "c".into(),
+            command: if command.is_empty() {
+                None
+            } else {
+                strings(command)
+            },
+            args: if args.is_empty() { None } else { strings(args) },
+            ..Container::default()
+        }
+    }
+
+    #[test]
+    fn this_binary_is_recognised_in_command_or_first_arg() {
+        let c = container(&["/usr/local/bin/qserv-operator", "ingest"], &["--x=1"]);
+        assert_eq!(
+            operator_args(&c),
+            Some(vec!["ingest".into(), "--x=1".into()])
+        );
+        let c = container(&[], &["qserv-operator", "check", "a"]);
+        assert_eq!(operator_args(&c), Some(vec!["check".into(), "a".into()]));
+        assert_eq!(
+            operator_args(&container(&["entrypoint"], &["qserv-operator"])),
+            None
+        );
+        assert_eq!(operator_args(&container(&[], &[])), None);
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_30_seconds() {
+        let opts = crate::local::runtime::RuntimeOptions::default();
+        assert_eq!(backoff(&opts, 0), Duration::from_secs(1));
+        assert_eq!(backoff(&opts, 2), Duration::from_secs(4));
+        assert_eq!(backoff(&opts, 50), Duration::from_secs(30));
+    }
 }

@@ -173,6 +173,67 @@ mod tests {
         assert_eq!(expand("$(NOPE) $$(PW) $", &env), "$(NOPE) $(PW) $");
     }
 
+    fn store<K>(objs: Vec<serde_json::Value>) -> Store<K>
+    where
+        K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + 'static,
+    {
+        let (reader, mut writer) = kube::runtime::reflector::store::<K>();
+        for o in objs {
+            let obj: K = serde_json::from_value(o).unwrap();
+            writer.apply_watcher_event(&kube::runtime::watcher::Event::Apply(obj));
+        }
+        reader
+    }
+
+    #[test]
+    fn env_comes_from_values_secrets_configmaps_and_fields() {
+        let secrets = store::<Secret>(vec![serde_json::json!({
+            "metadata": {"name": "s", "namespace": "q"},
+            "data": {"pw": "czNjcmV0"}, "stringData": {"key": "k1"}
+        })]);
+        let configmaps = store::<ConfigMap>(vec![serde_json::json!({
+            "metadata": {"name": "c", "namespace": "q"}, "data": {"mode": "fast"}
+        })]);
+        let src = Sources {
+            secrets: &secrets,
+            configmaps: &configmaps,
+        };
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p-0", "namespace": "q"}
+        }))
+        .unwrap();
+        let container: Container = serde_json::from_value(serde_json::json!({
+            "name": "c",
+            "envFrom": [{"configMapRef": {"name": "c"}, "prefix": "CM_"}],
+            "env": [
+                {"name": "PW", "valueFrom": {"secretKeyRef": {"name": "s", "key": "pw"}}},
+                {"name": "KEY", "valueFrom": {"secretKeyRef": {"name": "s", "key": "key"}}},
+                {"name": "MODE", "valueFrom": {"configMapKeyRef": {"name": "c", "key": "mode"}}},
+                {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                {"name": "URI", "value": "mysql://root:$(PW)@$(POD)"},
+                {"name": "OPT", "valueFrom": {"secretKeyRef": {"name": "s", "key": "no", "optional": true}}}
+            ]
+        }))
+        .unwrap();
+        let env = resolve(&pod, &container, &src).unwrap();
+        assert_eq!(env["PW"], "s3cret");
+        assert_eq!(env["KEY"], "k1");
+        assert_eq!(env["MODE"], "fast");
+        assert_eq!(env["CM_mode"], "fast");
+        assert_eq!(env["URI"], "mysql://root:s3cret@p-0");
+        assert!(!env.contains_key("OPT"));
+
+        let missing: Container = serde_json::from_value(serde_json::json!({
+            "name": "c",
+            "env": [{"name": "PW", "valueFrom": {"secretKeyRef": {"name": "s", "key": "nope"}}}]
+        }))
+        .unwrap();
+        assert_eq!(
+            resolve(&pod, &missing, &src).unwrap_err(),
+            "env PW: key \"nope\" of secret \"s\" not found"
+        );
+    }
+
     #[test]
     fn downward_api_fields() {
         let pod: Pod = serde_json::from_value(serde_json::json!({

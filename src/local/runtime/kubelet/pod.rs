@@ -109,8 +109,14 @@ impl PodWorker {
             return;
         };
         let mut pod_ports = BTreeMap::new();
+        // A container's first start waits for the ones before it, so a simulator sees its
+        // pod's servers in `pod_ports` (Kubernetes starts them in order without waiting).
+        let mut earlier_started = true;
         for c in &mut self.containers {
             c.check_exit(&self.restart_policy, &self.ctx.opts);
+            if !earlier_started && !c.has_run() {
+                continue;
+            }
             let env = PodEnv {
                 ctx: &self.ctx,
                 pod: &self.pod,
@@ -121,6 +127,7 @@ impl PodWorker {
             c.start_if_due(&env).await;
             c.probe().await;
             pod_ports.extend(c.ports.clone());
+            earlier_started &= c.has_run();
         }
     }
 

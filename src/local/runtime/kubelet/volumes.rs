@@ -21,6 +21,8 @@ pub type Backing = BTreeMap<String, PathBuf>;
 /// cannot start.
 pub fn prepare(ctx: &Ctx, pod: &Pod, scratch: &Path) -> Result<Backing, String> {
     let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
+    // Also the containers' working directory.
+    std::fs::create_dir_all(scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
     let mut out = Backing::new();
     for v in pod
         .spec

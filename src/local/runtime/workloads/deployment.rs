@@ -142,7 +142,7 @@ async fn write_status(
         kind: "Deployment",
         namespace: ns.into(),
         name: deploy.name_any(),
-        source,
+        source: Box::new(source),
     })?;
     Ok(())
 }

@@ -183,7 +183,7 @@ pub async fn reconcile(ctx: &Ctx, job: &Job) -> Result<()> {
             kind: "Job",
             namespace: ns.clone(),
             name: name.clone(),
-            source,
+            source: Box::new(source),
         })?;
     Ok(())
 }

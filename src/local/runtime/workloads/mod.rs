@@ -33,7 +33,7 @@ where
             kind,
             namespace: ns.into(),
             name: obj.meta().name.clone().unwrap_or_default(),
-            source,
+            source: Box::new(source),
         }),
     }
 }
@@ -55,7 +55,7 @@ where
             kind,
             namespace: ns.into(),
             name: name.into(),
-            source,
+            source: Box::new(source),
         }),
     }
 }

@@ -178,7 +178,7 @@ async fn write_status(
         kind: "StatefulSet",
         namespace: ns.into(),
         name: sts.name_any(),
-        source,
+        source: Box::new(source),
     })?;
     Ok(())
 }
