@@ -169,6 +169,20 @@ fn file_lines(dir: &Path) -> BTreeMap<(u32, bool), u64> {
     out
 }
 
+/// MySQL partitions of a table, in order.
+async fn partitions(server: &MariaDb, db: &str, table: &str) -> Vec<String> {
+    let mut c = conn(server).await;
+    let names: Vec<Option<String>> = c
+        .exec(
+            "SELECT PARTITION_NAME FROM information_schema.PARTITIONS \
+             WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY PARTITION_ORDINAL_POSITION",
+            (db, table),
+        )
+        .await
+        .unwrap();
+    names.into_iter().flatten().collect()
+}
+
 async fn conn(server: &MariaDb) -> mysql_async::Conn {
     mysql_async::Conn::from_url(server.url()).await.unwrap()
 }
@@ -548,6 +562,13 @@ async fn contract_violations_are_refused_with_the_documented_error() {
         .await
         .unwrap();
     assert_eq!(r.num_rows_loaded, file_lines(object_dir)[&(chunk, false)]);
+    // Qserv's super-transaction layout: one MySQL partition per transaction.
+    let holder = &servers()[if right.worker == "worker-0" { 0 } else { 1 }];
+    let table = format!("Object_{chunk}");
+    assert_eq!(
+        partitions(holder, db, &table).await,
+        ["p0", &format!("p{id}")]
+    );
     let e = client.publish_database(db).await.unwrap_err();
     assert!(qserv_error(e).contains(&format!("transactions [{id}] are not committed or aborted")));
     // Committed: no more contributions, no second commit.
@@ -560,6 +581,10 @@ async fn contract_violations_are_refused_with_the_documented_error() {
     let e = client.end_transaction(id, true).await.unwrap_err();
     assert!(qserv_error(e).contains("is not in the STARTED state (it is FINISHED)"));
     client.publish_database(db).await.unwrap();
+    assert!(
+        partitions(holder, db, &table).await.is_empty(),
+        "publishing removes the partitioning"
+    );
     let e = client.register_table(object).await.unwrap_err();
     assert!(qserv_error(e).contains("is published"));
     // Deleting a published database needs the admin key.
@@ -813,5 +838,55 @@ async fn the_case01_manifest_ingests_through_the_spec_plan() {
     assert_eq!(summary.outcome, Outcome::Ingested);
     let rows = worker_rows(&spec.database).await;
     assert_eq!((total(&rows, "Object"), total(&rows, "Source")), (88, 3339));
+    standin.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_died_after_commit_is_published_not_loaded_again() {
+    let standin = standin().await;
+    let client = client(&standin);
+    let db = "case01_resume";
+    let plan = plan(db);
+    // What a run killed between commit and publish leaves: every file loaded and committed.
+    client.register_database(db, 85, 12, 0.01667).await.unwrap();
+    client
+        .register_table(&plan.tables[1].registration)
+        .await
+        .unwrap();
+    client
+        .register_table(&plan.tables[0].registration)
+        .await
+        .unwrap();
+    let id = client.start_transaction(db).await.unwrap();
+    for t in &plan.tables {
+        for &(chunk, overlap) in file_lines(&t.chunk_dir).keys() {
+            let file = t.chunk_dir.join(if overlap {
+                format!("chunk_{chunk}_overlap.txt")
+            } else {
+                format!("chunk_{chunk}.txt")
+            });
+            let location = client.locate_chunk(id, chunk).await.unwrap();
+            let c = Contribution {
+                transaction_id: id,
+                table: &t.registration.table,
+                chunk,
+                overlap,
+                file: &file,
+                dialect: &t.dialect,
+            };
+            client.send_contribution(&location, &c).await.unwrap();
+        }
+    }
+    client.end_transaction(id, false).await.unwrap();
+
+    let summary = run_ingest(&client, &plan, &IngestOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(summary.outcome, Outcome::Resumed);
+    assert_eq!(summary.transaction_id, Some(id));
+    let rows = worker_rows(db).await;
+    assert_eq!((total(&rows, "Object"), total(&rows, "Source")), (88, 3339));
+    let info = client.databases().await.unwrap();
+    assert!(info.iter().any(|d| d.database == db && d.is_published));
     standin.shutdown().await;
 }

@@ -378,6 +378,18 @@ pub async fn run_ingest(
         }
     }
 
+    // A start request retried after a lost answer may have opened a second transaction;
+    // any open one would block publishing, and none can be ours to keep.
+    for t in client.list_transactions(&plan.database).await? {
+        if t.is_open() && Some(t.id) != summary.transaction_id {
+            tracing::warn!(
+                transaction = t.id,
+                "aborting a stray open transaction before publishing"
+            );
+            client.end_transaction(t.id, true).await?;
+            summary.aborted_transactions.push(t.id);
+        }
+    }
     let t = Instant::now();
     client.publish_database(&plan.database).await?;
     seconds.insert("publish".into(), t.elapsed().as_secs_f64());

@@ -51,7 +51,7 @@ use tables::Sql;
 pub use contract::{MAX_VERSION, MIN_VERSION};
 
 /// A worker of the stand-in: its name (Qserv's worker id) and its MariaDB.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StandInWorker {
     pub name: String,
     /// `mysql://user[:password]@host:port`, reachable from this process and from the czar's
@@ -59,8 +59,9 @@ pub struct StandInWorker {
     pub mysql: String,
 }
 
-/// How to start the stand-in.
-#[derive(Debug, Clone)]
+/// How to start the stand-in (serde: the local runtime can keep it in a file).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct StandInConfig {
     pub auth_key: String,
     pub admin_auth_key: String,
@@ -68,9 +69,15 @@ pub struct StandInConfig {
     /// The czar's (query) MariaDB, where published tables become readable.
     pub czar_mysql: String,
     /// Controller port on 127.0.0.1 (0: any free port). Worker ports are always free ones.
+    #[serde(default)]
     pub controller_port: u16,
     /// `instance_id` reported by `/meta/version`.
+    #[serde(default = "default_instance_id")]
     pub instance_id: String,
+}
+
+fn default_instance_id() -> String {
+    "qserv-operator-local".into()
 }
 
 impl StandInConfig {
@@ -81,7 +88,7 @@ impl StandInConfig {
             workers: Vec::new(),
             czar_mysql: czar_mysql.into(),
             controller_port: 0,
-            instance_id: "qserv-operator-local".into(),
+            instance_id: default_instance_id(),
         }
     }
 }
