@@ -33,6 +33,7 @@ pub use endpoint::Endpoint;
 pub use error::{LoadError, Result};
 pub use reference::{LoadSummary, ReferenceLoad, STAGING_SUFFIX, load_reference};
 pub use stream::{Input, Progress};
+mod chunk_files;
 pub mod ingest;
 pub mod ingest_plan;
 pub mod replication;

@@ -32,8 +32,11 @@
 
 mod contract;
 mod controller;
+mod databases;
+mod publishing;
 mod rows;
 pub mod tables;
+mod transactions;
 mod worker;
 
 use std::collections::{BTreeMap, HashSet};
