@@ -260,7 +260,15 @@ async fn case01_ingests_exactly_and_the_czar_reads_it() {
         .await
         .unwrap();
     let elapsed = t.elapsed();
-    println!("case01 ingest: {elapsed:?}, phases {:?}", summary.seconds);
+    println!(
+        "case01 ingest: {elapsed:?}, phases {:?}, contributions {:?}",
+        summary.seconds,
+        summary
+            .tables
+            .iter()
+            .map(|t| (&t.table, t.contributions, t.bytes))
+            .collect::<Vec<_>>()
+    );
     assert_eq!(summary.outcome, Outcome::Ingested);
 
     // Per chunk: the worker tables hold exactly the chunk files' lines.
@@ -527,6 +535,26 @@ async fn contract_violations_are_refused_with_the_documented_error() {
         .await
         .unwrap_err();
     assert!(qserv_error(e).contains("was not allocated: ask POST /ingest/chunk first"));
+    // A table the database does not have.
+    let mut unknown = contribution(id, file);
+    unknown.table = "Nope";
+    let e = client
+        .send_contribution(&right, &unknown)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        qserv_error(e),
+        format!("unknown table 'Nope' in database '{db}'")
+    );
+    // A service that does not exist: 404, before any other check.
+    let resp = reqwest::Client::new()
+        .post(format!("{base}/ingest/regular"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(refused(&v), "no such service: /ingest/regular");
     // A malformed row: named, and nothing of the file written.
     let bad = tempfile::NamedTempFile::new().unwrap();
     // The first row's leading fields are plain numbers; its last ones may be binary.
@@ -617,6 +645,11 @@ async fn a_contribution_failing_once_with_5xx_is_retried() {
         .await
         .unwrap();
     assert_eq!(summary.outcome, Outcome::Ingested);
+    assert_eq!(
+        standin.injected_failures(),
+        1,
+        "one contribution failed, then was retried"
+    );
     let rows = worker_rows(db).await;
     assert_eq!((total(&rows, "Object"), total(&rows, "Source")), (88, 3339));
     standin.shutdown().await;
@@ -635,6 +668,12 @@ async fn contributions_always_failing_abort_and_publish_nothing() {
         panic!("{err}");
     };
     assert!(cause.to_string().contains("HTTP 500"), "{cause}");
+    // Each failing contribution was tried as often as the retry policy allows.
+    assert!(
+        standin.injected_failures() >= 3,
+        "{}",
+        standin.injected_failures()
+    );
     let states: Vec<(u32, String)> = client
         .list_transactions(db)
         .await

@@ -48,12 +48,8 @@ pub async fn handle(
 
 async fn route(s: &Shared, method: &Method, path: &str, p: &Params) -> Outcome {
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
-    // Authorization first, then the version, as `Module::execute` does.
-    let is_admin = if *method == Method::GET {
-        false
-    } else {
-        p.authorize(&s.auth_key, &s.admin_auth_key)?
-    };
+    // Unknown services are 404 before any check; then authorization, then the version,
+    // as `Module::execute` does.
     let known = matches!(
         (method.as_str(), segs.as_slice()),
         ("GET", ["meta", "version"])
@@ -71,6 +67,11 @@ async fn route(s: &Shared, method: &Method, path: &str, p: &Params) -> Outcome {
     if !known {
         return Err(Refusal::not_found(path));
     }
+    let is_admin = if *method == Method::GET {
+        false
+    } else {
+        p.authorize(&s.auth_key, &s.admin_auth_key)?
+    };
     p.check_version()?;
     match (method.as_str(), segs.as_slice()) {
         ("GET", ["meta", "version"]) => Ok(json!({

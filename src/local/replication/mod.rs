@@ -189,6 +189,8 @@ pub(crate) struct Faults {
     pub status: u16,
     pub remaining: usize,
     pub always: bool,
+    /// Failures served so far.
+    pub served: usize,
 }
 
 pub(crate) struct Shared {
@@ -230,11 +232,9 @@ impl Shared {
     /// Takes one injected failure, if any is pending.
     pub fn take_fault(&self) -> Option<u16> {
         let mut f = self.faults.lock().unwrap_or_else(|p| p.into_inner());
-        if f.always {
-            return Some(f.status);
-        }
-        if f.remaining > 0 {
-            f.remaining -= 1;
+        if f.always || f.remaining > 0 {
+            f.remaining = f.remaining.saturating_sub(1);
+            f.served += 1;
             return Some(f.status);
         }
         None
@@ -364,6 +364,7 @@ impl ReplicationStandIn {
             status,
             remaining: times,
             always: false,
+            served: f.served,
         };
     }
 
@@ -374,11 +375,25 @@ impl ReplicationStandIn {
             status,
             remaining: 0,
             always: true,
+            served: f.served,
         };
     }
 
     pub fn clear_faults(&self) {
-        *self.shared.faults.lock().unwrap_or_else(|p| p.into_inner()) = Faults::default();
+        let mut f = self.shared.faults.lock().unwrap_or_else(|p| p.into_inner());
+        *f = Faults {
+            served: f.served,
+            ..Faults::default()
+        };
+    }
+
+    /// Injected failures served so far.
+    pub fn injected_failures(&self) -> usize {
+        self.shared
+            .faults
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .served
     }
 
     /// Stops the controller and every worker service.
