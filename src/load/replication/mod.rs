@@ -114,19 +114,25 @@ impl ReplicationClient {
         let v = self
             .call(Method::GET, &self.base_url, "/replication/config", "", None)
             .await?;
-        let Some(list) = v.pointer("/config/databases").and_then(Value::as_array) else {
-            return Err(self.bad("GET /replication/config", "", "no config.databases"));
+        // An array in `db-table-management.rst`; keyed by name in some releases: take both.
+        let list: Vec<&Value> = match v.pointer("/config/databases") {
+            Some(Value::Array(a)) => a.iter().collect(),
+            Some(Value::Object(m)) => m.values().collect(),
+            _ => return Err(self.bad("GET /replication/config", "", "no config.databases")),
+        };
+        let flag = |v: Option<&Value>| {
+            matches!(v, Some(Value::Bool(true))) || v.and_then(Value::as_u64) == Some(1)
         };
         Ok(list
-            .iter()
+            .into_iter()
             .map(|d| DatabaseInfo {
                 database: str_of(d, "database"),
-                is_published: d.get("is_published").and_then(Value::as_u64) == Some(1),
-                tables: d
-                    .get("tables")
-                    .and_then(Value::as_array)
-                    .map(|t| t.iter().map(|t| str_of(t, "name")).collect())
-                    .unwrap_or_default(),
+                is_published: flag(d.get("is_published")),
+                tables: match d.get("tables") {
+                    Some(Value::Array(t)) => t.iter().map(|t| str_of(t, "name")).collect(),
+                    Some(Value::Object(t)) => t.keys().cloned().collect(),
+                    _ => Vec::new(),
+                },
             })
             .collect())
     }
@@ -233,7 +239,8 @@ impl ReplicationClient {
     /// `multipart/form-data` body (description fields first, then the one file part, as
     /// `worker/index.rst` requires). Chosen over `/ingest/data` because the worker reads it
     /// as a stream (`httplib::ContentReader` in `IngestHttpSvc.cc`) while `/ingest/data`
-    /// needs the whole contribution as one JSON document in memory on both sides.
+    /// needs the whole contribution as one JSON document in memory on both sides. The form
+    /// fields are strings (`FileUploadModule.cc` stores them so, and reads numbers from them).
     pub async fn send_contribution(
         &self,
         worker: &ChunkLocation,

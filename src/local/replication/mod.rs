@@ -5,8 +5,10 @@
 //! catalog readable from the czar's MariaDB.
 //!
 //! What it checks (each refusal in Qserv's shape, HTTP 200 `success: 0`, message as Qserv's
-//! where Qserv has one): `auth_key`/`admin_auth_key` on every POST/PUT/DELETE, the API
-//! `version` on every request (a *missing* version is refused, where Qserv only warns);
+//! where Qserv has one; unknown services are HTTP 404): `auth_key`/`admin_auth_key` on every
+//! POST/PUT/DELETE, the worker's `/ingest/csv` included (stricter than Qserv, whose
+//! `FileUploadModule.cc` does not check keys), the API `version` on every request (a
+//! *missing* version is refused, where Qserv only warns);
 //! database before tables, a director before its children, the documented required keys of a
 //! table (director key, latitude/longitude, `chunkId`/`subChunkId` columns, no `qserv` column
 //! prefix); unknown database, table or transaction; nothing added to a published database;
@@ -17,18 +19,37 @@
 //! transaction; publishing only without open transactions; deleting a published database only
 //! with the admin key.
 //!
-//! What it does not do (limits): no persistence (state lives in memory, the MariaDB tables
-//! stay); no replicas (each chunk lives on one worker; allocation is `chunk % workers` over
-//! the worker list at allocation time); regular (fully replicated) tables can be registered
-//! but not ingested (no `/ingest/regular`); only `/ingest/csv` by value on the workers (no
-//! `/ingest/file`, `/ingest/file-async`, `/ingest/data`, no `/ingest/chunks`); no transaction
-//! contexts, logs or per-contribution listing (only the `contrib=1` summary); the director
-//! index is a plain InnoDB table `qservMeta.<db>__<table>` on the czar; row counters are
-//! kept in memory; no database families, no un-publishing, no charset conversion beyond
-//! `LOAD DATA ... CHARACTER SET`. The czar reads the data through FederatedX tables (one per
-//! worker and table, onto a `UNION ALL` view of that worker's chunk tables) under a
-//! `UNION ALL` view named as the table: plain SQL works, Qserv's query rewriting, UDFs and
-//! `qserv_areaspec_*` do not.
+//! What it does not do (limits):
+//! - no persistence: the services' state lives in memory (the MariaDB tables stay);
+//! - no replicas: a chunk lives on one worker, allocated `chunk % workers` over the worker
+//!   list at allocation time, and kept there;
+//! - regular (fully replicated) tables can be registered but not ingested (no
+//!   `/ingest/regular`); the workers serve `/ingest/csv` by value only (no `/ingest/file`,
+//!   `/ingest/file-async`, `/ingest/data`), the controller has no `/ingest/chunks`;
+//! - no transaction contexts or logs, no per-contribution listing (the `contrib=1` summary
+//!   only); committing or aborting waits up to a minute for contributions in flight;
+//! - the director index is a plain InnoDB table `qservMeta.<db>__<table>` on the czar; row
+//!   counters are kept in memory; no database families, no un-publishing;
+//! - the czar reads published tables through FederatedX tables (one per worker and table,
+//!   onto a `UNION ALL` view of that worker's chunk tables) under a `UNION ALL` view named as
+//!   the table: plain SQL works; Qserv's query rewriting, UDFs and `qserv_areaspec_*` do not;
+//! - worker MariaDBs need `local_infile` on (rows go in with `LOAD DATA LOCAL INFILE`), the
+//!   czar's needs Debian's `ha_federatedx.so` (installed on first publish).
+//!
+//! ```no_run
+//! # use qserv_operator::local::replication::*;
+//! # async fn example() -> Result<(), StandInError> {
+//! let mut config = StandInConfig::new("auth", "admin", "mysql://root@127.0.0.1:3306");
+//! config.workers = vec![StandInWorker {
+//!     name: "worker-0".into(),
+//!     mysql: "mysql://root@127.0.0.1:41001".into(),
+//! }];
+//! let standin = ReplicationStandIn::start(config).await?;
+//! println!("controller at {}", standin.controller_url());
+//! standin.fail_contributions(503, 1); // the next contribution gets HTTP 503
+//! standin.shutdown().await;
+//! # Ok(()) }
+//! ```
 
 mod contract;
 mod controller;
