@@ -929,3 +929,62 @@ async fn a_run_that_died_after_commit_is_published_not_loaded_again() {
     assert!(info.iter().any(|d| d.database == db && d.is_published));
     standin.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_list_can_change_while_running() {
+    let [w0, w1, czar] = servers();
+    let mut config = StandInConfig::new(AUTH, ADMIN, &czar.url());
+    config.workers = vec![StandInWorker {
+        name: "worker-0".into(),
+        mysql: w0.url(),
+    }];
+    let standin = ReplicationStandIn::start(config).await.unwrap();
+    assert_eq!(standin.worker_names(), ["worker-0"]);
+    assert!(standin.worker_url("worker-1").is_none());
+    let both = vec![
+        StandInWorker {
+            name: "worker-0".into(),
+            mysql: w0.url(),
+        },
+        StandInWorker {
+            name: "worker-1".into(),
+            mysql: w1.url(),
+        },
+    ];
+    standin.set_workers(both).await.unwrap();
+    assert_eq!(standin.worker_names(), ["worker-0", "worker-1"]);
+    let url = standin.worker_url("worker-1").unwrap();
+    let v = raw(
+        reqwest::Method::GET,
+        &format!("{url}/meta/version?version=55"),
+        None,
+    )
+    .await;
+    assert_eq!(v["success"], 1, "{v}");
+    assert_eq!(v["id"], "worker-1");
+    assert_eq!(v["kind"], "replication-worker-ingest");
+    // Chunks allocated from now on spread over both workers.
+    let client = client(&standin);
+    let db = "case01_workers";
+    client.register_database(db, 85, 12, 0.01667).await.unwrap();
+    let id = client.start_transaction(db).await.unwrap();
+    let a = client.locate_chunk(id, 6630).await.unwrap();
+    let b = client.locate_chunk(id, 6631).await.unwrap();
+    assert_ne!(a.worker, b.worker);
+    // A worker taken away stops serving.
+    standin
+        .set_workers(vec![StandInWorker {
+            name: "worker-0".into(),
+            mysql: w0.url(),
+        }])
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        reqwest::get(format!("{url}/meta/version?version=55"))
+            .await
+            .is_err()
+    );
+    client.end_transaction(id, true).await.unwrap();
+    standin.shutdown().await;
+}
