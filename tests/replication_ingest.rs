@@ -988,3 +988,89 @@ async fn the_worker_list_can_change_while_running() {
     client.end_transaction(id, true).await.unwrap();
     standin.shutdown().await;
 }
+
+/// Throughput figures, not a check: `cargo test --test replication_ingest -- --ignored
+/// --nocapture synthetic`. A synthetic catalog (ids, positions in a 10x10 degree field,
+/// magnitudes) partitioned at 85/12 and ingested through the stand-in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "prints throughput figures"]
+async fn synthetic_ingest_throughput() {
+    let rows: u64 = std::env::var("SYNTHETIC_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("synthetic.tsv");
+    let mut rng = fastrand::Rng::with_seed(7);
+    let mut text = String::new();
+    for id in 0..rows {
+        let (ra, dec, mag) = (
+            rng.f64() * 10.0,
+            rng.f64() * 10.0 - 5.0,
+            18.0 + rng.f64() * 6.0,
+        );
+        text.push_str(&format!("{id}\t{ra:.8}\t{dec:.8}\t{mag:.4}\n"));
+    }
+    std::fs::write(&input, text).unwrap();
+    let mut store = ConfigStore::default();
+    store.set("part.num-stripes", json!(85));
+    store.set("part.num-sub-stripes", json!(12));
+    store.set("part.overlap", json!(0.01667));
+    store.set("part.pos", json!("ra, dec"));
+    store.set("in.csv.field", json!(["id", "ra", "dec", "mag"]));
+    store.set("out.csv.delimiter", json!(","));
+    store.set("out.csv.no-quote", json!(true));
+    let config = PartitionConfig::from_store(&store).unwrap();
+    let out = dir.path().join("Synthetic");
+    let t = Instant::now();
+    partition_files(&config, &Options::new(vec![input], out.clone())).unwrap();
+    let partition_time = t.elapsed();
+    let db = "synthetic";
+    let plan = IngestPlan {
+        database: db.into(),
+        num_stripes: 85,
+        num_sub_stripes: 12,
+        overlap: 0.01667,
+        tables: vec![TablePlan {
+            registration: TableRegistration {
+                database: db.into(),
+                table: "Synthetic".into(),
+                kind: TableKind::Director {
+                    key: "id".into(),
+                    latitude_key: "dec".into(),
+                    longitude_key: "ra".into(),
+                },
+                schema: vec![
+                    Column::new("id", "BIGINT NOT NULL"),
+                    Column::new("ra", "DOUBLE NOT NULL"),
+                    Column::new("dec", "DOUBLE NOT NULL"),
+                    Column::new("mag", "FLOAT"),
+                    Column::new("chunkId", "INT NOT NULL"),
+                    Column::new("subChunkId", "INT NOT NULL"),
+                ],
+            },
+            chunk_dir: out,
+            dialect: CsvDialect::qserv_testdata(),
+        }],
+    };
+    let standin = standin().await;
+    let t = Instant::now();
+    let summary = run_ingest(&client(&standin), &plan, &IngestOptions::default())
+        .await
+        .unwrap();
+    let ingest_time = t.elapsed();
+    let s = &summary.tables[0];
+    println!(
+        "synthetic: {rows} rows, partition {partition_time:?}; ingest {ingest_time:?} = {:.0} rows/s \
+         ({} chunks, {} overlap rows, {} contributions, {} MB); phases {:?}",
+        (s.rows + s.overlap_rows) as f64 / ingest_time.as_secs_f64(),
+        s.chunks,
+        s.overlap_rows,
+        s.contributions,
+        s.bytes / 1_000_000,
+        summary.seconds
+    );
+    assert_eq!(s.rows, rows);
+    assert_eq!(total(&worker_rows(db).await, "Synthetic"), rows);
+    standin.shutdown().await;
+}
