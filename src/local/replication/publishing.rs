@@ -8,7 +8,9 @@ use serde_json::{Value, json};
 
 use super::contract::{Outcome, Params, Refusal};
 use super::controller::{db_json, unknown_db};
-use super::tables::{self, DUMMY_CHUNK, chunk_table, literal, qualified, quote};
+use super::tables::{
+    self, DUMMY_CHUNK, chunk_table, create_chunk_table, literal, qualified, quote,
+};
 use super::{Db, Shared, TableMeta, now_ms};
 
 pub(super) async fn publish(s: &Shared, database: &str) -> Outcome {
@@ -43,6 +45,27 @@ pub(super) async fn publish(s: &Shared, database: &str) -> Outcome {
         .collect();
     // Workers: tables lose their transaction partitions; a view per table over its chunks.
     for (name, _, sql) in &workers {
+        let owned: Vec<u32> = db
+            .chunks
+            .iter()
+            .filter(|(_, w)| *w == name)
+            .map(|(c, _)| *c)
+            .collect();
+        // Every allocated chunk has all its tables, even those nobody contributed to (a
+        // table registered after the chunk's allocation).
+        let mut missing = Vec::new();
+        for t in &partitioned {
+            for &c in &owned {
+                for overlap in [false, true] {
+                    missing.push(create_chunk_table(
+                        database,
+                        &chunk_table(&t.name, c, overlap),
+                        &t.schema,
+                    ));
+                }
+            }
+        }
+        sql.run(&missing).await.map_err(Refusal::internal)?;
         let mut statements = Vec::new();
         for t in sql.tables(database).await.map_err(Refusal::internal)? {
             if !sql
@@ -59,12 +82,7 @@ pub(super) async fn publish(s: &Shared, database: &str) -> Outcome {
         }
         for t in &partitioned {
             let mut chunks = vec![DUMMY_CHUNK];
-            chunks.extend(
-                db.chunks
-                    .iter()
-                    .filter(|(_, w)| *w == name)
-                    .map(|(c, _)| *c),
-            );
+            chunks.extend(&owned);
             statements.push(tables::worker_view(database, &t.name, &chunks));
         }
         sql.run(&statements).await.map_err(Refusal::internal)?;
