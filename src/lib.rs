@@ -3,9 +3,12 @@
 
 pub mod api;
 pub mod catalog;
+pub mod check;
 pub mod cluster;
+pub mod ingest;
 pub mod load;
 pub mod local;
+pub mod metrics;
 pub mod partition;
 pub mod query;
 pub mod telemetry;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use qserv_operator::check;
 use qserv_operator::{api, load, query, telemetry};
 
 mod cli;
@@ -57,9 +58,17 @@ enum Command {
         files: Vec<PathBuf>,
     },
     /// Load catalog files (HDF5, CSV/TSV, Parquet) into a table of a plain MariaDB database.
+    /// With --to-workers and --partitioned: partitioner output onto Qserv workers as chunk tables.
     Load(Box<load::cli::LoadArgs>),
     /// Run one SQL statement on a MariaDB/Qserv endpoint; print the result as a table, CSV or JSON.
     Query(Box<query::QueryArgs>),
+    /// One step of a CatalogIngest, as its Job runs it (partition | load | reference | check).
+    Job(qserv_operator::ingest::job::JobArgs),
+    /// Run the controllers (QservCluster, CatalogIngest) against the current kubeconfig or in-cluster config.
+    Run(cli::run::RunArgs),
+    /// Compare Qserv with the reference: built-in data checks, a CatalogIngest's checks, and
+    /// qserv_testdata queries; exit 1 when a check fails.
+    Check(Box<check::cli::CheckArgs>),
     /// Ingest partitioned tables into Qserv through the replication ingest REST API.
     Ingest(Box<cli::ingest::IngestArgs>),
     /// Run the embedded Kubernetes API server of local mode (our CRDs installed) until Ctrl-C.
@@ -95,6 +104,13 @@ fn main() -> anyhow::Result<()> {
             tokio::runtime::Runtime::new()?.block_on(query::run(&args))?;
             Ok(())
         }
+        Command::Check(args) => {
+            let report = tokio::runtime::Runtime::new()?.block_on(check::cli::run(&args))?;
+            if !report.all_passed() {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::Ingest(args) => tokio::runtime::Runtime::new()?.block_on(cli::ingest::run(&args)),
         Command::Demo {
             data,
@@ -105,6 +121,10 @@ fn main() -> anyhow::Result<()> {
             work_dir,
             keep_running,
         })),
+        Command::Job(args) => {
+            tokio::runtime::Runtime::new()?.block_on(qserv_operator::ingest::job::run(args))
+        }
+        Command::Run(args) => tokio::runtime::Runtime::new()?.block_on(cli::run::run(args)),
         Command::Local {
             kubeconfig_out,
             port,

@@ -340,6 +340,10 @@ pub struct CatalogIngestStatus {
     /// Per-check outcome.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<CheckResult>,
+    /// Checks that were not run, with the reason (queries that need Qserv-only UDFs in local
+    /// mode, `.FIXME` query files, reference checks without a reference database).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped_checks: Vec<SkippedCheck>,
     /// Jobs created for this ingest.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub jobs: Vec<String>,
@@ -377,6 +381,14 @@ pub struct TableStatus {
     pub bytes: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_seconds: Option<f64>,
+}
+
+/// A check that was not run.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SkippedCheck {
+    pub name: String,
+    pub reason: String,
 }
 
 /// Outcome of one result check.

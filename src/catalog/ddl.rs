@@ -17,6 +17,16 @@ use super::schema::ColumnMeta;
 /// `CREATE TABLE IF NOT EXISTS` for `table` with one column per field, in schema order.
 /// Engine and charset are left to the loader (Qserv chunk tables use MyISAM).
 pub fn create_table_sql(table: &str, schema: &Schema) -> Result<String> {
+    Ok(format!(
+        "CREATE TABLE IF NOT EXISTS {} (\n{}\n)",
+        quote_identifier(table),
+        column_definitions(table, schema)?
+    ))
+}
+
+/// The column definitions of [`create_table_sql`] (the text between its parentheses), one
+/// line per field; `table` only names the table in errors.
+pub fn column_definitions(table: &str, schema: &Schema) -> Result<String> {
     let mut columns = Vec::with_capacity(schema.fields().len());
     for field in schema.fields() {
         let sql_type = sql_type(field).map_err(|reason| CatalogError::SqlType {
@@ -33,11 +43,7 @@ pub fn create_table_sql(table: &str, schema: &Schema) -> Result<String> {
         }
         columns.push(column);
     }
-    Ok(format!(
-        "CREATE TABLE IF NOT EXISTS {} (\n{}\n)",
-        quote_identifier(table),
-        columns.join(",\n")
-    ))
+    Ok(columns.join(",\n"))
 }
 
 /// The MySQL type of a field.

@@ -3,3 +3,4 @@
 pub mod demo;
 pub mod ingest;
 pub mod partition;
+pub mod run;

@@ -7,4 +7,12 @@
 //! function of the `QservCluster` and the cluster's generated secrets, with no network, clock or
 //! randomness, so it is tested on YAML fixtures.
 
+pub mod apply;
 pub mod build;
+pub mod controller;
+pub mod error;
+pub mod scale;
+pub mod status;
+
+pub use controller::{ControllerOptions, run};
+pub use error::ReconcileError;

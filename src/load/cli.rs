@@ -1,5 +1,7 @@
-//! `qserv-operator load`: the reference loader from the command line. Arguments map one to one
-//! onto a [`ReferenceLoad`], so a Job and a person at a terminal run the same code.
+//! `qserv-operator load`: the reference loader from the command line, and with
+//! `--to-workers ... --partitioned DIR` the direct chunk loader ([`super::chunks`]). Arguments
+//! map one to one onto a [`ReferenceLoad`] or a [`ChunkLoad`], so a Job and a person at a
+//! terminal run the same code.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -33,20 +35,45 @@ pub enum AngleUnitArg {
     Radian,
 }
 
-/// Load catalog files into one table of a plain MariaDB database (a reference), replacing it.
+/// Load catalog files into one table of a plain MariaDB database (a reference), replacing it;
+/// or, with `--to-workers` and `--partitioned`, the partitioner's output of a table onto Qserv
+/// worker MariaDBs as chunk tables.
+///
+/// Partitioned: `load --to-workers mysql://root@w1:3306,mysql://root@w2:3306 --database D
+/// --table T --partitioned DIR (--schema T.schema | --format F FILE) [--part-config C.json...]`.
+/// Chunks go to workers in sorted order, round-robin; the plan is printed.
 #[derive(clap::Args, Debug, Clone)]
 pub struct LoadArgs {
     /// MariaDB endpoint, `mysql://user[:password]@host:port`.
-    #[arg(long, value_name = "URL")]
-    pub to: String,
+    #[arg(long, value_name = "URL", required_unless_present = "to_workers")]
+    pub to: Option<String>,
+    /// Worker MariaDBs that get the chunk tables of `--partitioned` output, comma-separated.
+    #[arg(
+        long,
+        value_name = "URL,URL",
+        value_delimiter = ',',
+        conflicts_with = "to",
+        requires = "partitioned"
+    )]
+    pub to_workers: Vec<String>,
+    /// Partitioner output directory (`chunk_<id>.txt`, `chunk_<id>_overlap.txt`) to load onto
+    /// `--to-workers`. The table's columns come from `--schema`, else from the catalog FILE.
+    #[arg(long, value_name = "DIR", requires = "to_workers")]
+    pub partitioned: Option<PathBuf>,
+    /// sph-partition config files the output was made with (as given to `partition`): their
+    /// output fields, dialect and prefix describe the chunk files. Default: the table's
+    /// columns then chunkId, subChunkId, in the partitioner's default output dialect.
+    #[arg(long, value_name = "FILE", requires = "partitioned")]
+    pub part_config: Vec<PathBuf>,
     /// Database (created when missing).
     #[arg(long)]
     pub database: String,
     /// Table (replaced when it exists, once every row is loaded).
     #[arg(long)]
     pub table: String,
+    /// Input file format (not needed with `--partitioned` and `--schema`).
     #[arg(long, value_enum)]
-    pub format: FileFormat,
+    pub format: Option<FileFormat>,
     /// HDF5 dataset of the table (default: the table name).
     #[arg(long)]
     pub dataset: Option<String>,
@@ -72,8 +99,9 @@ pub struct LoadArgs {
     /// Rows per batch read from the files.
     #[arg(long, default_value_t = DEFAULT_BATCH_ROWS)]
     pub batch_rows: usize,
-    /// Input files, loaded in order as one table.
-    #[arg(required = true)]
+    /// Input files, loaded in order as one table (with `--partitioned`: the first gives the
+    /// columns when there is no `--schema`).
+    #[arg(required_unless_present = "partitioned")]
     pub files: Vec<PathBuf>,
 }
 
@@ -93,7 +121,10 @@ fn parse_cone(text: &str) -> std::result::Result<Cone, String> {
 impl LoadArgs {
     /// The load these arguments describe (reads the schema file of CSV/TSV inputs).
     pub fn reference_load(&self) -> Result<ReferenceLoad> {
-        let schema = match (&self.schema, self.format) {
+        let format = self.format.ok_or_else(|| {
+            LoadError::Arguments("--format is needed to read the input files".into())
+        })?;
+        let schema = match (&self.schema, format) {
             (Some(file), FileFormat::Csv | FileFormat::Tsv) => Some(Arc::new(
                 catalog::schema_from_ddl_file(file, Some(&self.table))
                     .or_else(|_| catalog::schema_from_ddl_file(file, None))
@@ -106,7 +137,7 @@ impl LoadArgs {
             options.schema = schema.clone();
             InputFormat::Csv(options)
         };
-        let format = match self.format {
+        let format = match format {
             FileFormat::Hdf5 => InputFormat::Hdf5 {
                 dataset: self.dataset.clone().unwrap_or_else(|| self.table.clone()),
             },
@@ -143,7 +174,10 @@ impl LoadArgs {
 /// Runs the load with a progress bar on a terminal; returns the summary line
 /// `loaded N rows into D.T in Xs (R rows/s)`.
 pub async fn run(args: &LoadArgs) -> Result<String> {
-    let endpoint = Endpoint::parse(&args.to)?;
+    if let Some(dir) = &args.partitioned {
+        return super::chunks_cli::run(args, dir).await;
+    }
+    let endpoint = Endpoint::parse(args.to.as_deref().unwrap_or_default())?;
     let load = args.reference_load()?;
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new_spinner();

@@ -34,6 +34,11 @@ impl Endpoint {
         format!("{}:{}", self.opts.ip_or_hostname(), self.opts.tcp_port())
     }
 
+    /// The parsed URL (for clients that need a session of their own, like the result checks).
+    pub fn opts(&self) -> &Opts {
+        &self.opts
+    }
+
     /// A new connection with the loader session settings.
     pub async fn connect(&self) -> Result<Conn> {
         let connect_error = |err: mysql_async::Error| LoadError::Connect {

@@ -10,6 +10,10 @@ use crate::catalog::CatalogError;
 /// An error from a loader.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    /// The arguments of a load do not describe one (a missing option, a bad config file).
+    #[error("{0}")]
+    Arguments(String),
+
     /// The endpoint URL does not parse.
     #[error("endpoint `{url}`: {reason}")]
     Endpoint { url: String, reason: String },
@@ -59,6 +63,15 @@ pub enum LoadError {
     ColumnType {
         table: String,
         column: String,
+        reason: String,
+    },
+
+    /// A file of the load cannot be used (a chunk file unreadable, a directory without chunk
+    /// files, a dialect `LOAD DATA` cannot read), or its rows did not all load.
+    #[error("table `{table}`: {}: {reason}", file.display())]
+    File {
+        table: String,
+        file: PathBuf,
         reason: String,
     },
 

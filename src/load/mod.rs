@@ -2,6 +2,8 @@
 //!
 //! - [`reference`]: one table, unpartitioned, into a plain MariaDB database (the reference of
 //!   result checks), through a staging table renamed when complete.
+//! - [`chunks`]: partitioner output onto Qserv worker MariaDBs as chunk tables (names and DDL in
+//!   [`chunk_tables`], shared with the ingest service stand-in), staged and swapped in likewise.
 //!
 //! Rows travel as `LOAD DATA LOCAL INFILE` text ([`tsv`]) streamed straight from the readers'
 //! Arrow batches ([`stream`]): no temp files, bounded memory, one connection per load.
@@ -33,6 +35,10 @@ pub use endpoint::Endpoint;
 pub use error::{LoadError, Result};
 pub use reference::{LoadSummary, ReferenceLoad, STAGING_SUFFIX, load_reference};
 pub use stream::{Input, Progress};
+pub mod chunk_tables;
+pub mod chunks;
+pub use chunks::{ChunkFiles, ChunkLoad, ChunkLoadSummary, ChunkPlan, TableDdl, load_chunks};
+pub mod chunks_cli;
 mod chunk_files;
 pub mod ingest;
 pub mod ingest_plan;

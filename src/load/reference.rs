@@ -32,7 +32,7 @@ pub const STAGING_SUFFIX: &str = "__loading";
 const OLD_SUFFIX: &str = "__replaced";
 
 /// Table options of a table created from the Arrow schema (see the module comment).
-const TABLE_OPTIONS: &str = "ENGINE=MyISAM DEFAULT CHARSET=utf8mb4";
+pub(crate) const TABLE_OPTIONS: &str = "ENGINE=MyISAM DEFAULT CHARSET=utf8mb4";
 
 /// One table to load into a reference database.
 #[derive(Clone, Debug)]
@@ -148,7 +148,7 @@ impl Plan {
     }
 }
 
-fn staging_name(table: &str) -> String {
+pub(crate) fn staging_name(table: &str) -> String {
     format!("{table}{STAGING_SUFFIX}")
 }
 
@@ -257,27 +257,55 @@ async fn create_staging(
 /// Puts the complete staging table under the final name, in one `RENAME TABLE` that swaps
 /// out a previous version when there is one.
 async fn publish(sql: &Sql, conn: &mut Conn, load: &ReferenceLoad) -> Result<()> {
-    let table = &load.table;
-    let exists: Option<u64> = conn
-        .exec_first(
-            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
-            (&load.database, table),
+    publish_tables(sql, conn, &load.database, std::slice::from_ref(&load.table)).await
+}
+
+/// Tables renamed per `RENAME TABLE` statement when publishing many (keeps statements short).
+const RENAMES_PER_STATEMENT: usize = 256;
+
+/// Puts the complete staging tables of `tables` (in `database`) under their final names,
+/// swapping out previous versions, which are then dropped. Each `RENAME TABLE` statement is
+/// atomic: up to [`RENAMES_PER_STATEMENT`] tables appear together.
+pub(crate) async fn publish_tables(
+    sql: &Sql,
+    conn: &mut Conn,
+    database: &str,
+    tables: &[String],
+) -> Result<()> {
+    let existing: Vec<String> = conn
+        .exec(
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?",
+            (database,),
         )
         .await
         .map_err(|err| sql.load_error(err, |row| (Default::default(), row)))?;
-    let final_q = quote_identifier(table);
-    let staging_q = quote_identifier(&staging_name(table));
-    if exists.unwrap_or(0) == 0 {
-        let rename = format!("RENAME TABLE {staging_q} TO {final_q}");
-        return sql.run(conn, "rename the staging table", &rename).await;
+    let existing: std::collections::HashSet<String> = existing.into_iter().collect();
+    let q = |name: &str| format!("{}.{}", quote_identifier(database), quote_identifier(name));
+    for group in tables.chunks(RENAMES_PER_STATEMENT) {
+        let old = |t: &str| q(&format!("{t}{OLD_SUFFIX}"));
+        let replaced: Vec<&String> = group.iter().filter(|t| existing.contains(*t)).collect();
+        let drop_old = (!replaced.is_empty()).then(|| {
+            let names: Vec<String> = replaced.iter().map(|t| old(t)).collect();
+            format!("DROP TABLE IF EXISTS {}", names.join(", "))
+        });
+        if let Some(drop_old) = &drop_old {
+            sql.run(conn, "drop a stale replaced table", drop_old)
+                .await?;
+        }
+        let mut renames = Vec::with_capacity(group.len() * 2);
+        for t in group {
+            if existing.contains(t) {
+                renames.push(format!("{} TO {}", q(t), old(t)));
+            }
+            renames.push(format!("{} TO {}", q(&staging_name(t)), q(t)));
+        }
+        let rename = format!("RENAME TABLE {}", renames.join(", "));
+        sql.run(conn, "swap in the staging table", &rename).await?;
+        if let Some(drop_old) = &drop_old {
+            sql.run(conn, "drop the replaced table", drop_old).await?;
+        }
     }
-    let old_q = quote_identifier(&format!("{table}{OLD_SUFFIX}"));
-    let drop_old = format!("DROP TABLE IF EXISTS {old_q}");
-    sql.run(conn, "drop a stale replaced table", &drop_old)
-        .await?;
-    let swap = format!("RENAME TABLE {final_q} TO {old_q}, {staging_q} TO {final_q}");
-    sql.run(conn, "swap in the staging table", &swap).await?;
-    sql.run(conn, "drop the replaced table", &drop_old).await
+    Ok(())
 }
 
 /// Drops the staging table after a failure, on a new connection if the old one is broken.
@@ -298,7 +326,9 @@ async fn drop_after_failure(endpoint: &Endpoint, conn: &mut Conn, load: &Referen
 }
 
 /// Runs blocking reader work off the async threads.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
         .unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic()))

@@ -11,7 +11,8 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
 
 use serde::{Deserialize, Serialize};
 
@@ -62,7 +63,7 @@ impl AddressMap {
     }
 }
 
-/// `host` as written, then without `.cluster.local`, `.svc` and finally the namespace part.
+/// `host` as written, then without `.cluster.local`, `.svc` and finally the last label.
 fn candidates(host: &str) -> impl Iterator<Item = String> {
     let mut out = vec![host.to_string()];
     let mut h = host;
@@ -72,30 +73,50 @@ fn candidates(host: &str) -> impl Iterator<Item = String> {
             out.push(h.to_string());
         }
     }
-    if h.len() < host.len()
-        && let Some((rest, _namespace)) = h.rsplit_once('.')
-    {
+    // `<service>.<namespace>` or `<pod>.<service>.<namespace>`: the last label may be the
+    // namespace (a map key never has one).
+    if let Some((rest, _namespace)) = h.rsplit_once('.') {
         out.push(rest.to_string());
     }
     out.into_iter()
 }
 
-/// Where `host:port` is reached from this process: the local-mode mapping when [`ENV`] names
-/// an address map that has it, else `host:port` unchanged.
+/// Maps registered in this process: the operator and the runtime of `qserv-operator local`
+/// (and tests) share one process, where an environment variable would be a process-wide race.
+static REGISTERED: RwLock<Vec<PathBuf>> = RwLock::new(Vec::new());
+
+/// Makes [`resolve`] in this process consult the map at `path` (before [`ENV`]).
+pub fn register_map(path: &Path) {
+    let mut maps = REGISTERED.write().unwrap_or_else(|p| p.into_inner());
+    if !maps.iter().any(|p| p == path) {
+        maps.push(path.to_path_buf());
+    }
+}
+
+/// Undoes [`register_map`] (a runtime that shuts down).
+pub fn unregister_map(path: &Path) {
+    REGISTERED
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .retain(|p| p != path);
+}
+
+/// Where `host:port` is reached from this process: the local-mode mapping of the first
+/// registered map, or of the map [`ENV`] names, that has it; else `host:port` unchanged.
 pub fn resolve(host: &str, port: u16) -> (String, u16) {
-    let Some(path) = std::env::var_os(ENV) else {
-        return (host.to_string(), port);
-    };
-    match AddressMap::load(Path::new(&path)) {
-        Ok(map) => match map.get(host, port) {
-            Some(addr) => (addr.ip().to_string(), addr.port()),
-            None => (host.to_string(), port),
-        },
-        Err(e) => {
-            tracing::warn!(%e, "cannot read the local address map; using {host}:{port} as is");
-            (host.to_string(), port)
+    let mut paths: Vec<PathBuf> = REGISTERED.read().unwrap_or_else(|p| p.into_inner()).clone();
+    paths.extend(std::env::var_os(ENV).map(PathBuf::from));
+    for path in paths {
+        match AddressMap::load(&path) {
+            Ok(map) => {
+                if let Some(addr) = map.get(host, port) {
+                    return (addr.ip().to_string(), addr.port());
+                }
+            }
+            Err(e) => tracing::warn!(%e, "cannot read a local address map"),
         }
     }
+    (host.to_string(), port)
 }
 
 /// [`resolve`] applied to the host and port of an `http(s)://` or `mysql://` URL.
@@ -158,5 +179,20 @@ mod tests {
         assert_eq!(back, map);
         back.remove_host("czar");
         assert!(back.entries.is_empty());
+
+        // A registered map is consulted by resolve and resolve_url.
+        assert_eq!(resolve("czar", 4040), ("czar".to_string(), 4040));
+        register_map(&path);
+        assert_eq!(
+            resolve("czar.ns.svc", 4040),
+            ("127.0.0.1".to_string(), 40001)
+        );
+        assert_eq!(
+            resolve_url("mysql://root:pw@czar.ns:3306/db"),
+            "mysql://root:pw@127.0.0.1:40002/db"
+        );
+        assert_eq!(resolve_url("http://other:8080/x"), "http://other:8080/x");
+        unregister_map(&path);
+        assert_eq!(resolve("czar", 4040), ("czar".to_string(), 4040));
     }
 }

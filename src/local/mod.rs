@@ -3,3 +3,4 @@
 pub mod addresses;
 pub mod apiserver;
 pub mod replication;
+pub mod runtime;

@@ -18,6 +18,8 @@ pub enum OutputFormat {
     Table,
     Csv,
     Json,
+    /// An astropy table in an HDF5 file (needs `--out`; see `query::hdf5`).
+    Hdf5,
 }
 
 /// A column of a result: its name and whether its values are numbers.
@@ -118,6 +120,11 @@ impl<W: Write> RowWriter<W> {
                 )?;
             }
             OutputFormat::Table => {}
+            OutputFormat::Hdf5 => {
+                return Err(io::Error::other(
+                    "HDF5 is not a text format (query::hdf5 writes it)",
+                ));
+            }
         }
         Ok(writer)
     }
@@ -146,6 +153,8 @@ impl<W: Write> RowWriter<W> {
                 let sep = if self.rows == 0 { "\n  " } else { ",\n  " };
                 write!(self.out, "{sep}[{}]", fields.join(", "))?;
             }
+            // `new` refuses it.
+            OutputFormat::Hdf5 => unreachable!("no RowWriter for HDF5"),
         }
         self.rows += 1;
         Ok(())
@@ -155,7 +164,7 @@ impl<W: Write> RowWriter<W> {
     pub fn finish(mut self) -> io::Result<u64> {
         match self.format {
             OutputFormat::Table => self.write_table()?,
-            OutputFormat::Csv => {}
+            OutputFormat::Csv | OutputFormat::Hdf5 => {}
             OutputFormat::Json => {
                 let end = if self.rows == 0 { "]}" } else { "\n]}" };
                 writeln!(self.out, "{end}")?;

@@ -5,6 +5,8 @@
 //! stored bits; a statement MariaDB cannot prepare falls back to the text protocol.
 
 pub mod format;
+pub mod hdf5;
+pub mod hdf5_columns;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -30,6 +32,16 @@ pub enum QueryError {
     /// The output file cannot be created or written.
     #[error("{}: cannot write the result: {reason}", file.display())]
     Output { file: PathBuf, reason: String },
+    /// A result column has no representation in the output format.
+    #[error("column `{column}`: {reason}")]
+    Column { column: String, reason: String },
+    /// A value cannot be written (`row` counts from 1).
+    #[error("row {row}, column `{column}`: {reason}")]
+    Value {
+        row: u64,
+        column: String,
+        reason: String,
+    },
 }
 
 /// Arguments of `qserv-operator query`.
@@ -42,14 +54,20 @@ pub struct QueryArgs {
     pub sql: String,
     #[arg(long, value_enum, default_value_t)]
     pub format: OutputFormat,
-    /// Write the result to this file instead of standard output.
+    /// Write the result to this file instead of standard output (required for hdf5).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// HDF5 path of the table in the `--format hdf5` output (astropy's default path if unset).
+    #[arg(long, value_name = "PATH", default_value = hdf5::DEFAULT_DATASET)]
+    pub dataset: String,
 }
 
 /// Runs `args.sql` and writes its result; returns the number of rows.
 pub async fn run(args: &QueryArgs) -> Result<u64, QueryError> {
     let endpoint = Endpoint::parse(&args.endpoint)?;
+    if args.format == OutputFormat::Hdf5 {
+        return run_hdf5(args, &endpoint).await;
+    }
     // The output is opened first: an unwritable path fails before the query runs.
     let (out, file): (Box<dyn Write>, PathBuf) = match &args.out {
         Some(path) => (
@@ -100,6 +118,89 @@ pub async fn run(args: &QueryArgs) -> Result<u64, QueryError> {
     };
     let _ = conn.disconnect().await;
     Ok(rows)
+}
+
+/// `run` for `--format hdf5`: the output is created once the result's columns are known
+/// (from the prepared statement, before it runs, when MariaDB can prepare it).
+async fn run_hdf5(args: &QueryArgs, endpoint: &Endpoint) -> Result<u64, QueryError> {
+    let out = args.out.as_deref().ok_or_else(|| QueryError::Output {
+        file: PathBuf::from("(stdout)"),
+        reason: "HDF5 output needs --out FILE".into(),
+    })?;
+    let mut conn = endpoint.connect().await?;
+    let sql_error = |err: mysql_async::Error| QueryError::Sql {
+        endpoint: endpoint.address(),
+        message: reason(&err),
+    };
+    macro_rules! write_all {
+        ($result:expr, $writer:expr) => {{
+            let mut result = $result;
+            let mut writer = $writer;
+            loop {
+                match result.next().await {
+                    Ok(Some(row)) => writer.row(&row.unwrap())?,
+                    Ok(None) => break,
+                    Err(err) => return Err(sql_error(err)),
+                }
+            }
+            writer.finish()?
+        }};
+    }
+    let rows = match conn.prep(args.sql.as_str()).await {
+        Ok(statement) => {
+            let mut columns = hdf5_columns(&statement.columns())?;
+            let sources: Vec<(String, String, String)> = statement
+                .columns()
+                .iter()
+                .map(|c| {
+                    (
+                        c.schema_str().into_owned(),
+                        c.org_table_str().into_owned(),
+                        c.org_name_str().into_owned(),
+                    )
+                })
+                .collect();
+            hdf5::add_comments(&mut conn, &mut columns, &sources).await;
+            let writer = hdf5::Hdf5Writer::create(out, &args.dataset, columns)?;
+            write_all!(
+                conn.exec_iter(statement, ()).await.map_err(sql_error)?,
+                writer
+            )
+        }
+        Err(mysql_async::Error::Server(e)) if e.code == ER_UNSUPPORTED_PS => {
+            let result = conn
+                .query_iter(args.sql.as_str())
+                .await
+                .map_err(sql_error)?;
+            let columns = hdf5_columns(result.columns_ref())?;
+            let writer = hdf5::Hdf5Writer::create(out, &args.dataset, columns)?;
+            write_all!(result, writer)
+        }
+        Err(err) => return Err(sql_error(err)),
+    };
+    let _ = conn.disconnect().await;
+    Ok(rows)
+}
+
+fn hdf5_columns(
+    columns: &[mysql_async::Column],
+) -> Result<Vec<hdf5_columns::Hdf5Column>, QueryError> {
+    columns
+        .iter()
+        .map(|c| {
+            let name = c.name_str().into_owned();
+            hdf5_columns::Hdf5Column::new(
+                &name,
+                c.column_type(),
+                c.flags(),
+                c.column_length() as usize,
+            )
+            .map_err(|reason| QueryError::Column {
+                column: name,
+                reason,
+            })
+        })
+        .collect()
 }
 
 fn result_columns(columns: &[mysql_async::Column]) -> Vec<ResultColumn> {

@@ -1,0 +1,62 @@
+//! Result checks: proof that Qserv and a plain MariaDB reference hold the same data and give
+//! the same answers. Three kinds, run in this order:
+//!
+//! 1. built-in data checks per table ([`builtin`]): row counts, chunk placement, unique ids;
+//! 2. the user's checks from the CatalogIngest spec ([`spec`]);
+//! 3. the qserv_testdata query files of a directory ([`queries`]), compared with [`compare`].
+//!
+//! A check that fails (wrong rows, an SQL error on a side) is a failed [`CheckResult`] in the
+//! [`CheckReport`]; only what prevents running any check (no connection, an unreadable query
+//! directory, a bad layout) is an error. In local mode (the Qserv side is a MariaDB, not a real
+//! Qserv) checks calling Qserv-only functions are skipped with the reason.
+//!
+//! ```no_run
+//! # use qserv_operator::check::*;
+//! # async fn example(spec: &qserv_operator::api::catalog_ingest::CatalogIngestSpec) -> Result<(), CheckError> {
+//! let target = CheckTarget::parse("mysql://root@czar:4040", "mysql://root@ref:3306", "case01", true)?;
+//! let mut plan = CheckPlan::from_spec(spec)?;
+//! plan.queries = Some("queries".into());
+//! let report = run_checks(&target, &plan).await?;
+//! println!("{}", report.summary());
+//! # Ok(()) }
+//! ```
+
+pub mod builtin;
+pub mod cli;
+pub mod compare;
+pub mod queries;
+pub mod report;
+mod run;
+pub mod spec;
+mod target;
+
+pub use crate::api::catalog_ingest::CheckResult;
+pub use builtin::TableCheck;
+pub use compare::{CompareOptions, Comparison, DEFAULT_MAX_SORT_BYTES};
+pub use report::{CheckReport, SkipKind, SkippedCheck};
+pub(crate) use run::{comparison_result, failed, passed};
+pub use run::{layout_chunker, query_name, run_checks};
+pub use target::{CheckPlan, CheckTarget, Conns};
+
+/// An error that prevents the checks from running.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error(transparent)]
+    Endpoint(#[from] crate::load::LoadError),
+    #[error("{side} ({endpoint}): cannot connect to database `{database}`: {message}")]
+    Database {
+        side: compare::Side,
+        endpoint: String,
+        database: String,
+        message: String,
+    },
+    #[error("query directory {0}")]
+    QueryDir(std::io::Error),
+    #[error("partitioning {stripes}/{sub_stripes}/{overlap}: {reason}")]
+    Layout {
+        stripes: i32,
+        sub_stripes: i32,
+        overlap: f64,
+        reason: String,
+    },
+}

@@ -1,0 +1,200 @@
+//! Running a plan: built-in checks, then the user's, then the query files; a timeout per
+//! user check or query.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use super::compare::{self, CompareOptions, Comparison};
+use super::queries;
+use super::report::{CheckReport, SkipKind};
+use super::{CheckError, CheckPlan, CheckResult, CheckTarget, Conns, DEFAULT_MAX_SORT_BYTES};
+use super::{builtin, spec};
+use crate::partition::Chunker;
+
+/// Runs every check of `plan` on `target`.
+pub async fn run_checks(target: &CheckTarget, plan: &CheckPlan) -> Result<CheckReport, CheckError> {
+    let started = Instant::now();
+    // Everything that can fail up front, before the first check runs.
+    let chunker = match plan.layout {
+        Some((s, ss, overlap)) => Some(layout_chunker(s, ss, overlap)?),
+        None => None,
+    };
+    let query_dir = match &plan.queries {
+        Some(dir) => {
+            Some(queries::read_query_dir(dir, &target.database).map_err(CheckError::QueryDir)?)
+        }
+        None => None,
+    };
+    let max_sort_bytes = match plan.max_sort_bytes {
+        0 => DEFAULT_MAX_SORT_BYTES,
+        n => n,
+    };
+    let mut conns = Conns::open(target).await?;
+    let mut report = CheckReport::new(&target.database, target.local);
+
+    // Without a layout only the row counts and ids are checked.
+    report
+        .checks
+        .extend(builtin::run(&mut conns, chunker.as_ref(), &plan.tables).await);
+
+    for check in &plan.checks {
+        match spec::local_mode_blocker(check).filter(|_| target.local) {
+            Some(reason) => report.skip(&check.name, SkipKind::QservOnly, reason),
+            None => {
+                let run = spec::run(&mut conns, check, max_sort_bytes);
+                let result = within(plan.timeout, &check.name, run).await;
+                report
+                    .checks
+                    .push(reconnect_after_timeout(target, &mut conns, result).await?);
+            }
+        }
+    }
+
+    if let Some(dir) = query_dir {
+        for file in dir.fixme {
+            report.skip(&query_name(&file.name), SkipKind::Fixme, file.reason);
+        }
+        for invalid in dir.invalid {
+            report.checks.push(failed(
+                query_name(&invalid.name),
+                Instant::now(),
+                invalid.to_string(),
+            ));
+        }
+        for query in dir.queries {
+            let name = query_name(&query.name);
+            if let Some(reason) = query.local_mode_blocker().filter(|_| target.local) {
+                report.skip(&name, SkipKind::QservOnly, reason);
+                continue;
+            }
+            let check_started = Instant::now();
+            let options = CompareOptions {
+                sort: query.sort_result,
+                column_names: query.column_names,
+                max_sort_bytes,
+            };
+            let run = async {
+                let outcome = compare::compare(
+                    &mut conns.qserv,
+                    &query.qserv_sql,
+                    &mut conns.reference,
+                    &query.reference_sql,
+                    options,
+                )
+                .await;
+                comparison_result(name.clone(), check_started, outcome)
+            };
+            let result = within(plan.timeout, &name, run).await;
+            report
+                .checks
+                .push(reconnect_after_timeout(target, &mut conns, result).await?);
+        }
+    }
+    let _ = futures::join!(conns.qserv.disconnect(), conns.reference.disconnect());
+    report.finish(started.elapsed().as_secs_f64());
+    Ok(report)
+}
+
+/// `check`'s result, or a failed one when it takes longer than `timeout` (`Err`).
+async fn within(
+    timeout: Option<Duration>,
+    name: &str,
+    check: impl Future<Output = CheckResult>,
+) -> Result<CheckResult, CheckResult> {
+    let started = Instant::now();
+    match timeout {
+        None => Ok(check.await),
+        Some(limit) => tokio::time::timeout(limit, check).await.map_err(|_| {
+            failed(
+                name,
+                started,
+                format!("timed out after {}s", limit.as_secs_f64()),
+            )
+        }),
+    }
+}
+
+/// A timed-out check leaves its connections in the middle of a statement: open new ones.
+async fn reconnect_after_timeout(
+    target: &CheckTarget,
+    conns: &mut Conns,
+    result: Result<CheckResult, CheckResult>,
+) -> Result<CheckResult, CheckError> {
+    match result {
+        Ok(result) => Ok(result),
+        Err(timed_out) => {
+            *conns = Conns::open(target).await?;
+            Ok(timed_out)
+        }
+    }
+}
+
+/// The check name of a query file (`query/0001.1_fetchObjectById`).
+pub fn query_name(stem: &str) -> String {
+    format!("query/{stem}")
+}
+
+/// The Chunker of a CatalogIngest layout, or why there is none.
+pub fn layout_chunker(stripes: i32, sub_stripes: i32, overlap: f64) -> Result<Chunker, CheckError> {
+    let layout_error = |reason: String| CheckError::Layout {
+        stripes,
+        sub_stripes,
+        overlap,
+        reason,
+    };
+    let s = u32::try_from(stripes).map_err(|_| layout_error("stripes must be > 0".into()))?;
+    let ss =
+        u32::try_from(sub_stripes).map_err(|_| layout_error("subStripes must be > 0".into()))?;
+    Chunker::new(s, ss, overlap).map_err(|err| layout_error(err.to_string()))
+}
+
+pub(crate) fn passed(name: impl Into<String>, started: Instant) -> CheckResult {
+    CheckResult {
+        name: name.into(),
+        passed: true,
+        duration_seconds: Some(started.elapsed().as_secs_f64()),
+        ..CheckResult::default()
+    }
+}
+
+pub(crate) fn failed(
+    name: impl Into<String>,
+    started: Instant,
+    message: impl ToString,
+) -> CheckResult {
+    CheckResult {
+        name: name.into(),
+        passed: false,
+        message: Some(message.to_string()),
+        duration_seconds: Some(started.elapsed().as_secs_f64()),
+        ..CheckResult::default()
+    }
+}
+
+/// The result of a two-sided comparison.
+pub(crate) fn comparison_result(
+    name: String,
+    started: Instant,
+    outcome: Result<Comparison, compare::CompareError>,
+) -> CheckResult {
+    match outcome {
+        Err(err) => failed(name, started, err),
+        Ok(c) => {
+            let mut r = match &c.first_difference {
+                None => passed(name, started),
+                Some(_) => failed(
+                    name,
+                    started,
+                    format!(
+                        "results differ ({} rows from Qserv, {} from the reference)",
+                        c.qserv_rows, c.reference_rows
+                    ),
+                ),
+            };
+            r.qserv_rows = Some(c.qserv_rows as i64);
+            r.reference_rows = Some(c.reference_rows as i64);
+            r.first_difference = c.first_difference;
+            r
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! Where checks run (two endpoints and a database) and what they check.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use mysql_async::Conn;
+
+use super::CheckError;
+use super::builtin::{self, TableCheck};
+use super::compare;
+use crate::api::catalog_ingest::{CatalogIngestSpec, CheckSpec};
+use crate::load::Endpoint;
+use crate::load::endpoint::reason;
+
+/// The two servers and the database the checks run on.
+#[derive(Clone, Debug)]
+pub struct CheckTarget {
+    /// Qserv's query endpoint (the czar; in local mode a MariaDB over the workers' chunks).
+    pub qserv: Endpoint,
+    /// The plain MariaDB holding the unpartitioned copies.
+    pub reference: Endpoint,
+    /// Database name on both sides.
+    pub database: String,
+    /// The Qserv side is not a real Qserv: checks needing Qserv-only functions are skipped.
+    pub local: bool,
+}
+
+impl CheckTarget {
+    pub fn parse(
+        qserv: &str,
+        reference: &str,
+        database: &str,
+        local: bool,
+    ) -> Result<Self, CheckError> {
+        Ok(CheckTarget {
+            qserv: Endpoint::parse(qserv)?,
+            reference: Endpoint::parse(reference)?,
+            database: database.to_string(),
+            local,
+        })
+    }
+}
+
+/// What to check.
+#[derive(Clone, Debug, Default)]
+pub struct CheckPlan {
+    /// Tables for the built-in checks.
+    pub tables: Vec<TableCheck>,
+    /// Layout of the partitioned tables: (stripes, sub-stripes, overlap in degrees).
+    pub layout: Option<(i32, i32, f64)>,
+    /// The user's checks.
+    pub checks: Vec<CheckSpec>,
+    /// A qserv_testdata `queries/` directory.
+    pub queries: Option<PathBuf>,
+    /// Cap of sorted comparisons, bytes per side ([`DEFAULT_MAX_SORT_BYTES`] when 0).
+    pub max_sort_bytes: usize,
+    /// Longest a user check or a query may run (none: no limit). Built-in checks scan whole
+    /// tables and have no limit.
+    pub timeout: Option<Duration>,
+}
+
+impl CheckPlan {
+    /// Built-in checks of the spec's tables (rows read unknown) and its checks.
+    pub fn from_spec(spec: &CatalogIngestSpec) -> Result<Self, CheckError> {
+        let p = &spec.partitioning;
+        Ok(CheckPlan {
+            tables: builtin::tables_from_spec(spec),
+            layout: Some((p.stripes, p.sub_stripes, p.overlap)),
+            checks: spec.checks.clone(),
+            ..CheckPlan::default()
+        })
+    }
+
+    /// Sets the rows read of the named tables (others keep theirs).
+    pub fn with_rows_read(mut self, rows_read: &BTreeMap<String, u64>) -> Self {
+        for table in &mut self.tables {
+            if let Some(n) = rows_read.get(&table.name) {
+                table.rows_read = Some(*n);
+            }
+        }
+        self
+    }
+}
+
+/// One open connection per side, on the checked database.
+pub struct Conns {
+    pub qserv: Conn,
+    pub reference: Conn,
+}
+
+impl Conns {
+    pub async fn open(target: &CheckTarget) -> Result<Self, CheckError> {
+        let (q, r) = futures::join!(
+            use_database(&target.qserv, &target.database, compare::Side::Qserv),
+            use_database(
+                &target.reference,
+                &target.database,
+                compare::Side::Reference
+            )
+        );
+        Ok(Conns {
+            qserv: q?,
+            reference: r?,
+        })
+    }
+}
+
+/// A connection as lsst/qserv's integration tests make one to Qserv (`itest.py`,
+/// `run_attached`: the `mysql` client with `--database`): the database in the handshake, no
+/// session statements, and only text-protocol queries afterwards, which is all a czar needs
+/// to understand.
+async fn use_database(
+    endpoint: &Endpoint,
+    database: &str,
+    side: compare::Side,
+) -> Result<Conn, CheckError> {
+    let opts = endpoint.opts();
+    // In local mode the host is a Service name the runtime maps to a loopback port.
+    let (host, port) = crate::local::addresses::resolve(opts.ip_or_hostname(), opts.tcp_port());
+    let opts = mysql_async::OptsBuilder::from_opts(opts.clone())
+        .ip_or_hostname(host)
+        .tcp_port(port)
+        .db_name(Some(database));
+    Conn::new(opts).await.map_err(|err| CheckError::Database {
+        side,
+        endpoint: endpoint.address(),
+        database: database.to_string(),
+        message: reason(&err),
+    })
+}

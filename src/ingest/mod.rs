@@ -1,0 +1,17 @@
+//! The CatalogIngest controller: partition → load (Qserv and the reference) → publish → result
+//! checks, each step a Kubernetes Job running this binary (`qserv-operator job <step>`), with
+//! progress and every check's outcome in status.
+//!
+//! - [`plan`]: the Jobs, scratch volume and results ConfigMap (pure).
+//! - [`report`]: what a step reports, through the results ConfigMap.
+//! - [`status`]: Jobs and reports folded into status (pure).
+//! - [`controller`]: the reconciler.
+//! - [`job`]: what the Jobs run (`qserv-operator job <step>`).
+
+pub mod controller;
+pub mod job;
+pub mod plan;
+pub mod report;
+pub mod status;
+
+pub use controller::{IngestOptions, run};

@@ -1,0 +1,539 @@
+//! Status of a CatalogIngest (pure): the Jobs' states and the steps' reports folded into the
+//! phase, the conditions (Ready, Partitioned, Loaded, Verified) and the per-table and per-check
+//! figures.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use super::plan::Step;
+use super::report::StepReport;
+use crate::api::catalog_ingest::{CatalogIngestStatus, IngestPhase, TableStatus};
+use crate::api::condition::{self, ConditionUpdate, READY};
+
+pub const PARTITIONED: &str = "Partitioned";
+pub const LOADED: &str = "Loaded";
+pub const VERIFIED: &str = "Verified";
+
+/// A Job as the API server reports it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JobState {
+    pub name: String,
+    /// Condition `Complete` is True.
+    pub complete: bool,
+    /// Condition `Failed` is True: its reason and message.
+    pub failed: Option<String>,
+    pub succeeded: i32,
+    pub completions: i32,
+}
+
+/// Why the ingest waits before launching anything.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Waiting {
+    ClusterNotFound(String),
+    ClusterNotReady(String),
+}
+
+/// The status of an ingest that waits: Pending with the reason; no Job exists.
+pub fn waiting(
+    previous: &CatalogIngestStatus,
+    generation: Option<i64>,
+    why: &Waiting,
+    now: Timestamp,
+) -> CatalogIngestStatus {
+    let mut status = previous.clone();
+    status.phase = Some(IngestPhase::Pending);
+    status.observed_generation = generation;
+    let (reason, message) = match why {
+        Waiting::ClusterNotFound(m) => ("ClusterNotFound", m),
+        Waiting::ClusterNotReady(m) => ("WaitingForCluster", m),
+    };
+    condition::set_condition(
+        &mut status.conditions,
+        ConditionUpdate::new(READY, false, reason, message.clone()),
+        generation,
+        now,
+    );
+    status
+}
+
+/// The status of an ingest that cannot start (invalid spec or source): Failed, no Job.
+pub fn rejected(
+    previous: &CatalogIngestStatus,
+    generation: Option<i64>,
+    message: &str,
+    now: Timestamp,
+) -> CatalogIngestStatus {
+    let mut status = previous.clone();
+    status.phase = Some(IngestPhase::Failed);
+    status.observed_generation = generation;
+    condition::set_condition(
+        &mut status.conditions,
+        ConditionUpdate::new(READY, false, "InvalidSpec", message),
+        generation,
+        now,
+    );
+    status
+}
+
+/// The status from the Jobs that exist and the reports they wrote.
+pub fn fold(
+    previous: &CatalogIngestStatus,
+    generation: Option<i64>,
+    jobs: &BTreeMap<Step, JobState>,
+    reports: &[StepReport],
+    reference_enabled: bool,
+    now: Timestamp,
+) -> CatalogIngestStatus {
+    let mut status = previous.clone();
+    status.observed_generation = generation;
+    if status.start_time.is_none() {
+        status.start_time = Some(Time(now));
+    }
+    status.jobs = jobs.values().map(|j| j.name.clone()).collect();
+    status.tables = tables(reports);
+    status.rows_loaded = reports
+        .iter()
+        .any(|r| r.step == Step::Load.name())
+        .then(|| status.tables.iter().map(|t| t.rows_loaded).sum());
+    status.transaction_id = reports.iter().find_map(|r| r.transaction_id);
+
+    let check_report = reports.iter().find(|r| r.step == Step::Check.name());
+    if let Some(report) = check_report {
+        status.checks = report.checks.clone();
+        status.skipped_checks = report.skipped.clone();
+        let passed = report.checks.iter().filter(|c| c.passed).count();
+        status.checks_summary = Some(format!("{passed}/{}", report.checks.len()));
+    }
+
+    let done = |step: Step| jobs.get(&step).is_some_and(|j| j.complete);
+    let failure = first_failure(jobs, reports);
+    let mut set = |type_: &str, ok: bool, reason: &str, message: String| {
+        condition::set_condition(
+            &mut status.conditions,
+            ConditionUpdate::new(type_, ok, reason, message),
+            generation,
+            now,
+        );
+    };
+
+    let partitioned = done(Step::Partition);
+    let loaded = done(Step::Load) && (!reference_enabled || done(Step::Reference));
+    let verified = done(Step::Check);
+    let failed_checks: Vec<String> = check_report
+        .map(|r| {
+            r.checks
+                .iter()
+                .filter(|c| !c.passed)
+                .map(|c| c.name.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+
+    set(
+        PARTITIONED,
+        partitioned,
+        if partitioned {
+            "Partitioned"
+        } else {
+            "Pending"
+        },
+        partition_message(jobs.get(&Step::Partition), reports),
+    );
+    set(
+        LOADED,
+        loaded,
+        if loaded { "Published" } else { "Pending" },
+        if loaded {
+            format!(
+                "{} rows published in Qserv{}",
+                status.rows_loaded.unwrap_or(0),
+                if reference_enabled {
+                    " and loaded into the reference"
+                } else {
+                    ""
+                }
+            )
+        } else {
+            "not loaded yet".into()
+        },
+    );
+    let skipped = status.skipped_checks.len();
+    let verified_ok = verified && failed_checks.is_empty() && check_report.is_some();
+    set(
+        VERIFIED,
+        verified_ok,
+        if !verified {
+            "Pending"
+        } else if verified_ok {
+            "AllChecksPassed"
+        } else {
+            "ChecksFailed"
+        },
+        if !verified {
+            "checks not run yet".into()
+        } else if verified_ok {
+            format!("{} checks passed, {skipped} skipped", status.checks.len())
+        } else {
+            format!(
+                "{} of {} checks failed: {}",
+                failed_checks.len(),
+                status.checks.len(),
+                failed_checks.join(", ")
+            )
+        },
+    );
+
+    let phase = if let Some((step, message)) = &failure {
+        set(
+            READY,
+            false,
+            &format!("{}Failed", capitalize(step.name())),
+            message.clone(),
+        );
+        IngestPhase::Failed
+    } else if verified && !verified_ok {
+        set(
+            READY,
+            false,
+            "ChecksFailed",
+            format!(
+                "the data is published but {} checks failed: {}",
+                failed_checks.len(),
+                failed_checks.join(", ")
+            ),
+        );
+        IngestPhase::Failed
+    } else if verified_ok {
+        set(
+            READY,
+            true,
+            "Succeeded",
+            format!(
+                "{} rows in {} tables, {} checks passed",
+                status.rows_loaded.unwrap_or(0),
+                status.tables.len(),
+                status.checks.len()
+            ),
+        );
+        IngestPhase::Succeeded
+    } else {
+        let (phase, message) = if jobs.contains_key(&Step::Check) {
+            (IngestPhase::Verifying, "running result checks")
+        } else if jobs.contains_key(&Step::Load) {
+            (IngestPhase::Loading, "loading into Qserv and the reference")
+        } else if jobs.contains_key(&Step::Partition) {
+            (IngestPhase::Partitioning, "partitioning the input")
+        } else {
+            (IngestPhase::Pending, "starting")
+        };
+        set(READY, false, "InProgress", message.into());
+        phase
+    };
+    if matches!(phase, IngestPhase::Succeeded | IngestPhase::Failed)
+        && status.completion_time.is_none()
+    {
+        status.completion_time = Some(Time(now));
+    }
+    status.phase = Some(phase);
+    status
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+        .unwrap_or_default()
+}
+
+/// The first error of a step report, else the first failed Job.
+fn first_failure(
+    jobs: &BTreeMap<Step, JobState>,
+    reports: &[StepReport],
+) -> Option<(Step, String)> {
+    let mut errors: Vec<&StepReport> = reports.iter().filter(|r| r.error.is_some()).collect();
+    errors.sort_by_key(|r| (Step::from_name(&r.step), r.index));
+    if let Some(r) = errors.first() {
+        let step = Step::from_name(&r.step).unwrap_or(Step::Check);
+        let which = r.index.map(|i| format!(" (index {i})")).unwrap_or_default();
+        return Some((
+            step,
+            format!(
+                "{} step{which}: {}",
+                step.name(),
+                r.error.clone().unwrap_or_default()
+            ),
+        ));
+    }
+    jobs.iter().find_map(|(step, job)| {
+        job.failed
+            .as_ref()
+            .map(|m| (*step, format!("Job {} failed: {m}", job.name)))
+    })
+}
+
+fn partition_message(job: Option<&JobState>, reports: &[StepReport]) -> String {
+    let Some(job) = job else {
+        return "not started".into();
+    };
+    let (read, rejected) = reports
+        .iter()
+        .filter(|r| r.step == Step::Partition.name())
+        .flat_map(|r| &r.tables)
+        .fold((0, 0), |(a, b), t| (a + t.rows_read, b + t.rows_rejected));
+    format!(
+        "{}/{} partition indexes done: {read} rows read, {rejected} rejected",
+        job.succeeded, job.completions
+    )
+}
+
+/// Per-table figures: partition shards summed; rows loaded and distinct chunks from the load.
+fn tables(reports: &[StepReport]) -> Vec<TableStatus> {
+    let mut by_name: BTreeMap<String, TableStatus> = BTreeMap::new();
+    let mut order: Vec<String> = Vec::new();
+    let mut entry = |name: &str| -> String {
+        if !order.iter().any(|n| n == name) {
+            order.push(name.to_string());
+        }
+        name.to_string()
+    };
+    let mut sorted: Vec<&StepReport> = reports.iter().collect();
+    sorted.sort_by_key(|r| (Step::from_name(&r.step), r.index));
+    for report in sorted {
+        let step = Step::from_name(&report.step);
+        for t in &report.tables {
+            let name = entry(&t.name);
+            let s = by_name.entry(name.clone()).or_insert_with(|| TableStatus {
+                name,
+                ..TableStatus::default()
+            });
+            match step {
+                Some(Step::Partition) => {
+                    s.rows_read += t.rows_read;
+                    s.rows_rejected += t.rows_rejected;
+                    s.overlap_rows += t.overlap_rows;
+                    s.bytes += t.bytes;
+                    s.chunks = s.chunks.max(t.chunks);
+                }
+                Some(Step::Load) => {
+                    s.rows_loaded = t.rows_loaded;
+                    s.chunks = t.chunks;
+                    if t.rows_read > 0 && s.rows_read == 0 {
+                        // Regular tables are not partitioned: the load step reads them.
+                        s.rows_read = t.rows_read;
+                    }
+                }
+                _ => {}
+            }
+            if let Some(d) = t.duration_seconds {
+                *s.duration_seconds.get_or_insert(0.0) += d;
+            }
+        }
+    }
+    order
+        .into_iter()
+        .filter_map(|n| by_name.remove(&n))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::catalog_ingest::CheckResult;
+
+    fn t(s: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + s).unwrap()
+    }
+
+    fn job(step: Step, complete: bool) -> (Step, JobState) {
+        (
+            step,
+            JobState {
+                name: format!("case01-{}", step.name()),
+                complete,
+                failed: None,
+                succeeded: i32::from(complete),
+                completions: 1,
+            },
+        )
+    }
+
+    fn table(name: &str, read: i64, loaded: i64, chunks: i64) -> TableStatus {
+        TableStatus {
+            name: name.into(),
+            rows_read: read,
+            rows_loaded: loaded,
+            chunks,
+            ..TableStatus::default()
+        }
+    }
+
+    fn partition_reports() -> Vec<StepReport> {
+        let mut a = StepReport::new(Step::Partition, Some(0));
+        a.tables = vec![table("Object", 50, 0, 4)];
+        let mut b = StepReport::new(Step::Partition, Some(1));
+        b.tables = vec![table("Object", 38, 0, 5)];
+        vec![a, b]
+    }
+
+    fn cond(s: &CatalogIngestStatus, type_: &str) -> (String, String, String) {
+        let c = condition::find(&s.conditions, type_).unwrap();
+        (c.status.clone(), c.reason.clone(), c.message.clone())
+    }
+
+    #[test]
+    fn phases_follow_the_jobs_and_figures_the_reports() {
+        let s0 = CatalogIngestStatus::default();
+        let jobs = BTreeMap::from([job(Step::Partition, false)]);
+        let s = fold(&s0, Some(1), &jobs, &[], true, t(0));
+        assert_eq!(s.phase, Some(IngestPhase::Partitioning));
+        assert_eq!(s.start_time, Some(Time(t(0))));
+
+        let jobs = BTreeMap::from([
+            job(Step::Partition, true),
+            job(Step::Load, false),
+            job(Step::Reference, true),
+        ]);
+        let s = fold(&s, Some(1), &jobs, &partition_reports(), true, t(1));
+        assert_eq!(s.phase, Some(IngestPhase::Loading));
+        assert_eq!(s.tables, vec![table("Object", 88, 0, 5)]);
+        assert_eq!(cond(&s, PARTITIONED).0, "True");
+        assert_eq!(cond(&s, LOADED).0, "False");
+
+        let mut load = StepReport::new(Step::Load, None);
+        load.tables = vec![table("Object", 0, 88, 7)];
+        load.transaction_id = Some(12);
+        let mut check = StepReport::new(Step::Check, None);
+        check.checks = vec![
+            CheckResult {
+                name: "rows".into(),
+                passed: true,
+                ..CheckResult::default()
+            },
+            CheckResult {
+                name: "0001_fetchObjectById".into(),
+                passed: true,
+                ..CheckResult::default()
+            },
+        ];
+        check.skipped = vec![crate::api::catalog_ingest::SkippedCheck {
+            name: "0012_areaspec".into(),
+            reason: "needs qserv_areaspec_box (Qserv-only UDF) in local mode".into(),
+        }];
+        let mut reports = partition_reports();
+        reports.extend([load, check]);
+        let jobs = BTreeMap::from([
+            job(Step::Partition, true),
+            job(Step::Load, true),
+            job(Step::Reference, true),
+            job(Step::Check, true),
+        ]);
+        let s = fold(&s, Some(1), &jobs, &reports, true, t(2));
+        assert_eq!(s.phase, Some(IngestPhase::Succeeded));
+        assert_eq!(s.rows_loaded, Some(88));
+        assert_eq!(s.tables, vec![table("Object", 88, 88, 7)]);
+        assert_eq!(s.transaction_id, Some(12));
+        assert_eq!(s.checks_summary.as_deref(), Some("2/2"));
+        assert_eq!(s.skipped_checks.len(), 1);
+        assert_eq!(
+            cond(&s, READY),
+            (
+                "True".into(),
+                "Succeeded".into(),
+                "88 rows in 1 tables, 2 checks passed".into()
+            )
+        );
+        assert_eq!(cond(&s, VERIFIED).2, "2 checks passed, 1 skipped");
+        assert_eq!(s.completion_time, Some(Time(t(2))));
+        assert_eq!(s.jobs.len(), 4);
+    }
+
+    #[test]
+    fn a_step_error_or_a_failed_check_fails_the_ingest_with_the_message() {
+        let mut bad = StepReport::new(Step::Partition, Some(1));
+        bad.error = Some("Object.tsv.gz line 17: field decl_PS: not a number: \"abc\"".into());
+        let jobs = BTreeMap::from([(
+            Step::Partition,
+            JobState {
+                name: "case01-partition".into(),
+                failed: Some(
+                    "BackoffLimitExceeded: Job has reached the specified backoff limit".into(),
+                ),
+                ..JobState::default()
+            },
+        )]);
+        let s = fold(
+            &CatalogIngestStatus::default(),
+            Some(1),
+            &jobs,
+            &[bad],
+            true,
+            t(0),
+        );
+        assert_eq!(s.phase, Some(IngestPhase::Failed));
+        let (status, reason, message) = cond(&s, READY);
+        assert_eq!(
+            (status.as_str(), reason.as_str()),
+            ("False", "PartitionFailed")
+        );
+        assert_eq!(
+            message,
+            "partition step (index 1): Object.tsv.gz line 17: field decl_PS: not a number: \"abc\""
+        );
+
+        let mut check = StepReport::new(Step::Check, None);
+        check.checks = vec![
+            CheckResult {
+                name: "a".into(),
+                passed: true,
+                ..CheckResult::default()
+            },
+            CheckResult {
+                name: "b".into(),
+                passed: false,
+                ..CheckResult::default()
+            },
+        ];
+        let jobs = BTreeMap::from([
+            job(Step::Partition, true),
+            job(Step::Load, true),
+            job(Step::Check, true),
+        ]);
+        let s = fold(
+            &CatalogIngestStatus::default(),
+            Some(1),
+            &jobs,
+            &[check],
+            false,
+            t(0),
+        );
+        assert_eq!(s.phase, Some(IngestPhase::Failed));
+        assert_eq!(cond(&s, VERIFIED).2, "1 of 2 checks failed: b");
+        assert_eq!(cond(&s, READY).1, "ChecksFailed");
+        assert_eq!(s.checks_summary.as_deref(), Some("1/2"));
+    }
+
+    #[test]
+    fn waiting_and_rejected_name_the_problem() {
+        let s = waiting(
+            &CatalogIngestStatus::default(),
+            Some(1),
+            &Waiting::ClusterNotFound("QservCluster qserv-ci not found in namespace ns".into()),
+            t(0),
+        );
+        assert_eq!(s.phase, Some(IngestPhase::Pending));
+        assert_eq!(cond(&s, READY).1, "ClusterNotFound");
+        let s = rejected(
+            &s,
+            Some(2),
+            "spec.tables[0].files: no file matches Object*.tsv",
+            t(1),
+        );
+        assert_eq!(s.phase, Some(IngestPhase::Failed));
+        assert_eq!(
+            cond(&s, READY).2,
+            "spec.tables[0].files: no file matches Object*.tsv"
+        );
+    }
+}

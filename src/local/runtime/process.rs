@@ -1,0 +1,235 @@
+//! Child processes of the runtime (`mariadbd`, Job containers) run under a tiny `sh`
+//! supervisor whose stdin is a pipe held by the runtime (the "lifeline"). When the lifeline
+//! closes — on [`Supervised::stop`], on drop, or when the runtime's process dies in any way —
+//! the supervisor sends SIGTERM, waits up to the grace period, then SIGKILL. So no child
+//! outlives the runtime, even after a panic or a kill of the test binary.
+//!
+//! The supervisor prints the child's pid, then `exit N` when it ends (`N` = 128 + signal
+//! for a signal), which is how the runtime learns a process died.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::watch;
+
+use super::error::{Result, RuntimeError};
+
+const SUPERVISOR: &str = r#"
+log=$1; grace=$2; shift 2
+"$@" </dev/null >>"$log" 2>&1 &
+pid=$!
+echo "$pid"
+( cat >/dev/null
+  kill -TERM "$pid" 2>/dev/null
+  i=0
+  while kill -0 "$pid" 2>/dev/null && [ "$i" -lt "$grace" ]; do sleep 0.1; i=$((i+1)); done
+  kill -KILL "$pid" 2>/dev/null ) &
+wait "$pid"
+echo "exit $?"
+"#;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct ProcessSpec {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    /// Added to (and overriding) the runtime's own environment.
+    pub env: Vec<(String, String)>,
+    pub cwd: Option<PathBuf>,
+    /// stdout and stderr are appended here.
+    pub log: PathBuf,
+    /// Time between SIGTERM and SIGKILL.
+    pub grace: Duration,
+}
+
+/// A running (or ended) supervised process.
+pub struct Supervised {
+    pid: u32,
+    lifeline: Option<ChildStdin>,
+    exit: watch::Receiver<Option<i32>>,
+    supervisor: Child,
+}
+
+impl Supervised {
+    pub async fn spawn(spec: &ProcessSpec) -> Result<Supervised> {
+        let what = || format!("{}", spec.program.display());
+        if let Some(dir) = spec.log.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| RuntimeError::io(dir, e))?;
+        }
+        let tenths = (spec.grace.as_millis() / 100).max(1);
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(SUPERVISOR)
+            .arg("qserv-local-supervisor")
+            .arg(&spec.log)
+            .arg(tenths.to_string())
+            .arg(&spec.program)
+            .args(&spec.args)
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            // Its own process group: a Ctrl-C in the terminal reaches only the runtime, which
+            // then stops its children in order.
+            .process_group(0)
+            .kill_on_drop(false);
+        if let Some(cwd) = &spec.cwd {
+            cmd.current_dir(cwd);
+        }
+        let mut supervisor = cmd.spawn().map_err(|source| RuntimeError::Spawn {
+            what: what(),
+            source,
+        })?;
+        let lifeline = supervisor.stdin.take();
+        let stdout = supervisor.stdout.take().expect("stdout is piped");
+        let mut lines = BufReader::new(stdout).lines();
+        let pid = match lines.next_line().await {
+            Ok(Some(line)) => line.trim().parse::<u32>().ok(),
+            _ => None,
+        }
+        .ok_or_else(|| RuntimeError::Spawn {
+            what: what(),
+            source: std::io::Error::other("the supervisor printed no pid"),
+        })?;
+        let (tx, exit) = watch::channel(None);
+        tokio::spawn(async move {
+            let code = loop {
+                match lines.next_line().await {
+                    Ok(Some(line)) => {
+                        if let Some(code) = line.strip_prefix("exit ") {
+                            break code.trim().parse().unwrap_or(-1);
+                        }
+                    }
+                    // The supervisor died without reporting (it was killed): unknown status.
+                    _ => break -1,
+                }
+            };
+            let _ = tx.send(Some(code));
+        });
+        Ok(Supervised {
+            pid,
+            lifeline,
+            exit,
+            supervisor,
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// The exit code once the process ended (128 + signal when killed by one).
+    pub fn exit_code(&self) -> Option<i32> {
+        *self.exit.borrow()
+    }
+
+    /// Waits until the process ends; its exit code.
+    pub async fn wait(&mut self) -> i32 {
+        let mut exit = self.exit.clone();
+        match exit.wait_for(Option::is_some).await {
+            Ok(code) => code.unwrap_or(-1),
+            Err(_) => -1,
+        }
+    }
+
+    /// Sends `signal` to the process itself (fault injection).
+    pub fn signal(&self, signal: rustix::process::Signal) -> std::io::Result<()> {
+        send_signal(self.pid, signal)
+    }
+
+    /// SIGTERM, then SIGKILL after the grace period; waits for the end. The exit code.
+    pub async fn stop(mut self) -> i32 {
+        drop(self.lifeline.take());
+        let code = self.wait().await;
+        let _ = self.supervisor.wait().await;
+        code
+    }
+}
+
+impl Drop for Supervised {
+    fn drop(&mut self) {
+        // Closing the lifeline makes the supervisor stop the process, even after we are gone.
+        drop(self.lifeline.take());
+    }
+}
+
+pub fn send_signal(pid: u32, signal: rustix::process::Signal) -> std::io::Result<()> {
+    let pid = rustix::process::Pid::from_raw(pid as i32)
+        .ok_or_else(|| std::io::Error::other(format!("invalid pid {pid}")))?;
+    rustix::process::kill_process(pid, signal).map_err(std::io::Error::from)
+}
+
+/// Whether a process with this pid exists (and is not a zombie).
+pub fn is_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // Field 3, after the parenthesised command name, is the state; Z is a zombie.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
+}
+
+/// Stops pids synchronously, for drop guards: SIGTERM, up to `grace`, then SIGKILL.
+pub fn terminate_blocking(pids: &[u32], grace: Duration) {
+    use rustix::process::Signal;
+    for &pid in pids {
+        let _ = send_signal(pid, Signal::TERM);
+    }
+    let deadline = std::time::Instant::now() + grace;
+    while std::time::Instant::now() < deadline && pids.iter().any(|&p| is_alive(p)) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for &pid in pids.iter().filter(|&&p| is_alive(p)) {
+        let _ = send_signal(pid, Signal::KILL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(dir: &std::path::Path, script: &str) -> ProcessSpec {
+        ProcessSpec {
+            program: "sh".into(),
+            args: vec!["-c".into(), script.into()],
+            env: vec![("GREETING".into(), "hello".into())],
+            cwd: Some(dir.to_path_buf()),
+            log: dir.join("logs/out.log"),
+            grace: Duration::from_secs(2),
+        }
+    }
+
+    #[tokio::test]
+    async fn exit_code_env_and_log_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut p = Supervised::spawn(&spec(dir.path(), "echo $GREETING; exit 3"))
+            .await
+            .unwrap();
+        assert_eq!(p.wait().await, 3);
+        let log = std::fs::read_to_string(dir.path().join("logs/out.log")).unwrap();
+        assert_eq!(log, "hello\n");
+    }
+
+    #[tokio::test]
+    async fn stop_terminates_and_kill_is_seen_as_signal_exit() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Supervised::spawn(&spec(dir.path(), "exec sleep 60"))
+            .await
+            .unwrap();
+        let pid = p.pid();
+        assert!(is_alive(pid));
+        assert_eq!(p.stop().await, 128 + 15);
+        assert!(!is_alive(pid));
+
+        let mut p = Supervised::spawn(&spec(dir.path(), "exec sleep 60"))
+            .await
+            .unwrap();
+        p.signal(rustix::process::Signal::KILL).unwrap();
+        assert_eq!(p.wait().await, 128 + 9);
+    }
+}

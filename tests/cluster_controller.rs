@@ -1,0 +1,523 @@
+//! The QservCluster controller against the embedded API server with the real kube::Client, the
+//! test playing the workload controllers (it writes the StatefulSet/Deployment status a kubelet
+//! would cause). End to end with real MariaDB pods is in `cluster_e2e.rs`.
+
+use std::future::Future;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client, ResourceExt};
+use qserv_operator::api::QservCluster;
+use qserv_operator::api::condition::{self, DEGRADED, READY};
+use qserv_operator::api::qserv_cluster::ClusterPhase;
+use qserv_operator::cluster::{self, ControllerOptions};
+use qserv_operator::local::apiserver::{LocalApiServer, Options};
+use serde_json::{Value, json};
+
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+struct Harness {
+    server: LocalApiServer,
+    client: Client,
+    namespace: String,
+    controller: tokio::task::JoinHandle<()>,
+}
+
+impl Harness {
+    async fn start(namespace: &str) -> Harness {
+        let server = LocalApiServer::start(Options::default()).await.unwrap();
+        let client = server.client().unwrap();
+        let namespaces: Api<Namespace> = Api::all(client.clone());
+        namespaces
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(json!({"metadata": {"name": namespace}})).unwrap(),
+            )
+            .await
+            .unwrap();
+        let controller = tokio::spawn(cluster::run(
+            client.clone(),
+            ControllerOptions {
+                namespace: Some(namespace.into()),
+                ..ControllerOptions::default()
+            },
+            futures::future::pending(),
+        ));
+        Harness {
+            server,
+            client,
+            namespace: namespace.into(),
+            controller,
+        }
+    }
+
+    fn api<K>(&self) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+    {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
+    async fn apply_cluster(&self, manifest: Value) {
+        self.api::<QservCluster>()
+            .patch(
+                manifest["metadata"]["name"].as_str().unwrap(),
+                &PatchParams::apply("test").force(),
+                &Patch::Apply(&manifest),
+            )
+            .await
+            .unwrap();
+    }
+
+    async fn cluster(&self, name: &str) -> QservCluster {
+        self.api::<QservCluster>().get(name).await.unwrap()
+    }
+
+    /// Plays the StatefulSet/Deployment controllers: every workload of the namespace reports
+    /// `ready` of its replicas ready (capped at spec.replicas) and the latest generation seen.
+    async fn report_workloads(&self, ready: impl Fn(&str, i32) -> i32) {
+        for sts in self
+            .api::<StatefulSet>()
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+        {
+            let replicas = sts.spec.as_ref().unwrap().replicas.unwrap_or(1);
+            let n = ready(&sts.name_any(), replicas).min(replicas);
+            let status = json!({"status": {
+                "replicas": replicas, "readyReplicas": n, "updatedReplicas": replicas,
+                "currentReplicas": replicas, "availableReplicas": n,
+                "observedGeneration": sts.metadata.generation,
+                "currentRevision": "r1", "updateRevision": "r1"}});
+            self.api::<StatefulSet>()
+                .patch_status(
+                    &sts.name_any(),
+                    &PatchParams::default(),
+                    &Patch::Merge(&status),
+                )
+                .await
+                .unwrap();
+        }
+        for d in self
+            .api::<Deployment>()
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+        {
+            let replicas = d.spec.as_ref().unwrap().replicas.unwrap_or(1);
+            let n = ready(&d.name_any(), replicas).min(replicas);
+            let status = json!({"status": {
+                "replicas": replicas, "readyReplicas": n, "updatedReplicas": replicas,
+                "availableReplicas": n, "observedGeneration": d.metadata.generation}});
+            self.api::<Deployment>()
+                .patch_status(
+                    &d.name_any(),
+                    &PatchParams::default(),
+                    &Patch::Merge(&status),
+                )
+                .await
+                .unwrap();
+        }
+    }
+
+    async fn shutdown(self) {
+        self.controller.abort();
+        let _ = self.controller.await;
+        self.server.shutdown().await;
+    }
+}
+
+async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn ci_cluster(name: &str) -> Value {
+    let mut v: Value =
+        serde_norway::from_str(include_str!("../examples/qservcluster-ci.yaml")).unwrap();
+    v["metadata"]["name"] = json!(name);
+    v
+}
+
+fn condition_of(c: &QservCluster, type_: &str) -> Option<(String, String, String)> {
+    let status = c.status.as_ref()?;
+    condition::find(&status.conditions, type_)
+        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+}
+
+#[tokio::test]
+async fn creates_every_object_then_ready_then_degraded_on_a_lost_worker() {
+    let h = Harness::start("ctl-create").await;
+    h.apply_cluster(ci_cluster("qserv-ci")).await;
+
+    // Every object of the build stage, applied by our field manager, owned by the cluster.
+    let statefulsets = eventually("6 StatefulSets", || async {
+        let list = h
+            .api::<StatefulSet>()
+            .list(&ListParams::default())
+            .await
+            .ok()?;
+        (list.items.len() == 6).then_some(list.items)
+    })
+    .await;
+    let mut names: Vec<String> = statefulsets.iter().map(|s| s.name_any()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "qserv-ci-czar",
+            "qserv-ci-reference",
+            "qserv-ci-repl-ctl",
+            "qserv-ci-repl-db",
+            "qserv-ci-worker",
+            "qserv-ci-xrootd"
+        ]
+    );
+    let cluster = h.cluster("qserv-ci").await;
+    for sts in &statefulsets {
+        let owner = &sts.owner_references()[0];
+        assert_eq!(
+            (owner.kind.as_str(), owner.uid.as_str()),
+            ("QservCluster", cluster.uid().unwrap().as_str())
+        );
+        let managers: Vec<_> = sts
+            .managed_fields()
+            .iter()
+            .filter_map(|m| m.manager.clone())
+            .collect();
+        assert!(
+            managers.contains(&"qserv-operator".to_string()),
+            "{managers:?}"
+        );
+    }
+    assert_eq!(
+        h.api::<Deployment>()
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    assert!(
+        !h.api::<Service>()
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert!(
+        !h.api::<ConfigMap>()
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    let secret = h.api::<Secret>().get("qserv-ci-secrets").await.unwrap();
+    let data = secret.data.clone().unwrap();
+    assert_eq!(data.len(), 4);
+    assert_eq!(cluster.finalizers(), ["qserv.in2p3.fr/storage"]);
+
+    // Nothing ready yet: Creating, with the counts and the expiry of spec.ttl (2h).
+    let creating = eventually("Creating status", || async {
+        let c = h.cluster("qserv-ci").await;
+        (c.status.as_ref()?.phase == Some(ClusterPhase::Creating)).then_some(c)
+    })
+    .await;
+    let status = creating.status.clone().unwrap();
+    assert_eq!(status.components.as_ref().unwrap().workers, "0/2");
+    assert_eq!(status.observed_generation, creating.metadata.generation);
+    let created = creating.metadata.creation_timestamp.clone().unwrap().0;
+    assert_eq!(
+        status
+            .expires_at
+            .unwrap()
+            .0
+            .duration_since(created)
+            .as_secs(),
+        7200
+    );
+    assert_eq!(
+        status.endpoints.as_ref().unwrap().query,
+        "qserv-ci-query.ctl-create.svc:4040"
+    );
+    assert_eq!(
+        condition_of(&creating, READY).unwrap().1,
+        "ComponentsNotReady"
+    );
+
+    // The workloads report ready: Ready.
+    h.report_workloads(|_, n| n).await;
+    let ready = eventually("Ready", || async {
+        let c = h.cluster("qserv-ci").await;
+        (condition_of(&c, READY)?.0 == "True").then_some(c)
+    })
+    .await;
+    assert_eq!(
+        ready.status.as_ref().unwrap().phase,
+        Some(ClusterPhase::Ready)
+    );
+    assert_eq!(
+        ready
+            .status
+            .as_ref()
+            .unwrap()
+            .components
+            .as_ref()
+            .unwrap()
+            .workers,
+        "2/2"
+    );
+
+    // A worker stops being ready: Degraded, not Creating.
+    h.report_workloads(|name, n| if name == "qserv-ci-worker" { n - 1 } else { n })
+        .await;
+    let degraded = eventually("Degraded", || async {
+        let c = h.cluster("qserv-ci").await;
+        (condition_of(&c, DEGRADED)?.0 == "True").then_some(c)
+    })
+    .await;
+    let (_, reason, message) = condition_of(&degraded, DEGRADED).unwrap();
+    assert_eq!(reason, "ReplicasNotReady");
+    assert!(message.contains("qserv-ci-worker 1/2 ready"), "{message}");
+    assert_eq!(condition_of(&degraded, READY).unwrap().0, "False");
+
+    // The secret values survive reconciles: same data after another reconcile.
+    h.report_workloads(|_, n| n).await;
+    eventually("Ready again", || async {
+        let c = h.cluster("qserv-ci").await;
+        (condition_of(&c, READY)?.0 == "True").then_some(())
+    })
+    .await;
+    let again = h.api::<Secret>().get("qserv-ci-secrets").await.unwrap();
+    assert_eq!(again.data.unwrap(), data);
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn scaling_and_a_config_change_update_the_objects() {
+    let h = Harness::start("ctl-scale").await;
+    h.apply_cluster(ci_cluster("qserv-s")).await;
+    let hash = |sts: &StatefulSet| {
+        sts.spec
+            .as_ref()
+            .unwrap()
+            .template
+            .metadata
+            .as_ref()
+            .unwrap()
+            .annotations
+            .as_ref()
+            .unwrap()["qserv.in2p3.fr/config-sha256"]
+            .clone()
+    };
+    let before = eventually("worker StatefulSet", || async {
+        h.api::<StatefulSet>()
+            .get_opt("qserv-s-worker")
+            .await
+            .ok()
+            .flatten()
+    })
+    .await;
+
+    let mut scaled = ci_cluster("qserv-s");
+    scaled["spec"]["workers"]["replicas"] = json!(3);
+    scaled["spec"]["config"] = json!({"worker": {"scheduler.thread_pool_size": "8"}});
+    h.apply_cluster(scaled).await;
+    let after = eventually("3 workers with the new config", || async {
+        let sts = h.api::<StatefulSet>().get("qserv-s-worker").await.ok()?;
+        (sts.spec.as_ref()?.replicas == Some(3) && hash(&sts) != hash(&before)).then_some(sts)
+    })
+    .await;
+    let cm = h
+        .api::<ConfigMap>()
+        .get("qserv-s-config-worker")
+        .await
+        .unwrap();
+    assert!(
+        cm.data.unwrap()["xrdssi.cf"].contains("thread_pool_size = 8"),
+        "the ConfigMap is updated, not only created"
+    );
+    assert_ne!(hash(&after), hash(&before));
+
+    // Scale-down: the departing worker cannot be asked (no MariaDB runs here), so it is refused
+    // with a message naming it, and the StatefulSet keeps 3 replicas.
+    let mut down = ci_cluster("qserv-s");
+    down["spec"]["workers"]["replicas"] = json!(2);
+    down["spec"]["config"] = json!({"worker": {"scheduler.thread_pool_size": "8"}});
+    h.apply_cluster(down.clone()).await;
+    let refused = eventually("scale-down refused", || async {
+        let c = h.cluster("qserv-s").await;
+        let (status, reason, message) = condition_of(&c, DEGRADED)?;
+        (status == "True" && reason == "ScaleDownRefused").then_some(message)
+    })
+    .await;
+    assert!(refused.contains("qserv-s-worker-2"), "{refused}");
+    assert!(refused.contains("allowDataLoss"), "{refused}");
+    let sts = h.api::<StatefulSet>().get("qserv-s-worker").await.unwrap();
+    assert_eq!(sts.spec.unwrap().replicas, Some(3));
+
+    // With allowDataLoss the scale-down goes through.
+    down["spec"]["workers"]["allowDataLoss"] = json!(true);
+    h.apply_cluster(down).await;
+    eventually("2 workers", || async {
+        let sts = h.api::<StatefulSet>().get("qserv-s-worker").await.ok()?;
+        (sts.spec?.replicas == Some(2)).then_some(())
+    })
+    .await;
+
+    // Disabling the reference prunes its objects.
+    let mut no_ref = ci_cluster("qserv-s");
+    no_ref["spec"]["reference"]["enabled"] = json!(false);
+    no_ref["spec"]["workers"]["replicas"] = json!(2);
+    no_ref["spec"]["workers"]["allowDataLoss"] = json!(true);
+    h.apply_cluster(no_ref).await;
+    eventually("reference pruned", || async {
+        let gone = h
+            .api::<StatefulSet>()
+            .get_opt("qserv-s-reference")
+            .await
+            .ok()?
+            .is_none();
+        gone.then_some(())
+    })
+    .await;
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_invalid_spec_creates_nothing_and_names_the_field() {
+    let h = Harness::start("ctl-invalid").await;
+    let mut bad = ci_cluster("qserv-bad");
+    bad["spec"]["ttl"] = json!("soon");
+    bad["spec"]["config"] = json!({"czar": {"mysql.port": "1"}});
+    h.apply_cluster(bad).await;
+    let message = eventually("InvalidSpec", || async {
+        let c = h.cluster("qserv-bad").await;
+        let (status, reason, message) = condition_of(&c, READY)?;
+        (status == "False" && reason == "InvalidSpec").then_some(message)
+    })
+    .await;
+    assert!(message.contains("spec.ttl"), "{message}");
+    assert!(
+        h.api::<StatefulSet>()
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert!(
+        h.api::<Secret>()
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn delete_honours_storage_retention_and_ttl_expiry_deletes_the_cluster() {
+    let h = Harness::start("ctl-delete").await;
+    let pvcs: Api<PersistentVolumeClaim> = h.api();
+    for (cluster, retention) in [("keep", "Retain"), ("drop", "Delete")] {
+        let mut manifest = ci_cluster(cluster);
+        manifest["spec"]["storageRetention"] = json!(retention);
+        h.apply_cluster(manifest).await;
+        eventually("finalizer", || async {
+            let c = h.cluster(cluster).await;
+            (!c.finalizers().is_empty()).then_some(())
+        })
+        .await;
+        // The claims a StatefulSet controller would have made.
+        for claim in [
+            format!("data-{cluster}-worker-0"),
+            format!("data-{cluster}-czar-0"),
+        ] {
+            pvcs.create(
+                &PostParams::default(),
+                &serde_json::from_value(json!({
+                    "metadata": {"name": claim},
+                    "spec": {"accessModes": ["ReadWriteOnce"],
+                             "resources": {"requests": {"storage": "1Gi"}}}}))
+                .unwrap(),
+            )
+            .await
+            .unwrap();
+        }
+    }
+    for cluster in ["keep", "drop"] {
+        h.api::<QservCluster>()
+            .delete(cluster, &DeleteParams::default())
+            .await
+            .unwrap();
+    }
+    eventually("both clusters gone", || async {
+        let list = h
+            .api::<QservCluster>()
+            .list(&ListParams::default())
+            .await
+            .ok()?;
+        list.items.is_empty().then_some(())
+    })
+    .await;
+    let mut left: Vec<String> = pvcs
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|p| p.name_any())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["data-keep-czar-0", "data-keep-worker-0"]);
+    // Owned objects went with their owner.
+    eventually("owned objects deleted", || async {
+        let sts = h
+            .api::<StatefulSet>()
+            .list(&ListParams::default())
+            .await
+            .ok()?;
+        sts.items.is_empty().then_some(())
+    })
+    .await;
+
+    // TTL: a cluster whose ttl elapses deletes itself.
+    let mut short = ci_cluster("short");
+    short["spec"]["ttl"] = json!("2s");
+    h.apply_cluster(short).await;
+    eventually("expiresAt set", || async {
+        h.cluster("short").await.status?.expires_at.map(|_| ())
+    })
+    .await;
+    eventually("expired cluster deleted", || async {
+        let gone = h
+            .api::<QservCluster>()
+            .get_opt("short")
+            .await
+            .ok()?
+            .is_none();
+        gone.then_some(())
+    })
+    .await;
+    h.shutdown().await;
+}
