@@ -986,6 +986,29 @@ async fn the_worker_list_can_change_while_running() {
             .is_err()
     );
     client.end_transaction(id, true).await.unwrap();
+    // A worker whose MariaDB moved keeps its ingest service and uses the new server.
+    let port = standin.worker_url("worker-0").unwrap();
+    standin
+        .set_workers(vec![StandInWorker {
+            name: "worker-0".into(),
+            mysql: w1.url(),
+        }])
+        .await
+        .unwrap();
+    assert_eq!(standin.worker_url("worker-0").unwrap(), port);
+    client
+        .register_database("case01_moved", 85, 12, 0.01667)
+        .await
+        .unwrap();
+    let mut c = conn(w1).await;
+    let n: u64 = c
+        .query_first(
+            "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'case01_moved'",
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(n, 1);
     standin.shutdown().await;
 }
 

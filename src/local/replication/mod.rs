@@ -335,8 +335,9 @@ impl ReplicationStandIn {
             .collect()
     }
 
-    /// Replaces the worker list: new names get an ingest service, missing ones lose theirs.
-    /// Chunks already allocated stay where they are.
+    /// Replaces the worker list: new names get an ingest service, missing ones lose theirs,
+    /// known ones keep theirs and take the new MariaDB URL. Chunks already allocated stay
+    /// where they are.
     pub async fn set_workers(&self, workers: Vec<StandInWorker>) -> Result<(), StandInError> {
         let keep: HashSet<&str> = workers.iter().map(|w| w.name.as_str()).collect();
         self.shared.workers().retain(|w| {
@@ -347,15 +348,21 @@ impl ReplicationStandIn {
             keep
         });
         for w in workers {
-            if self.shared.workers().iter().any(|e| e.name == w.name) {
-                continue;
-            }
             let sql = Sql::new(&w.mysql, &format!("worker {}", w.name)).map_err(|reason| {
                 StandInError::Worker {
                     worker: w.name.clone(),
                     reason,
                 }
             })?;
+            // A known worker keeps its ingest service; its MariaDB may have moved (a pod
+            // restarted on another port).
+            if let Some(e) = self.shared.workers().iter_mut().find(|e| e.name == w.name) {
+                if e.mysql_url != w.mysql {
+                    e.mysql_url = w.mysql;
+                    e.sql = Arc::new(sql);
+                }
+                continue;
+            }
             let listener = bind(0).await?;
             let port = listener
                 .local_addr()
