@@ -111,7 +111,7 @@ fn plan(database: &str) -> IngestPlan {
             kind,
             schema: schema(name),
         },
-        chunk_dir: dir.clone(),
+        chunk_dirs: vec![dir.clone()],
         dialect: CsvDialect::qserv_testdata(),
     };
     IngestPlan {
@@ -847,16 +847,17 @@ async fn the_case01_manifest_ingests_through_the_spec_plan() {
     let mut ingest: CatalogIngest = serde_norway::from_str(&text).unwrap();
     ingest.spec.database = "case01_spec".into();
     let spec = ingest.spec;
-    // Partition as the partition Job does: table_plan's config and options.
+    // Partition as the partition Job does: table_plan's config and options; Object in the
+    // Job's shard layout (`<table>/<shard>`), Source flat.
     let chunks = tempfile::tempdir().unwrap();
     for table in spec.tables.iter().filter(|t| t.name != "Filter") {
-        let (config, opts) = qserv_operator::partition::from_spec::table_plan(
-            &spec,
-            table,
-            &case01(),
-            &chunks.path().join(&table.name),
-        )
-        .unwrap();
+        let mut out = chunks.path().join(&table.name);
+        if table.name == "Object" {
+            out = out.join("0");
+        }
+        let (config, opts) =
+            qserv_operator::partition::from_spec::table_plan(&spec, table, &case01(), &out)
+                .unwrap();
         partition_files(&config, &opts).unwrap();
     }
     let plan = plan_from_spec(&spec, &case01(), chunks.path()).unwrap();
@@ -898,8 +899,9 @@ async fn a_run_that_died_after_commit_is_published_not_loaded_again() {
         .unwrap();
     let id = client.start_transaction(db).await.unwrap();
     for t in &plan.tables {
-        for &(chunk, overlap) in file_lines(&t.chunk_dir).keys() {
-            let file = t.chunk_dir.join(if overlap {
+        let dir = &t.chunk_dirs[0];
+        for &(chunk, overlap) in file_lines(dir).keys() {
+            let file = dir.join(if overlap {
                 format!("chunk_{chunk}_overlap.txt")
             } else {
                 format!("chunk_{chunk}.txt")
@@ -1072,7 +1074,7 @@ async fn synthetic_ingest_throughput() {
                     Column::new("subChunkId", "INT NOT NULL"),
                 ],
             },
-            chunk_dir: out,
+            chunk_dirs: vec![out],
             dialect: CsvDialect::qserv_testdata(),
         }],
     };
@@ -1095,5 +1097,72 @@ async fn synthetic_ingest_throughput() {
     );
     assert_eq!(s.rows, rows);
     assert_eq!(total(&worker_rows(db).await, "Synthetic"), rows);
+    standin.shutdown().await;
+}
+
+/// The rows of a gzipped case01 TSV, each with its line end (escape-aware).
+fn tsv_rows(file: &str) -> Vec<Vec<u8>> {
+    let mut data = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(case01().join(file)).unwrap()),
+        &mut data,
+    )
+    .unwrap();
+    let (mut rows, mut row, mut escaped) = (Vec::new(), Vec::new(), false);
+    for b in data {
+        row.push(b);
+        match (escaped, b) {
+            (true, _) => escaped = false,
+            (false, b'\\') => escaped = true,
+            (false, b'\n') => rows.push(std::mem::take(&mut row)),
+            _ => {}
+        }
+    }
+    rows
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_partitioned_in_shards_sends_every_shard_once() {
+    // Source split in two input shards, each partitioned on its own: chunks appear in both.
+    let rows = tsv_rows("Source.tsv.gz");
+    assert_eq!(rows.len(), 3339);
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = ConfigStore::default();
+    store
+        .add_file(&case01().join("partition/common.json"))
+        .unwrap();
+    store
+        .add_file(&case01().join("partition/Source.json"))
+        .unwrap();
+    let config = PartitionConfig::from_store(&store).unwrap();
+    let mut shard_dirs = Vec::new();
+    for (i, half) in rows.chunks(rows.len() / 2 + 1).enumerate() {
+        let input = dir.path().join(format!("Source-{i}.tsv"));
+        std::fs::write(&input, half.concat()).unwrap();
+        let out = dir.path().join(format!("Source/{i}"));
+        partition_files(&config, &Options::new(vec![input], out.clone())).unwrap();
+        shard_dirs.push(out);
+    }
+    let shared: Vec<u32> = {
+        let a = file_lines(&shard_dirs[0]);
+        let b = file_lines(&shard_dirs[1]);
+        a.keys()
+            .filter(|k| b.contains_key(k))
+            .map(|k| k.0)
+            .collect()
+    };
+    assert!(!shared.is_empty(), "some chunk has rows in both shards");
+    let db = "case01_shards";
+    let mut plan = plan(db);
+    plan.tables[0].chunk_dirs = shard_dirs;
+    let standin = standin().await;
+    let summary = run_ingest(&client(&standin), &plan, &IngestOptions::default())
+        .await
+        .unwrap();
+    let source = summary.tables.iter().find(|t| t.table == "Source").unwrap();
+    assert_eq!(source.rows, 3339);
+    assert!(source.contributions > source.chunks, "{source:?}");
+    let rows = worker_rows(db).await;
+    assert_eq!((total(&rows, "Object"), total(&rows, "Source")), (88, 3339));
     standin.shutdown().await;
 }

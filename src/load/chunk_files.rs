@@ -52,9 +52,6 @@ pub(crate) fn scan_chunk_files(table: usize, dir: &Path) -> Result<Vec<ChunkFile
             });
         }
     }
-    if out.is_empty() {
-        return Err(err("no chunk files (chunk_<id>.txt) with rows".into()));
-    }
     out.sort_by_key(|f| (f.chunk, f.overlap));
     Ok(out)
 }

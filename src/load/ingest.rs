@@ -31,8 +31,9 @@ use super::replication::{
 #[derive(Debug, Clone)]
 pub struct TablePlan {
     pub registration: TableRegistration,
-    /// The partitioner's output directory (`chunk_<id>.txt`, `chunk_<id>_overlap.txt`).
-    pub chunk_dir: PathBuf,
+    /// The partitioner's output directories (`chunk_<id>.txt`, `chunk_<id>_overlap.txt`):
+    /// one, or one per shard of the input files (a chunk may then have several files).
+    pub chunk_dirs: Vec<PathBuf>,
     pub dialect: CsvDialect,
 }
 
@@ -220,11 +221,27 @@ pub async fn run_ingest(
 async fn scan_plan(plan: &IngestPlan) -> Result<Vec<ChunkFile>, IngestError> {
     let mut files = Vec::new();
     for (i, t) in plan.tables.iter().enumerate() {
-        let dir = t.chunk_dir.clone();
-        let found = tokio::task::spawn_blocking(move || scan_chunk_files(i, &dir))
-            .await
-            .map_err(|e| IngestError::Plan(e.to_string()))??;
-        files.extend(found);
+        let before = files.len();
+        for dir in t.chunk_dirs.clone() {
+            let found = tokio::task::spawn_blocking(move || scan_chunk_files(i, &dir))
+                .await
+                .map_err(|e| IngestError::Plan(e.to_string()))??;
+            files.extend(found);
+        }
+        if files.len() == before {
+            return Err(IngestError::ChunkFiles {
+                dir: t
+                    .chunk_dirs
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                reason: format!(
+                    "table {}: no chunk files (chunk_<id>.txt) with rows",
+                    t.registration.table
+                ),
+            });
+        }
     }
     Ok(files)
 }
@@ -622,7 +639,7 @@ mod tests {
                 kind,
                 schema: vec![Column::new("id", "INT")],
             },
-            chunk_dir: PathBuf::from(name),
+            chunk_dirs: vec![PathBuf::from(name)],
             dialect: CsvDialect::qserv_testdata(),
         }
     }

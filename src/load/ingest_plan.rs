@@ -41,9 +41,10 @@ pub fn plan_from_spec(
                 longitude_key: table.ra_column.clone(),
             },
         };
-        let chunk_dir = chunks_root.join(&table.name);
+        let table_dir = chunks_root.join(&table.name);
+        let chunk_dirs = shard_dirs(&table_dir).map_err(|e| plan_err(&e))?;
         let (config, _) =
-            crate::partition::from_spec::table_plan(spec, table, source_dir, &chunk_dir)
+            crate::partition::from_spec::table_plan(spec, table, source_dir, &table_dir)
                 .map_err(|e| plan_err(&e))?;
         // The partitioner's output columns, typed from the reader's (or the DDL's) schema.
         let format = catalog::spec::input_format(table, source_dir).map_err(|e| plan_err(&e))?;
@@ -73,7 +74,7 @@ pub fn plan_from_spec(
                 kind,
                 schema: columns,
             },
-            chunk_dir,
+            chunk_dirs,
             dialect: CsvDialect::of_partitioner(&config.output_dialect),
         });
     }
@@ -84,6 +85,25 @@ pub fn plan_from_spec(
         overlap: p.overlap,
         tables,
     })
+}
+
+/// A table's partitioner output: `dir` itself, or its numbered shard subdirectories
+/// (`<table>/0`, `<table>/1`, ... as the partition Job writes them) when it has some.
+fn shard_dirs(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut shards = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("{}: {e}", dir.display()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.path().is_dir() && name.parse::<u32>().is_ok() {
+            shards.push(entry.path());
+        }
+    }
+    if shards.is_empty() {
+        return Ok(vec![dir.to_path_buf()]);
+    }
+    shards.sort();
+    Ok(shards)
 }
 
 fn required(v: &Option<String>, table: &str, field: &str) -> Result<String, IngestError> {
@@ -137,7 +157,7 @@ pub fn table_from_json(
             kind,
             schema,
         },
-        chunk_dir,
+        chunk_dirs: vec![chunk_dir],
         dialect,
     })
 }
