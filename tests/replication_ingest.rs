@@ -872,10 +872,26 @@ async fn the_case01_manifest_ingests_through_the_spec_plan() {
         "the regular Filter table is left out"
     );
     let standin = standin().await;
-    let summary = run_ingest(&client(&standin), &plan, &IngestOptions::default())
-        .await
-        .unwrap();
+    // The load step's entry point: plan and ingest in one call.
+    let summary = qserv_operator::load::ingest_plan::ingest_spec(
+        &client(&standin),
+        &spec,
+        &case01(),
+        chunks.path(),
+        &IngestOptions::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(summary.outcome, Outcome::Ingested);
+    let statuses: Vec<(String, i64)> = summary
+        .table_statuses()
+        .into_iter()
+        .map(|t| (t.name, t.rows_loaded))
+        .collect();
+    assert_eq!(
+        statuses,
+        [("Object".to_string(), 88), ("Source".to_string(), 3339)]
+    );
     let rows = worker_rows(&spec.database).await;
     assert_eq!((total(&rows, "Object"), total(&rows, "Source")), (88, 3339));
     standin.shutdown().await;

@@ -108,6 +108,25 @@ pub struct IngestSummary {
     pub seconds: BTreeMap<String, f64>,
 }
 
+impl IngestSummary {
+    /// Per table, the CatalogIngest status figures this step knows (rows loaded, chunks,
+    /// overlap rows, bytes, load time); rows read and rejected come from the partition step.
+    pub fn table_statuses(&self) -> Vec<crate::api::catalog_ingest::TableStatus> {
+        self.tables
+            .iter()
+            .map(|t| crate::api::catalog_ingest::TableStatus {
+                name: t.table.clone(),
+                rows_loaded: t.rows as i64,
+                chunks: t.chunks as i64,
+                overlap_rows: t.overlap_rows as i64,
+                bytes: t.bytes as i64,
+                duration_seconds: Some(t.load_seconds),
+                ..Default::default()
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     #[error(transparent)]

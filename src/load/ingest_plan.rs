@@ -7,10 +7,31 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::ingest::{IngestError, IngestPlan, TablePlan};
-use super::replication::{Column, CsvDialect, TableKind, TableRegistration};
+use super::ingest::{IngestError, IngestOptions, IngestPlan, IngestSummary, TablePlan, run_ingest};
+use super::replication::{Column, CsvDialect, ReplicationClient, TableKind, TableRegistration};
 use crate::api::catalog_ingest::{CatalogIngestSpec, TableRole};
 use crate::catalog::{self, CatalogReader};
+
+/// What the CatalogIngest's load step does: the spec's partitioned tables, from the
+/// partitioner's output under `chunks_root`, ingested through `client`.
+pub async fn ingest_spec(
+    client: &ReplicationClient,
+    spec: &CatalogIngestSpec,
+    source_dir: &Path,
+    chunks_root: &Path,
+    opts: &IngestOptions,
+) -> Result<IngestSummary, IngestError> {
+    let (spec, source, root) = (
+        spec.clone(),
+        source_dir.to_path_buf(),
+        chunks_root.to_path_buf(),
+    );
+    // Reading the schemas opens the catalog files: off the async threads.
+    let plan = tokio::task::spawn_blocking(move || plan_from_spec(&spec, &source, &root))
+        .await
+        .map_err(|e| IngestError::Plan(e.to_string()))??;
+    run_ingest(client, &plan, opts).await
+}
 
 /// The plan of `spec`'s partitioned tables. Regular tables are left out (with a warning):
 /// the workflow ingests partitioned tables only.
