@@ -111,7 +111,7 @@ fn plan(database: &str) -> IngestPlan {
             kind,
             schema: schema(name),
         },
-        chunk_dir: dir.clone(),
+        chunk_dirs: vec![dir.clone()],
         dialect: CsvDialect::qserv_testdata(),
     };
     IngestPlan {
@@ -167,6 +167,20 @@ fn file_lines(dir: &Path) -> BTreeMap<(u32, bool), u64> {
         );
     }
     out
+}
+
+/// MySQL partitions of a table, in order.
+async fn partitions(server: &MariaDb, db: &str, table: &str) -> Vec<String> {
+    let mut c = conn(server).await;
+    let names: Vec<Option<String>> = c
+        .exec(
+            "SELECT PARTITION_NAME FROM information_schema.PARTITIONS \
+             WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY PARTITION_ORDINAL_POSITION",
+            (db, table),
+        )
+        .await
+        .unwrap();
+    names.into_iter().flatten().collect()
 }
 
 async fn conn(server: &MariaDb) -> mysql_async::Conn {
@@ -246,7 +260,15 @@ async fn case01_ingests_exactly_and_the_czar_reads_it() {
         .await
         .unwrap();
     let elapsed = t.elapsed();
-    println!("case01 ingest: {elapsed:?}, phases {:?}", summary.seconds);
+    println!(
+        "case01 ingest: {elapsed:?}, phases {:?}, contributions {:?}",
+        summary.seconds,
+        summary
+            .tables
+            .iter()
+            .map(|t| (&t.table, t.contributions, t.bytes))
+            .collect::<Vec<_>>()
+    );
     assert_eq!(summary.outcome, Outcome::Ingested);
 
     // Per chunk: the worker tables hold exactly the chunk files' lines.
@@ -513,6 +535,26 @@ async fn contract_violations_are_refused_with_the_documented_error() {
         .await
         .unwrap_err();
     assert!(qserv_error(e).contains("was not allocated: ask POST /ingest/chunk first"));
+    // A table the database does not have.
+    let mut unknown = contribution(id, file);
+    unknown.table = "Nope";
+    let e = client
+        .send_contribution(&right, &unknown)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        qserv_error(e),
+        format!("unknown table 'Nope' in database '{db}'")
+    );
+    // A service that does not exist: 404, before any other check.
+    let resp = reqwest::Client::new()
+        .post(format!("{base}/ingest/regular"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(refused(&v), "no such service: /ingest/regular");
     // A malformed row: named, and nothing of the file written.
     let bad = tempfile::NamedTempFile::new().unwrap();
     // The first row's leading fields are plain numbers; its last ones may be binary.
@@ -548,6 +590,13 @@ async fn contract_violations_are_refused_with_the_documented_error() {
         .await
         .unwrap();
     assert_eq!(r.num_rows_loaded, file_lines(object_dir)[&(chunk, false)]);
+    // Qserv's super-transaction layout: one MySQL partition per transaction.
+    let holder = &servers()[if right.worker == "worker-0" { 0 } else { 1 }];
+    let table = format!("Object_{chunk}");
+    assert_eq!(
+        partitions(holder, db, &table).await,
+        ["p0", &format!("p{id}")]
+    );
     let e = client.publish_database(db).await.unwrap_err();
     assert!(qserv_error(e).contains(&format!("transactions [{id}] are not committed or aborted")));
     // Committed: no more contributions, no second commit.
@@ -560,6 +609,10 @@ async fn contract_violations_are_refused_with_the_documented_error() {
     let e = client.end_transaction(id, true).await.unwrap_err();
     assert!(qserv_error(e).contains("is not in the STARTED state (it is FINISHED)"));
     client.publish_database(db).await.unwrap();
+    assert!(
+        partitions(holder, db, &table).await.is_empty(),
+        "publishing removes the partitioning"
+    );
     let e = client.register_table(object).await.unwrap_err();
     assert!(qserv_error(e).contains("is published"));
     // Deleting a published database needs the admin key.
@@ -592,6 +645,11 @@ async fn a_contribution_failing_once_with_5xx_is_retried() {
         .await
         .unwrap();
     assert_eq!(summary.outcome, Outcome::Ingested);
+    assert_eq!(
+        standin.injected_failures(),
+        1,
+        "one contribution failed, then was retried"
+    );
     let rows = worker_rows(db).await;
     assert_eq!((total(&rows, "Object"), total(&rows, "Source")), (88, 3339));
     standin.shutdown().await;
@@ -610,6 +668,12 @@ async fn contributions_always_failing_abort_and_publish_nothing() {
         panic!("{err}");
     };
     assert!(cause.to_string().contains("HTTP 500"), "{cause}");
+    // Each failing contribution was tried as often as the retry policy allows.
+    assert!(
+        standin.injected_failures() >= 3,
+        "{}",
+        standin.injected_failures()
+    );
     let states: Vec<(u32, String)> = client
         .list_transactions(db)
         .await
@@ -783,16 +847,17 @@ async fn the_case01_manifest_ingests_through_the_spec_plan() {
     let mut ingest: CatalogIngest = serde_norway::from_str(&text).unwrap();
     ingest.spec.database = "case01_spec".into();
     let spec = ingest.spec;
-    // Partition as the partition Job does: table_plan's config and options.
+    // Partition as the partition Job does: table_plan's config and options; Object in the
+    // Job's shard layout (`<table>/<shard>`), Source flat.
     let chunks = tempfile::tempdir().unwrap();
     for table in spec.tables.iter().filter(|t| t.name != "Filter") {
-        let (config, opts) = qserv_operator::partition::from_spec::table_plan(
-            &spec,
-            table,
-            &case01(),
-            &chunks.path().join(&table.name),
-        )
-        .unwrap();
+        let mut out = chunks.path().join(&table.name);
+        if table.name == "Object" {
+            out = out.join("0");
+        }
+        let (config, opts) =
+            qserv_operator::partition::from_spec::table_plan(&spec, table, &case01(), &out)
+                .unwrap();
         partition_files(&config, &opts).unwrap();
     }
     let plan = plan_from_spec(&spec, &case01(), chunks.path()).unwrap();
@@ -807,11 +872,313 @@ async fn the_case01_manifest_ingests_through_the_spec_plan() {
         "the regular Filter table is left out"
     );
     let standin = standin().await;
+    // The load step's entry point: plan and ingest in one call.
+    let summary = qserv_operator::load::ingest_plan::ingest_spec(
+        &client(&standin),
+        &spec,
+        &case01(),
+        chunks.path(),
+        &IngestOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary.outcome, Outcome::Ingested);
+    let statuses: Vec<(String, i64)> = summary
+        .table_statuses()
+        .into_iter()
+        .map(|t| (t.name, t.rows_loaded))
+        .collect();
+    assert_eq!(
+        statuses,
+        [("Object".to_string(), 88), ("Source".to_string(), 3339)]
+    );
+    let rows = worker_rows(&spec.database).await;
+    assert_eq!((total(&rows, "Object"), total(&rows, "Source")), (88, 3339));
+    standin.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_died_after_commit_is_published_not_loaded_again() {
+    let standin = standin().await;
+    let client = client(&standin);
+    let db = "case01_resume";
+    let plan = plan(db);
+    // What a run killed between commit and publish leaves: every file loaded and committed.
+    client.register_database(db, 85, 12, 0.01667).await.unwrap();
+    client
+        .register_table(&plan.tables[1].registration)
+        .await
+        .unwrap();
+    client
+        .register_table(&plan.tables[0].registration)
+        .await
+        .unwrap();
+    let id = client.start_transaction(db).await.unwrap();
+    for t in &plan.tables {
+        let dir = &t.chunk_dirs[0];
+        for &(chunk, overlap) in file_lines(dir).keys() {
+            let file = dir.join(if overlap {
+                format!("chunk_{chunk}_overlap.txt")
+            } else {
+                format!("chunk_{chunk}.txt")
+            });
+            let location = client.locate_chunk(id, chunk).await.unwrap();
+            let c = Contribution {
+                transaction_id: id,
+                table: &t.registration.table,
+                chunk,
+                overlap,
+                file: &file,
+                dialect: &t.dialect,
+            };
+            client.send_contribution(&location, &c).await.unwrap();
+        }
+    }
+    client.end_transaction(id, false).await.unwrap();
+
+    let summary = run_ingest(&client, &plan, &IngestOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(summary.outcome, Outcome::Resumed);
+    assert_eq!(summary.transaction_id, Some(id));
+    let rows = worker_rows(db).await;
+    assert_eq!((total(&rows, "Object"), total(&rows, "Source")), (88, 3339));
+    let info = client.databases().await.unwrap();
+    assert!(info.iter().any(|d| d.database == db && d.is_published));
+    standin.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_list_can_change_while_running() {
+    let [w0, w1, czar] = servers();
+    let mut config = StandInConfig::new(AUTH, ADMIN, &czar.url());
+    config.workers = vec![StandInWorker {
+        name: "worker-0".into(),
+        mysql: w0.url(),
+    }];
+    let standin = ReplicationStandIn::start(config).await.unwrap();
+    assert_eq!(standin.worker_names(), ["worker-0"]);
+    assert!(standin.worker_url("worker-1").is_none());
+    let both = vec![
+        StandInWorker {
+            name: "worker-0".into(),
+            mysql: w0.url(),
+        },
+        StandInWorker {
+            name: "worker-1".into(),
+            mysql: w1.url(),
+        },
+    ];
+    standin.set_workers(both).await.unwrap();
+    assert_eq!(standin.worker_names(), ["worker-0", "worker-1"]);
+    let url = standin.worker_url("worker-1").unwrap();
+    let v = raw(
+        reqwest::Method::GET,
+        &format!("{url}/meta/version?version=55"),
+        None,
+    )
+    .await;
+    assert_eq!(v["success"], 1, "{v}");
+    assert_eq!(v["id"], "worker-1");
+    assert_eq!(v["kind"], "replication-worker-ingest");
+    // Chunks allocated from now on spread over both workers.
+    let client = client(&standin);
+    let db = "case01_workers";
+    client.register_database(db, 85, 12, 0.01667).await.unwrap();
+    let id = client.start_transaction(db).await.unwrap();
+    let a = client.locate_chunk(id, 6630).await.unwrap();
+    let b = client.locate_chunk(id, 6631).await.unwrap();
+    assert_ne!(a.worker, b.worker);
+    // A worker taken away stops serving.
+    standin
+        .set_workers(vec![StandInWorker {
+            name: "worker-0".into(),
+            mysql: w0.url(),
+        }])
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        reqwest::get(format!("{url}/meta/version?version=55"))
+            .await
+            .is_err()
+    );
+    client.end_transaction(id, true).await.unwrap();
+    // A worker whose MariaDB moved keeps its ingest service and uses the new server.
+    let port = standin.worker_url("worker-0").unwrap();
+    standin
+        .set_workers(vec![StandInWorker {
+            name: "worker-0".into(),
+            mysql: w1.url(),
+        }])
+        .await
+        .unwrap();
+    assert_eq!(standin.worker_url("worker-0").unwrap(), port);
+    client
+        .register_database("case01_moved", 85, 12, 0.01667)
+        .await
+        .unwrap();
+    let mut c = conn(w1).await;
+    let n: u64 = c
+        .query_first(
+            "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'case01_moved'",
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(n, 1);
+    standin.shutdown().await;
+}
+
+/// Throughput figures, not a check: `cargo test --test replication_ingest -- --ignored
+/// --nocapture synthetic`. A synthetic catalog (ids, positions in a 10x10 degree field,
+/// magnitudes) partitioned at 85/12 and ingested through the stand-in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "prints throughput figures"]
+async fn synthetic_ingest_throughput() {
+    let rows: u64 = std::env::var("SYNTHETIC_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("synthetic.tsv");
+    let mut rng = fastrand::Rng::with_seed(7);
+    let mut text = String::new();
+    for id in 0..rows {
+        let (ra, dec, mag) = (
+            rng.f64() * 10.0,
+            rng.f64() * 10.0 - 5.0,
+            18.0 + rng.f64() * 6.0,
+        );
+        text.push_str(&format!("{id}\t{ra:.8}\t{dec:.8}\t{mag:.4}\n"));
+    }
+    std::fs::write(&input, text).unwrap();
+    let mut store = ConfigStore::default();
+    store.set("part.num-stripes", json!(85));
+    store.set("part.num-sub-stripes", json!(12));
+    store.set("part.overlap", json!(0.01667));
+    store.set("part.pos", json!("ra, dec"));
+    store.set("in.csv.field", json!(["id", "ra", "dec", "mag"]));
+    store.set("out.csv.delimiter", json!(","));
+    store.set("out.csv.no-quote", json!(true));
+    let config = PartitionConfig::from_store(&store).unwrap();
+    let out = dir.path().join("Synthetic");
+    let t = Instant::now();
+    partition_files(&config, &Options::new(vec![input], out.clone())).unwrap();
+    let partition_time = t.elapsed();
+    let db = "synthetic";
+    let plan = IngestPlan {
+        database: db.into(),
+        num_stripes: 85,
+        num_sub_stripes: 12,
+        overlap: 0.01667,
+        tables: vec![TablePlan {
+            registration: TableRegistration {
+                database: db.into(),
+                table: "Synthetic".into(),
+                kind: TableKind::Director {
+                    key: "id".into(),
+                    latitude_key: "dec".into(),
+                    longitude_key: "ra".into(),
+                },
+                schema: vec![
+                    Column::new("id", "BIGINT NOT NULL"),
+                    Column::new("ra", "DOUBLE NOT NULL"),
+                    Column::new("dec", "DOUBLE NOT NULL"),
+                    Column::new("mag", "FLOAT"),
+                    Column::new("chunkId", "INT NOT NULL"),
+                    Column::new("subChunkId", "INT NOT NULL"),
+                ],
+            },
+            chunk_dirs: vec![out],
+            dialect: CsvDialect::qserv_testdata(),
+        }],
+    };
+    let standin = standin().await;
+    let t = Instant::now();
     let summary = run_ingest(&client(&standin), &plan, &IngestOptions::default())
         .await
         .unwrap();
-    assert_eq!(summary.outcome, Outcome::Ingested);
-    let rows = worker_rows(&spec.database).await;
+    let ingest_time = t.elapsed();
+    let s = &summary.tables[0];
+    println!(
+        "synthetic: {rows} rows, partition {partition_time:?}; ingest {ingest_time:?} = {:.0} rows/s \
+         ({} chunks, {} overlap rows, {} contributions, {} MB); phases {:?}",
+        (s.rows + s.overlap_rows) as f64 / ingest_time.as_secs_f64(),
+        s.chunks,
+        s.overlap_rows,
+        s.contributions,
+        s.bytes / 1_000_000,
+        summary.seconds
+    );
+    assert_eq!(s.rows, rows);
+    assert_eq!(total(&worker_rows(db).await, "Synthetic"), rows);
+    standin.shutdown().await;
+}
+
+/// The rows of a gzipped case01 TSV, each with its line end (escape-aware).
+fn tsv_rows(file: &str) -> Vec<Vec<u8>> {
+    let mut data = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(case01().join(file)).unwrap()),
+        &mut data,
+    )
+    .unwrap();
+    let (mut rows, mut row, mut escaped) = (Vec::new(), Vec::new(), false);
+    for b in data {
+        row.push(b);
+        match (escaped, b) {
+            (true, _) => escaped = false,
+            (false, b'\\') => escaped = true,
+            (false, b'\n') => rows.push(std::mem::take(&mut row)),
+            _ => {}
+        }
+    }
+    rows
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_partitioned_in_shards_sends_every_shard_once() {
+    // Source split in two input shards, each partitioned on its own: chunks appear in both.
+    let rows = tsv_rows("Source.tsv.gz");
+    assert_eq!(rows.len(), 3339);
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = ConfigStore::default();
+    store
+        .add_file(&case01().join("partition/common.json"))
+        .unwrap();
+    store
+        .add_file(&case01().join("partition/Source.json"))
+        .unwrap();
+    let config = PartitionConfig::from_store(&store).unwrap();
+    let mut shard_dirs = Vec::new();
+    for (i, half) in rows.chunks(rows.len() / 2 + 1).enumerate() {
+        let input = dir.path().join(format!("Source-{i}.tsv"));
+        std::fs::write(&input, half.concat()).unwrap();
+        let out = dir.path().join(format!("Source/{i}"));
+        partition_files(&config, &Options::new(vec![input], out.clone())).unwrap();
+        shard_dirs.push(out);
+    }
+    let shared: Vec<u32> = {
+        let a = file_lines(&shard_dirs[0]);
+        let b = file_lines(&shard_dirs[1]);
+        a.keys()
+            .filter(|k| b.contains_key(k))
+            .map(|k| k.0)
+            .collect()
+    };
+    assert!(!shared.is_empty(), "some chunk has rows in both shards");
+    let db = "case01_shards";
+    let mut plan = plan(db);
+    plan.tables[0].chunk_dirs = shard_dirs;
+    let standin = standin().await;
+    let summary = run_ingest(&client(&standin), &plan, &IngestOptions::default())
+        .await
+        .unwrap();
+    let source = summary.tables.iter().find(|t| t.table == "Source").unwrap();
+    assert_eq!(source.rows, 3339);
+    assert!(source.contributions > source.chunks, "{source:?}");
+    let rows = worker_rows(db).await;
     assert_eq!((total(&rows, "Object"), total(&rows, "Source")), (88, 3339));
     standin.shutdown().await;
 }

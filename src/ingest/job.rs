@@ -279,25 +279,19 @@ pub fn reference_load(
 /// when every chunk is in (see `crate::load::ingest` for what a re-run does).
 async fn load(job: &JobEnv, args: &JobArgs) -> anyhow::Result<Done> {
     use crate::load::{ingest, ingest_plan, replication::ReplicationClient};
-    let spec = &job.ingest.spec;
-    // `<scratch>/partition/<table>/<shard>/`: the ingest takes every shard's files.
-    let plan = ingest_plan::plan_from_spec(spec, &args.source, &args.scratch.join("partition"))?;
     let client = ReplicationClient::new(&job.replication_url, &job.auth_key, &job.admin_auth_key)?;
-    let summary = ingest::run_ingest(&client, &plan, &ingest::IngestOptions::default()).await?;
+    // `<scratch>/partition/<table>/<shard>/`: the ingest takes every shard's files.
+    let summary = ingest_plan::ingest_spec(
+        &client,
+        &job.ingest.spec,
+        &args.source,
+        &args.scratch.join("partition"),
+        &ingest::IngestOptions::default(),
+    )
+    .await?;
     tracing::info!(outcome = ?summary.outcome, "ingest done");
-    let tables = summary
-        .tables
-        .iter()
-        .map(|t| TableStatus {
-            name: t.table.clone(),
-            rows_loaded: t.rows as i64,
-            chunks: t.chunks as i64,
-            duration_seconds: Some(t.load_seconds),
-            ..TableStatus::default()
-        })
-        .collect();
     Ok(Done {
-        tables,
+        tables: summary.table_statuses(),
         transaction_id: summary.transaction_id.map(i64::from),
         ..Done::default()
     })

@@ -14,13 +14,14 @@
 //!   committed rows make the run fail (delete the database to start over).
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use futures::TryStreamExt;
 use serde::Serialize;
 
+use super::chunk_files::{ChunkFile, scan_chunk_files};
 use super::replication::{
     ChunkLocation, Contribution, CsvDialect, ReplicationClient, ReplicationError, TableKind,
     TableLoaded, TableRegistration,
@@ -30,8 +31,9 @@ use super::replication::{
 #[derive(Debug, Clone)]
 pub struct TablePlan {
     pub registration: TableRegistration,
-    /// The partitioner's output directory (`chunk_<id>.txt`, `chunk_<id>_overlap.txt`).
-    pub chunk_dir: PathBuf,
+    /// The partitioner's output directories (`chunk_<id>.txt`, `chunk_<id>_overlap.txt`):
+    /// one, or one per shard of the input files (a chunk may then have several files).
+    pub chunk_dirs: Vec<PathBuf>,
     pub dialect: CsvDialect,
 }
 
@@ -106,6 +108,25 @@ pub struct IngestSummary {
     pub seconds: BTreeMap<String, f64>,
 }
 
+impl IngestSummary {
+    /// Per table, the CatalogIngest status figures this step knows (rows loaded, chunks,
+    /// overlap rows, bytes, load time); rows read and rejected come from the partition step.
+    pub fn table_statuses(&self) -> Vec<crate::api::catalog_ingest::TableStatus> {
+        self.tables
+            .iter()
+            .map(|t| crate::api::catalog_ingest::TableStatus {
+                name: t.table.clone(),
+                rows_loaded: t.rows as i64,
+                chunks: t.chunks as i64,
+                overlap_rows: t.overlap_rows as i64,
+                bytes: t.bytes as i64,
+                duration_seconds: Some(t.load_seconds),
+                ..Default::default()
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     #[error(transparent)]
@@ -144,94 +165,6 @@ pub enum IngestError {
     },
 }
 
-/// A chunk or overlap file to send.
-#[derive(Debug, Clone)]
-struct ChunkFile {
-    table: usize,
-    chunk: u32,
-    overlap: bool,
-    path: PathBuf,
-    rows: u64,
-    bytes: u64,
-}
-
-/// `chunk_<id>.txt` / `chunk_<id>_overlap.txt` → (id, overlap).
-fn parse_chunk_file_name(name: &str) -> Option<(u32, bool)> {
-    let rest = name.strip_prefix("chunk_")?.strip_suffix(".txt")?;
-    let (id, overlap) = match rest.strip_suffix("_overlap") {
-        Some(id) => (id, true),
-        None => (rest, false),
-    };
-    Some((id.parse().ok()?, overlap))
-}
-
-/// Every non-empty chunk file of a table with its line count (streamed, not loaded).
-/// The chunk files of a table: in `dir`, or in its immediate subdirectories — one per shard of
-/// the input when several partitioner runs split the files (each file is its own contribution;
-/// Qserv takes many contributions per chunk).
-fn scan_chunk_files(table: usize, dir: &Path) -> Result<Vec<ChunkFile>, IngestError> {
-    let err = |reason: String| IngestError::ChunkFiles {
-        dir: dir.display().to_string(),
-        reason,
-    };
-    let mut entries = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(|e| err(e.to_string()))? {
-        let entry = entry.map_err(|e| err(e.to_string()))?;
-        if entry.file_type().map_err(|e| err(e.to_string()))?.is_dir() {
-            for inner in std::fs::read_dir(entry.path()).map_err(|e| err(e.to_string()))? {
-                entries.push(inner.map_err(|e| err(e.to_string()))?);
-            }
-        } else {
-            entries.push(entry);
-        }
-    }
-    let mut out = Vec::new();
-    for entry in entries {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some((chunk, overlap)) = parse_chunk_file_name(&name) else {
-            continue;
-        };
-        let path = entry.path();
-        let (rows, bytes) = count_lines(&path).map_err(|e| err(format!("{name}: {e}")))?;
-        if rows > 0 {
-            out.push(ChunkFile {
-                table,
-                chunk,
-                overlap,
-                path,
-                rows,
-                bytes,
-            });
-        }
-    }
-    if out.is_empty() {
-        return Err(err("no chunk files (chunk_<id>.txt) with rows".into()));
-    }
-    out.sort_by(|a, b| (a.chunk, a.overlap, &a.path).cmp(&(b.chunk, b.overlap, &b.path)));
-    Ok(out)
-}
-
-/// Lines (a last line without `\n` counts) and bytes of a file.
-fn count_lines(path: &Path) -> std::io::Result<(u64, u64)> {
-    use std::io::Read;
-    let mut file = std::fs::File::open(path)?;
-    let mut buf = vec![0u8; 1 << 20];
-    let (mut lines, mut bytes, mut last) = (0u64, 0u64, b'\n');
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        lines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
-        bytes += n as u64;
-        last = buf[n - 1];
-    }
-    if last != b'\n' {
-        lines += 1;
-    }
-    Ok((lines, bytes))
-}
-
 /// Rows the files hold, per table, as the transaction summary reports them.
 fn expected_rows(plan: &IngestPlan, files: &[ChunkFile]) -> BTreeMap<String, TableLoaded> {
     let mut out: BTreeMap<String, TableLoaded> = plan
@@ -268,21 +201,8 @@ pub async fn run_ingest(
     opts: &IngestOptions,
 ) -> Result<IngestSummary, IngestError> {
     check_plan(plan)?;
-    let mut seconds = BTreeMap::new();
-    let mut files = Vec::new();
-    for (i, t) in plan.tables.iter().enumerate() {
-        let dir = t.chunk_dir.clone();
-        let found = tokio::task::spawn_blocking(move || scan_chunk_files(i, &dir))
-            .await
-            .map_err(|e| IngestError::Plan(e.to_string()))??;
-        files.extend(found);
-    }
+    let files = scan_plan(plan).await?;
     let expected = expected_rows(plan, &files);
-    let wanted: Vec<String> = plan
-        .tables
-        .iter()
-        .map(|t| t.registration.table.clone())
-        .collect();
     let mut summary = IngestSummary {
         database: plan.database.clone(),
         outcome: Outcome::Ingested,
@@ -291,57 +211,147 @@ pub async fn run_ingest(
         tables: table_summaries(plan, &files),
         seconds: BTreeMap::new(),
     };
+    let t = Instant::now();
+    let Some(earlier) = recover(client, plan, &expected, &mut summary).await? else {
+        summary.outcome = Outcome::AlreadyPublished;
+        return Ok(summary);
+    };
+    register(client, plan, &earlier).await?;
+    summary
+        .seconds
+        .insert("register".into(), t.elapsed().as_secs_f64());
+    match earlier.committed {
+        Some(id) => {
+            tracing::info!(
+                transaction = id,
+                "an earlier run committed every row; publishing it"
+            );
+            summary.outcome = Outcome::Resumed;
+            summary.transaction_id = Some(id);
+        }
+        None => load(client, plan, opts, &files, &expected, &mut summary).await?,
+    }
+    abort_strays(client, plan, &mut summary).await?;
+    publish(client, plan, opts, &mut summary).await?;
+    Ok(summary)
+}
 
-    // What an earlier run left.
-    let started = Instant::now();
-    let existing = client
+/// The chunk files of every table.
+async fn scan_plan(plan: &IngestPlan) -> Result<Vec<ChunkFile>, IngestError> {
+    let mut files = Vec::new();
+    for (i, t) in plan.tables.iter().enumerate() {
+        let before = files.len();
+        for dir in t.chunk_dirs.clone() {
+            let found = tokio::task::spawn_blocking(move || scan_chunk_files(i, &dir))
+                .await
+                .map_err(|e| IngestError::Plan(e.to_string()))??;
+            files.extend(found);
+        }
+        if files.len() == before {
+            return Err(IngestError::ChunkFiles {
+                dir: t
+                    .chunk_dirs
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                reason: format!(
+                    "table {}: no chunk files (chunk_<id>.txt) with rows",
+                    t.registration.table
+                ),
+            });
+        }
+    }
+    Ok(files)
+}
+
+/// What an earlier run left of this database.
+struct Earlier {
+    database_exists: bool,
+    /// Tables already registered.
+    tables: Vec<String>,
+    /// A committed transaction holding exactly the files' rows.
+    committed: Option<u32>,
+}
+
+/// Aborts the open transactions of an earlier run and finds a complete committed one.
+/// `None`: the database is already published with the same tables.
+async fn recover(
+    client: &ReplicationClient,
+    plan: &IngestPlan,
+    expected: &BTreeMap<String, TableLoaded>,
+    summary: &mut IngestSummary,
+) -> Result<Option<Earlier>, IngestError> {
+    let Some(db) = client
         .databases()
         .await?
         .into_iter()
-        .find(|d| d.database == plan.database);
+        .find(|d| d.database == plan.database)
+    else {
+        return Ok(Some(Earlier {
+            database_exists: false,
+            tables: Vec::new(),
+            committed: None,
+        }));
+    };
+    if db.is_published {
+        let mut wanted: Vec<String> = plan
+            .tables
+            .iter()
+            .map(|t| t.registration.table.clone())
+            .collect();
+        wanted.sort();
+        let mut have = db.tables.clone();
+        have.sort();
+        if have != wanted {
+            return Err(IngestError::PublishedDifferently {
+                database: plan.database.clone(),
+                published: db.tables,
+                wanted,
+            });
+        }
+        tracing::info!(database = plan.database, "already published; nothing to do");
+        return Ok(None);
+    }
     let mut committed = None;
-    if let Some(db) = &existing {
-        if db.is_published {
-            let mut have = db.tables.clone();
-            have.sort();
-            let mut want = wanted.clone();
-            want.sort();
-            if have != want {
-                return Err(IngestError::PublishedDifferently {
+    for t in client.list_transactions(&plan.database).await? {
+        if t.is_open() {
+            tracing::warn!(
+                transaction = t.id,
+                "aborting a transaction an earlier run left open"
+            );
+            client.end_transaction(t.id, true).await?;
+            summary.aborted_transactions.push(t.id);
+        } else if t.state == "FINISHED" {
+            let loaded = client.transaction_rows(t.id).await?;
+            if !loaded.values().any(|l| l.rows + l.overlap_rows > 0) {
+                continue;
+            }
+            if !same_rows(&loaded, expected) || committed.is_some() {
+                return Err(IngestError::ForeignCommit {
                     database: plan.database.clone(),
-                    published: db.tables.clone(),
-                    wanted,
+                    transaction: t.id,
+                    loaded,
+                    expected: expected.clone(),
                 });
             }
-            tracing::info!(database = plan.database, "already published; nothing to do");
-            summary.outcome = Outcome::AlreadyPublished;
-            return Ok(summary);
+            committed = Some(t.id);
         }
-        for t in client.list_transactions(&plan.database).await? {
-            if t.is_open() {
-                tracing::warn!(
-                    transaction = t.id,
-                    "aborting a transaction an earlier run left open"
-                );
-                client.end_transaction(t.id, true).await?;
-                summary.aborted_transactions.push(t.id);
-            } else if t.state == "FINISHED" {
-                let loaded = client.transaction_rows(t.id).await?;
-                if !loaded.values().any(|l| l.rows + l.overlap_rows > 0) {
-                    continue;
-                }
-                if !same_rows(&loaded, &expected) || committed.is_some() {
-                    return Err(IngestError::ForeignCommit {
-                        database: plan.database.clone(),
-                        transaction: t.id,
-                        loaded,
-                        expected,
-                    });
-                }
-                committed = Some(t.id);
-            }
-        }
-    } else {
+    }
+    Ok(Some(Earlier {
+        database_exists: true,
+        tables: db.tables,
+        committed,
+    }))
+}
+
+/// The database (when new) and the tables not registered yet, directors first.
+async fn register(
+    client: &ReplicationClient,
+    plan: &IngestPlan,
+    earlier: &Earlier,
+) -> Result<(), IngestError> {
+    if !earlier.database_exists {
         client
             .register_database(
                 &plan.database,
@@ -351,49 +361,87 @@ pub async fn run_ingest(
             )
             .await?;
     }
-    let registered = existing.map(|d| d.tables).unwrap_or_default();
     for t in registration_order(plan) {
-        if !registered.contains(&t.registration.table) {
+        if !earlier.tables.contains(&t.registration.table) {
             client.register_table(&t.registration).await?;
         }
     }
-    seconds.insert("register".into(), started.elapsed().as_secs_f64());
+    Ok(())
+}
 
-    if let Some(id) = committed {
-        tracing::info!(
-            transaction = id,
-            "an earlier run committed every row; publishing it"
-        );
-        summary.outcome = Outcome::Resumed;
-        summary.transaction_id = Some(id);
-    } else {
-        let id = client.start_transaction(&plan.database).await?;
-        summary.transaction_id = Some(id);
-        let loaded = load_and_commit(client, plan, opts, id, &files, &expected, &mut seconds)
-            .await
-            .map_err(|cause| IngestError::Aborted {
+/// One transaction: every file loaded, counts checked, committed; aborted on any failure.
+async fn load(
+    client: &ReplicationClient,
+    plan: &IngestPlan,
+    opts: &IngestOptions,
+    files: &[ChunkFile],
+    expected: &BTreeMap<String, TableLoaded>,
+    summary: &mut IngestSummary,
+) -> Result<(), IngestError> {
+    let id = client.start_transaction(&plan.database).await?;
+    summary.transaction_id = Some(id);
+    match load_and_commit(
+        client,
+        plan,
+        opts,
+        id,
+        files,
+        expected,
+        &mut summary.seconds,
+    )
+    .await
+    {
+        Ok(times) => {
+            for (i, t) in times {
+                summary.tables[i].load_seconds = t;
+            }
+            Ok(())
+        }
+        Err(cause) => {
+            // The abort may fail too (the controller is down): the next run aborts it.
+            if let Err(abort) = client.end_transaction(id, true).await {
+                tracing::error!(transaction = id, error = %abort, "abort failed; a re-run aborts it");
+            }
+            Err(IngestError::Aborted {
                 transaction: id,
                 cause: Box::new(cause),
-            });
-        match loaded {
-            Ok(times) => {
-                for (i, t) in times {
-                    summary.tables[i].load_seconds = t;
-                }
-            }
-            Err(e) => {
-                // The abort may fail too (the controller is down): the next run aborts it.
-                if let Err(abort) = client.end_transaction(id, true).await {
-                    tracing::error!(transaction = id, error = %abort, "abort failed; a re-run aborts it");
-                }
-                return Err(e);
-            }
+            })
         }
     }
+}
 
+/// A start request retried after a lost answer may have opened a second transaction; any
+/// open one would block publishing, and none can be ours to keep.
+async fn abort_strays(
+    client: &ReplicationClient,
+    plan: &IngestPlan,
+    summary: &mut IngestSummary,
+) -> Result<(), IngestError> {
+    for t in client.list_transactions(&plan.database).await? {
+        if t.is_open() && Some(t.id) != summary.transaction_id {
+            tracing::warn!(
+                transaction = t.id,
+                "aborting a stray open transaction before publishing"
+            );
+            client.end_transaction(t.id, true).await?;
+            summary.aborted_transactions.push(t.id);
+        }
+    }
+    Ok(())
+}
+
+/// Publish, then the director indexes and the row counters.
+async fn publish(
+    client: &ReplicationClient,
+    plan: &IngestPlan,
+    opts: &IngestOptions,
+    summary: &mut IngestSummary,
+) -> Result<(), IngestError> {
     let t = Instant::now();
     client.publish_database(&plan.database).await?;
-    seconds.insert("publish".into(), t.elapsed().as_secs_f64());
+    summary
+        .seconds
+        .insert("publish".into(), t.elapsed().as_secs_f64());
     if opts.director_index {
         let t = Instant::now();
         for table in &plan.tables {
@@ -403,7 +451,9 @@ pub async fn run_ingest(
                     .await?;
             }
         }
-        seconds.insert("index".into(), t.elapsed().as_secs_f64());
+        summary
+            .seconds
+            .insert("index".into(), t.elapsed().as_secs_f64());
     }
     if opts.row_counters {
         let t = Instant::now();
@@ -417,10 +467,11 @@ pub async fn run_ingest(
                     .sum(),
             );
         }
-        seconds.insert("stats".into(), t.elapsed().as_secs_f64());
+        summary
+            .seconds
+            .insert("stats".into(), t.elapsed().as_secs_f64());
     }
-    summary.seconds = seconds;
-    Ok(summary)
+    Ok(())
 }
 
 fn check_plan(plan: &IngestPlan) -> Result<(), IngestError> {
@@ -597,28 +648,96 @@ fn progress_bar(enabled: bool, total: u64) -> Option<indicatif::ProgressBar> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::load::replication::Column;
 
-    #[test]
-    fn chunk_file_names() {
-        assert_eq!(parse_chunk_file_name("chunk_6630.txt"), Some((6630, false)));
-        assert_eq!(
-            parse_chunk_file_name("chunk_6630_overlap.txt"),
-            Some((6630, true))
-        );
-        assert_eq!(parse_chunk_file_name("chunk_index.bin"), None);
-        assert_eq!(parse_chunk_file_name("chunk_object_index.txt"), None);
-        assert_eq!(parse_chunk_file_name("partition-summary.json"), None);
+    fn table(name: &str, kind: TableKind) -> TablePlan {
+        TablePlan {
+            registration: TableRegistration {
+                database: "db".into(),
+                table: name.into(),
+                kind,
+                schema: vec![Column::new("id", "INT")],
+            },
+            chunk_dirs: vec![PathBuf::from(name)],
+            dialect: CsvDialect::qserv_testdata(),
+        }
+    }
+
+    fn plan() -> IngestPlan {
+        let child = TableKind::Child {
+            director_table: "Object".into(),
+            key: "objectId".into(),
+            latitude_key: None,
+            longitude_key: None,
+        };
+        let director = TableKind::Director {
+            key: "objectId".into(),
+            latitude_key: "dec".into(),
+            longitude_key: "ra".into(),
+        };
+        IngestPlan {
+            database: "db".into(),
+            num_stripes: 85,
+            num_sub_stripes: 12,
+            overlap: 0.01667,
+            tables: vec![table("Source", child), table("Object", director)],
+        }
     }
 
     #[test]
-    fn lines_are_counted_with_or_without_a_final_newline() {
-        let dir = tempfile::tempdir().unwrap();
-        let a = dir.path().join("a");
-        std::fs::write(&a, "x\ny\n").unwrap();
-        assert_eq!(count_lines(&a).unwrap(), (2, 4));
-        std::fs::write(&a, "x\ny").unwrap();
-        assert_eq!(count_lines(&a).unwrap(), (2, 3));
-        std::fs::write(&a, "").unwrap();
-        assert_eq!(count_lines(&a).unwrap(), (0, 0));
+    fn directors_register_first_and_rows_add_up_per_table_and_kind() {
+        let p = plan();
+        let order: Vec<&str> = registration_order(&p)
+            .iter()
+            .map(|t| t.registration.table.as_str())
+            .collect();
+        assert_eq!(order, ["Object", "Source"]);
+        let file = |table, chunk, overlap, rows| ChunkFile {
+            table,
+            chunk,
+            overlap,
+            path: PathBuf::new(),
+            rows,
+            bytes: rows * 10,
+        };
+        let files = [
+            file(0, 1, false, 5),
+            file(0, 2, false, 7),
+            file(1, 1, false, 3),
+            file(1, 1, true, 2),
+        ];
+        let e = expected_rows(&p, &files);
+        assert_eq!(
+            e["Source"],
+            TableLoaded {
+                rows: 12,
+                overlap_rows: 0
+            }
+        );
+        assert_eq!(
+            e["Object"],
+            TableLoaded {
+                rows: 3,
+                overlap_rows: 2
+            }
+        );
+        let s = table_summaries(&p, &files);
+        assert_eq!(
+            (s[0].rows, s[0].chunks, s[0].contributions, s[0].bytes),
+            (12, 2, 2, 120)
+        );
+        assert_eq!((s[1].rows, s[1].overlap_rows, s[1].chunks), (3, 2, 1));
+        let mut loaded = e.clone();
+        assert!(same_rows(&loaded, &e));
+        loaded.get_mut("Object").unwrap().overlap_rows += 1;
+        assert!(!same_rows(&loaded, &e));
+    }
+
+    #[test]
+    fn a_regular_table_is_refused_by_the_plan_check() {
+        let mut p = plan();
+        p.tables.push(table("Filter", TableKind::Regular));
+        let e = check_plan(&p).unwrap_err().to_string();
+        assert!(e.contains("table Filter: regular"), "{e}");
     }
 }

@@ -7,10 +7,31 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::ingest::{IngestError, IngestPlan, TablePlan};
-use super::replication::{Column, CsvDialect, TableKind, TableRegistration};
+use super::ingest::{IngestError, IngestOptions, IngestPlan, IngestSummary, TablePlan, run_ingest};
+use super::replication::{Column, CsvDialect, ReplicationClient, TableKind, TableRegistration};
 use crate::api::catalog_ingest::{CatalogIngestSpec, TableRole};
 use crate::catalog::{self, CatalogReader};
+
+/// What the CatalogIngest's load step does: the spec's partitioned tables, from the
+/// partitioner's output under `chunks_root`, ingested through `client`.
+pub async fn ingest_spec(
+    client: &ReplicationClient,
+    spec: &CatalogIngestSpec,
+    source_dir: &Path,
+    chunks_root: &Path,
+    opts: &IngestOptions,
+) -> Result<IngestSummary, IngestError> {
+    let (spec, source, root) = (
+        spec.clone(),
+        source_dir.to_path_buf(),
+        chunks_root.to_path_buf(),
+    );
+    // Reading the schemas opens the catalog files: off the async threads.
+    let plan = tokio::task::spawn_blocking(move || plan_from_spec(&spec, &source, &root))
+        .await
+        .map_err(|e| IngestError::Plan(e.to_string()))??;
+    run_ingest(client, &plan, opts).await
+}
 
 /// The plan of `spec`'s partitioned tables. Regular tables are left out (with a warning):
 /// the workflow ingests partitioned tables only.
@@ -41,9 +62,10 @@ pub fn plan_from_spec(
                 longitude_key: table.ra_column.clone(),
             },
         };
-        let chunk_dir = chunks_root.join(&table.name);
+        let table_dir = chunks_root.join(&table.name);
+        let chunk_dirs = shard_dirs(&table_dir).map_err(|e| plan_err(&e))?;
         let (config, _) =
-            crate::partition::from_spec::table_plan(spec, table, source_dir, &chunk_dir)
+            crate::partition::from_spec::table_plan(spec, table, source_dir, &table_dir)
                 .map_err(|e| plan_err(&e))?;
         // The partitioner's output columns, typed from the reader's (or the DDL's) schema.
         let format = catalog::spec::input_format(table, source_dir).map_err(|e| plan_err(&e))?;
@@ -73,7 +95,7 @@ pub fn plan_from_spec(
                 kind,
                 schema: columns,
             },
-            chunk_dir,
+            chunk_dirs,
             dialect: CsvDialect::of_partitioner(&config.output_dialect),
         });
     }
@@ -84,6 +106,25 @@ pub fn plan_from_spec(
         overlap: p.overlap,
         tables,
     })
+}
+
+/// A table's partitioner output: `dir` itself, or its numbered shard subdirectories
+/// (`<table>/0`, `<table>/1`, ... as the partition Job writes them) when it has some.
+fn shard_dirs(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut shards = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("{}: {e}", dir.display()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.path().is_dir() && name.parse::<u32>().is_ok() {
+            shards.push(entry.path());
+        }
+    }
+    if shards.is_empty() {
+        return Ok(vec![dir.to_path_buf()]);
+    }
+    shards.sort();
+    Ok(shards)
 }
 
 fn required(v: &Option<String>, table: &str, field: &str) -> Result<String, IngestError> {
@@ -137,7 +178,7 @@ pub fn table_from_json(
             kind,
             schema,
         },
-        chunk_dir,
+        chunk_dirs: vec![chunk_dir],
         dialect,
     })
 }

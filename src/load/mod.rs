@@ -38,6 +38,7 @@ pub use stream::{Input, Progress};
 pub mod chunk_tables;
 pub mod chunks;
 pub use chunks::{ChunkFiles, ChunkLoad, ChunkLoadSummary, ChunkPlan, TableDdl, load_chunks};
+mod chunk_files;
 pub mod chunks_cli;
 pub mod ingest;
 pub mod ingest_plan;

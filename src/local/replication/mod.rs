@@ -5,8 +5,10 @@
 //! catalog readable from the czar's MariaDB.
 //!
 //! What it checks (each refusal in Qserv's shape, HTTP 200 `success: 0`, message as Qserv's
-//! where Qserv has one): `auth_key`/`admin_auth_key` on every POST/PUT/DELETE, the API
-//! `version` on every request (a *missing* version is refused, where Qserv only warns);
+//! where Qserv has one; unknown services are HTTP 404): `auth_key`/`admin_auth_key` on every
+//! POST/PUT/DELETE, the worker's `/ingest/csv` included (stricter than Qserv, whose
+//! `FileUploadModule.cc` does not check keys), the API `version` on every request (a
+//! *missing* version is refused, where Qserv only warns);
 //! database before tables, a director before its children, the documented required keys of a
 //! table (director key, latitude/longitude, `chunkId`/`subChunkId` columns, no `qserv` column
 //! prefix); unknown database, table or transaction; nothing added to a published database;
@@ -17,23 +19,45 @@
 //! transaction; publishing only without open transactions; deleting a published database only
 //! with the admin key.
 //!
-//! What it does not do (limits): no persistence (state lives in memory, the MariaDB tables
-//! stay); no replicas (each chunk lives on one worker; allocation is `chunk % workers` over
-//! the worker list at allocation time); regular (fully replicated) tables can be registered
-//! but not ingested (no `/ingest/regular`); only `/ingest/csv` by value on the workers (no
-//! `/ingest/file`, `/ingest/file-async`, `/ingest/data`, no `/ingest/chunks`); no transaction
-//! contexts, logs or per-contribution listing (only the `contrib=1` summary); the director
-//! index is a plain InnoDB table `qservMeta.<db>__<table>` on the czar; row counters are
-//! kept in memory; no database families, no un-publishing, no charset conversion beyond
-//! `LOAD DATA ... CHARACTER SET`. The czar reads the data through FederatedX tables (one per
-//! worker and table, onto a `UNION ALL` view of that worker's chunk tables) under a
-//! `UNION ALL` view named as the table: plain SQL works, Qserv's query rewriting, UDFs and
-//! `qserv_areaspec_*` do not.
+//! What it does not do (limits):
+//! - no persistence: the services' state lives in memory (the MariaDB tables stay);
+//! - no replicas: a chunk lives on one worker, allocated `chunk % workers` over the worker
+//!   list at allocation time, and kept there;
+//! - regular (fully replicated) tables can be registered but not ingested (no
+//!   `/ingest/regular`); the workers serve `/ingest/csv` by value only (no `/ingest/file`,
+//!   `/ingest/file-async`, `/ingest/data`), the controller has no `/ingest/chunks`;
+//! - no transaction contexts or logs, no per-contribution listing (the `contrib=1` summary
+//!   only); committing or aborting waits up to a minute for contributions in flight;
+//! - the director index is a plain InnoDB table `qservMeta.<db>__<table>` on the czar; row
+//!   counters are kept in memory; no database families, no un-publishing;
+//! - the czar reads published tables through FederatedX tables (one per worker and table,
+//!   onto a `UNION ALL` view of that worker's chunk tables) under a `UNION ALL` view named as
+//!   the table: plain SQL works; Qserv's query rewriting, UDFs and `qserv_areaspec_*` do not;
+//! - worker MariaDBs need `local_infile` on (rows go in with `LOAD DATA LOCAL INFILE`), the
+//!   czar's needs Debian's `ha_federatedx.so` (installed on first publish).
+//!
+//! ```no_run
+//! # use qserv_operator::local::replication::*;
+//! # async fn example() -> Result<(), StandInError> {
+//! let mut config = StandInConfig::new("auth", "admin", "mysql://root@127.0.0.1:3306");
+//! config.workers = vec![StandInWorker {
+//!     name: "worker-0".into(),
+//!     mysql: "mysql://root@127.0.0.1:41001".into(),
+//! }];
+//! let standin = ReplicationStandIn::start(config).await?;
+//! println!("controller at {}", standin.controller_url());
+//! standin.fail_contributions(503, 1); // the next contribution gets HTTP 503
+//! standin.shutdown().await;
+//! # Ok(()) }
+//! ```
 
 mod contract;
 mod controller;
+mod databases;
+mod publishing;
 mod rows;
 pub mod tables;
+mod transactions;
 mod worker;
 
 use std::collections::{BTreeMap, HashSet};
@@ -51,7 +75,7 @@ use tables::Sql;
 pub use contract::{MAX_VERSION, MIN_VERSION};
 
 /// A worker of the stand-in: its name (Qserv's worker id) and its MariaDB.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StandInWorker {
     pub name: String,
     /// `mysql://user[:password]@host:port`, reachable from this process and from the czar's
@@ -59,8 +83,9 @@ pub struct StandInWorker {
     pub mysql: String,
 }
 
-/// How to start the stand-in.
-#[derive(Debug, Clone)]
+/// How to start the stand-in (serde: the local runtime can keep it in a file).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct StandInConfig {
     pub auth_key: String,
     pub admin_auth_key: String,
@@ -68,9 +93,15 @@ pub struct StandInConfig {
     /// The czar's (query) MariaDB, where published tables become readable.
     pub czar_mysql: String,
     /// Controller port on 127.0.0.1 (0: any free port). Worker ports are always free ones.
+    #[serde(default)]
     pub controller_port: u16,
     /// `instance_id` reported by `/meta/version`.
+    #[serde(default = "default_instance_id")]
     pub instance_id: String,
+}
+
+fn default_instance_id() -> String {
+    "qserv-operator-local".into()
 }
 
 impl StandInConfig {
@@ -81,7 +112,7 @@ impl StandInConfig {
             workers: Vec::new(),
             czar_mysql: czar_mysql.into(),
             controller_port: 0,
-            instance_id: "qserv-operator-local".into(),
+            instance_id: default_instance_id(),
         }
     }
 }
@@ -179,6 +210,8 @@ pub(crate) struct Faults {
     pub status: u16,
     pub remaining: usize,
     pub always: bool,
+    /// Failures served so far.
+    pub served: usize,
 }
 
 pub(crate) struct Shared {
@@ -220,11 +253,9 @@ impl Shared {
     /// Takes one injected failure, if any is pending.
     pub fn take_fault(&self) -> Option<u16> {
         let mut f = self.faults.lock().unwrap_or_else(|p| p.into_inner());
-        if f.always {
-            return Some(f.status);
-        }
-        if f.remaining > 0 {
-            f.remaining -= 1;
+        if f.always || f.remaining > 0 {
+            f.remaining = f.remaining.saturating_sub(1);
+            f.served += 1;
             return Some(f.status);
         }
         None
@@ -304,8 +335,9 @@ impl ReplicationStandIn {
             .collect()
     }
 
-    /// Replaces the worker list: new names get an ingest service, missing ones lose theirs.
-    /// Chunks already allocated stay where they are.
+    /// Replaces the worker list: new names get an ingest service, missing ones lose theirs,
+    /// known ones keep theirs and take the new MariaDB URL. Chunks already allocated stay
+    /// where they are.
     pub async fn set_workers(&self, workers: Vec<StandInWorker>) -> Result<(), StandInError> {
         let keep: HashSet<&str> = workers.iter().map(|w| w.name.as_str()).collect();
         self.shared.workers().retain(|w| {
@@ -316,15 +348,21 @@ impl ReplicationStandIn {
             keep
         });
         for w in workers {
-            if self.shared.workers().iter().any(|e| e.name == w.name) {
-                continue;
-            }
             let sql = Sql::new(&w.mysql, &format!("worker {}", w.name)).map_err(|reason| {
                 StandInError::Worker {
                     worker: w.name.clone(),
                     reason,
                 }
             })?;
+            // A known worker keeps its ingest service; its MariaDB may have moved (a pod
+            // restarted on another port).
+            if let Some(e) = self.shared.workers().iter_mut().find(|e| e.name == w.name) {
+                if e.mysql_url != w.mysql {
+                    e.mysql_url = w.mysql;
+                    e.sql = Arc::new(sql);
+                }
+                continue;
+            }
             let listener = bind(0).await?;
             let port = listener
                 .local_addr()
@@ -354,6 +392,7 @@ impl ReplicationStandIn {
             status,
             remaining: times,
             always: false,
+            served: f.served,
         };
     }
 
@@ -364,11 +403,25 @@ impl ReplicationStandIn {
             status,
             remaining: 0,
             always: true,
+            served: f.served,
         };
     }
 
     pub fn clear_faults(&self) {
-        *self.shared.faults.lock().unwrap_or_else(|p| p.into_inner()) = Faults::default();
+        let mut f = self.shared.faults.lock().unwrap_or_else(|p| p.into_inner());
+        *f = Faults {
+            served: f.served,
+            ..Faults::default()
+        };
+    }
+
+    /// Injected failures served so far.
+    pub fn injected_failures(&self) -> usize {
+        self.shared
+            .faults
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .served
     }
 
     /// Stops the controller and every worker service.

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 use super::contract::{Outcome, Params, Refusal, respond};
 use super::rows::RowChecker;
-use super::tables::{add_partition, chunk_table, literal, qualified, quote};
+use super::tables::{add_partition, chunk_table, create_chunk_table, literal, qualified, quote};
 use super::{Shared, now_ms};
 use crate::load::replication::Column;
 
@@ -306,8 +306,20 @@ async fn load(s: &Shared, worker: &str, job: &Job, mut field: multer::Field<'sta
         .ok_or_else(|| Refusal::internal(format!("worker {worker} is gone")))?;
     let final_table = chunk_table(&job.table, job.chunk, job.overlap);
     {
-        // The transaction's partition appears with its first contribution to the table.
+        // The chunk table exists since the chunk's allocation, unless the table was registered
+        // after that; the transaction's partition appears with its first contribution.
         let _ddl = s.ddl.lock().await;
+        let table_key = (
+            worker.to_string(),
+            job.database.clone(),
+            final_table.clone(),
+        );
+        if !s.catalog().created.contains(&table_key) {
+            sql.run(&[create_chunk_table(&job.database, &final_table, &job.schema)])
+                .await
+                .map_err(Refusal::internal)?;
+            s.catalog().created.insert(table_key);
+        }
         let key = (
             worker.to_string(),
             job.database.clone(),

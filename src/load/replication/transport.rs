@@ -1,0 +1,161 @@
+//! One request to the replication system: URL resolution, `version`/`auth_key`, retries of
+//! transient failures, and the documented response rules.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use super::{API_VERSION, ReplicationClient, ReplicationError, Result, Transaction};
+use crate::local::addresses::resolve_url;
+
+impl ReplicationClient {
+    pub(super) async fn post(&self, path: &str, what: &str, body: Value) -> Result<Value> {
+        self.call(
+            Method::POST,
+            &self.base_url,
+            path,
+            what,
+            Some(self.with_auth(body)),
+        )
+        .await
+    }
+
+    pub(super) fn with_auth(&self, mut body: Value) -> Value {
+        if let Some(map) = body.as_object_mut() {
+            map.insert("version".into(), json!(API_VERSION));
+            map.insert("auth_key".into(), json!(self.auth_key));
+        }
+        body
+    }
+
+    /// One JSON request with retries of transient failures.
+    pub(super) async fn call(
+        &self,
+        method: Method,
+        base: &str,
+        path: &str,
+        what: &str,
+        body: Option<Value>,
+    ) -> Result<Value> {
+        let endpoint = format!("{method} {}", path.split('?').next().unwrap_or(path));
+        let mut url = resolve_url(&format!("{base}{path}"));
+        if method == Method::GET {
+            url.push(if url.contains('?') { '&' } else { '?' });
+            url.push_str(&format!("version={API_VERSION}"));
+        }
+        let mut attempt = 0;
+        loop {
+            let mut req = self.http.request(method.clone(), &url);
+            if let Some(body) = &body {
+                req = req.json(body);
+            }
+            match self.interpret(&endpoint, what, req.send().await).await {
+                Err(e) if e.is_transient() && attempt + 1 < self.retry.attempts => {
+                    tracing::warn!(error = %e, attempt, "replication request failed; retrying");
+                    tokio::time::sleep(self.retry.delay(attempt)).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// The documented response rules: HTTP 200 and `success: 1`, else an error.
+    pub(super) async fn interpret(
+        &self,
+        endpoint: &str,
+        what: &str,
+        sent: reqwest::Result<reqwest::Response>,
+    ) -> Result<Value> {
+        let resp = sent.map_err(|e| transport(endpoint, what, &e))?;
+        let status = resp.status();
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| transport(endpoint, what, &e))?;
+        if !status.is_success() {
+            return Err(ReplicationError::Status {
+                endpoint: endpoint.into(),
+                request: what.into(),
+                status: status.as_u16(),
+                body: text.chars().take(500).collect(),
+            });
+        }
+        let v: Value = serde_json::from_str(&text)
+            .map_err(|e| self.bad(endpoint, what, &format!("not JSON ({e})")))?;
+        if v.get("success").and_then(Value::as_u64) != Some(1) {
+            return Err(ReplicationError::Refused {
+                endpoint: endpoint.into(),
+                request: what.into(),
+                error: str_of(&v, "error"),
+                error_ext: v.get("error_ext").cloned().unwrap_or(Value::Null),
+            });
+        }
+        if let Some(w) = v.get("warning").and_then(Value::as_str)
+            && !w.is_empty()
+        {
+            tracing::warn!(endpoint, warning = w, "replication service warning");
+        }
+        Ok(v)
+    }
+
+    pub(super) fn bad(&self, endpoint: &str, what: &str, reason: &str) -> ReplicationError {
+        ReplicationError::Response {
+            endpoint: endpoint.into(),
+            request: what.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+pub(super) fn transport(endpoint: &str, what: &str, e: &reqwest::Error) -> ReplicationError {
+    // The innermost cause says "Connection refused" rather than "error sending request".
+    let mut reason = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        reason = format!("{reason}: {s}");
+        source = s.source();
+    }
+    ReplicationError::Transport {
+        endpoint: endpoint.into(),
+        request: what.into(),
+        reason,
+        transient: e.is_connect() || e.is_timeout() || e.is_request() || e.is_body(),
+    }
+}
+
+pub(super) fn str_of(v: &Value, key: &str) -> String {
+    v.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+pub(super) fn transactions_of(v: &Value) -> Vec<Transaction> {
+    let mut out = Vec::new();
+    for db in v
+        .get("databases")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|m| m.values())
+    {
+        for t in db
+            .get("transactions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(id) = t.get("id").and_then(Value::as_u64) {
+                out.push(Transaction {
+                    id: id as u32,
+                    database: str_of(t, "database"),
+                    state: str_of(t, "state"),
+                });
+            }
+        }
+    }
+    out
+}
+
+pub(super) fn urlencode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
