@@ -92,6 +92,9 @@ enum Command {
         /// Start no processes: pods are running and ready at once (Jobs still run).
         #[arg(long)]
         fake_pods: bool,
+        /// Do not run the controllers in this process (run `qserv-operator run` yourself).
+        #[arg(long)]
+        no_controllers: bool,
     },
 }
 
@@ -148,11 +151,13 @@ fn main() -> anyhow::Result<()> {
             port,
             state_dir,
             fake_pods,
+            no_controllers,
         } => tokio::runtime::Runtime::new()?.block_on(run_local(
             kubeconfig_out,
             port,
             state_dir,
             fake_pods,
+            no_controllers,
         )),
     }
 }
@@ -162,42 +167,37 @@ async fn run_local(
     port: u16,
     state_dir: PathBuf,
     fake_pods: bool,
+    no_controllers: bool,
 ) -> anyhow::Result<()> {
-    use qserv_operator::local::apiserver::{LocalApiServer, Options};
-    use qserv_operator::local::runtime::{Runtime, RuntimeOptions};
-    let server = LocalApiServer::start(Options {
-        port,
-        kubeconfig_out: Some(kubeconfig_out.clone()),
-        ..Options::default()
+    use qserv_operator::local::{LocalMode, LocalOptions};
+    let local = LocalMode::start(LocalOptions {
+        state_dir: state_dir.clone(),
+        api_port: port,
+        kubeconfig: Some(kubeconfig_out),
+        fake_pods,
+        controllers: !no_controllers,
+        ..LocalOptions::default()
     })
     .await?;
-    let runtime = Runtime::start(
-        server.client()?,
-        RuntimeOptions {
-            state_dir: state_dir.clone(),
-            fake_pods,
-            ..RuntimeOptions::default()
-        },
-    )
-    .await
-    .with_context(|| format!("starting the local runtime in {}", state_dir.display()))?;
-    let kubeconfig = kubeconfig_out.display();
-    println!("Local Kubernetes API server on {}", server.url());
+    let kubeconfig = local.kubeconfig().display().to_string();
+    println!("Local Kubernetes API server on {}", local.server().url());
     println!(
         "Local runtime: pods run as processes; state in {}, address map {}",
-        runtime.state_dir().display(),
-        runtime.address_map_path().display()
+        local.runtime().state_dir().display(),
+        local.runtime().address_map_path().display()
     );
+    if !no_controllers {
+        println!("The QservCluster and CatalogIngest controllers run in this process.");
+    }
     println!("Kubeconfig written to {kubeconfig}. Try:");
     println!("  export KUBECONFIG={kubeconfig}");
-    println!("  kubectl get crds");
     println!("  kubectl apply --server-side -f examples/qservcluster-ci.yaml");
+    println!("  kubectl wait --for=condition=Ready qsc/qserv-ci --timeout=5m");
     println!("  kubectl get qsc,statefulsets,pods");
     println!("Ctrl-C stops it: every process ends, the API objects (in memory) go with it.");
     tokio::signal::ctrl_c().await?;
     println!("Stopping pods...");
-    runtime.shutdown().await;
-    server.shutdown().await;
+    local.shutdown().await;
     Ok(())
 }
 

@@ -314,8 +314,7 @@ async fn kubectl_apply_gives_a_ready_cluster_of_real_mariadb_that_scales_heals_a
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retained_volumes_outlive_the_cluster() {
-    let (local, dir) = start("retain").await;
-    let _keep = dir.keep();
+    let (local, _dir) = start("retain").await;
     let client = local.client();
     let clusters: Api<QservCluster> = Api::namespaced(client.clone(), "default");
     let mut manifest: serde_json::Value =

@@ -154,28 +154,9 @@ pub struct Server {
 
 /// Initialises the data directory when needed and starts `mariadbd`; does not wait for it.
 pub async fn start(cfg: &ServerConfig) -> Result<Server> {
-    let err = |reason: String| RuntimeError::MariaDb {
-        what: cfg.what.clone(),
-        reason,
-    };
     std::fs::create_dir_all(&cfg.run_dir).map_err(|e| RuntimeError::io(&cfg.run_dir, e))?;
     if !cfg.datadir.join("mysql").is_dir() {
-        std::fs::create_dir_all(&cfg.datadir).map_err(|e| RuntimeError::io(&cfg.datadir, e))?;
-        let out = tokio::process::Command::from(install_command(&cfg.datadir))
-            .output()
-            .await
-            .map_err(|e| {
-                err(format!(
-                    "mariadb-install-db: {e} (is mariadb-server installed?)"
-                ))
-            })?;
-        if !out.status.success() {
-            return Err(err(format!(
-                "mariadb-install-db failed: {}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            )));
-        }
+        install(cfg).await?;
     }
     let paths = ServerPaths {
         datadir: cfg.datadir.clone(),
@@ -203,6 +184,47 @@ pub async fn start(cfg: &ServerConfig) -> Result<Server> {
         process,
         socket: paths.socket,
     })
+}
+
+/// Runs `mariadb-install-db` into a sibling directory renamed onto the data directory when it
+/// succeeded: a run stopped half-way (operator killed) never leaves a data directory that
+/// looks installed but lacks system tables.
+async fn install(cfg: &ServerConfig) -> Result<()> {
+    let err = |reason: String| RuntimeError::MariaDb {
+        what: cfg.what.clone(),
+        reason,
+    };
+    let staging = cfg.datadir.with_extension("installing");
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging).map_err(|e| RuntimeError::io(&staging, e))?;
+    }
+    std::fs::create_dir_all(&staging).map_err(|e| RuntimeError::io(&staging, e))?;
+    let out = tokio::process::Command::from(install_command(&staging))
+        .output()
+        .await
+        .map_err(|e| {
+            err(format!(
+                "mariadb-install-db: {e} (is mariadb-server installed?)"
+            ))
+        })?;
+    if !out.status.success() {
+        return Err(err(format!(
+            "mariadb-install-db failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    // An empty data directory (a fresh volume's mount point) gives way; one with files is
+    // refused rather than replaced.
+    if cfg.datadir.exists() {
+        std::fs::remove_dir(&cfg.datadir).map_err(|e| {
+            err(format!(
+                "{} holds files but no MariaDB system tables: {e}",
+                cfg.datadir.display()
+            ))
+        })?;
+    }
+    std::fs::rename(&staging, &cfg.datadir).map_err(|e| RuntimeError::io(&cfg.datadir, e))
 }
 
 /// Records that the init file ran (call once the server answers: the init file runs before

@@ -27,6 +27,10 @@ struct Worker {
 #[derive(Default)]
 pub struct Kubelet {
     workers: HashMap<PodKey, Worker>,
+    /// Workers of deleted pods still stopping their processes. Kept across syncs: a StatefulSet
+    /// recreates the pod under the same name (same volume) in a later sync, and its worker must
+    /// wait for these to finish (a `mariadb-install-db` or `mariadbd` still running on it).
+    stopping: HashMap<PodKey, JoinHandle<()>>,
 }
 
 impl Kubelet {
@@ -51,19 +55,28 @@ impl Kubelet {
             })
             .map(|(k, _)| k.clone())
             .collect();
-        let mut stopping: HashMap<PodKey, JoinHandle<()>> = HashMap::new();
         for key in stale {
             if let Some(w) = self.workers.remove(&key) {
                 let _ = w.stop.send(true);
-                stopping.insert(key, w.task);
+                let previous = self.stopping.remove(&key);
+                // One handle per name: the newest stop waits for any older one.
+                let task = match previous {
+                    Some(older) => tokio::spawn(async move {
+                        let _ = older.await;
+                        let _ = w.task.await;
+                    }),
+                    None => w.task,
+                };
+                self.stopping.insert(key, task);
             }
         }
+        self.stopping.retain(|_, task| !task.is_finished());
         for (key, pod) in wanted {
             if self.workers.contains_key(&key) {
                 continue;
             }
             let (stop, stop_rx) = watch::channel(false);
-            let previous = stopping.remove(&key);
+            let previous = self.stopping.remove(&key);
             let ctx = ctx.clone();
             let pod = (*pod).clone();
             let uid = pod.metadata.uid.clone().unwrap_or_default();
@@ -75,12 +88,6 @@ impl Kubelet {
             });
             self.workers.insert(key, Worker { uid, stop, task });
         }
-        // Workers of deleted pods finish stopping in the background.
-        for (_, task) in stopping {
-            tokio::spawn(async move {
-                let _ = task.await;
-            });
-        }
     }
 
     /// Stops every pod's containers and waits for them (bounded by `patience`).
@@ -89,7 +96,11 @@ impl Kubelet {
         for w in &workers {
             let _ = w.stop.send(true);
         }
-        let all = futures::future::join_all(workers.into_iter().map(|w| w.task));
+        let tasks = workers
+            .into_iter()
+            .map(|w| w.task)
+            .chain(self.stopping.drain().map(|(_, t)| t));
+        let all = futures::future::join_all(tasks);
         if tokio::time::timeout(patience, all).await.is_err() {
             tracing::warn!("some pods did not stop in {patience:?}");
         }
