@@ -480,6 +480,16 @@ async fn contract_violations_are_refused_with_the_documented_error() {
     let e = client.register_table(object).await.unwrap_err();
     assert_eq!(qserv_error(e), format!("unknown database '{db}'"));
     client.register_database(db, 85, 12, 0.01667).await.unwrap();
+    // The prefix `qserv` is reserved for tables (not databases: see the case01 manifest test).
+    let reserved = qserv_operator::load::replication::TableRegistration {
+        table: "qservObject".into(),
+        ..object.clone()
+    };
+    let e = client.register_table(&reserved).await.unwrap_err();
+    assert_eq!(
+        qserv_error(e),
+        "invalid table name 'qservObject': the prefix 'qserv' is reserved"
+    );
     let e = client.register_table(source).await.unwrap_err();
     assert!(qserv_error(e).contains("the director table 'Object' of 'Source' is not registered"));
     client.register_table(object).await.unwrap();
@@ -844,8 +854,9 @@ async fn the_case01_manifest_ingests_through_the_spec_plan() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/catalogingest-case01.yaml"),
     )
     .unwrap();
-    let mut ingest: CatalogIngest = serde_norway::from_str(&text).unwrap();
-    ingest.spec.database = "case01_spec".into();
+    let ingest: CatalogIngest = serde_norway::from_str(&text).unwrap();
+    // The manifest's own database name, as Qserv's integration tests name it.
+    assert_eq!(ingest.spec.database, "qservTest_case01_qserv");
     let spec = ingest.spec;
     // Partition as the partition Job does: table_plan's config and options; Object in the
     // Job's shard layout (`<table>/<shard>`), Source flat.
