@@ -245,7 +245,10 @@ async fn case01_local_mode_every_runnable_query_is_identical() {
     assert_eq!(queries.len(), 56);
     // Built-in: rows+chunks+unique-ids of Object, rows+chunks of Source, rows of each of the
     // 7 regular tables; then the example's 5 checks.
-    let builtin: Vec<&str> = report.checks[..12].iter().map(|c| c.name.as_str()).collect();
+    let builtin: Vec<&str> = report.checks[..12]
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
     assert_eq!(
         builtin,
         [
@@ -1013,4 +1016,45 @@ async fn without_a_reference_only_qserv_side_checks_run() {
     assert!(!rows.passed);
     assert_eq!(rows.message.as_deref(), Some("rows: Qserv 87, read 88"));
     assert_eq!(rows.first_difference, None);
+}
+
+/// `SELECT *` on Qserv returns the `qserv_trans_id` column the ingest adds to every table: it
+/// is left out of the comparison, the values are still compared.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_transaction_column_qserv_adds_is_not_a_difference() {
+    let s = servers().await;
+    let mut conn = copy(s, "trans_column").await;
+    conn.query_drop(
+        "ALTER TABLE Filter ADD COLUMN qserv_trans_id INT UNSIGNED NOT NULL DEFAULT 7 FIRST",
+    )
+    .await
+    .unwrap();
+    let mut plan = plan(s, false);
+    plan.checks = vec![CheckSpec {
+        name: "all-filters".into(),
+        sql: "SELECT * FROM Filter ORDER BY filterId".into(),
+        expect: Expect::Reference,
+        rows: None,
+        value: None,
+        sort: false,
+    }];
+    let run = || async {
+        run_checks(&target(s, "trans_column", true), &plan)
+            .await
+            .unwrap()
+    };
+    let c = check(&run().await, "all-filters").clone();
+    assert!(c.passed, "{c:?}");
+    assert_eq!((c.qserv_rows, c.reference_rows), (Some(9), Some(9)));
+
+    conn.query_drop("UPDATE Filter SET filterName = 'x' WHERE filterId = 2")
+        .await
+        .unwrap();
+    let c = check(&run().await, "all-filters").clone();
+    assert!(!c.passed);
+    assert_eq!(
+        c.first_difference.as_deref().unwrap(),
+        "row 4: qserv: (2, 'x', 0, 0) reference: (2, 'r', 0, 0)",
+        "filterId -99 sorts first"
+    );
 }

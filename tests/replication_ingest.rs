@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::MariaDb;
 use mysql_async::prelude::Queryable;
+use qserv_operator::api::catalog_ingest::TableRole;
 use qserv_operator::load::ingest::{
     IngestError, IngestOptions, IngestPlan, Outcome, TablePlan, run_ingest,
 };
@@ -21,7 +22,6 @@ use qserv_operator::load::replication::{
     Column, Contribution, CsvDialect, ReplicationClient, ReplicationError, RetryPolicy, TableKind,
     TableRegistration,
 };
-use qserv_operator::api::catalog_ingest::TableRole;
 use qserv_operator::local::replication::{ReplicationStandIn, StandInConfig, StandInWorker};
 use qserv_operator::partition::{ConfigStore, Options, PartitionConfig, partition_files};
 use serde_json::{Value, json};
@@ -939,14 +939,20 @@ async fn the_case01_manifest_ingests_through_the_spec_plan() {
         for w in &servers()[..2] {
             let copy: i64 = conn(w)
                 .await
-                .query_first(format!("SELECT COUNT(*) FROM `{}`.`{table}`", spec.database))
+                .query_first(format!(
+                    "SELECT COUNT(*) FROM `{}`.`{table}`",
+                    spec.database
+                ))
                 .await
                 .unwrap()
                 .unwrap();
             assert_eq!(copy, n, "{table} on {}", w.url());
         }
         let seen: i64 = czar
-            .query_first(format!("SELECT COUNT(*) FROM `{}`.`{table}`", spec.database))
+            .query_first(format!(
+                "SELECT COUNT(*) FROM `{}`.`{table}`",
+                spec.database
+            ))
             .await
             .unwrap()
             .unwrap();

@@ -61,7 +61,10 @@ pub const REGULAR_FILE: &str = "regular.txt";
 
 /// The contribution file of a regular table in `dir`, sent whole to every worker (chunk 0, as
 /// Qserv reports regular tables). `None` when it has no rows.
-pub(crate) fn scan_regular_file(table: usize, dir: &Path) -> Result<Option<ChunkFile>, IngestError> {
+pub(crate) fn scan_regular_file(
+    table: usize,
+    dir: &Path,
+) -> Result<Option<ChunkFile>, IngestError> {
     let path = dir.join(REGULAR_FILE);
     let (rows, bytes) = count_lines(&path).map_err(|e| IngestError::ChunkFiles {
         dir: dir.display().to_string(),

@@ -848,6 +848,9 @@ mod tests {
         };
         let statuses = summary.table_statuses();
         assert_eq!((statuses[2].rows_read, statuses[2].rows_loaded), (6, 6));
-        assert_eq!(statuses[1].rows_read, 0, "the partition step reads partitioned tables");
+        assert_eq!(
+            statuses[1].rows_read, 0,
+            "the partition step reads partitioned tables"
+        );
     }
 }

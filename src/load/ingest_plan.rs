@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::ingest::{IngestError, IngestOptions, IngestPlan, IngestSummary, TablePlan, run_ingest};
-use super::replication::{Column, CsvDialect, ReplicationClient, TableKind, TableRegistration};
 use super::chunk_files::REGULAR_FILE;
+use super::ingest::{IngestError, IngestOptions, IngestPlan, IngestSummary, TablePlan, run_ingest};
 use super::regular::write_contribution_file;
+use super::replication::{Column, CsvDialect, ReplicationClient, TableKind, TableRegistration};
 use crate::api::catalog_ingest::{CatalogIngestSpec, TableRole, TableSpec};
 use crate::catalog::{self, CatalogReader};
 
@@ -64,7 +64,11 @@ pub fn write_regular_tables(
         };
         let written = write_contribution_file(&input, &dir.join(REGULAR_FILE))
             .map_err(|e| IngestError::Plan(e.to_string()))?;
-        tracing::info!(table = table.name, rows = written.rows, "regular table read");
+        tracing::info!(
+            table = table.name,
+            rows = written.rows,
+            "regular table read"
+        );
     }
     Ok(())
 }
