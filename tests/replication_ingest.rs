@@ -665,13 +665,13 @@ async fn a_contribution_failing_once_with_5xx_is_retried() {
     let standin = standin().await;
     let client = client(&standin);
     let db = "case01_retry";
-    standin.fail_contributions(503, 1);
+    standin.faults().fail_contributions(503, 1);
     let summary = run_ingest(&client, &plan(db), &IngestOptions::default())
         .await
         .unwrap();
     assert_eq!(summary.outcome, Outcome::Ingested);
     assert_eq!(
-        standin.injected_failures(),
+        standin.faults().injected_failures(),
         1,
         "one contribution failed, then was retried"
     );
@@ -685,7 +685,7 @@ async fn contributions_always_failing_abort_and_publish_nothing() {
     let standin = standin().await;
     let client = client(&standin);
     let db = "case01_fail";
-    standin.fail_all_contributions(500);
+    standin.faults().fail_all_contributions(500);
     let err = run_ingest(&client, &plan(db), &IngestOptions::default())
         .await
         .unwrap_err();
@@ -695,9 +695,9 @@ async fn contributions_always_failing_abort_and_publish_nothing() {
     assert!(cause.to_string().contains("HTTP 500"), "{cause}");
     // Each failing contribution was tried as often as the retry policy allows.
     assert!(
-        standin.injected_failures() >= 3,
+        standin.faults().injected_failures() >= 3,
         "{}",
-        standin.injected_failures()
+        standin.faults().injected_failures()
     );
     let states: Vec<(u32, String)> = client
         .list_transactions(db)
