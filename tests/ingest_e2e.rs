@@ -235,11 +235,10 @@ const MACS_TABLES: [(&str, i64); 3] = [
 /// published (`None`: it was never registered).
 async fn replication_state(local: &LocalMode, database: &str) -> Option<(bool, Vec<String>)> {
     let addr = local.resolve("qserv-ci-repl", 8080).unwrap();
-    let secret: k8s_openapi::api::core::v1::Secret =
-        Api::namespaced(local.client(), "default")
-            .get("qserv-ci-secrets")
-            .await
-            .unwrap();
+    let secret: k8s_openapi::api::core::v1::Secret = Api::namespaced(local.client(), "default")
+        .get("qserv-ci-secrets")
+        .await
+        .unwrap();
     let key = |k: &str| String::from_utf8(secret.data.as_ref().unwrap()[k].0.clone()).unwrap();
     let client = ReplicationClient::new(
         &format!("http://{addr}"),
@@ -275,14 +274,27 @@ async fn qserv_rows(local: &LocalMode, database: &str, table: &str) -> Option<i6
 /// An ingest of macs2243 that succeeded holds exactly the selected rows, in status and in Qserv.
 async fn assert_exact(local: &LocalMode, name: &str, status: &CatalogIngestStatus) {
     let ready = condition::find(&status.conditions, READY).unwrap();
-    assert_eq!(status.phase, Some(IngestPhase::Succeeded), "{}", ready.message);
+    assert_eq!(
+        status.phase,
+        Some(IngestPhase::Succeeded),
+        "{}",
+        ready.message
+    );
     let database = name.replace('-', "_");
     for (table, n) in MACS_TABLES {
         let figures = table_figures(status)[table];
         assert_eq!((figures.0, figures.1), (n, n), "{name} {table}");
-        assert_eq!(qserv_rows(local, &database, table).await, Some(n), "{table}");
+        assert_eq!(
+            qserv_rows(local, &database, table).await,
+            Some(n),
+            "{table}"
+        );
     }
-    assert!(status.checks.iter().all(|c| c.passed), "{:#?}", status.checks);
+    assert!(
+        status.checks.iter().all(|c| c.passed),
+        "{:#?}",
+        status.checks
+    );
 }
 
 /// A failed ingest published nothing: Qserv has none of its tables, and every transaction it
@@ -336,7 +348,11 @@ async fn a_contribution_failing_once_is_retried_and_failing_always_aborts_everyt
     );
     assert_nothing_published(&local, "macs_always").await;
     let (_, states) = replication_state(&local, "macs_always").await.unwrap();
-    assert_eq!(states.len(), 3, "one transaction per attempt (backoffLimit 2): {states:?}");
+    assert_eq!(
+        states.len(),
+        3,
+        "one transaction per attempt (backoffLimit 2): {states:?}"
+    );
     local.shutdown().await;
 }
 
@@ -375,7 +391,12 @@ async fn the_operator_restarted_mid_load_ends_with_exact_counts_and_one_job_per_
     let operator = |name: &str| {
         let log = std::fs::File::create(dir.path().join(format!("{name}.log"))).unwrap();
         std::process::Command::new(env!("CARGO_BIN_EXE_qserv-operator"))
-            .args(["run", "--metrics-addr", "127.0.0.1:0", "--no-leader-election"])
+            .args([
+                "run",
+                "--metrics-addr",
+                "127.0.0.1:0",
+                "--no-leader-election",
+            ])
             .env("KUBECONFIG", local.kubeconfig())
             .env(
                 qserv_operator::local::addresses::ENV,
