@@ -447,3 +447,125 @@ async fn the_operator_restarted_mid_load_ends_with_exact_counts_and_one_job_per_
     second.wait().unwrap();
     local.shutdown().await;
 }
+
+/// Jobs of an ingest (by the name prefix the controller gives them).
+async fn jobs_of(local: &LocalMode, ingest: &str) -> Vec<String> {
+    let jobs: Api<k8s_openapi::api::batch::v1::Job> = Api::namespaced(local.client(), "default");
+    jobs.list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|j| j.metadata.name)
+        .filter(|n| n.starts_with(&format!("{ingest}-")))
+        .collect()
+}
+
+/// The Ready condition's (status, reason, message) once it has `reason`.
+async fn ready_with(local: &LocalMode, name: &str, reason: &str) -> (String, String, String) {
+    let api: Api<CatalogIngest> = Api::namespaced(local.client(), "default");
+    eventually(
+        local,
+        &format!("cing/{name} Ready reason {reason}"),
+        600,
+        || async {
+            let status = api.get(name).await.ok()?.status?;
+            let c = condition::find(&status.conditions, READY)?;
+            (c.reason == reason).then(|| (c.status.clone(), c.reason.clone(), c.message.clone()))
+        },
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_specs_and_files_are_named_in_status_and_launch_nothing_wrong() {
+    let (local, _dir) = start("bad-input", true).await;
+
+    // A cluster that does not exist (yet): the ingest waits and says for what.
+    let mut nowhere = macs("no-cluster");
+    nowhere["spec"]["cluster"] = "nope".into();
+    apply(&local, &nowhere).await;
+    let (status, _, message) = ready_with(&local, "no-cluster", "ClusterNotFound").await;
+    assert_eq!(status, "False");
+    assert_eq!(message, "QservCluster nope not found in namespace default");
+
+    // Problems the operator sees in the spec and the files: Failed before any Job.
+    let mut missing = macs("missing-file");
+    missing["spec"]["tables"][1]["files"] = serde_json::json!(["macs2244.h5"]);
+    apply(&local, &missing).await;
+    let mut wrong = macs("wrong-column");
+    wrong["spec"]["tables"][0]["raColumn"] = "coord_alpha".into();
+    apply(&local, &wrong).await;
+    for (name, names) in [
+        (
+            "missing-file",
+            ["spec.tables[1] (deepCoadd_forced_src)", "macs2244.h5"],
+        ),
+        (
+            "wrong-column",
+            ["spec.tables[0] (deepCoadd_meas)", "coord_alpha"],
+        ),
+    ] {
+        let status = finished(&local, name, 120).await;
+        assert_eq!(status.phase, Some(IngestPhase::Failed));
+        let ready = condition::find(&status.conditions, READY).unwrap();
+        for n in names {
+            assert!(ready.message.contains(n), "{name}: {}", ready.message);
+        }
+        assert_eq!(jobs_of(&local, name).await, Vec::<String>::new(), "{name}");
+    }
+
+    // A malformed row in an input file: the partition Job fails on it (after its retries),
+    // the ingest names the file, line and field, and Qserv never heard of the database.
+    ready_cluster(&local).await;
+    let data = tempfile::tempdir().unwrap();
+    let case01 = shared_data().join("qserv_testdata/case01/data");
+    std::fs::create_dir(data.path().join("schema")).unwrap();
+    std::fs::copy(
+        case01.join("schema/Object.schema"),
+        data.path().join("schema/Object.schema"),
+    )
+    .unwrap();
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(
+            std::fs::File::open(case01.join("Object.tsv.gz")).unwrap(),
+        ),
+        &mut bytes,
+    )
+    .unwrap();
+    // Line 17 (its leading fields are plain numbers; binary fields come later).
+    let mut lines: Vec<Vec<u8>> = bytes.split(|b| *b == b'\n').map(<[u8]>::to_vec).collect();
+    let mut fields: Vec<Vec<u8>> = lines[16]
+        .split(|b| *b == b'\t')
+        .map(<[u8]>::to_vec)
+        .collect();
+    fields[4] = b"4.5x".to_vec(); // decl_PS
+    lines[16] = fields.join(&b'\t');
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(data.path().join("Object.tsv.gz")).unwrap(),
+        flate2::Compression::fast(),
+    );
+    std::io::Write::write_all(&mut gz, &lines.join(&b'\n')).unwrap();
+    gz.finish().unwrap();
+    let mut bad = ingest_from("catalogingest-case01.yaml", data.path(), Some("bad-row"));
+    bad["spec"]["tables"] = serde_json::json!([bad["spec"]["tables"][0].clone()]);
+    bad["spec"]["checks"] = serde_json::json!([]);
+    bad["spec"].as_object_mut().unwrap().remove("queries");
+    apply(&local, &bad).await;
+    let status = finished(&local, "bad-row", 600).await;
+    assert_eq!(status.phase, Some(IngestPhase::Failed));
+    let ready = condition::find(&status.conditions, READY).unwrap();
+    assert_eq!(ready.reason, "PartitionFailed");
+    println!("{}", ready.message);
+    assert!(
+        ready.message.contains("Object.tsv.gz")
+            && ready.message.contains("line 17")
+            && ready.message.contains("decl_PS"),
+        "{}",
+        ready.message
+    );
+    assert_eq!(jobs_of(&local, "bad-row").await, ["bad-row-partition"]);
+    assert_eq!(replication_state(&local, "bad_row").await, None);
+    local.shutdown().await;
+}
