@@ -255,20 +255,21 @@ fn capitalize(s: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Why the ingest failed: a step whose Job failed (its retries spent), told by the error its
-/// report carries (the file, row or request that stopped it), else by the Job's condition.
-/// A report error of a Job still running is an attempt that failed: the Job retries it.
+/// Why the ingest failed: a step whose Job ended with an error in its report (the file, row or
+/// request that stopped it), else a failed Job (its retries spent) by its condition. A report
+/// error of a Job still running is an attempt that failed: the Job retries it.
 pub fn first_failure(
     jobs: &BTreeMap<Step, JobState>,
     reports: &[StepReport],
 ) -> Option<(Step, String)> {
-    let job_failed = |step: Option<Step>| {
+    // A Job that ended (failed, or complete: a report it left garbled) has its final report.
+    let job_ended = |step: Option<Step>| {
         step.and_then(|s| jobs.get(&s))
-            .is_some_and(|j| j.failed.is_some())
+            .is_some_and(|j| j.failed.is_some() || j.complete)
     };
     let mut errors: Vec<&StepReport> = reports
         .iter()
-        .filter(|r| r.error.is_some() && job_failed(Step::from_name(&r.step)))
+        .filter(|r| r.error.is_some() && job_ended(Step::from_name(&r.step)))
         .collect();
     errors.sort_by_key(|r| (Step::from_name(&r.step), r.index));
     if let Some(r) = errors.first() {
@@ -537,6 +538,21 @@ mod tests {
             "partitioning the input; an attempt failed and its Job retries it: partition step \
              (index 1): worker-1: connection refused"
         );
+
+        // A complete Job whose report is an error (garbled): that is final.
+        retried.get_mut(&Step::Partition).unwrap().complete = true;
+        let mut garbled = StepReport::new(Step::Partition, Some(1));
+        garbled.error = Some("report partition-1.json in ConfigMap does not parse".into());
+        let s = fold(
+            &CatalogIngestStatus::default(),
+            Some(1),
+            &retried,
+            &[garbled],
+            true,
+            t(0),
+        );
+        assert_eq!(s.phase, Some(IngestPhase::Failed));
+        assert_eq!(cond(&s, READY).1, "PartitionFailed");
 
         let mut check = StepReport::new(Step::Check, None);
         check.checks = vec![
