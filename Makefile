@@ -37,3 +37,4 @@ chart: deps
 bench: deps
 	$(CARGO) bench --bench partition
 	$(CARGO) test --release --test load_bench -- --ignored --nocapture
+	$(CARGO) test --release --test ingest_bench -- --ignored --nocapture
