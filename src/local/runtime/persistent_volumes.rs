@@ -49,18 +49,27 @@ pub fn backing(ctx: &Ctx, pvc: &PersistentVolumeClaim) -> Result<ClaimBacking, S
         ));
     }
     let spec = pv.spec.as_ref();
-    let path = spec
-        .and_then(|s| s.host_path.as_ref().map(|h| h.path.clone()))
+    let host_path = spec.and_then(|s| s.host_path.as_ref());
+    let path = host_path
+        .map(|h| h.path.clone())
         .or_else(|| spec.and_then(|s| s.local.as_ref().map(|l| l.path.clone())))
+        .map(PathBuf::from)
         .ok_or_else(|| {
             format!(
                 "{claim}: persistentvolume \"{volume}\" has neither hostPath nor local: local \
                  mode backs only volumes that are directories of this machine"
             )
         })?;
+    // `Directory` promises existing data: a typo must not become an empty new directory.
+    if host_path.and_then(|h| h.type_.as_deref()) == Some("Directory") && !path.is_dir() {
+        return Err(format!(
+            "{claim}: persistentvolume \"{volume}\": hostPath {} is not a directory",
+            path.display()
+        ));
+    }
     Ok(ClaimBacking::Host {
         volume: volume.to_string(),
-        path: PathBuf::from(path),
+        path,
     })
 }
 
