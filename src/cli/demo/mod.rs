@@ -113,10 +113,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     };
     let outcome = match outcome {
         Some(outcome) => {
-            if let Err(e) = &outcome {
-                println!("\n!! {e:#}");
-            }
             if args.keep_running {
+                // Said now, not only at exit: the user may look around for a while.
+                if let Err(e) = &outcome {
+                    println!("\n!! {e:#}");
+                }
                 println!("\n== Everything keeps running (--keep-running); Ctrl-C stops it.");
                 let _ = tokio::signal::ctrl_c().await;
             } else {
@@ -191,16 +192,7 @@ impl Tour<'_> {
         let failed: Vec<String> = finished
             .iter()
             .filter(|i| !report::succeeded(i))
-            .map(|i| {
-                let status = i.status.clone().unwrap_or_default();
-                format!(
-                    "CatalogIngest {} did not succeed ({:?})",
-                    i.metadata.name.as_deref().unwrap_or_default(),
-                    status
-                        .phase
-                        .unwrap_or(qserv_operator::api::catalog_ingest::IngestPhase::Pending),
-                )
-            })
+            .map(report::failure)
             .collect();
         anyhow::ensure!(failed.is_empty(), "{}", failed.join("; "));
         Ok(())
