@@ -28,14 +28,17 @@ use tokio::sync::OnceCell;
 use common::MariaDb;
 
 const DB: &str = "qservTest_case01_qserv";
-/// The case01 tables the non-FIXME queries read.
-const TABLES: [&str; 6] = [
+/// Every case01 table, as the example CatalogIngest ingests them.
+const TABLES: [&str; 9] = [
     "Object",
     "Source",
     "Filter",
     "LeapSeconds",
+    "Logs",
+    "RefSrcMatch",
     "Science_Ccd_Exposure",
     "SimRefObject",
+    "sdqa_Metric",
 ];
 const PARTITIONED: [&str; 2] = ["Object", "Source"];
 
@@ -78,8 +81,8 @@ async fn servers() -> &'static Servers {
 /// Loads `case01/data/<table>.tsv.gz` with its schema; returns the rows read.
 async fn load_tsv(url: &str, db: &str, table: &str) -> u64 {
     let data = case01().join("data");
-    let scratch = tempfile::tempdir().unwrap();
-    let ddl = strict_ddl(&data.join(format!("schema/{table}.schema")), scratch.path());
+    // Science_Ccd_Exposure's MySQL 5.1 DDL has a zero-date default: the loader takes it.
+    let ddl = data.join(format!("schema/{table}.schema"));
     let mut options = CsvOptions::tsv();
     options.schema = Some(Arc::new(schema_from_ddl_file(&ddl, Some(table)).unwrap()));
     let input = Input {
@@ -97,19 +100,6 @@ async fn load_tsv(url: &str, db: &str, table: &str) -> u64 {
         .await
         .unwrap_or_else(|err| panic!("loading {db}.{table}: {err}"))
         .rows
-}
-
-/// The schema file, or for a schema with MySQL 5.1's zero-date default (which the loader's
-/// strict session refuses; no case01 row holds a zero date) a copy without that default.
-fn strict_ddl(file: &Path, scratch: &Path) -> PathBuf {
-    let text = std::fs::read_to_string(file).unwrap();
-    let zero_default = " DEFAULT '0000-00-00 00:00:00'";
-    if !text.contains(zero_default) {
-        return file.to_path_buf();
-    }
-    let copy = scratch.join(file.file_name().unwrap());
-    std::fs::write(&copy, text.replace(zero_default, "")).unwrap();
-    copy
 }
 
 /// Partitions `table` with case01's own sph-partition configs and loads the chunk files (not
@@ -253,9 +243,12 @@ async fn case01_local_mode_every_runnable_query_is_identical() {
         .filter(|c| c.name.starts_with("query/"))
         .collect();
     assert_eq!(queries.len(), 56);
-    // Built-in: rows+chunks+unique-ids of Object, rows+chunks of Source, rows of Filter; then
-    // the example's 5 checks.
-    let builtin: Vec<&str> = report.checks[..6].iter().map(|c| c.name.as_str()).collect();
+    // Built-in: rows+chunks+unique-ids of Object, rows+chunks of Source, rows of each of the
+    // 7 regular tables; then the example's 5 checks.
+    let builtin: Vec<&str> = report.checks[..12]
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
     assert_eq!(
         builtin,
         [
@@ -264,11 +257,17 @@ async fn case01_local_mode_every_runnable_query_is_identical() {
             "unique-ids/Object",
             "rows/Source",
             "chunks/Source",
-            "rows/Filter"
+            "rows/Filter",
+            "rows/LeapSeconds",
+            "rows/Logs",
+            "rows/RefSrcMatch",
+            "rows/Science_Ccd_Exposure",
+            "rows/SimRefObject",
+            "rows/sdqa_Metric",
         ]
     );
-    assert_eq!(report.checks.len(), 6 + 5 + 56);
-    assert_eq!(report.passed, 67);
+    assert_eq!(report.checks.len(), 12 + 5 + 56);
+    assert_eq!(report.passed, 73);
 
     let nn = report
         .skipped
@@ -746,7 +745,7 @@ async fn the_cli_prints_the_table_and_exits_non_zero_on_failure() {
     );
     assert!(
         lines.last().unwrap().starts_with(
-            "67/67 checks passed, 12 skipped (Qserv-only functions), 38 skipped (FIXME) in "
+            "73/73 checks passed, 12 skipped (Qserv-only functions), 38 skipped (FIXME) in "
         ),
         "{stdout}"
     );
@@ -754,7 +753,7 @@ async fn the_cli_prints_the_table_and_exits_non_zero_on_failure() {
         serde_json::from_slice(&std::fs::read(&result_file).unwrap()).unwrap();
     assert_eq!(
         (report.passed, report.failed, report.skipped.len()),
-        (67, 0, 50)
+        (73, 0, 50)
     );
 
     // A tampered copy: exit 1, the failing line says FAILED with the first difference.
@@ -989,6 +988,12 @@ async fn without_a_reference_only_qserv_side_checks_run() {
             "rows/Source",
             "chunks/Source",
             "rows/Filter",
+            "rows/LeapSeconds",
+            "rows/Logs",
+            "rows/RefSrcMatch",
+            "rows/Science_Ccd_Exposure",
+            "rows/SimRefObject",
+            "rows/sdqa_Metric",
             "fetch-object-by-id",
             "filters"
         ]
@@ -1011,4 +1016,45 @@ async fn without_a_reference_only_qserv_side_checks_run() {
     assert!(!rows.passed);
     assert_eq!(rows.message.as_deref(), Some("rows: Qserv 87, read 88"));
     assert_eq!(rows.first_difference, None);
+}
+
+/// `SELECT *` on Qserv returns the `qserv_trans_id` column the ingest adds to every table: it
+/// is left out of the comparison, the values are still compared.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_transaction_column_qserv_adds_is_not_a_difference() {
+    let s = servers().await;
+    let mut conn = copy(s, "trans_column").await;
+    conn.query_drop(
+        "ALTER TABLE Filter ADD COLUMN qserv_trans_id INT UNSIGNED NOT NULL DEFAULT 7 FIRST",
+    )
+    .await
+    .unwrap();
+    let mut plan = plan(s, false);
+    plan.checks = vec![CheckSpec {
+        name: "all-filters".into(),
+        sql: "SELECT * FROM Filter ORDER BY filterId".into(),
+        expect: Expect::Reference,
+        rows: None,
+        value: None,
+        sort: false,
+    }];
+    let run = || async {
+        run_checks(&target(s, "trans_column", true), &plan)
+            .await
+            .unwrap()
+    };
+    let c = check(&run().await, "all-filters").clone();
+    assert!(c.passed, "{c:?}");
+    assert_eq!((c.qserv_rows, c.reference_rows), (Some(9), Some(9)));
+
+    conn.query_drop("UPDATE Filter SET filterName = 'x' WHERE filterId = 2")
+        .await
+        .unwrap();
+    let c = check(&run().await, "all-filters").clone();
+    assert!(!c.passed);
+    assert_eq!(
+        c.first_difference.as_deref().unwrap(),
+        "row 4: qserv: (2, 'x', 0, 0) reference: (2, 'r', 0, 0)",
+        "filterId -99 sorts first"
+    );
 }

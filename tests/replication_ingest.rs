@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::MariaDb;
 use mysql_async::prelude::Queryable;
+use qserv_operator::api::catalog_ingest::TableRole;
 use qserv_operator::load::ingest::{
     IngestError, IngestOptions, IngestPlan, Outcome, TablePlan, run_ingest,
 };
@@ -26,6 +27,7 @@ use qserv_operator::partition::{ConfigStore, Options, PartitionConfig, partition
 use serde_json::{Value, json};
 
 const AUTH: &str = "ingest-key";
+const PARTITIONED: [&str; 2] = ["Object", "Source"];
 const ADMIN: &str = "admin-key";
 
 fn case01() -> PathBuf {
@@ -500,7 +502,20 @@ async fn contract_violations_are_refused_with_the_documented_error() {
     assert_eq!(qserv_error(e), "unknown transaction id=999");
     let e = client.locate_chunk(999, 6630).await.unwrap_err();
     assert_eq!(qserv_error(e), "unknown transaction id=999");
+    let e = client
+        .locate_regular(json!({"transaction_id": 999}))
+        .await
+        .unwrap_err();
+    assert_eq!(qserv_error(e), "unknown transaction id=999");
     let id = client.start_transaction(db).await.unwrap();
+    // Regular tables go to every worker (GET with the transaction in the body).
+    let everywhere = client
+        .locate_regular(json!({"transaction_id": id}))
+        .await
+        .unwrap();
+    let mut names: Vec<String> = everywhere.iter().map(|l| l.worker.clone()).collect();
+    names.sort();
+    assert_eq!(names, standin.worker_names());
     let e = client.locate_chunk(id, 99_999_999).await.unwrap_err();
     assert!(qserv_error(e).contains("is not a valid chunk"));
     let (object_dir, _) = chunk_dirs();
@@ -650,13 +665,13 @@ async fn a_contribution_failing_once_with_5xx_is_retried() {
     let standin = standin().await;
     let client = client(&standin);
     let db = "case01_retry";
-    standin.fail_contributions(503, 1);
+    standin.faults().fail_contributions(503, 1);
     let summary = run_ingest(&client, &plan(db), &IngestOptions::default())
         .await
         .unwrap();
     assert_eq!(summary.outcome, Outcome::Ingested);
     assert_eq!(
-        standin.injected_failures(),
+        standin.faults().injected_failures(),
         1,
         "one contribution failed, then was retried"
     );
@@ -670,7 +685,7 @@ async fn contributions_always_failing_abort_and_publish_nothing() {
     let standin = standin().await;
     let client = client(&standin);
     let db = "case01_fail";
-    standin.fail_all_contributions(500);
+    standin.faults().fail_all_contributions(500);
     let err = run_ingest(&client, &plan(db), &IngestOptions::default())
         .await
         .unwrap_err();
@@ -680,9 +695,9 @@ async fn contributions_always_failing_abort_and_publish_nothing() {
     assert!(cause.to_string().contains("HTTP 500"), "{cause}");
     // Each failing contribution was tried as often as the retry policy allows.
     assert!(
-        standin.injected_failures() >= 3,
+        standin.faults().injected_failures() >= 3,
         "{}",
-        standin.injected_failures()
+        standin.faults().injected_failures()
     );
     let states: Vec<(u32, String)> = client
         .list_transactions(db)
@@ -859,9 +874,9 @@ async fn the_case01_manifest_ingests_through_the_spec_plan() {
     assert_eq!(ingest.spec.database, "qservTest_case01_qserv");
     let spec = ingest.spec;
     // Partition as the partition Job does: table_plan's config and options; Object in the
-    // Job's shard layout (`<table>/<shard>`), Source flat.
+    // Job's shard layout (`<table>/<shard>`), Source flat. Regular tables are not partitioned.
     let chunks = tempfile::tempdir().unwrap();
-    for table in spec.tables.iter().filter(|t| t.name != "Filter") {
+    for table in spec.tables.iter().filter(|t| t.role != TableRole::Regular) {
         let mut out = chunks.path().join(&table.name);
         if table.name == "Object" {
             out = out.join("0");
@@ -871,19 +886,8 @@ async fn the_case01_manifest_ingests_through_the_spec_plan() {
                 .unwrap();
         partition_files(&config, &opts).unwrap();
     }
-    let plan = plan_from_spec(&spec, &case01(), chunks.path()).unwrap();
-    let names: Vec<&str> = plan
-        .tables
-        .iter()
-        .map(|t| t.registration.table.as_str())
-        .collect();
-    assert_eq!(
-        names,
-        ["Object", "Source"],
-        "the regular Filter table is left out"
-    );
     let standin = standin().await;
-    // The load step's entry point: plan and ingest in one call.
+    // The load step's entry point: regular tables read, plan, ingest, in one call.
     let summary = qserv_operator::load::ingest_plan::ingest_spec(
         &client(&standin),
         &spec,
@@ -894,17 +898,84 @@ async fn the_case01_manifest_ingests_through_the_spec_plan() {
     .await
     .unwrap();
     assert_eq!(summary.outcome, Outcome::Ingested);
-    let statuses: Vec<(String, i64)> = summary
+    // Every table of the dataset, with the records of its file (`zcat | wc -l`, except
+    // Science_Ccd_Exposure: 4529 lines, 3304 records, as binary fields escape newlines).
+    let expected: [(&str, i64); 9] = [
+        ("Object", 88),
+        ("Source", 3339),
+        ("Filter", 9),
+        ("LeapSeconds", 38),
+        ("Logs", 1000),
+        ("RefSrcMatch", 3344),
+        ("Science_Ccd_Exposure", 3304),
+        ("SimRefObject", 3314),
+        ("sdqa_Metric", 53),
+    ];
+    let statuses: Vec<(String, i64, i64)> = summary
         .table_statuses()
         .into_iter()
-        .map(|t| (t.name, t.rows_loaded))
+        .map(|t| (t.name, t.rows_read, t.rows_loaded))
         .collect();
+    let want: Vec<(String, i64, i64)> = expected
+        .iter()
+        .map(|&(t, n)| {
+            // The partition step reports rows read of partitioned tables, this one the others'.
+            let read = if PARTITIONED.contains(&t) { 0 } else { n };
+            (t.to_string(), read, n)
+        })
+        .collect();
+    assert_eq!(statuses, want);
+    // A regular table is one contribution per worker; its row counter is the copy's rows.
+    let filter = summary.tables.iter().find(|t| t.table == "Filter").unwrap();
     assert_eq!(
-        statuses,
-        [("Object".to_string(), 88), ("Source".to_string(), 3339)]
+        (filter.contributions, filter.chunks, filter.published_rows),
+        (2, 0, Some(9))
     );
     let rows = worker_rows(&spec.database).await;
     assert_eq!((total(&rows, "Object"), total(&rows, "Source")), (88, 3339));
+    // Each worker holds a full copy of each regular table, and the czar reads one copy.
+    let mut czar = conn(&servers()[2]).await;
+    for &(table, n) in &expected[2..] {
+        for w in &servers()[..2] {
+            let copy: i64 = conn(w)
+                .await
+                .query_first(format!(
+                    "SELECT COUNT(*) FROM `{}`.`{table}`",
+                    spec.database
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(copy, n, "{table} on {}", w.url());
+        }
+        let seen: i64 = czar
+            .query_first(format!(
+                "SELECT COUNT(*) FROM `{}`.`{table}`",
+                spec.database
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(seen, n, "{table} through the czar");
+    }
+    // Values arrive intact: the filter names and the leap seconds' offsets, as in the files.
+    let names: Vec<String> = czar
+        .query(format!(
+            "SELECT filterName FROM `{}`.Filter ORDER BY filterId",
+            spec.database
+        ))
+        .await
+        .unwrap();
+    let mut file_names: Vec<(i64, String)> = tsv_column("Filter.tsv.gz", 0)
+        .into_iter()
+        .map(|id| id.parse().unwrap())
+        .zip(tsv_column("Filter.tsv.gz", 1))
+        .collect();
+    file_names.sort();
+    assert_eq!(
+        names,
+        file_names.into_iter().map(|(_, n)| n).collect::<Vec<_>>()
+    );
     standin.shutdown().await;
 }
 

@@ -6,6 +6,12 @@
 //! compared unless the caller says not to (`-- pragma noheader`), and only when a side has rows:
 //! the Python runner writes no header for an empty result.
 //!
+//! Qserv's tables carry columns the reference does not: `qserv_trans_id` on every table
+//! (`doc/ingest/api/concepts/transactions.rst`, "Row tagging": visible and queriable) and
+//! `chunkId`/`subChunkId` on partitioned ones, so `SELECT *` returns them. When the Qserv
+//! result's columns are the reference's plus only such columns, those are left out of the
+//! comparison; any other column difference is one.
+//!
 //! Without sorting, both results are streamed in step (memory bounded by one row per side),
 //! and after the first difference the rest is only counted. Sorting (`sortresult`, `sort`) needs
 //! both results in memory: it is capped by [`CompareOptions::max_sort_bytes`] with an error
@@ -102,7 +108,33 @@ enum Kind {
     Binary,
 }
 
+/// Columns Qserv adds to the tables it stores (see the module documentation).
+const QSERV_COLUMNS: [&str; 3] = ["qserv_trans_id", "chunkId", "subChunkId"];
+
+/// The indexes of the Qserv result's columns to compare, when leaving out the columns Qserv
+/// adds makes its column list the reference's; `None` to compare every column.
+fn qserv_columns_kept(qserv: &Columns, reference: &Columns) -> Option<Vec<usize>> {
+    if qserv.names == reference.names {
+        return None;
+    }
+    let keep: Vec<usize> = (0..qserv.names.len())
+        .filter(|&i| {
+            let name = &qserv.names[i];
+            !(QSERV_COLUMNS.contains(&name.as_str()) && !reference.names.contains(name))
+        })
+        .collect();
+    let kept: Vec<&String> = keep.iter().map(|&i| &qserv.names[i]).collect();
+    (kept == reference.names.iter().collect::<Vec<_>>()).then_some(keep)
+}
+
 impl Columns {
+    fn project(&self, keep: &[usize]) -> Columns {
+        Columns {
+            names: keep.iter().map(|&i| self.names[i].clone()).collect(),
+            kinds: keep.iter().map(|&i| self.kinds[i]).collect(),
+        }
+    }
+
     fn new(columns: &[Column]) -> Self {
         let kinds = columns
             .iter()
@@ -175,8 +207,20 @@ pub async fn compare(
     );
     let mut q = q.map_err(sql_error(Side::Qserv))?;
     let mut r = r.map_err(sql_error(Side::Reference))?;
-    let q_columns = Columns::new(q.columns_ref());
     let r_columns = Columns::new(r.columns_ref());
+    let q_all_columns = Columns::new(q.columns_ref());
+    let keep = qserv_columns_kept(&q_all_columns, &r_columns);
+    let q_columns = match &keep {
+        Some(keep) => q_all_columns.project(keep),
+        None => q_all_columns,
+    };
+    let q_cells = |row: Row| {
+        let all = cells(row);
+        match &keep {
+            Some(keep) => keep.iter().map(|&i| all[i].clone()).collect(),
+            None => all,
+        }
+    };
     let header_difference =
         (options.column_names && q_columns.names != r_columns.names).then(|| {
             format!(
@@ -190,8 +234,8 @@ pub async fn compare(
     if options.sort {
         let limit = options.max_sort_bytes;
         let (mut q_all, mut r_all) = futures::try_join!(
-            collect(&mut q, Side::Qserv, limit),
-            collect(&mut r, Side::Reference, limit)
+            collect(&mut q, Side::Qserv, limit, &q_cells),
+            collect(&mut r, Side::Reference, limit, &cells)
         )?;
         q_all.sort_unstable();
         r_all.sort_unstable();
@@ -211,7 +255,7 @@ pub async fn compare(
     } else {
         loop {
             let (qn, rn) = futures::join!(q.next(), r.next());
-            let qn = qn.map_err(sql_error(Side::Qserv))?.map(cells);
+            let qn = qn.map_err(sql_error(Side::Qserv))?.map(q_cells);
             let rn = rn.map_err(sql_error(Side::Reference))?.map(cells);
             if qn.is_none() && rn.is_none() {
                 break;
@@ -262,6 +306,7 @@ async fn collect(
     result: &mut mysql_async::QueryResult<'_, '_, TextProtocol>,
     side: Side,
     limit: usize,
+    cells: &impl Fn(Row) -> Vec<Cell>,
 ) -> Result<Vec<Vec<u8>>, CompareError> {
     // A Vec header and the allocator's rounding and bookkeeping, per row.
     const ROW_OVERHEAD: usize = std::mem::size_of::<Vec<u8>>() + 16;
@@ -419,6 +464,44 @@ mod tests {
                 .map(|i| [Kind::Number, Kind::Text, Kind::Binary][i % 3])
                 .collect(),
         }
+    }
+
+    fn named(names: &[&str]) -> Columns {
+        Columns {
+            names: names.iter().map(|n| n.to_string()).collect(),
+            kinds: vec![Kind::Number; names.len()],
+        }
+    }
+
+    #[test]
+    fn only_the_columns_qserv_adds_are_left_out() {
+        let reference = named(&["filterId", "filterName"]);
+        let kept = |q: &[&str]| qserv_columns_kept(&named(q), &reference);
+        assert_eq!(
+            kept(&["qserv_trans_id", "filterId", "filterName"]),
+            Some(vec![1, 2])
+        );
+        assert_eq!(
+            kept(&[
+                "qserv_trans_id",
+                "filterId",
+                "filterName",
+                "chunkId",
+                "subChunkId"
+            ]),
+            Some(vec![1, 2])
+        );
+        assert_eq!(kept(&["filterId", "filterName"]), None, "same columns");
+        // Anything else is a difference: another column, another order, a missing one.
+        assert_eq!(kept(&["qserv_trans_id", "filterId", "photBW"]), None);
+        assert_eq!(kept(&["qserv_trans_id", "filterName", "filterId"]), None);
+        assert_eq!(kept(&["qserv_trans_id", "filterId"]), None);
+        // A column the reference has too is compared, even if Qserv could have added it.
+        let with_chunk = named(&["chunkId", "id"]);
+        assert_eq!(
+            qserv_columns_kept(&named(&["qserv_trans_id", "chunkId", "id"]), &with_chunk),
+            Some(vec![1, 2])
+        );
     }
 
     #[test]

@@ -56,6 +56,30 @@ pub(crate) fn scan_chunk_files(table: usize, dir: &Path) -> Result<Vec<ChunkFile
     Ok(out)
 }
 
+/// A regular table's contribution file in a table directory (see [`crate::load::regular`]).
+pub const REGULAR_FILE: &str = "regular.txt";
+
+/// The contribution file of a regular table in `dir`, sent whole to every worker (chunk 0, as
+/// Qserv reports regular tables). `None` when it has no rows.
+pub(crate) fn scan_regular_file(
+    table: usize,
+    dir: &Path,
+) -> Result<Option<ChunkFile>, IngestError> {
+    let path = dir.join(REGULAR_FILE);
+    let (rows, bytes) = count_lines(&path).map_err(|e| IngestError::ChunkFiles {
+        dir: dir.display().to_string(),
+        reason: format!("{REGULAR_FILE}: {e}"),
+    })?;
+    Ok((rows > 0).then_some(ChunkFile {
+        table,
+        chunk: 0,
+        overlap: false,
+        path,
+        rows,
+        bytes,
+    }))
+}
+
 /// Lines (a last line without `\n` counts) and bytes of a file.
 fn count_lines(path: &Path) -> std::io::Result<(u64, u64)> {
     use std::io::Read;

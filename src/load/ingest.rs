@@ -1,7 +1,8 @@
-//! The whole ingest of partitioned tables into Qserv through the replication API: register
-//! the database and tables (directors first), one super-transaction, every chunk and overlap
-//! file sent to the worker its chunk lives on (concurrently, bounded), the loaded row counts
-//! checked against the files before commit, commit, publish, director index, row counters.
+//! The whole ingest of a catalog into Qserv through the replication API: register the
+//! database and tables (directors first), one super-transaction, every chunk and overlap file
+//! sent to the worker its chunk lives on and every regular table's file to every worker
+//! (concurrently, bounded), the loaded row counts checked against the files before commit,
+//! commit, publish, director index, row counters.
 //!
 //! All or nothing: any failure after the transaction started aborts it, so nothing of a
 //! failed run is ever published. Resumable (what a re-run after a crash does):
@@ -21,18 +22,21 @@ use std::time::Instant;
 use futures::TryStreamExt;
 use serde::Serialize;
 
-use super::chunk_files::{ChunkFile, scan_chunk_files};
+use super::chunk_files::{ChunkFile, scan_chunk_files, scan_regular_file};
 use super::replication::{
     ChunkLocation, Contribution, CsvDialect, ReplicationClient, ReplicationError, TableKind,
     TableLoaded, TableRegistration,
 };
 
-/// One partitioned table to ingest: how to register it and where its chunk files are.
+/// One table to ingest: how to register it and where its files are.
 #[derive(Debug, Clone)]
 pub struct TablePlan {
     pub registration: TableRegistration,
-    /// The partitioner's output directories (`chunk_<id>.txt`, `chunk_<id>_overlap.txt`):
-    /// one, or one per shard of the input files (a chunk may then have several files).
+    /// A partitioned table: the partitioner's output directories (`chunk_<id>.txt`,
+    /// `chunk_<id>_overlap.txt`), one, or one per shard of the input files (a chunk may then
+    /// have several files). A regular table: the directory of its [`REGULAR_FILE`].
+    ///
+    /// [`REGULAR_FILE`]: super::chunk_files::REGULAR_FILE
     pub chunk_dirs: Vec<PathBuf>,
     pub dialect: CsvDialect,
 }
@@ -84,6 +88,8 @@ pub enum Outcome {
 #[serde(rename_all = "camelCase")]
 pub struct TableSummary {
     pub table: String,
+    /// A regular table: `rows` are one copy's; `contributions` count every worker's.
+    pub regular: bool,
     pub rows: u64,
     pub overlap_rows: u64,
     pub chunks: u64,
@@ -116,6 +122,8 @@ impl IngestSummary {
             .iter()
             .map(|t| crate::api::catalog_ingest::TableStatus {
                 name: t.table.clone(),
+                // Regular tables are read by this step (no partitioning): its rows are read.
+                rows_read: if t.regular { t.rows as i64 } else { 0 },
                 rows_loaded: t.rows as i64,
                 chunks: t.chunks as i64,
                 overlap_rows: t.overlap_rows as i64,
@@ -165,24 +173,40 @@ pub enum IngestError {
     },
 }
 
-/// Rows the files hold, per table, as the transaction summary reports them.
-fn expected_rows(plan: &IngestPlan, files: &[ChunkFile]) -> BTreeMap<String, TableLoaded> {
+/// Rows the files hold, per table, as the transaction summary reports them: a regular table's
+/// rows once per worker copy (`regular_copies`).
+fn expected_rows(
+    plan: &IngestPlan,
+    files: &[ChunkFile],
+    regular_copies: u64,
+) -> BTreeMap<String, TableLoaded> {
     let mut out: BTreeMap<String, TableLoaded> = plan
         .tables
         .iter()
         .map(|t| (t.registration.table.clone(), TableLoaded::default()))
         .collect();
     for f in files {
+        let table = &plan.tables[f.table];
         let e = out
-            .get_mut(&plan.tables[f.table].registration.table)
+            .get_mut(&table.registration.table)
             .expect("every table is listed");
         if f.overlap {
             e.overlap_rows += f.rows;
+        } else if is_regular(table) {
+            e.rows += f.rows * regular_copies;
         } else {
             e.rows += f.rows;
         }
     }
     out
+}
+
+fn is_regular(table: &TablePlan) -> bool {
+    matches!(table.registration.kind, TableKind::Regular)
+}
+
+fn has_regular(plan: &IngestPlan) -> bool {
+    plan.tables.iter().any(is_regular)
 }
 
 fn same_rows(
@@ -202,7 +226,6 @@ pub async fn run_ingest(
 ) -> Result<IngestSummary, IngestError> {
     check_plan(plan)?;
     let files = scan_plan(plan).await?;
-    let expected = expected_rows(plan, &files);
     let mut summary = IngestSummary {
         database: plan.database.clone(),
         outcome: Outcome::Ingested,
@@ -212,7 +235,7 @@ pub async fn run_ingest(
         seconds: BTreeMap::new(),
     };
     let t = Instant::now();
-    let Some(earlier) = recover(client, plan, &expected, &mut summary).await? else {
+    let Some(earlier) = recover(client, plan, &files, &mut summary).await? else {
         summary.outcome = Outcome::AlreadyPublished;
         return Ok(summary);
     };
@@ -229,25 +252,34 @@ pub async fn run_ingest(
             summary.outcome = Outcome::Resumed;
             summary.transaction_id = Some(id);
         }
-        None => load(client, plan, opts, &files, &expected, &mut summary).await?,
+        None => load(client, plan, opts, &files, &mut summary).await?,
     }
     abort_strays(client, plan, &mut summary).await?;
     publish(client, plan, opts, &mut summary).await?;
     Ok(summary)
 }
 
-/// The chunk files of every table.
+/// The files of every table: chunk files, or a regular table's file.
 async fn scan_plan(plan: &IngestPlan) -> Result<Vec<ChunkFile>, IngestError> {
     let mut files = Vec::new();
     for (i, t) in plan.tables.iter().enumerate() {
         let before = files.len();
+        let regular = is_regular(t);
         for dir in t.chunk_dirs.clone() {
-            let found = tokio::task::spawn_blocking(move || scan_chunk_files(i, &dir))
-                .await
-                .map_err(|e| IngestError::Plan(e.to_string()))??;
+            let found = tokio::task::spawn_blocking(move || {
+                if regular {
+                    scan_regular_file(i, &dir).map(|f| f.into_iter().collect())
+                } else {
+                    scan_chunk_files(i, &dir)
+                }
+            })
+            .await
+            .map_err(|e| IngestError::Plan(e.to_string()))??;
             files.extend(found);
         }
-        if files.len() == before {
+        // An empty regular table is ingested as such; a partitioned one without rows is a
+        // partitioning mistake (a wrong directory, a cone outside the data).
+        if files.len() == before && !regular {
             return Err(IngestError::ChunkFiles {
                 dir: t
                     .chunk_dirs
@@ -279,7 +311,7 @@ struct Earlier {
 async fn recover(
     client: &ReplicationClient,
     plan: &IngestPlan,
-    expected: &BTreeMap<String, TableLoaded>,
+    files: &[ChunkFile],
     summary: &mut IngestSummary,
 ) -> Result<Option<Earlier>, IngestError> {
     let Some(db) = client
@@ -313,6 +345,16 @@ async fn recover(
         tracing::info!(database = plan.database, "already published; nothing to do");
         return Ok(None);
     }
+    // A committed run's regular tables hold a copy per worker the database has now.
+    let copies = if has_regular(plan) {
+        client
+            .locate_regular(serde_json::json!({ "database": plan.database }))
+            .await?
+            .len() as u64
+    } else {
+        0
+    };
+    let expected = &expected_rows(plan, files, copies);
     let mut committed = None;
     for t in client.list_transactions(&plan.database).await? {
         if t.is_open() {
@@ -375,25 +417,17 @@ async fn load(
     plan: &IngestPlan,
     opts: &IngestOptions,
     files: &[ChunkFile],
-    expected: &BTreeMap<String, TableLoaded>,
     summary: &mut IngestSummary,
 ) -> Result<(), IngestError> {
     let id = client.start_transaction(&plan.database).await?;
     summary.transaction_id = Some(id);
-    match load_and_commit(
-        client,
-        plan,
-        opts,
-        id,
-        files,
-        expected,
-        &mut summary.seconds,
-    )
-    .await
-    {
-        Ok(times) => {
-            for (i, t) in times {
+    match load_and_commit(client, plan, opts, id, files, &mut summary.seconds).await {
+        Ok(loaded) => {
+            for (i, t) in loaded.seconds {
                 summary.tables[i].load_seconds = t;
+            }
+            for s in summary.tables.iter_mut().filter(|s| s.regular) {
+                s.contributions *= loaded.regular_copies;
             }
             Ok(())
         }
@@ -476,12 +510,6 @@ async fn publish(
 
 fn check_plan(plan: &IngestPlan) -> Result<(), IngestError> {
     for t in &plan.tables {
-        if matches!(t.registration.kind, TableKind::Regular) {
-            return Err(IngestError::Plan(format!(
-                "table {}: regular (fully replicated) tables are not ingested by this workflow",
-                t.registration.table
-            )));
-        }
         if t.registration.database != plan.database {
             return Err(IngestError::Plan(format!(
                 "table {} is registered in database {}, the plan is for {}",
@@ -507,6 +535,7 @@ fn table_summaries(plan: &IngestPlan, files: &[ChunkFile]) -> Vec<TableSummary> 
             let mine = files.iter().filter(|f| f.table == i);
             let mut s = TableSummary {
                 table: t.registration.table.clone(),
+                regular: is_regular(t),
                 ..TableSummary::default()
             };
             let mut chunks = std::collections::BTreeSet::new();
@@ -515,7 +544,9 @@ fn table_summaries(plan: &IngestPlan, files: &[ChunkFile]) -> Vec<TableSummary> 
                     s.overlap_rows += f.rows;
                 } else {
                     s.rows += f.rows;
-                    chunks.insert(f.chunk);
+                    if !s.regular {
+                        chunks.insert(f.chunk);
+                    }
                 }
                 s.bytes += f.bytes;
                 s.contributions += 1;
@@ -526,33 +557,73 @@ fn table_summaries(plan: &IngestPlan, files: &[ChunkFile]) -> Vec<TableSummary> 
         .collect()
 }
 
-/// Sends every file, checks the counts, commits. Returns load seconds per table.
+/// What a committed load measured.
+struct Loaded {
+    /// Load seconds per table (index in the plan).
+    seconds: BTreeMap<usize, f64>,
+    /// Workers each regular table went to.
+    regular_copies: u64,
+}
+
+/// One file to one worker: a chunk file goes where its chunk is allocated (asked when first
+/// needed), a regular table's file to each worker `GET /ingest/regular` lists.
+struct Delivery<'a> {
+    file: &'a ChunkFile,
+    worker: Option<ChunkLocation>,
+}
+
+/// Sends every file, checks the counts, commits.
 async fn load_and_commit(
     client: &ReplicationClient,
     plan: &IngestPlan,
     opts: &IngestOptions,
     transaction: u32,
     files: &[ChunkFile],
-    expected: &BTreeMap<String, TableLoaded>,
     seconds: &mut BTreeMap<String, f64>,
-) -> Result<BTreeMap<usize, f64>, IngestError> {
+) -> Result<Loaded, IngestError> {
     let started = Instant::now();
-    let bar = progress_bar(opts.progress, files.iter().map(|f| f.bytes).sum());
+    let regular_workers = if has_regular(plan) {
+        client
+            .locate_regular(serde_json::json!({ "transaction_id": transaction }))
+            .await?
+    } else {
+        Vec::new()
+    };
+    let sends: Vec<Delivery> = files
+        .iter()
+        .flat_map(|file| -> Vec<Delivery> {
+            if is_regular(&plan.tables[file.table]) {
+                regular_workers
+                    .iter()
+                    .map(|w| Delivery {
+                        file,
+                        worker: Some(w.clone()),
+                    })
+                    .collect()
+            } else {
+                vec![Delivery { file, worker: None }]
+            }
+        })
+        .collect();
+    let bar = progress_bar(opts.progress, sends.iter().map(|s| s.file.bytes).sum());
     let locations: Arc<Mutex<HashMap<u32, ChunkLocation>>> = Arc::default();
     let times: Arc<Mutex<BTreeMap<usize, f64>>> = Arc::default();
     let done = std::sync::atomic::AtomicUsize::new(0);
-    futures::stream::iter(files.iter().map(Ok::<_, IngestError>))
-        .try_for_each_concurrent(opts.concurrency.max(1), |f| {
+    let total = sends.len();
+    futures::stream::iter(sends.iter().map(Ok::<_, IngestError>))
+        .try_for_each_concurrent(opts.concurrency.max(1), |send| {
             let (locations, times, bar, done) = (locations.clone(), times.clone(), &bar, &done);
+            let f = send.file;
             async move {
                 let cached = locations
                     .lock()
                     .expect("not poisoned")
                     .get(&f.chunk)
                     .cloned();
-                let location = match cached {
-                    Some(l) => l,
-                    None => {
+                let location = match (&send.worker, cached) {
+                    (Some(w), _) => w.clone(),
+                    (None, Some(l)) => l,
+                    (None, None) => {
                         let l = client.locate_chunk(transaction, f.chunk).await?;
                         locations
                             .lock()
@@ -584,7 +655,7 @@ async fn load_and_commit(
                 if result.num_rows_loaded != f.rows {
                     return Err(IngestError::Count {
                         transaction,
-                        what: format!("{}", f.path.display()),
+                        what: format!("{} on worker {}", f.path.display(), location.worker),
                         expected: f.rows,
                         loaded: result.num_rows_loaded,
                     });
@@ -592,8 +663,8 @@ async fn load_and_commit(
                 let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                 match bar {
                     Some(bar) => bar.inc(f.bytes),
-                    None if n % 100 == 0 || n == files.len() => {
-                        tracing::info!(transaction, done = n, total = files.len(), "contributions")
+                    None if n % 100 == 0 || n == total => {
+                        tracing::info!(transaction, done = n, total, "contributions")
                     }
                     None => {}
                 }
@@ -606,8 +677,10 @@ async fn load_and_commit(
     }
     seconds.insert("load".into(), started.elapsed().as_secs_f64());
     // Qserv's own count of what the transaction loaded must equal the files, table by table.
+    let regular_copies = regular_workers.len() as u64;
+    let expected = expected_rows(plan, files, regular_copies);
     let loaded = client.transaction_rows(transaction).await?;
-    for (table, e) in expected {
+    for (table, e) in &expected {
         let l = loaded.get(table).copied().unwrap_or_default();
         for (what, want, got) in [
             ("rows", e.rows, l.rows),
@@ -626,8 +699,11 @@ async fn load_and_commit(
     let t = Instant::now();
     client.end_transaction(transaction, false).await?;
     seconds.insert("commit".into(), t.elapsed().as_secs_f64());
-    let times = times.lock().expect("not poisoned").clone();
-    Ok(times)
+    let seconds = times.lock().expect("not poisoned").clone();
+    Ok(Loaded {
+        seconds,
+        regular_copies,
+    })
 }
 
 fn progress_bar(enabled: bool, total: u64) -> Option<indicatif::ProgressBar> {
@@ -706,7 +782,7 @@ mod tests {
             file(1, 1, false, 3),
             file(1, 1, true, 2),
         ];
-        let e = expected_rows(&p, &files);
+        let e = expected_rows(&p, &files, 0);
         assert_eq!(
             e["Source"],
             TableLoaded {
@@ -734,10 +810,47 @@ mod tests {
     }
 
     #[test]
-    fn a_regular_table_is_refused_by_the_plan_check() {
+    fn a_regular_table_counts_once_per_worker_copy_and_reports_its_rows_read() {
         let mut p = plan();
         p.tables.push(table("Filter", TableKind::Regular));
-        let e = check_plan(&p).unwrap_err().to_string();
-        assert!(e.contains("table Filter: regular"), "{e}");
+        check_plan(&p).unwrap();
+        let files = [
+            ChunkFile {
+                table: 1,
+                chunk: 6630,
+                overlap: false,
+                path: PathBuf::new(),
+                rows: 3,
+                bytes: 30,
+            },
+            ChunkFile {
+                table: 2,
+                chunk: 0,
+                overlap: false,
+                path: PathBuf::new(),
+                rows: 6,
+                bytes: 60,
+            },
+        ];
+        let e = expected_rows(&p, &files, 2);
+        assert_eq!(e["Filter"].rows, 12, "6 rows on each of 2 workers");
+        assert_eq!(e["Object"].rows, 3, "a chunk is on one worker");
+        let summaries = table_summaries(&p, &files);
+        let filter = &summaries[2];
+        assert_eq!((filter.regular, filter.rows, filter.chunks), (true, 6, 0));
+        let summary = IngestSummary {
+            database: "db".into(),
+            outcome: Outcome::Ingested,
+            transaction_id: Some(1),
+            aborted_transactions: vec![],
+            tables: summaries,
+            seconds: BTreeMap::new(),
+        };
+        let statuses = summary.table_statuses();
+        assert_eq!((statuses[2].rows_read, statuses[2].rows_loaded), (6, 6));
+        assert_eq!(
+            statuses[1].rows_read, 0,
+            "the partition step reads partitioned tables"
+        );
     }
 }

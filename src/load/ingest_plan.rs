@@ -7,13 +7,16 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use super::chunk_files::REGULAR_FILE;
 use super::ingest::{IngestError, IngestOptions, IngestPlan, IngestSummary, TablePlan, run_ingest};
+use super::regular::write_contribution_file;
 use super::replication::{Column, CsvDialect, ReplicationClient, TableKind, TableRegistration};
-use crate::api::catalog_ingest::{CatalogIngestSpec, TableRole};
+use crate::api::catalog_ingest::{CatalogIngestSpec, TableRole, TableSpec};
 use crate::catalog::{self, CatalogReader};
 
 /// What the CatalogIngest's load step does: the spec's partitioned tables, from the
-/// partitioner's output under `chunks_root`, ingested through `client`.
+/// partitioner's output under `chunks_root`, and its regular tables, read here into
+/// `<chunks_root>/<table>/regular.txt`, ingested through `client`.
 pub async fn ingest_spec(
     client: &ReplicationClient,
     spec: &CatalogIngestSpec,
@@ -26,15 +29,52 @@ pub async fn ingest_spec(
         source_dir.to_path_buf(),
         chunks_root.to_path_buf(),
     );
-    // Reading the schemas opens the catalog files: off the async threads.
-    let plan = tokio::task::spawn_blocking(move || plan_from_spec(&spec, &source, &root))
-        .await
-        .map_err(|e| IngestError::Plan(e.to_string()))??;
+    // Reading the catalog files (schemas, regular tables): off the async threads.
+    let plan = tokio::task::spawn_blocking(move || {
+        write_regular_tables(&spec, &source, &root)?;
+        plan_from_spec(&spec, &source, &root)
+    })
+    .await
+    .map_err(|e| IngestError::Plan(e.to_string()))??;
     run_ingest(client, &plan, opts).await
 }
 
-/// The plan of `spec`'s partitioned tables. Regular tables are left out (with a warning):
-/// the workflow ingests partitioned tables only.
+/// Writes each regular table of `spec` as its contribution file,
+/// `<chunks_root>/<table>/regular.txt` (the same rows the reference gets).
+pub fn write_regular_tables(
+    spec: &CatalogIngestSpec,
+    source_dir: &Path,
+    chunks_root: &Path,
+) -> Result<(), IngestError> {
+    for table in spec.tables.iter().filter(|t| t.role == TableRole::Regular) {
+        let plan_err =
+            |e: &dyn std::fmt::Display| IngestError::Plan(format!("table {}: {e}", table.name));
+        let dir = chunks_root.join(&table.name);
+        std::fs::create_dir_all(&dir).map_err(|e| plan_err(&format!("{}: {e}", dir.display())))?;
+        let input = crate::load::Input {
+            files: catalog::spec::table_files(table, source_dir).map_err(|e| plan_err(&e))?,
+            format: catalog::spec::input_format(table, source_dir).map_err(|e| plan_err(&e))?,
+            selection: catalog::spec::selection_spec(
+                table,
+                spec.region.as_ref(),
+                spec.filters.as_ref(),
+            )
+            .map_err(|e| plan_err(&e))?,
+            batch_rows: catalog::DEFAULT_BATCH_ROWS,
+        };
+        let written = write_contribution_file(&input, &dir.join(REGULAR_FILE))
+            .map_err(|e| IngestError::Plan(e.to_string()))?;
+        tracing::info!(
+            table = table.name,
+            rows = written.rows,
+            "regular table read"
+        );
+    }
+    Ok(())
+}
+
+/// The plan of `spec`'s tables: partitioned tables from the partitioner's output under
+/// `chunks_root/<table>`, regular ones from [`write_regular_tables`]'s files.
 pub fn plan_from_spec(
     spec: &CatalogIngestSpec,
     source_dir: &Path,
@@ -47,7 +87,7 @@ pub fn plan_from_spec(
             |e: &dyn std::fmt::Display| IngestError::Plan(format!("table {}: {e}", table.name));
         let kind = match table.role {
             TableRole::Regular => {
-                tracing::warn!(table = table.name, "regular table left out of the ingest");
+                tables.push(regular_table_plan(spec, table, source_dir, chunks_root)?);
                 continue;
             }
             TableRole::Director => TableKind::Director {
@@ -68,16 +108,7 @@ pub fn plan_from_spec(
             crate::partition::from_spec::table_plan(spec, table, source_dir, &table_dir)
                 .map_err(|e| plan_err(&e))?;
         // The partitioner's output columns, typed from the reader's (or the DDL's) schema.
-        let format = catalog::spec::input_format(table, source_dir).map_err(|e| plan_err(&e))?;
-        let files = catalog::spec::table_files(table, source_dir).map_err(|e| plan_err(&e))?;
-        let selection =
-            catalog::spec::selection_spec(table, spec.region.as_ref(), spec.filters.as_ref())
-                .map_err(|e| plan_err(&e))?;
-        let first = files.first().ok_or_else(|| plan_err(&"no input files"))?;
-        let schema = CatalogReader::open(first, &format, 1)
-            .and_then(|r| r.select(&selection))
-            .map_err(|e| plan_err(&e))?
-            .schema();
+        let schema = selected_schema(spec, table, source_dir).map_err(|e| plan_err(&e))?;
         let mut columns = Vec::new();
         for name in &config.output_fields {
             let sql_type = if *name == config.chunk_field || *name == config.sub_chunk_field {
@@ -106,6 +137,53 @@ pub fn plan_from_spec(
         overlap: p.overlap,
         tables,
     })
+}
+
+/// A regular table: every selected column in reader order (as its contribution file has
+/// them), typed from the reader's (or the DDL's) schema; `LOAD DATA`'s default dialect.
+fn regular_table_plan(
+    spec: &CatalogIngestSpec,
+    table: &TableSpec,
+    source_dir: &Path,
+    chunks_root: &Path,
+) -> Result<TablePlan, IngestError> {
+    let plan_err =
+        |e: &dyn std::fmt::Display| IngestError::Plan(format!("table {}: {e}", table.name));
+    let schema = selected_schema(spec, table, source_dir).map_err(|e| plan_err(&e))?;
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|f| catalog::ddl::sql_type(f).map(|t| Column::new(f.name(), &t)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| plan_err(&e))?;
+    Ok(TablePlan {
+        registration: TableRegistration {
+            database: spec.database.clone(),
+            table: table.name.clone(),
+            kind: TableKind::Regular,
+            schema: columns,
+        },
+        chunk_dirs: vec![chunks_root.join(&table.name)],
+        dialect: CsvDialect::load_data_default(),
+    })
+}
+
+/// The schema a table's readers give after the spec's selection (opens its first file).
+fn selected_schema(
+    spec: &CatalogIngestSpec,
+    table: &TableSpec,
+    source_dir: &Path,
+) -> Result<arrow_schema::SchemaRef, String> {
+    let format = catalog::spec::input_format(table, source_dir).map_err(|e| e.to_string())?;
+    let files = catalog::spec::table_files(table, source_dir).map_err(|e| e.to_string())?;
+    let selection =
+        catalog::spec::selection_spec(table, spec.region.as_ref(), spec.filters.as_ref())
+            .map_err(|e| e.to_string())?;
+    let first = files.first().ok_or("no input files")?;
+    Ok(CatalogReader::open(first, &format, 1)
+        .and_then(|r| r.select(&selection))
+        .map_err(|e| e.to_string())?
+        .schema())
 }
 
 /// A table's partitioner output: `dir` itself, or its numbered shard subdirectories

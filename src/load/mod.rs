@@ -27,6 +27,7 @@ pub mod cli;
 pub mod endpoint;
 pub mod error;
 pub mod reference;
+pub mod regular;
 mod sql;
 pub mod stream;
 pub mod tsv;

@@ -10,12 +10,14 @@
 //! Other Qserv containers (xrootd, cmsd, the registry, the workers' replication services) are
 //! ready without serving: nothing in local mode talks to them.
 
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
 
-use super::replication::{ReplicationStandIn, StandInConfig, StandInWorker};
+use super::replication::{FaultInjector, ReplicationStandIn, StandInConfig, StandInWorker};
 use super::runtime::{PodContext, RuntimeError, RuntimeOptions, SimulatedContainer, Simulator};
 use crate::cluster::build::Component;
 
@@ -128,9 +130,11 @@ impl Simulator for ReplicationController {
                 .await
                 .map_err(|e| simulator_error(ctx, e.to_string()))?;
             let addr = standin.controller_addr();
+            let registered = Registered::new(addr, standin.faults());
             // Follow the worker pods: scaled up, or restarted on another port.
             let follow = ctx.clone();
             let task = tokio::spawn(async move {
+                let _registered = registered;
                 let standin = standin;
                 let mut known = Vec::new();
                 loop {
@@ -149,5 +153,42 @@ impl Simulator for ReplicationController {
                 task: Some(task),
             })
         })
+    }
+}
+
+/// The running stand-ins of this process, by controller address, for fault injection.
+static STANDINS: std::sync::Mutex<BTreeMap<SocketAddr, FaultInjector>> =
+    std::sync::Mutex::new(BTreeMap::new());
+
+/// Fault injection into the replication stand-in serving `controller` (an address of the
+/// runtime's map, e.g. [`crate::local::LocalMode::resolve`] of `<cluster>-repl:8080`), while
+/// its pod runs in this process.
+pub fn replication_faults(controller: SocketAddr) -> Option<FaultInjector> {
+    STANDINS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&controller)
+        .cloned()
+}
+
+/// A stand-in's entry in [`STANDINS`], removed with the container (its task is aborted).
+struct Registered(SocketAddr);
+
+impl Registered {
+    fn new(addr: SocketAddr, faults: FaultInjector) -> Self {
+        STANDINS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(addr, faults);
+        Registered(addr)
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        STANDINS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.0);
     }
 }

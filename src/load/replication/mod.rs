@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 use crate::local::addresses::resolve_url;
 pub use error::{ReplicationError, Result, RetryPolicy};
 pub(crate) use files::file_chunks;
-use transport::{str_of, transactions_of, urlencode};
+use transport::{location_of, str_of, transactions_of, urlencode};
 pub use types::*;
 
 /// The API version this client speaks: `MetaModule::version` in lsst/qserv
@@ -214,25 +214,43 @@ impl ReplicationClient {
                 json!({ "transaction_id": transaction_id, "chunk": chunk }),
             )
             .await?;
-        let loc = v.get("location").cloned().unwrap_or(Value::Null);
-        let host = str_of(&loc, "http_host");
-        let host = if host.is_empty() {
-            str_of(&loc, "http_host_name")
-        } else {
-            host
-        };
-        match loc.get("http_port").and_then(Value::as_u64) {
-            Some(port) if !host.is_empty() => Ok(ChunkLocation {
-                worker: str_of(&loc, "worker"),
-                http_host: host,
-                http_port: port as u16,
-            }),
-            _ => Err(self.bad(
+        v.get("location").and_then(location_of).ok_or_else(|| {
+            self.bad(
                 "POST /ingest/chunk",
                 &what,
                 "no location.http_host/http_port",
-            )),
+            )
+        })
+    }
+
+    /// `GET /ingest/regular`: the workers that each take a full copy of a regular table, for
+    /// `key` (`{"transaction_id": N}` or `{"database": "D"}`), sent in the body as
+    /// `table-location.rst` documents (a GET with a body, which it admits is a mistake).
+    pub async fn locate_regular(&self, key: Value) -> Result<Vec<ChunkLocation>> {
+        let what = key.to_string();
+        let v = self
+            .call(
+                Method::GET,
+                &self.base_url,
+                "/ingest/regular",
+                &what,
+                Some(key),
+            )
+            .await?;
+        let bad = |reason: &str| self.bad("GET /ingest/regular", &what, reason);
+        let list = v
+            .get("locations")
+            .and_then(Value::as_array)
+            .ok_or_else(|| bad("no locations array"))?;
+        let locations: Vec<ChunkLocation> = list
+            .iter()
+            .map(|l| location_of(l).ok_or_else(|| bad("a location without http_host/http_port")))
+            .collect::<Result<_>>()?;
+        if locations.is_empty() {
+            // The docs: Qserv is not configured or not ready to ingest.
+            return Err(bad("no workers to ingest regular tables into"));
         }
+        Ok(locations)
     }
 
     /// `POST /ingest/csv` on the chunk's worker: the file by value, streamed from disk in a

@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{API_VERSION, ReplicationClient, ReplicationError, Result, Transaction};
+use super::{API_VERSION, ChunkLocation, ReplicationClient, ReplicationError, Result, Transaction};
 use crate::local::addresses::resolve_url;
 
 impl ReplicationClient {
@@ -158,4 +158,21 @@ pub(super) fn transactions_of(v: &Value) -> Vec<Transaction> {
 
 pub(super) fn urlencode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// A worker's HTTP ingest service from a location object of `/ingest/chunk` or
+/// `/ingest/regular` (`http_host`, else `http_host_name`, and `http_port`).
+pub(super) fn location_of(loc: &Value) -> Option<ChunkLocation> {
+    let host = str_of(loc, "http_host");
+    let host = if host.is_empty() {
+        str_of(loc, "http_host_name")
+    } else {
+        host
+    };
+    let port = loc.get("http_port").and_then(Value::as_u64)?;
+    (!host.is_empty()).then(|| ChunkLocation {
+        worker: str_of(loc, "worker"),
+        http_host: host,
+        http_port: port as u16,
+    })
 }

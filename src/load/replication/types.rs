@@ -166,6 +166,17 @@ impl CsvDialect {
         }
     }
 
+    /// `LOAD DATA`'s default (and the worker service's): tab separated, `\` escapes, no
+    /// quotes, `\N` for NULL; what [`crate::load::tsv`] writes.
+    pub fn load_data_default() -> Self {
+        CsvDialect {
+            fields_terminated_by: "\t".into(),
+            fields_enclosed_by: String::new(),
+            fields_escaped_by: "\\".into(),
+            lines_terminated_by: "\n".into(),
+        }
+    }
+
     /// qserv_testdata's `out.csv` (`partition/common.json`): `,` separated, `\` escapes, no
     /// quotes, `\N` for NULL.
     pub fn qserv_testdata() -> Self {

@@ -27,7 +27,9 @@ pub async fn handle(
         Err(e) => return Ok(respond(Err(Refusal::new(format!("request body: {e}"))))),
     };
     let outcome = async {
-        let body = if method == Method::GET {
+        // `GET /ingest/regular` takes its parameters in the body (table-location.rst says
+        // so, and that it is a design mistake); other GETs have none.
+        let body = if method == Method::GET && body.is_empty() {
             Default::default()
         } else {
             Params::parse_json_body(&body)?
@@ -60,6 +62,7 @@ async fn route(s: &Shared, method: &Method, path: &str, p: &Params) -> Outcome {
             | ("POST" | "GET", ["ingest", "trans"])
             | ("GET" | "PUT", ["ingest", "trans", _])
             | ("POST", ["ingest", "chunk"])
+            | ("GET", ["ingest", "regular"])
             | ("POST", ["ingest", "index", "secondary"])
             | ("POST", ["ingest", "table-stats"])
             | ("GET", ["ingest", "table-stats", _, _])
@@ -89,6 +92,7 @@ async fn route(s: &Shared, method: &Method, path: &str, p: &Params) -> Outcome {
         ("GET", ["ingest", "trans", id]) => transactions::transaction_status(s, id, p),
         ("PUT", ["ingest", "trans", id]) => transactions::end_transaction(s, id, p).await,
         ("POST", ["ingest", "chunk"]) => transactions::allocate_chunk(s, p).await,
+        ("GET", ["ingest", "regular"]) => transactions::locate_regular(s, p),
         ("POST", ["ingest", "index", "secondary"]) => publishing::director_index(s, p).await,
         ("POST", ["ingest", "table-stats"]) => publishing::collect_row_counters(s, p).await,
         ("GET", ["ingest", "table-stats", db, table]) => publishing::row_counters(s, db, table),

@@ -46,7 +46,7 @@
 //! }];
 //! let standin = ReplicationStandIn::start(config).await?;
 //! println!("controller at {}", standin.controller_url());
-//! standin.fail_contributions(503, 1); // the next contribution gets HTTP 503
+//! standin.faults().fail_contributions(503, 1); // the next contribution gets HTTP 503
 //! standin.shutdown().await;
 //! # Ok(()) }
 //! ```
@@ -262,6 +262,52 @@ impl Shared {
     }
 }
 
+/// Injects failures into a running stand-in's contributions, for reliability tests (also of
+/// a stand-in local mode runs: [`crate::local::simulators::replication_faults`]).
+#[derive(Clone)]
+pub struct FaultInjector(Arc<Shared>);
+
+impl FaultInjector {
+    /// The next `times` contributions fail with HTTP `status` (before anything is written).
+    pub fn fail_contributions(&self, status: u16, times: usize) {
+        let mut f = self.0.faults.lock().unwrap_or_else(|p| p.into_inner());
+        *f = Faults {
+            status,
+            remaining: times,
+            always: false,
+            served: f.served,
+        };
+    }
+
+    /// Every contribution fails with HTTP `status` until [`Self::clear_faults`].
+    pub fn fail_all_contributions(&self, status: u16) {
+        let mut f = self.0.faults.lock().unwrap_or_else(|p| p.into_inner());
+        *f = Faults {
+            status,
+            remaining: 0,
+            always: true,
+            served: f.served,
+        };
+    }
+
+    pub fn clear_faults(&self) {
+        let mut f = self.0.faults.lock().unwrap_or_else(|p| p.into_inner());
+        *f = Faults {
+            served: f.served,
+            ..Faults::default()
+        };
+    }
+
+    /// Injected failures served so far.
+    pub fn injected_failures(&self) -> usize {
+        self.0
+            .faults
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .served
+    }
+}
+
 /// The running stand-in; [`ReplicationStandIn::shutdown`] stops every listener.
 pub struct ReplicationStandIn {
     shared: Arc<Shared>,
@@ -385,43 +431,9 @@ impl ReplicationStandIn {
         Ok(())
     }
 
-    /// The next `times` contributions fail with HTTP `status` (before anything is written).
-    pub fn fail_contributions(&self, status: u16, times: usize) {
-        let mut f = self.shared.faults.lock().unwrap_or_else(|p| p.into_inner());
-        *f = Faults {
-            status,
-            remaining: times,
-            always: false,
-            served: f.served,
-        };
-    }
-
-    /// Every contribution fails with HTTP `status` until [`Self::clear_faults`].
-    pub fn fail_all_contributions(&self, status: u16) {
-        let mut f = self.shared.faults.lock().unwrap_or_else(|p| p.into_inner());
-        *f = Faults {
-            status,
-            remaining: 0,
-            always: true,
-            served: f.served,
-        };
-    }
-
-    pub fn clear_faults(&self) {
-        let mut f = self.shared.faults.lock().unwrap_or_else(|p| p.into_inner());
-        *f = Faults {
-            served: f.served,
-            ..Faults::default()
-        };
-    }
-
-    /// Injected failures served so far.
-    pub fn injected_failures(&self) -> usize {
-        self.shared
-            .faults
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .served
+    /// Fault injection into this stand-in's contributions.
+    pub fn faults(&self) -> FaultInjector {
+        FaultInjector(self.shared.clone())
     }
 
     /// Stops the controller and every worker service.

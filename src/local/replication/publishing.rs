@@ -53,7 +53,12 @@ pub(super) async fn publish(s: &Shared, database: &str) -> Outcome {
             .collect();
         // Every allocated chunk has all its tables, even those nobody contributed to (a
         // table registered after the chunk's allocation).
-        let mut missing = Vec::new();
+        let mut missing: Vec<String> = db
+            .tables
+            .iter()
+            .filter(|t| !t.partitioned)
+            .map(|t| create_chunk_table(database, &t.name, &t.schema))
+            .collect();
         for t in &partitioned {
             for &c in &owned {
                 for overlap in [false, true] {
@@ -87,9 +92,15 @@ pub(super) async fn publish(s: &Shared, database: &str) -> Outcome {
         }
         sql.run(&statements).await.map_err(Refusal::internal)?;
     }
-    // Czar: one FederatedX table per worker and table, a UNION ALL view on top.
+    // Czar: one FederatedX table per worker and table, a UNION ALL view on top; a regular
+    // table is read from one worker (every worker has the same full copy).
     let mut statements = vec![format!("CREATE DATABASE IF NOT EXISTS {}", quote(database))];
-    for t in &partitioned {
+    for t in &db.tables {
+        let sources = if t.partitioned {
+            &workers[..]
+        } else {
+            &workers[..workers.len().min(1)]
+        };
         let columns: Vec<String> =
             std::iter::once("`qserv_trans_id` INT UNSIGNED NOT NULL".to_string())
                 .chain(
@@ -99,7 +110,7 @@ pub(super) async fn publish(s: &Shared, database: &str) -> Outcome {
                 )
                 .collect();
         let mut parts = Vec::new();
-        for (i, (_, url, _)) in workers.iter().enumerate() {
+        for (i, (_, url, _)) in sources.iter().enumerate() {
             let local = format!("{}__w{i}", t.name);
             statements.push(format!(
                 "DROP TABLE IF EXISTS {}",
@@ -225,7 +236,25 @@ pub(super) async fn collect_row_counters(s: &Shared, p: &Params) -> Outcome {
     };
     let (db, t) = published_table(s, &database, &table)?;
     let mut entries = Vec::new();
-    for (&chunk, worker) in &db.chunks {
+    if !t.partitioned {
+        // A regular table: chunk 0, counted on one worker's full copy (row-counters.rst).
+        let (name, sql) = s
+            .worker_sqls()
+            .into_iter()
+            .next()
+            .ok_or_else(|| Refusal::internal("no workers are configured"))?;
+        for (trans, rows) in sql
+            .rows_by_transaction(&database, &t.name)
+            .await
+            .map_err(|e| Refusal::internal(format!("{name}: {e}")))?
+        {
+            entries.push(json!({
+                "transaction_id": trans, "chunk": 0, "is_overlap": 0,
+                "num_rows": rows, "update_time": now_ms(),
+            }));
+        }
+    }
+    for (&chunk, worker) in db.chunks.iter().filter(|_| t.partitioned) {
         let sql = s
             .worker_sql(worker)
             .ok_or_else(|| Refusal::internal(format!("worker {worker} is gone")))?;

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::contract::{Outcome, Params, Refusal};
 use super::controller::unknown_db;
 use super::tables::{chunk_table, create_chunk_table, drop_partition};
-use super::{Db, Shared, TableMeta, Trans, now_ms};
+use super::{Catalog, Db, Shared, TableMeta, Trans, now_ms};
 use crate::partition::Chunker;
 
 fn trans_json(t: &Trans, contrib: bool) -> Value {
@@ -189,23 +189,60 @@ async fn drop_transaction_partitions(s: &Shared, database: &str, id: u32) -> Res
     Ok(())
 }
 
+/// The database a location request is about: its `transaction_id` (which must be `STARTED`)
+/// or its `database` (table-location.rst accepts either).
+fn located_database(cat: &Catalog, p: &Params) -> Result<String, Refusal> {
+    if p.body.contains_key("transaction_id") {
+        let id = p.uint("transaction_id")? as u32;
+        let t = cat.trans.get(&id).ok_or_else(|| unknown_trans(id))?;
+        if t.state != "STARTED" {
+            return Err(Refusal::new(format!(
+                "transaction id={id} is not in the STARTED state (it is {})",
+                t.state
+            )));
+        }
+        Ok(t.database.clone())
+    } else {
+        p.string("database")
+    }
+}
+
+/// A worker's connection parameters as the location services return them.
+fn location_json(name: &str, http_port: u16) -> Value {
+    json!({
+        "worker": name, "host": "127.0.0.1", "host_name": "localhost", "port": 0,
+        "http_host": "127.0.0.1", "http_host_name": "localhost", "http_port": http_port,
+    })
+}
+
+/// `GET /ingest/regular`: every worker, since regular tables are fully replicated.
+pub(super) fn locate_regular(s: &Shared, p: &Params) -> Outcome {
+    {
+        let cat = s.catalog();
+        let database = located_database(&cat, p)?;
+        let db = cat
+            .dbs
+            .get(&database)
+            .ok_or_else(|| unknown_db(&database))?;
+        if db.published {
+            return Err(Refusal::new(format!(
+                "database '{database}' is published: no regular tables can be ingested"
+            )));
+        }
+    }
+    let locations: Vec<Value> = s
+        .workers()
+        .iter()
+        .map(|w| location_json(&w.name, w.http_port))
+        .collect();
+    Ok(json!({ "locations": locations }))
+}
+
 pub(super) async fn allocate_chunk(s: &Shared, p: &Params) -> Outcome {
     let chunk = p.uint("chunk")? as u32;
     let (database, worker, new_tables) = {
         let mut cat = s.catalog();
-        let database = if p.body.contains_key("transaction_id") {
-            let id = p.uint("transaction_id")? as u32;
-            let t = cat.trans.get(&id).ok_or_else(|| unknown_trans(id))?;
-            if t.state != "STARTED" {
-                return Err(Refusal::new(format!(
-                    "transaction id={id} is not in the STARTED state (it is {})",
-                    t.state
-                )));
-            }
-            t.database.clone()
-        } else {
-            p.string("database")?
-        };
+        let database = located_database(&cat, p)?;
         let db = cat
             .dbs
             .get(&database)
@@ -265,8 +302,5 @@ pub(super) async fn allocate_chunk(s: &Shared, p: &Params) -> Outcome {
         .find(|w| w.name == worker)
         .map(|w| w.http_port)
         .unwrap_or(0);
-    Ok(json!({"location": {
-        "worker": worker, "host": "127.0.0.1", "host_name": "localhost", "port": 0,
-        "http_host": "127.0.0.1", "http_host_name": "localhost", "http_port": port,
-    }}))
+    Ok(json!({ "location": location_json(&worker, port) }))
 }

@@ -129,6 +129,8 @@ struct Job {
     transaction: u32,
     database: String,
     table: String,
+    /// A regular (fully replicated) table: loaded into `table` itself, no chunk.
+    regular: bool,
     schema: Vec<Column>,
     chunk: u32,
     overlap: bool,
@@ -216,12 +218,15 @@ fn prepare(s: &Arc<Shared>, worker: &str, p: &Params) -> Result<Job, Refusal> {
     let meta = db
         .table(&table)
         .ok_or_else(|| Refusal::new(format!("unknown table '{table}' in database '{database}'")))?;
-    if !meta.partitioned {
-        return Err(Refusal::new(format!(
-            "table '{table}' is a regular table: this stand-in ingests partitioned tables only"
-        )));
-    }
+    // `chunk` and `overlap` are ignored for regular tables (worker/index.rst): any worker
+    // `GET /ingest/regular` lists takes a full copy.
+    let (chunk, overlap) = if meta.partitioned {
+        (chunk, overlap)
+    } else {
+        (0, false)
+    };
     match db.chunks.get(&chunk) {
+        _ if !meta.partitioned => {}
         None => {
             return Err(Refusal::new(format!(
                 "chunk {chunk} of database '{database}' was not allocated: ask POST /ingest/chunk first"
@@ -240,6 +245,7 @@ fn prepare(s: &Arc<Shared>, worker: &str, p: &Params) -> Result<Job, Refusal> {
         transaction,
         database,
         table: meta.name.clone(),
+        regular: !meta.partitioned,
         schema: meta.schema.clone(),
         chunk,
         overlap,
@@ -266,14 +272,21 @@ impl Drop for Spool {
 }
 
 async fn load(s: &Shared, worker: &str, job: &Job, mut field: multer::Field<'static>) -> Outcome {
-    let what = format!(
-        "contribution to {}.{} chunk {}{} (transaction {})",
-        job.database,
-        job.table,
-        job.chunk,
-        if job.overlap { " overlap" } else { "" },
-        job.transaction
-    );
+    let what = if job.regular {
+        format!(
+            "contribution to {}.{} (transaction {})",
+            job.database, job.table, job.transaction
+        )
+    } else {
+        format!(
+            "contribution to {}.{} chunk {}{} (transaction {})",
+            job.database,
+            job.table,
+            job.chunk,
+            if job.overlap { " overlap" } else { "" },
+            job.transaction
+        )
+    };
     let spool =
         Spool(std::env::temp_dir().join(format!("qserv-standin-{}.csv", uuid::Uuid::new_v4())));
     let mut file = std::fs::File::create(&spool.0)
@@ -304,7 +317,11 @@ async fn load(s: &Shared, worker: &str, job: &Job, mut field: multer::Field<'sta
     let sql = s
         .worker_sql(worker)
         .ok_or_else(|| Refusal::internal(format!("worker {worker} is gone")))?;
-    let final_table = chunk_table(&job.table, job.chunk, job.overlap);
+    let final_table = if job.regular {
+        job.table.clone()
+    } else {
+        chunk_table(&job.table, job.chunk, job.overlap)
+    };
     {
         // The chunk table exists since the chunk's allocation, unless the table was registered
         // after that; the transaction's partition appears with its first contribution.
