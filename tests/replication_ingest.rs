@@ -864,7 +864,6 @@ async fn the_cli_ingests_qserv_table_jsons_and_writes_the_result_file() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_case01_manifest_ingests_through_the_spec_plan() {
     use qserv_operator::api::CatalogIngest;
-    use qserv_operator::load::ingest_plan::plan_from_spec;
     let text = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/catalogingest-case01.yaml"),
     )
