@@ -14,7 +14,9 @@ use mysql_async::prelude::Queryable;
 use qserv_operator::api::CatalogIngest;
 use qserv_operator::api::catalog_ingest::{CatalogIngestStatus, IngestPhase};
 use qserv_operator::api::condition::{self, READY};
+use qserv_operator::load::replication::ReplicationClient;
 use qserv_operator::local::LocalMode;
+use qserv_operator::local::simulators::replication_faults;
 
 /// Applies the example QservCluster with kubectl and waits until kubectl says it is Ready.
 async fn ready_cluster(local: &LocalMode) {
@@ -211,5 +213,359 @@ async fn case01_and_macs2243_succeed_and_qserv_answers_as_the_reference() {
         primary > 0 && primary < 6395,
         "{primary} primary detections"
     );
+    local.shutdown().await;
+}
+
+/// The macs2243 example as another ingest (`name`, database `name` with `_`).
+fn macs(name: &str) -> serde_json::Value {
+    ingest_from(
+        "catalogingest-macs2243.yaml",
+        &shared_data().join("clusters"),
+        Some(name),
+    )
+}
+
+const MACS_TABLES: [(&str, i64); 3] = [
+    ("deepCoadd_meas", 6395),
+    ("deepCoadd_forced_src", 6395),
+    ("forced_src", 1961),
+];
+
+/// The replication stand-in's view: the database's transactions' states and whether it is
+/// published (`None`: it was never registered).
+async fn replication_state(local: &LocalMode, database: &str) -> Option<(bool, Vec<String>)> {
+    let addr = local.resolve("qserv-ci-repl", 8080).unwrap();
+    let secret: k8s_openapi::api::core::v1::Secret = Api::namespaced(local.client(), "default")
+        .get("qserv-ci-secrets")
+        .await
+        .unwrap();
+    let key = |k: &str| String::from_utf8(secret.data.as_ref().unwrap()[k].0.clone()).unwrap();
+    let client = ReplicationClient::new(
+        &format!("http://{addr}"),
+        &key("replication-auth-key"),
+        &key("replication-admin-auth-key"),
+    )
+    .unwrap();
+    let db = client
+        .databases()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|d| d.database == database)?;
+    let states = client
+        .list_transactions(database)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.state)
+        .collect();
+    Some((db.is_published, states))
+}
+
+/// Rows of `database.table` through the czar's query port (`None`: no such table there).
+async fn qserv_rows(local: &LocalMode, database: &str, table: &str) -> Option<i64> {
+    let mut conn = connect(local, "qserv-ci-query", 4040, "qsmaster").await;
+    conn.query_first(format!("SELECT COUNT(*) FROM `{database}`.`{table}`"))
+        .await
+        .ok()
+        .flatten()
+}
+
+/// An ingest of macs2243 that succeeded holds exactly the selected rows, in status and in Qserv.
+async fn assert_exact(local: &LocalMode, name: &str, status: &CatalogIngestStatus) {
+    let ready = condition::find(&status.conditions, READY).unwrap();
+    assert_eq!(
+        status.phase,
+        Some(IngestPhase::Succeeded),
+        "{}",
+        ready.message
+    );
+    let database = name.replace('-', "_");
+    for (table, n) in MACS_TABLES {
+        let figures = table_figures(status)[table];
+        assert_eq!((figures.0, figures.1), (n, n), "{name} {table}");
+        assert_eq!(
+            qserv_rows(local, &database, table).await,
+            Some(n),
+            "{table}"
+        );
+    }
+    assert!(
+        status.checks.iter().all(|c| c.passed),
+        "{:#?}",
+        status.checks
+    );
+}
+
+/// A failed ingest published nothing: Qserv has none of its tables, and every transaction it
+/// started was aborted.
+async fn assert_nothing_published(local: &LocalMode, database: &str) {
+    for (table, _) in MACS_TABLES {
+        assert_eq!(qserv_rows(local, database, table).await, None, "{table}");
+    }
+    if let Some((published, states)) = replication_state(local, database).await {
+        assert!(!published, "{database} is published");
+        assert!(
+            states.iter().all(|s| s == "ABORTED"),
+            "transactions of {database}: {states:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contribution_failing_once_is_retried_and_failing_always_aborts_everything() {
+    let (local, _dir) = start("contrib-faults", true).await;
+    ready_cluster(&local).await;
+    let controller = local.resolve("qserv-ci-repl", 8080).unwrap();
+    let faults = replication_faults(controller).expect("the stand-in runs in this process");
+
+    // One HTTP 503: the client retries that contribution; the counts end exact.
+    faults.fail_contributions(503, 1);
+    apply(&local, &macs("macs-once")).await;
+    let once = finished(&local, "macs-once", 600).await;
+    assert_exact(&local, "macs-once", &once).await;
+    assert_eq!(faults.injected_failures(), 1);
+    let (published, states) = replication_state(&local, "macs_once").await.unwrap();
+    assert!(published);
+    assert_eq!(states, ["FINISHED"]);
+
+    // HTTP 500 on every contribution: each attempt of the load Job aborts its transaction;
+    // once the Job's retries are spent the ingest fails, naming the request that failed.
+    faults.fail_all_contributions(500);
+    apply(&local, &macs("macs-always")).await;
+    let always = finished(&local, "macs-always", 600).await;
+    faults.clear_faults();
+    assert_eq!(always.phase, Some(IngestPhase::Failed));
+    let ready = condition::find(&always.conditions, READY).unwrap();
+    assert_eq!(ready.reason, "LoadFailed");
+    assert!(
+        ready.message.starts_with("load step: transaction ")
+            && ready.message.contains("aborted, nothing published")
+            && ready.message.contains("POST /ingest/csv")
+            && ready.message.contains("500"),
+        "{}",
+        ready.message
+    );
+    assert_nothing_published(&local, "macs_always").await;
+    let (_, states) = replication_state(&local, "macs_always").await.unwrap();
+    assert_eq!(
+        states.len(),
+        3,
+        "one transaction per attempt (backoffLimit 2): {states:?}"
+    );
+    local.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_load_ends_exact_or_failed_and_never_half_published() {
+    let (local, _dir) = start("worker-killed", true).await;
+    ready_cluster(&local).await;
+    apply(&local, &macs("macs-kill")).await;
+    let ingests: Api<CatalogIngest> = Api::namespaced(local.client(), "default");
+    eventually(&local, "the load step", 300, || async {
+        let s = ingests.get("macs-kill").await.ok()?.status?;
+        (s.phase == Some(IngestPhase::Loading)).then_some(())
+    })
+    .await;
+    let pid = local
+        .runtime()
+        .kill_pod_process("default", "qserv-ci-worker-1", "mariadb")
+        .unwrap();
+    println!("killed mariadbd {pid} of qserv-ci-worker-1 while loading");
+    let status = finished(&local, "macs-kill", 600).await;
+    match status.phase {
+        Some(IngestPhase::Succeeded) => assert_exact(&local, "macs-kill", &status).await,
+        _ => {
+            let ready = condition::find(&status.conditions, READY).unwrap();
+            println!("ended Failed: {}", ready.message);
+            assert!(ready.message.contains("load step"), "{}", ready.message);
+            assert_nothing_published(&local, "macs_kill").await;
+        }
+    }
+    local.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_restarted_mid_load_ends_with_exact_counts_and_one_job_per_step() {
+    let (local, dir) = start("operator-restart", false).await;
+    let operator = |name: &str| {
+        let log = std::fs::File::create(dir.path().join(format!("{name}.log"))).unwrap();
+        std::process::Command::new(env!("CARGO_BIN_EXE_qserv-operator"))
+            .args([
+                "run",
+                "--metrics-addr",
+                "127.0.0.1:0",
+                "--no-leader-election",
+            ])
+            .env("KUBECONFIG", local.kubeconfig())
+            .env(
+                qserv_operator::local::addresses::ENV,
+                local.runtime().address_map_path(),
+            )
+            .env("QSERV_OPERATOR_IMAGE", "qserv-operator:local")
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap()
+    };
+    let mut first = operator("first");
+    ready_cluster(&local).await;
+    apply(&local, &macs("macs-restart")).await;
+    let ingests: Api<CatalogIngest> = Api::namespaced(local.client(), "default");
+    eventually(&local, "the load step", 300, || async {
+        let s = ingests.get("macs-restart").await.ok()?.status?;
+        (s.phase == Some(IngestPhase::Loading)).then_some(())
+    })
+    .await;
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let mut second = operator("second");
+    let status = finished(&local, "macs-restart", 600).await;
+    assert_exact(&local, "macs-restart", &status).await;
+    let (_, states) = replication_state(&local, "macs_restart").await.unwrap();
+    assert_eq!(states, ["FINISHED"], "one transaction, committed once");
+    let jobs: Api<k8s_openapi::api::batch::v1::Job> = Api::namespaced(local.client(), "default");
+    let mut names: Vec<String> = jobs
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|j| j.metadata.name.clone().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "macs-restart-check",
+            "macs-restart-load",
+            "macs-restart-partition",
+            "macs-restart-reference"
+        ]
+    );
+    second.kill().unwrap();
+    second.wait().unwrap();
+    local.shutdown().await;
+}
+
+/// Jobs of an ingest (by the name prefix the controller gives them).
+async fn jobs_of(local: &LocalMode, ingest: &str) -> Vec<String> {
+    let jobs: Api<k8s_openapi::api::batch::v1::Job> = Api::namespaced(local.client(), "default");
+    jobs.list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|j| j.metadata.name)
+        .filter(|n| n.starts_with(&format!("{ingest}-")))
+        .collect()
+}
+
+/// The Ready condition's (status, reason, message) once it has `reason`.
+async fn ready_with(local: &LocalMode, name: &str, reason: &str) -> (String, String, String) {
+    let api: Api<CatalogIngest> = Api::namespaced(local.client(), "default");
+    eventually(
+        local,
+        &format!("cing/{name} Ready reason {reason}"),
+        600,
+        || async {
+            let status = api.get(name).await.ok()?.status?;
+            let c = condition::find(&status.conditions, READY)?;
+            (c.reason == reason).then(|| (c.status.clone(), c.reason.clone(), c.message.clone()))
+        },
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_specs_and_files_are_named_in_status_and_launch_nothing_wrong() {
+    let (local, _dir) = start("bad-input", true).await;
+
+    // A cluster that does not exist (yet): the ingest waits and says for what.
+    let mut nowhere = macs("no-cluster");
+    nowhere["spec"]["cluster"] = "nope".into();
+    apply(&local, &nowhere).await;
+    let (status, _, message) = ready_with(&local, "no-cluster", "ClusterNotFound").await;
+    assert_eq!(status, "False");
+    assert_eq!(message, "QservCluster nope not found in namespace default");
+
+    // Problems the operator sees in the spec and the files: Failed before any Job.
+    let mut missing = macs("missing-file");
+    missing["spec"]["tables"][1]["files"] = serde_json::json!(["macs2244.h5"]);
+    apply(&local, &missing).await;
+    let mut wrong = macs("wrong-column");
+    wrong["spec"]["tables"][0]["raColumn"] = "coord_alpha".into();
+    apply(&local, &wrong).await;
+    for (name, names) in [
+        (
+            "missing-file",
+            ["spec.tables[1] (deepCoadd_forced_src)", "macs2244.h5"],
+        ),
+        (
+            "wrong-column",
+            ["spec.tables[0] (deepCoadd_meas)", "coord_alpha"],
+        ),
+    ] {
+        let status = finished(&local, name, 120).await;
+        assert_eq!(status.phase, Some(IngestPhase::Failed));
+        let ready = condition::find(&status.conditions, READY).unwrap();
+        for n in names {
+            assert!(ready.message.contains(n), "{name}: {}", ready.message);
+        }
+        assert_eq!(jobs_of(&local, name).await, Vec::<String>::new(), "{name}");
+    }
+
+    // A malformed row in an input file: the partition Job fails on it (after its retries),
+    // the ingest names the file, line and field, and Qserv never heard of the database.
+    ready_cluster(&local).await;
+    let data = tempfile::tempdir().unwrap();
+    let case01 = shared_data().join("qserv_testdata/case01/data");
+    std::fs::create_dir(data.path().join("schema")).unwrap();
+    std::fs::copy(
+        case01.join("schema/Object.schema"),
+        data.path().join("schema/Object.schema"),
+    )
+    .unwrap();
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(
+            std::fs::File::open(case01.join("Object.tsv.gz")).unwrap(),
+        ),
+        &mut bytes,
+    )
+    .unwrap();
+    // Line 17 (its leading fields are plain numbers; binary fields come later).
+    let mut lines: Vec<Vec<u8>> = bytes.split(|b| *b == b'\n').map(<[u8]>::to_vec).collect();
+    let mut fields: Vec<Vec<u8>> = lines[16]
+        .split(|b| *b == b'\t')
+        .map(<[u8]>::to_vec)
+        .collect();
+    fields[4] = b"4.5x".to_vec(); // decl_PS
+    lines[16] = fields.join(&b'\t');
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(data.path().join("Object.tsv.gz")).unwrap(),
+        flate2::Compression::fast(),
+    );
+    std::io::Write::write_all(&mut gz, &lines.join(&b'\n')).unwrap();
+    gz.finish().unwrap();
+    let mut bad = ingest_from("catalogingest-case01.yaml", data.path(), Some("bad-row"));
+    bad["spec"]["tables"] = serde_json::json!([bad["spec"]["tables"][0].clone()]);
+    bad["spec"]["checks"] = serde_json::json!([]);
+    bad["spec"].as_object_mut().unwrap().remove("queries");
+    apply(&local, &bad).await;
+    let status = finished(&local, "bad-row", 600).await;
+    assert_eq!(status.phase, Some(IngestPhase::Failed));
+    let ready = condition::find(&status.conditions, READY).unwrap();
+    assert_eq!(ready.reason, "PartitionFailed");
+    println!("{}", ready.message);
+    assert!(
+        ready.message.contains("Object.tsv.gz")
+            && ready.message.contains("line 17")
+            && ready.message.contains("decl_PS"),
+        "{}",
+        ready.message
+    );
+    assert_eq!(jobs_of(&local, "bad-row").await, ["bad-row-partition"]);
+    assert_eq!(replication_state(&local, "bad_row").await, None);
     local.shutdown().await;
 }

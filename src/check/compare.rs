@@ -120,7 +120,6 @@ fn qserv_columns_kept(qserv: &Columns, reference: &Columns) -> Option<Vec<usize>
     let keep: Vec<usize> = (0..qserv.names.len())
         .filter(|&i| {
             let name = &qserv.names[i];
-            // Kept unless it is a column Qserv adds that the reference lacks.
             !QSERV_COLUMNS.contains(&name.as_str()) || reference.names.contains(name)
         })
         .collect();

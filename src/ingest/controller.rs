@@ -252,9 +252,9 @@ pub async fn reconcile(
         .unwrap_or_default();
     let reference = cluster.spec.reference.enabled;
 
-    // Launch what the finished phases allow, unless something already failed.
-    let failed =
-        jobs.values().any(|j| j.failed.is_some()) || reports.iter().any(|r| r.error.is_some());
+    // Launch what the finished phases allow, unless a step failed (a failed attempt of a Job
+    // that retries it is not a failed step).
+    let failed = status::first_failure(&jobs, &reports).is_some();
     let done = |s: Step| jobs.get(&s).is_some_and(|j| j.complete);
     let mut launch = Vec::new();
     if !failed {

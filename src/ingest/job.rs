@@ -117,6 +117,7 @@ pub async fn run(args: JobArgs) -> anyhow::Result<()> {
             report.checks = done.checks;
             report.skipped = done.skipped;
             report.transaction_id = done.transaction_id;
+            report.phase_seconds = done.phase_seconds;
             None
         }
         Err(e) => {
@@ -155,6 +156,7 @@ struct Done {
     checks: Vec<crate::api::catalog_ingest::CheckResult>,
     skipped: Vec<crate::api::catalog_ingest::SkippedCheck>,
     transaction_id: Option<i64>,
+    phase_seconds: std::collections::BTreeMap<String, f64>,
 }
 
 /// One index of the partition Job: the files of one shard of one table.
@@ -293,6 +295,7 @@ async fn load(job: &JobEnv, args: &JobArgs) -> anyhow::Result<Done> {
     Ok(Done {
         tables: summary.table_statuses(),
         transaction_id: summary.transaction_id.map(i64::from),
+        phase_seconds: summary.seconds.clone(),
         ..Done::default()
     })
 }

@@ -33,6 +33,10 @@ pub struct StepReport {
     /// Qserv super-transaction of the load step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transaction_id: Option<i64>,
+    /// Wall seconds of the step's own phases (load: register, load, commit, publish, index,
+    /// stats), for benchmarks and troubleshooting.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub phase_seconds: std::collections::BTreeMap<String, f64>,
     pub seconds: f64,
 }
 

@@ -231,7 +231,15 @@ pub fn fold(
         } else {
             (IngestPhase::Pending, "starting")
         };
-        set(READY, false, "InProgress", message.into());
+        match retrying(jobs, reports) {
+            Some((_, error)) => set(
+                READY,
+                false,
+                "Retrying",
+                format!("{message}; an attempt failed and its Job retries it: {error}"),
+            ),
+            None => set(READY, false, "InProgress", message.into()),
+        }
         phase
     };
     if matches!(phase, IngestPhase::Succeeded | IngestPhase::Failed)
@@ -250,30 +258,57 @@ fn capitalize(s: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The first error of a step report, else the first failed Job.
-fn first_failure(
+/// Why the ingest failed: a step whose Job ended with an error in its report (the file, row or
+/// request that stopped it), else a failed Job (its retries spent) by its condition. A report
+/// error of a Job still running is an attempt that failed: the Job retries it.
+pub fn first_failure(
     jobs: &BTreeMap<Step, JobState>,
     reports: &[StepReport],
 ) -> Option<(Step, String)> {
-    let mut errors: Vec<&StepReport> = reports.iter().filter(|r| r.error.is_some()).collect();
+    // A Job that ended (failed, or complete: a report it left garbled) has its final report.
+    let job_ended = |step: Option<Step>| {
+        step.and_then(|s| jobs.get(&s))
+            .is_some_and(|j| j.failed.is_some() || j.complete)
+    };
+    let mut errors: Vec<&StepReport> = reports
+        .iter()
+        .filter(|r| r.error.is_some() && job_ended(Step::from_name(&r.step)))
+        .collect();
     errors.sort_by_key(|r| (Step::from_name(&r.step), r.index));
     if let Some(r) = errors.first() {
-        let step = Step::from_name(&r.step).unwrap_or(Step::Check);
-        let which = r.index.map(|i| format!(" (index {i})")).unwrap_or_default();
-        return Some((
-            step,
-            format!(
-                "{} step{which}: {}",
-                step.name(),
-                r.error.clone().unwrap_or_default()
-            ),
-        ));
+        return Some(report_error(r));
     }
     jobs.iter().find_map(|(step, job)| {
         job.failed
             .as_ref()
             .map(|m| (*step, format!("Job {} failed: {m}", job.name)))
     })
+}
+
+/// The error of a failed attempt whose Job retries it, if any.
+fn retrying(jobs: &BTreeMap<Step, JobState>, reports: &[StepReport]) -> Option<(Step, String)> {
+    reports
+        .iter()
+        .filter(|r| r.error.is_some())
+        .find(|r| {
+            Step::from_name(&r.step)
+                .and_then(|s| jobs.get(&s))
+                .is_some_and(|j| j.failed.is_none() && !j.complete)
+        })
+        .map(report_error)
+}
+
+fn report_error(r: &StepReport) -> (Step, String) {
+    let step = Step::from_name(&r.step).unwrap_or(Step::Check);
+    let which = r.index.map(|i| format!(" (index {i})")).unwrap_or_default();
+    (
+        step,
+        format!(
+            "{} step{which}: {}",
+            step.name(),
+            r.error.clone().unwrap_or_default()
+        ),
+    )
 }
 
 fn partition_message(job: Option<&JobState>, reports: &[StepReport]) -> String {
@@ -484,6 +519,43 @@ mod tests {
             message,
             "partition step (index 1): Object.tsv.gz line 17: field decl_PS: not a number: \"abc\""
         );
+
+        // The same error while the Job still runs: an attempt its Job retries, not a failure.
+        let mut retried = jobs.clone();
+        retried.get_mut(&Step::Partition).unwrap().failed = None;
+        let mut bad = StepReport::new(Step::Partition, Some(1));
+        bad.error = Some("worker-1: connection refused".into());
+        let s = fold(
+            &CatalogIngestStatus::default(),
+            Some(1),
+            &retried,
+            &[bad],
+            true,
+            t(0),
+        );
+        assert_eq!(s.phase, Some(IngestPhase::Partitioning));
+        let (status, reason, message) = cond(&s, READY);
+        assert_eq!((status.as_str(), reason.as_str()), ("False", "Retrying"));
+        assert_eq!(
+            message,
+            "partitioning the input; an attempt failed and its Job retries it: partition step \
+             (index 1): worker-1: connection refused"
+        );
+
+        // A complete Job whose report is an error (garbled): that is final.
+        retried.get_mut(&Step::Partition).unwrap().complete = true;
+        let mut garbled = StepReport::new(Step::Partition, Some(1));
+        garbled.error = Some("report partition-1.json in ConfigMap does not parse".into());
+        let s = fold(
+            &CatalogIngestStatus::default(),
+            Some(1),
+            &retried,
+            &[garbled],
+            true,
+            t(0),
+        );
+        assert_eq!(s.phase, Some(IngestPhase::Failed));
+        assert_eq!(cond(&s, READY).1, "PartitionFailed");
 
         let mut check = StepReport::new(Step::Check, None);
         check.checks = vec![
