@@ -15,8 +15,8 @@ test: deps
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) test
 
-## Try the operator: check the examples offline, then the demo (local API server, kubectl,
-## the Clusters catalog partitioned as its CatalogIngest says).
+## Try the operator: check the examples offline, then the demo (local mode: the example
+## QservCluster and CatalogIngests ingested and checked, their final status printed).
 demo: deps
 	$(CARGO) build --release
 	./target/release/qserv-operator validate examples/*.yaml

@@ -45,17 +45,26 @@ enum Command {
     },
     /// Partition CSV/TSV (sph-partition compatible), HDF5 or Parquet into Qserv chunks with overlap.
     Partition(Box<cli::partition::PartitionArgs>),
-    /// Try it without a cluster: local API server, kubectl, and the Clusters catalog partitioned.
+    /// Try it without a cluster: local mode, the example QservCluster and CatalogIngests, their
+    /// progress and final status (tables, rows, chunks, checks). Exit 1 if an ingest fails.
     Demo {
-        /// Directory holding the shared test data (clusters/macs2243.h5).
+        /// The shared test data (clusters/, qserv_testdata/), offered to the examples as the
+        /// PersistentVolume `catalogs` (hostPath).
         #[arg(long, default_value = "../shared/data")]
         data: PathBuf,
-        /// Scratch directory (kubeconfig, chunk files); emptied first.
+        /// Local mode's state (volumes, pod logs) and the kubeconfig; emptied first (only if
+        /// an earlier demo made it).
         #[arg(long, default_value = "local/demo")]
         work_dir: PathBuf,
-        /// Keep the API server running until Ctrl-C.
+        /// Keep everything running until Ctrl-C, to look around with kubectl and queries.
         #[arg(long)]
         keep_running: bool,
+        /// Directory of qservcluster-ci.yaml and catalogingest-<NAME>.yaml.
+        #[arg(long, default_value = "examples")]
+        examples: PathBuf,
+        /// An example CatalogIngest to run (examples/catalogingest-<NAME>.yaml); repeatable.
+        #[arg(long = "ingest", value_name = "NAME", default_values_t = ["macs2243".to_string(), "case01".to_string()])]
+        ingests: Vec<String>,
     },
     /// Check QservCluster and CatalogIngest manifests offline: unknown fields, types, CEL rules.
     Validate {
@@ -100,13 +109,10 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    // The demo talks to a person; the server's own info logs would interleave with it.
-    let level = if matches!(cli.command, Command::Demo { .. }) {
-        "warn"
-    } else {
-        "info"
-    };
-    telemetry::init(cli.log_format, level);
+    // The demo talks to a person: its logs go to a file in its work dir (see cli::demo).
+    if !matches!(cli.command, Command::Demo { .. }) {
+        telemetry::init(cli.log_format, "info");
+    }
     match cli.command {
         Command::Crds { out_dir } => print_crds(out_dir),
         Command::CrdDocs { out_dir } => write_crd_docs(&out_dir),
@@ -137,10 +143,15 @@ fn main() -> anyhow::Result<()> {
             data,
             work_dir,
             keep_running,
+            examples,
+            ingests,
         } => tokio::runtime::Runtime::new()?.block_on(cli::demo::run(cli::demo::DemoArgs {
             data,
             work_dir,
             keep_running,
+            examples,
+            ingests,
+            log_format: cli.log_format,
         })),
         Command::Job(args) => {
             tokio::runtime::Runtime::new()?.block_on(qserv_operator::ingest::job::run(args))

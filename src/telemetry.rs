@@ -24,3 +24,24 @@ pub fn init(format: LogFormat, default_level: &str) {
         LogFormat::Json => builder.json().flatten_event(true).init(),
     }
 }
+
+/// Installs the global subscriber writing to `file` (created, plain text without colours):
+/// for the demo, whose terminal belongs to the person reading its progress.
+pub fn init_to_file(
+    format: LogFormat,
+    default_level: &str,
+    file: &std::path::Path,
+) -> std::io::Result<()> {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    let writer = std::sync::Mutex::new(std::fs::File::create(file)?);
+    let builder = fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(writer);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+    Ok(())
+}

@@ -450,7 +450,8 @@ const NEEDED: &[(&str, &str, &[&str], &str)] = &[
         "",
         "persistentvolumeclaims",
         &["get", "list", "create", "delete"],
-        "cleanup lists and deletes claims; the ingest scratch volume is read, created, deleted",
+        "cleanup lists and deletes claims; the ingest scratch volume is read, created, \
+         deleted; the ingest's source.pvc claim is read (source::resolve)",
     ),
     (
         "batch",
@@ -991,8 +992,18 @@ async fn rbac_rules_cover_every_request_the_controllers_make() {
     })
     .await;
 
-    // An ingest into it: results ConfigMap, scratch PVC, the partition Job; the Job fails, the
-    // ingest ends Failed and its scratch volume is deleted.
+    // An ingest into it: its source claim read, results ConfigMap, scratch PVC, the partition
+    // Job; the Job fails, the ingest ends Failed and its scratch volume is deleted.
+    let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), ns);
+    pvcs.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({"metadata": {"name": "catalogs"},
+            "spec": {"accessModes": ["ReadOnlyMany"],
+                     "resources": {"requests": {"storage": "1Gi"}}}}))
+        .unwrap(),
+    )
+    .await
+    .unwrap();
     let mut ingest: Value =
         serde_norway::from_str(include_str!("../examples/catalogingest-case01.yaml")).unwrap();
     ingest["metadata"]["namespace"] = json!(ns);
@@ -1018,7 +1029,6 @@ async fn rbac_rules_cover_every_request_the_controllers_make() {
     )
     .await
     .unwrap();
-    let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), ns);
     eventually("the scratch volume deleted", || async {
         pvcs.get_opt("case01-scratch")
             .await

@@ -479,6 +479,55 @@ async fn kubectl_works_with_built_in_kinds() {
     local.ok(&["delete", "cm", "czar"]).await;
     let left = local.ok(&["get", "cm", "-o", "name"]).await;
     assert_eq!(left.trim(), "configmap/other");
+
+    // PersistentVolumes are cluster-scoped (`pv`), applied server-side next to a claim naming
+    // one (the demo's catalogs volume); the local runtime, absent here, would bind them.
+    let volume = local.write(
+        "pv.yaml",
+        "apiVersion: v1\nkind: PersistentVolume\nmetadata:\n  name: catalogs\nspec:\n  \
+         capacity: {storage: 1Gi}\n  accessModes: [ReadOnlyMany]\n  \
+         persistentVolumeReclaimPolicy: Retain\n  hostPath: {path: /data/catalogs}\n---\n\
+         apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: catalogs\n  \
+         namespace: qserv\nspec:\n  volumeName: catalogs\n  storageClassName: \"\"\n  \
+         accessModes: [ReadOnlyMany]\n  resources: {requests: {storage: 1Gi}}\n",
+    );
+    let applied = local.ok(&["apply", "--server-side", "-f", &volume]).await;
+    assert!(
+        applied.contains("persistentvolume/catalogs serverside-applied")
+            && applied.contains("persistentvolumeclaim/catalogs serverside-applied"),
+        "{applied}"
+    );
+    let path = local
+        .ok(&[
+            "get",
+            "pv",
+            "catalogs",
+            "-o",
+            "jsonpath={.spec.hostPath.path}",
+        ])
+        .await;
+    assert_eq!(path, "/data/catalogs");
+    let table = local.ok(&["get", "pv"]).await;
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(
+        words(lines[0]),
+        [
+            "NAME", "CAPACITY", "RECLAIM", "POLICY", "STATUS", "CLAIM", "AGE"
+        ]
+    );
+    assert_eq!(words(lines[1])[..3], ["catalogs", "1Gi", "Retain"]);
+    let claims = local.ok(&["get", "pvc", "-n", "qserv"]).await;
+    let claim: Vec<&str> = claims.lines().nth(1).map(words).unwrap_or_default();
+    assert_eq!(claim[..1], ["catalogs"]);
+    assert!(claims.contains("VOLUME"), "{claims}");
+    let in_namespace = local.ok(&["get", "pv", "-n", "qserv", "-o", "name"]).await;
+    assert_eq!(
+        in_namespace.trim(),
+        "persistentvolume/catalogs",
+        "cluster-scoped"
+    );
+    local.ok(&["delete", "pv", "catalogs"]).await;
+    assert_eq!(local.ok(&["get", "pv", "-o", "name"]).await.trim(), "");
 }
 
 /// `qserv-operator local`: writes a kubeconfig kubectl can use, serves our CRDs, and stops

@@ -27,6 +27,7 @@ use serde_json::json;
 
 use super::plan::{self, JobSettings, Step};
 use super::report::read_reports;
+use super::source::{self, SourceState};
 use super::status::{self, JobState, Waiting};
 use crate::api::catalog_ingest::{CatalogIngest, CatalogIngestStatus, IngestPhase, TableRole};
 use crate::api::condition;
@@ -39,8 +40,9 @@ pub struct IngestOptions {
     /// Watch one namespace, or every namespace when None.
     pub namespace: Option<String>,
     pub jobs: JobSettings,
-    /// Check `source.path` inputs (files, columns) before launching Jobs: true where the
-    /// operator sees the same filesystem as the Jobs (local mode).
+    /// Check the inputs (files, columns) of a `source.path`, or of a `source.pvc` bound to a
+    /// hostPath PersistentVolume, before launching Jobs: true where the operator sees the same
+    /// filesystem as the Jobs (local mode). See [`super::source`].
     pub preflight_local_sources: bool,
 }
 
@@ -183,12 +185,32 @@ pub async fn reconcile(
         return Ok(Action::await_change());
     }
 
-    if !started && let Some(problem) = preflight(&ingest, &ctx.options) {
-        let status = status::rejected(&previous, generation, &problem, Timestamp::now());
-        ctx.event(&ingest, EventType::Warning, "InvalidSpec", problem)
-            .await;
-        write_status(&api, &name, &previous, status).await?;
-        return Ok(Action::await_change());
+    if !started {
+        let source = if plan_problem(&ingest).is_none() {
+            source::resolve(
+                &ctx.client,
+                &namespace,
+                &ingest,
+                ctx.options.preflight_local_sources,
+            )
+            .await
+            .map_err(IngestError::kube("read the source claim"))?
+        } else {
+            SourceState::Unseen
+        };
+        if let SourceState::Missing(message) = &source {
+            let why = Waiting::SourceNotFound(message.clone());
+            let status = status::waiting(&previous, generation, &why, Timestamp::now());
+            write_status(&api, &name, &previous, status).await?;
+            return Ok(Action::requeue(WAIT));
+        }
+        if let Some(problem) = preflight(&ingest, &source) {
+            let status = status::rejected(&previous, generation, &problem, Timestamp::now());
+            ctx.event(&ingest, EventType::Warning, "InvalidSpec", problem)
+                .await;
+            write_status(&api, &name, &previous, status).await?;
+            return Ok(Action::await_change());
+        }
     }
 
     let clusters: Api<QservCluster> = Api::namespaced(ctx.client.clone(), &namespace);
@@ -381,22 +403,25 @@ fn record_outcome(status: &CatalogIngestStatus) {
     }
 }
 
-/// What can be known wrong before any Job runs: the spec, an unsupported source, and (where the
-/// operator sees the Jobs' filesystem) missing files or columns.
-fn preflight(ingest: &CatalogIngest, options: &IngestOptions) -> Option<String> {
+/// The spec's own problems and an unsupported source: what makes resolving the source moot.
+fn plan_problem(ingest: &CatalogIngest) -> Option<String> {
     if let Err(problems) = ingest.spec.validate() {
         return Some(problems.to_string());
     }
-    if let Some(problem) = plan::plan_problem(ingest) {
+    plan::plan_problem(ingest)
+}
+
+/// What can be known wrong before any Job runs: the spec, an unsupported source, and (where the
+/// operator sees the Jobs' filesystem) missing files or columns.
+fn preflight(ingest: &CatalogIngest, source: &SourceState) -> Option<String> {
+    if let Some(problem) = plan_problem(ingest) {
         return Some(problem);
     }
-    let source = ingest.spec.source.path.as_deref()?;
-    if !options.preflight_local_sources {
+    let SourceState::Visible { dir, what } = source else {
         return None;
-    }
-    let dir = Path::new(source);
+    };
     if !dir.is_dir() {
-        return Some(format!("spec.source.path: {source} is not a directory"));
+        return Some(format!("{what}: {} is not a directory", dir.display()));
     }
     for (i, table) in ingest.spec.tables.iter().enumerate() {
         let at = format!("spec.tables[{i}] ({})", table.name);

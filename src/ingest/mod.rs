@@ -4,6 +4,7 @@
 //!
 //! - [`plan`]: the Jobs, scratch volume and results ConfigMap (pure).
 //! - [`report`]: what a step reports, through the results ConfigMap.
+//! - [`source`]: where the input is, before any Job runs (claim exists, local directory).
 //! - [`status`]: Jobs and reports folded into status (pure).
 //! - [`controller`]: the reconciler.
 //! - [`job`]: what the Jobs run (`qserv-operator job <step>`).
@@ -12,6 +13,7 @@ pub mod controller;
 pub mod job;
 pub mod plan;
 pub mod report;
+pub mod source;
 pub mod status;
 
 pub use controller::{IngestOptions, run};

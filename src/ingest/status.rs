@@ -33,6 +33,8 @@ pub struct JobState {
 pub enum Waiting {
     ClusterNotFound(String),
     ClusterNotReady(String),
+    /// The `source.pvc` claim (or the volume it names) does not exist yet.
+    SourceNotFound(String),
 }
 
 /// The status of an ingest that waits: Pending with the reason; no Job exists.
@@ -48,6 +50,7 @@ pub fn waiting(
     let (reason, message) = match why {
         Waiting::ClusterNotFound(m) => ("ClusterNotFound", m),
         Waiting::ClusterNotReady(m) => ("WaitingForCluster", m),
+        Waiting::SourceNotFound(m) => ("SourceNotFound", m),
     };
     condition::set_condition(
         &mut status.conditions,

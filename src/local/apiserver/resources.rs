@@ -128,6 +128,15 @@ const BUILTINS: &[Builtin] = &[
         true,
         false,
     ),
+    // Cluster-scoped, as in Kubernetes; the local runtime backs those with `hostPath` (or
+    // `local`) by that directory (the demo's `catalogs` volume is the shared data dir).
+    b(
+        ("", "v1", "persistentvolumes", "PersistentVolume"),
+        false,
+        &["pv"],
+        true,
+        false,
+    ),
     b(("", "v1", "events", "Event"), true, &["ev"], false, false),
     b(
         ("", "v1", "serviceaccounts", "ServiceAccount"),

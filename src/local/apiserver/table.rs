@@ -43,7 +43,23 @@ fn columns(rt: &ResourceType) -> Vec<Column> {
     if printer.is_empty() {
         // A few of the columns the real server prints, those our local runtime fills in.
         let extra: &[(&str, &str, &str)] = match rt.kind.as_str() {
-            "Namespace" | "PersistentVolumeClaim" => &[("Status", "string", ".status.phase")],
+            "Namespace" => &[("Status", "string", ".status.phase")],
+            "PersistentVolumeClaim" => &[
+                ("Status", "string", ".status.phase"),
+                ("Volume", "string", ".spec.volumeName"),
+                ("Capacity", "string", ".status.capacity.storage"),
+            ],
+            // The real server prints the claim as `namespace/name`; a path gives the name.
+            "PersistentVolume" => &[
+                ("Capacity", "string", ".spec.capacity.storage"),
+                (
+                    "Reclaim Policy",
+                    "string",
+                    ".spec.persistentVolumeReclaimPolicy",
+                ),
+                ("Status", "string", ".status.phase"),
+                ("Claim", "string", ".spec.claimRef.name"),
+            ],
             "Pod" => &[
                 ("Status", "string", ".status.phase"),
                 ("IP", "string", ".status.podIP"),

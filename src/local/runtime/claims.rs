@@ -1,32 +1,60 @@
 //! PVCs without a provisioner: a claim is `Bound` as soon as it exists (its directory under
 //! `<state>/volumes` is the volume, created by the first pod that mounts it), and the
-//! directory is removed once the claim object is deleted and no pod uses it.
+//! directory is removed once the claim object is deleted and no pod uses it. A claim naming a
+//! PersistentVolume (`spec.volumeName`) is bound to it instead (see `persistent_volumes.rs`);
+//! only directories under `<state>/volumes` are ever removed, never a volume's host path.
 
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::reflector::ObjectRef;
 
 use super::context::Ctx;
+use super::persistent_volumes::{self, ClaimBacking};
 
-/// Marks PVCs `Bound` (there is no provisioner: the directory is the volume).
+/// Marks PVCs `Bound`: to their directory (there is no provisioner: the directory is the
+/// volume), or to the PersistentVolume they name once it exists and is theirs.
 pub async fn bind(ctx: &Ctx) {
+    // Before binding: a volume bound in this pass is still unbound in the store.
+    persistent_volumes::update_phases(ctx).await;
     for pvc in ctx.stores.pvcs.state() {
-        let bound = pvc.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Bound");
-        if bound || pvc.metadata.deletion_timestamp.is_some() {
+        if pvc.metadata.deletion_timestamp.is_some() {
             continue;
         }
+        let bound = pvc.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Bound");
+        let spec = pvc.spec.as_ref();
+        let (capacity, access_modes) = match persistent_volumes::backing(ctx, &pvc) {
+            Ok(ClaimBacking::Provisioned) if bound => continue,
+            Ok(ClaimBacking::Provisioned) => (
+                spec.and_then(|s| s.resources.as_ref())
+                    .and_then(|r| r.requests.clone())
+                    .unwrap_or_default(),
+                spec.and_then(|s| s.access_modes.clone()),
+            ),
+            Ok(ClaimBacking::Host { volume, .. }) => {
+                persistent_volumes::bind(ctx, &volume, &pvc).await;
+                if bound {
+                    continue;
+                }
+                let pv = ctx.stores.pvs.get(&ObjectRef::new(&volume));
+                let pv_spec = pv.as_ref().and_then(|p| p.spec.as_ref());
+                (
+                    pv_spec.and_then(|s| s.capacity.clone()).unwrap_or_default(),
+                    pv_spec.and_then(|s| s.access_modes.clone()),
+                )
+            }
+            // Stays Pending, as in Kubernetes, until the volume exists and is free.
+            Err(why) => {
+                tracing::debug!(pvc = %pvc.name_any(), %why, "claim not bound");
+                continue;
+            }
+        };
         let ns = pvc.namespace().unwrap_or_else(|| "default".into());
-        let capacity = pvc
-            .spec
-            .as_ref()
-            .and_then(|s| s.resources.as_ref())
-            .and_then(|r| r.requests.clone())
-            .unwrap_or_default();
         let patch = serde_json::json!({"status": {
             "phase": "Bound",
-            "accessModes": pvc.spec.as_ref().and_then(|s| s.access_modes.clone()),
+            "accessModes": access_modes,
             "capacity": capacity,
         }});
         let api: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), &ns);

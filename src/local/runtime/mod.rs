@@ -30,6 +30,10 @@
 //!   running/waiting/terminated with exitCode, lastState), `podIP: 127.0.0.1`. A process that
 //!   dies is restarted per `restartPolicy` with a crash-loop backoff
 //!   ([`RuntimeOptions::restart_backoff`], doubling, at most 30 s).
+//! - **Volumes**: a PVC is `Bound` at once to a directory under `<state>/volumes` (removed
+//!   with the claim), or, when its `spec.volumeName` names a PersistentVolume with `hostPath`
+//!   (or `local`), to that host directory, which nothing here ever removes
+//!   (`claims.rs`, `persistent_volumes.rs`).
 //! - **Address map** (`address_book.rs`): `<state>/addresses.json`, rewritten when it
 //!   changes; see that module for the entries.
 //! - **Fake mode** ([`RuntimeOptions::fake_pods`]): no processes; non-Job pods are running
@@ -50,6 +54,7 @@ mod context;
 pub mod error;
 mod kubelet;
 pub mod mariadb;
+mod persistent_volumes;
 pub mod process;
 pub mod simulator;
 mod stores;

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Secret, Service};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, PersistentVolume, PersistentVolumeClaim, Pod, Secret, Service,
+};
 use kube::Api;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -22,6 +24,7 @@ pub struct Stores {
     pub jobs: Store<Job>,
     pub pods: Store<Pod>,
     pub pvcs: Store<PersistentVolumeClaim>,
+    pub pvs: Store<PersistentVolume>,
     pub secrets: Store<Secret>,
     pub configmaps: Store<ConfigMap>,
     pub services: Store<Service>,
@@ -37,6 +40,7 @@ impl Stores {
             jobs: reflect(client, kick, &mut tasks),
             pods: reflect(client, kick, &mut tasks),
             pvcs: reflect(client, kick, &mut tasks),
+            pvs: reflect(client, kick, &mut tasks),
             secrets: reflect(client, kick, &mut tasks),
             configmaps: reflect(client, kick, &mut tasks),
             services: reflect(client, kick, &mut tasks),
@@ -51,6 +55,7 @@ impl Stores {
         self.jobs.wait_until_ready().await?;
         self.pods.wait_until_ready().await?;
         self.pvcs.wait_until_ready().await?;
+        self.pvs.wait_until_ready().await?;
         self.secrets.wait_until_ready().await?;
         self.configmaps.wait_until_ready().await?;
         self.services.wait_until_ready().await

@@ -1,5 +1,6 @@
 //! Pod volumes as local directories: a PVC → its directory under `<state>/volumes` (kept
-//! until the PVC object is deleted), hostPath → that path, emptyDir and any other kind → a
+//! until the PVC object is deleted) or, when it names a hostPath PersistentVolume, that
+//! volume's path; hostPath → that path, emptyDir and any other kind → a
 //! directory in the pod's scratch dir, ConfigMap and Secret → their keys written as files
 //! there.
 //!
@@ -13,6 +14,7 @@ use k8s_openapi::api::core::v1::{Container, Pod, Volume};
 use kube::runtime::reflector::ObjectRef;
 
 use crate::local::runtime::context::Ctx;
+use crate::local::runtime::persistent_volumes::{self, ClaimBacking};
 
 /// Volume name → its backing directory.
 pub type Backing = BTreeMap<String, PathBuf>;
@@ -52,12 +54,28 @@ fn volume_dir(ctx: &Ctx, ns: &str, v: &Volume, scratch: &Path) -> Result<PathBuf
                     v.name, claim.claim_name
                 )
             })?;
-        let uid = pvc.metadata.uid.as_deref().unwrap_or_default();
-        return Ok(ctx.volume_dir(ns, &claim.claim_name, uid));
+        return match persistent_volumes::backing(ctx, &pvc) {
+            Ok(ClaimBacking::Provisioned) => {
+                let uid = pvc.metadata.uid.as_deref().unwrap_or_default();
+                Ok(ctx.volume_dir(ns, &claim.claim_name, uid))
+            }
+            Ok(ClaimBacking::Host { path, .. }) => Ok(path),
+            Err(why) => Err(format!("volume {}: {why}", v.name)),
+        };
     }
     // The node is this machine: a hostPath is the directory itself.
     if let Some(host) = &v.host_path {
-        return Ok(PathBuf::from(&host.path));
+        let path = PathBuf::from(&host.path);
+        // `Directory` promises an existing directory (the ingest Jobs' `source.path`): say so
+        // here rather than let the container fail on an empty one created for it.
+        if host.type_.as_deref() == Some("Directory") && !path.is_dir() {
+            return Err(format!(
+                "volume {}: hostPath {} is not a directory (type Directory)",
+                v.name,
+                path.display()
+            ));
+        }
+        return Ok(path);
     }
     Ok(scratch.join("volumes").join(&v.name))
 }
