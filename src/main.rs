@@ -214,6 +214,9 @@ async fn run_local(
 
 fn print_crds(out_dir: Option<PathBuf>) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
+    if let Some(dir) = &out_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
     for (file, crd) in api::crds() {
         let yaml = api::crd_yaml(&crd)?;
         match &out_dir {

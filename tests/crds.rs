@@ -264,3 +264,27 @@ fn cel_rules_guard_the_invariants() {
         "director column rule missing: {rules:#?}"
     );
 }
+
+#[test]
+fn the_cli_writes_the_committed_crds_into_a_new_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("made/by/crds");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_qserv-operator"))
+        .args(["crds", "--out-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crds");
+    for file in ["qservclusters.yaml", "catalogingests.yaml"] {
+        assert_eq!(
+            std::fs::read_to_string(dir.join(file)).unwrap(),
+            std::fs::read_to_string(root.join(file)).unwrap(),
+            "{file}"
+        );
+    }
+}
