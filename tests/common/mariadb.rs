@@ -67,7 +67,9 @@ impl MariaDb {
             .map_err(|e| e.to_string())?
             .keep();
         let data = dir.join("data");
-        let mut install = mariadb::install_command(&data);
+        let tmp = dir.join("tmp");
+        std::fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
+        let mut install = mariadb::install_command(&data, &tmp);
         let out = install
             .output()
             .map_err(|e| format!("mariadb-install-db: {e} (is mariadb-server installed?)"))?;

@@ -34,12 +34,14 @@ pub fn running_as_root() -> bool {
 }
 
 /// `mariadb-install-db` for an empty `datadir`: root without password (normal auth, no
-/// unix_socket plugin), no test database.
-pub fn install_command(datadir: &Path) -> std::process::Command {
+/// unix_socket plugin), no test database. Its bootstrap server's temporary tables go to
+/// `tmpdir`, not the shared `/tmp` (where concurrent installs were seen to trip over each other).
+pub fn install_command(datadir: &Path, tmpdir: &Path) -> std::process::Command {
     let mut cmd = std::process::Command::new("mariadb-install-db");
     cmd.args([
         "--no-defaults".to_string(),
         format!("--datadir={}", datadir.display()),
+        format!("--tmpdir={}", tmpdir.display()),
         "--auth-root-authentication-method=normal".into(),
         "--skip-test-db".into(),
     ]);
@@ -199,7 +201,7 @@ async fn install(cfg: &ServerConfig) -> Result<()> {
         std::fs::remove_dir_all(&staging).map_err(|e| RuntimeError::io(&staging, e))?;
     }
     std::fs::create_dir_all(&staging).map_err(|e| RuntimeError::io(&staging, e))?;
-    let out = tokio::process::Command::from(install_command(&staging))
+    let out = tokio::process::Command::from(install_command(&staging, &cfg.run_dir))
         .output()
         .await
         .map_err(|e| {
