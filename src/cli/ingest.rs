@@ -9,10 +9,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use qserv_operator::api::CatalogIngest;
 use qserv_operator::load::ingest::{IngestOptions, IngestPlan, IngestSummary, run_ingest};
-use qserv_operator::load::ingest_plan::{plan_from_spec, table_from_json};
+use qserv_operator::load::ingest_plan::{plan_from_spec, table_from_json, write_regular_tables};
 use qserv_operator::load::replication::{CsvDialect, ReplicationClient};
 
-/// Ingest partitioned tables into Qserv through the replication ingest REST API.
+/// Ingest a catalog into Qserv through the replication ingest REST API: partitioned tables
+/// from the partitioner's output, regular tables read from their input files.
 #[derive(clap::Args, Debug, Clone)]
 pub struct IngestArgs {
     /// The replication controller, `http://host:8080`.
@@ -34,7 +35,8 @@ pub struct IngestArgs {
         default_value = ""
     )]
     pub admin_auth_key: String,
-    /// A CatalogIngest manifest (YAML): its partitioned tables are ingested.
+    /// A CatalogIngest manifest (YAML): its tables are ingested (each regular table is read
+    /// from its input files into `<chunks-dir>/<table>/regular.txt` first).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["tables", "database"])]
     pub spec: Option<PathBuf>,
     /// Directory the manifest's input files are relative to (their schema is read there).
@@ -109,6 +111,7 @@ fn plan(args: &IngestArgs) -> anyhow::Result<IngestPlan> {
             .chunks_dir
             .clone()
             .context("--chunks-dir is required with --spec")?;
+        write_regular_tables(&ingest.spec, &source, &chunks)?;
         return Ok(plan_from_spec(&ingest.spec, &source, &chunks)?);
     }
     let (Some(database), Some(layout)) = (&args.database, &args.layout) else {
