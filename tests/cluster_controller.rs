@@ -37,20 +37,20 @@ impl Harness {
             )
             .await
             .unwrap();
-        let controller = tokio::spawn(cluster::run(
-            client.clone(),
-            ControllerOptions {
-                namespace: Some(namespace.into()),
-                ..ControllerOptions::default()
-            },
-            futures::future::pending(),
-        ));
+        let controller = spawn_controller(&client, namespace);
         Harness {
             server,
             client,
             namespace: namespace.into(),
             controller,
         }
+    }
+
+    /// The operator killed (its task dropped wherever it was) and started again.
+    async fn restart_controller(&mut self) {
+        self.controller.abort();
+        let _ = (&mut self.controller).await;
+        self.controller = spawn_controller(&self.client, &self.namespace);
     }
 
     fn api<K>(&self) -> Api<K>
@@ -127,6 +127,17 @@ impl Harness {
         let _ = self.controller.await;
         self.server.shutdown().await;
     }
+}
+
+fn spawn_controller(client: &Client, namespace: &str) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(cluster::run(
+        client.clone(),
+        ControllerOptions {
+            namespace: Some(namespace.into()),
+            ..ControllerOptions::default()
+        },
+        futures::future::pending(),
+    ))
 }
 
 async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
@@ -308,6 +319,24 @@ async fn creates_every_object_then_ready_then_degraded_on_a_lost_worker() {
     .await;
     let again = h.api::<Secret>().get("qserv-ci-secrets").await.unwrap();
     assert_eq!(again.data.unwrap(), data);
+
+    // Many reconciles (every workload status change wakes one), one creation: `Created` is
+    // recorded once, not again by a reconcile that saw the status before the first one's write.
+    let events: Api<k8s_openapi::api::events::v1::Event> = h.api();
+    let created: Vec<_> = events
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| {
+            e.reason.as_deref() == Some("Created")
+                && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("qserv-ci")
+        })
+        .collect();
+    assert_eq!(created.len(), 1, "{created:?}");
+    assert!(created[0].series.is_none(), "{:?}", created[0].series);
+    assert_eq!(created[0].deprecated_count.unwrap_or(1), 1);
     h.shutdown().await;
 }
 
@@ -399,6 +428,125 @@ async fn scaling_and_a_config_change_update_the_objects() {
         gone.then_some(())
     })
     .await;
+    h.shutdown().await;
+}
+
+/// The operator stopped in the middle of a reconcile (the Secret, ConfigMaps and some workloads
+/// applied, the worker StatefulSet not) and started again: every object once, the objects and
+/// secret values from before the restart kept (not recreated, not regenerated), and the status
+/// converges to Ready for the applied generation.
+#[tokio::test]
+async fn a_restart_mid_reconcile_duplicates_nothing_and_converges() {
+    let mut h = Harness::start("ctl-restart").await;
+    // Every apply of the worker StatefulSet fails: each reconcile stops half-way through.
+    h.server.fail_requests(
+        "PATCH /apis/apps/v1/namespaces/ctl-restart/statefulsets/qserv-r-worker",
+        500,
+        usize::MAX,
+    );
+    h.apply_cluster(ci_cluster("qserv-r")).await;
+    let message = eventually("ApplyFailed in status", || async {
+        let c = h.cluster("qserv-r").await;
+        let (status, reason, message) = condition_of(&c, READY)?;
+        (status == "False" && reason == "ApplyFailed").then_some(message)
+    })
+    .await;
+    assert!(message.contains("qserv-r-worker"), "{message}");
+    let uids = |list: Vec<(String, Option<String>)>| -> Vec<(String, String)> {
+        let mut v: Vec<_> = list
+            .into_iter()
+            .map(|(n, u)| (n, u.unwrap_or_default()))
+            .collect();
+        v.sort();
+        v
+    };
+    let secret_before = h.api::<Secret>().get("qserv-r-secrets").await.unwrap();
+    let configmaps_before = uids(
+        h.api::<ConfigMap>()
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|o| (o.name_any(), o.uid()))
+            .collect(),
+    );
+    assert!(!configmaps_before.is_empty());
+    let statefulsets_before = h
+        .api::<StatefulSet>()
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items;
+    assert!(
+        !statefulsets_before
+            .iter()
+            .any(|s| s.name_any() == "qserv-r-worker"),
+        "the worker StatefulSet was not applied before the restart"
+    );
+
+    h.restart_controller().await;
+    h.server.clear_faults();
+    let statefulsets = eventually("6 StatefulSets", || async {
+        let list = h
+            .api::<StatefulSet>()
+            .list(&ListParams::default())
+            .await
+            .ok()?;
+        (list.items.len() == 6).then_some(list.items)
+    })
+    .await;
+    for before in &statefulsets_before {
+        let after = statefulsets
+            .iter()
+            .find(|s| s.name_any() == before.name_any())
+            .unwrap();
+        assert_eq!(after.uid(), before.uid(), "{} recreated", before.name_any());
+    }
+    h.report_workloads(|_, n| n).await;
+    let ready = eventually("Ready", || async {
+        let c = h.cluster("qserv-r").await;
+        (condition_of(&c, READY)?.0 == "True").then_some(c)
+    })
+    .await;
+    assert_eq!(
+        ready.status.as_ref().unwrap().observed_generation,
+        ready.metadata.generation
+    );
+    assert_eq!(condition_of(&ready, DEGRADED).unwrap().0, "False");
+
+    let secret_after = h.api::<Secret>().get("qserv-r-secrets").await.unwrap();
+    assert_eq!(secret_after.uid(), secret_before.uid());
+    assert_eq!(secret_after.data, secret_before.data);
+    let configmaps_after = uids(
+        h.api::<ConfigMap>()
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|o| (o.name_any(), o.uid()))
+            .collect(),
+    );
+    assert_eq!(configmaps_after, configmaps_before);
+    assert_eq!(
+        h.api::<Secret>()
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    assert_eq!(
+        h.api::<Deployment>()
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
     h.shutdown().await;
 }
 

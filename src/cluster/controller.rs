@@ -240,7 +240,17 @@ async fn apply_cluster(cluster: &QservCluster, ctx: &Context) -> Result<Action, 
     let name = cluster.name_any();
     let namespace = cluster.namespace().unwrap_or_default();
     let api: Api<QservCluster> = Api::namespaced(ctx.client.clone(), &namespace);
-    let previous = cluster.status.clone().unwrap_or_default();
+    // The status as stored now, not the reflector's copy: a reconcile woken by an owned object
+    // right after our own status write would otherwise see the status before it and record the
+    // same transitions (a second `Created`) again.
+    let previous = api
+        .get_status(&name)
+        .await
+        .map_err(ReconcileError::kube(format!(
+            "read status of QservCluster {name}"
+        )))?
+        .status
+        .unwrap_or_default();
     let generation = cluster.meta().generation;
 
     // Validate (pure): an invalid spec touches no object.

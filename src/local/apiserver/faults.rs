@@ -26,7 +26,12 @@ impl Faults {
         });
     }
 
-    /// The error to answer `path` with, if a fault matches (each match uses one up).
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+
+    /// The error to answer the request `METHOD /path` with, if a fault matches (each match uses
+    /// one up).
     pub fn take(&self, path: &str) -> Option<ApiError> {
         let mut faults = self.lock();
         let fault = faults
@@ -59,5 +64,36 @@ mod tests {
         assert_eq!(err.code(), 503);
         assert!(faults.take("/api/v1/configmaps").is_some());
         assert!(faults.take("/api/v1/configmaps").is_none());
+    }
+
+    #[test]
+    fn a_fault_can_name_the_verb_and_be_cleared() {
+        let faults = Faults::default();
+        faults.add(
+            "PATCH /apis/apps/v1/namespaces/a/statefulsets/w",
+            500,
+            usize::MAX,
+        );
+        assert!(
+            faults
+                .take("GET /apis/apps/v1/namespaces/a/statefulsets/w")
+                .is_none()
+        );
+        assert!(
+            faults
+                .take("PATCH /apis/apps/v1/namespaces/a/statefulsets/w")
+                .is_some()
+        );
+        assert!(
+            faults
+                .take("PATCH /apis/apps/v1/namespaces/a/statefulsets/w")
+                .is_some()
+        );
+        faults.clear();
+        assert!(
+            faults
+                .take("PATCH /apis/apps/v1/namespaces/a/statefulsets/w")
+                .is_none()
+        );
     }
 }

@@ -45,7 +45,7 @@ pub async fn handle(
         content_type: header(hyper::header::CONTENT_TYPE),
         body,
     };
-    let fault = shared.faults.take(&req.path);
+    let fault = shared.faults.take(&format!("{} {}", req.method, req.path));
     let response = match fault.map_or_else(|| from_protobuf(&mut req), Err) {
         Ok(()) => dispatch(&shared, &req).unwrap_or_else(|e| error_response(&e)),
         Err(e) => error_response(&e),

@@ -191,11 +191,17 @@ impl LocalApiServer {
         kube::Client::try_from(kube::Config::new(url)).map_err(|e| ApiError::Client(e.to_string()))
     }
 
-    /// Fault injection: the next `times` requests whose path contains `path_contains` get a
+    /// Fault injection: the next `times` requests whose `METHOD /path` contains
+    /// `path_contains` (`/configmaps`, or `PATCH /apis/apps/v1/…` for one verb) get a
     /// `Status` with `code` (e.g. 500, 409) instead of being served. Note that kube::Client
     /// retries 429, 503 and 504 by itself.
     pub fn fail_requests(&self, path_contains: &str, code: u16, times: usize) {
         self.shared.faults.add(path_contains, code, times);
+    }
+
+    /// Ends every fault added by [`LocalApiServer::fail_requests`] that is not used up yet.
+    pub fn clear_faults(&self) {
+        self.shared.faults.clear();
     }
 
     /// Fault injection: ends every open watch stream; clients resume from their last
