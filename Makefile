@@ -36,5 +36,7 @@ chart: deps
 ## Benchmarks (print figures, assert none).
 bench: deps
 	$(CARGO) bench --bench partition
+	$(CARGO) bench --bench cluster_reconcile
+	$(CARGO) test --release --test catalog_bench -- --ignored --nocapture
 	$(CARGO) test --release --test load_bench -- --ignored --nocapture
 	$(CARGO) test --release --test ingest_bench -- --ignored --nocapture

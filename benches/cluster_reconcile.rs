@@ -33,7 +33,8 @@ const TIMEOUT: Duration = Duration::from_secs(120);
 
 #[derive(Debug)]
 enum Seen {
-    Object(String),
+    /// `Kind/name` and, for workloads, `spec.replicas`.
+    Object(String, Option<i64>),
     Cluster {
         observed: Option<i64>,
         generation: Option<i64>,
@@ -78,6 +79,7 @@ async fn run(workers: i32) {
 
     println!("QservCluster reconcile on local mode (fake pods), kube::Client over HTTP");
     let mut seen = BTreeSet::new();
+    let mut worker_replicas = None;
     for (label, replicas) in [("create", workers), ("scale up", workers + 10)] {
         let manifest = cluster_manifest(replicas);
         let desired = desired_objects(&manifest);
@@ -94,6 +96,7 @@ async fn run(workers: i32) {
         let generation = applied.meta().generation;
         let expected_workers = format!("{replicas}/{replicas}");
         let (mut objects_at, mut status_at, mut ready_at) = (None, None, None);
+        let reconciles_before = reconciles();
         let deadline = started + TIMEOUT;
         while ready_at.is_none() {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -101,7 +104,10 @@ async fn run(workers: i32) {
                 panic!("{label}: not Ready with {expected_workers} workers within {TIMEOUT:?}");
             };
             match event {
-                Seen::Object(key) => {
+                Seen::Object(key, replicas) => {
+                    if key == "StatefulSet/bench-worker" {
+                        worker_replicas = replicas;
+                    }
                     seen.insert(key);
                 }
                 Seen::Cluster {
@@ -118,7 +124,10 @@ async fn run(workers: i32) {
                     }
                 }
             }
-            if objects_at.is_none() && desired.is_subset(&seen) {
+            if objects_at.is_none()
+                && desired.is_subset(&seen)
+                && worker_replicas == Some(i64::from(replicas))
+            {
                 objects_at = Some(started.elapsed());
             }
         }
@@ -135,23 +144,16 @@ async fn run(workers: i32) {
         let status_at = status_at.expect("status before Ready");
         let ready_at = ready_at.expect("Ready");
         println!(
-            "{label:>9}: {replicas} workers ({pod_count} worker pods), {} objects applied in {:.3} s, \
-             status written in {:.3} s ({:.2} x the 1 s target), Ready {expected_workers} in {:.3} s",
+            "{label:>9}: {replicas} workers ({pod_count} worker pods): {} objects applied in {:.3} s, \
+             status written in {:.3} s ({:.2} x the 1 s target), Ready {expected_workers} in \
+             {:.3} s; {} reconciles",
             desired.len(),
             objects_at.as_secs_f64(),
             status_at.as_secs_f64(),
             status_at.as_secs_f64() / TARGET.as_secs_f64(),
             ready_at.as_secs_f64(),
+            reconciles() - reconciles_before,
         );
-    }
-    // How many reconciles that took and their total time, from the operator's own metrics.
-    for line in qserv_operator::metrics::global().encode().lines() {
-        if line.starts_with("qserv_operator_reconcile_duration_seconds_")
-            && (line.contains("_sum") || line.contains("_count"))
-            && line.contains("qservcluster")
-        {
-            println!("  {line}");
-        }
     }
     local.shutdown().await;
 }
@@ -193,6 +195,7 @@ where
         + Clone
         + std::fmt::Debug
         + serde::de::DeserializeOwned
+        + serde::Serialize
         + Send
         + 'static,
 {
@@ -203,7 +206,13 @@ where
             .applied_objects()
             .boxed();
         while let Some(Ok(obj)) = stream.next().await {
-            let _ = tx.send(Seen::Object(format!("{}/{}", K::kind(&()), obj.name_any())));
+            let replicas = serde_json::to_value(&obj)
+                .ok()
+                .and_then(|v| v["spec"]["replicas"].as_i64());
+            let _ = tx.send(Seen::Object(
+                format!("{}/{}", K::kind(&()), obj.name_any()),
+                replicas,
+            ));
         }
     });
 }
@@ -226,4 +235,17 @@ fn watch_cluster(client: &Client, tx: &mpsc::UnboundedSender<Seen>) {
             let _ = tx.send(seen);
         }
     });
+}
+
+/// QservCluster reconciles so far, from the operator's own metrics.
+fn reconciles() -> u64 {
+    qserv_operator::metrics::global()
+        .encode()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("qserv_operator_reconciles_total{controller=\"qservcluster\"} ")?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
 }

@@ -388,13 +388,19 @@ async fn a_worker_killed_mid_load_ends_exact_or_failed_and_never_half_published(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_operator_restarted_mid_load_ends_with_exact_counts_and_one_job_per_step() {
     let (local, dir) = start("operator-restart", false).await;
-    let operator = |name: &str| {
+    // The second operator's metrics are read at the end: it gets a known free port.
+    let second_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let operator = |name: &str, port: u16| {
         let log = std::fs::File::create(dir.path().join(format!("{name}.log"))).unwrap();
         std::process::Command::new(env!("CARGO_BIN_EXE_qserv-operator"))
             .args([
                 "run",
                 "--metrics-addr",
-                "127.0.0.1:0",
+                &format!("127.0.0.1:{port}"),
                 "--no-leader-election",
             ])
             .env("KUBECONFIG", local.kubeconfig())
@@ -408,7 +414,7 @@ async fn the_operator_restarted_mid_load_ends_with_exact_counts_and_one_job_per_
             .spawn()
             .unwrap()
     };
-    let mut first = operator("first");
+    let mut first = operator("first", 0);
     ready_cluster(&local).await;
     apply(&local, &macs("macs-restart")).await;
     let ingests: Api<CatalogIngest> = Api::namespaced(local.client(), "default");
@@ -419,7 +425,7 @@ async fn the_operator_restarted_mid_load_ends_with_exact_counts_and_one_job_per_
     .await;
     first.kill().unwrap();
     first.wait().unwrap();
-    let mut second = operator("second");
+    let mut second = operator("second", second_port);
     let status = finished(&local, "macs-restart", 600).await;
     assert_exact(&local, "macs-restart", &status).await;
     let (_, states) = replication_state(&local, "macs_restart").await.unwrap();
@@ -442,6 +448,43 @@ async fn the_operator_restarted_mid_load_ends_with_exact_counts_and_one_job_per_
             "macs-restart-partition",
             "macs-restart-reference"
         ]
+    );
+
+    // `/metrics` of the operator that finished the ingest: its figures, not placeholders.
+    let metrics = reqwest::get(format!("http://127.0.0.1:{second_port}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let metric = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in:\n{metrics}"))
+    };
+    assert_eq!(
+        metric("qserv_operator_ingest_rows_total"),
+        status.rows_loaded.unwrap() as f64
+    );
+    let bytes: i64 = status.tables.iter().map(|t| t.bytes).sum();
+    assert!(bytes > 0);
+    assert_eq!(metric("qserv_operator_ingest_bytes_total"), bytes as f64);
+    let passed = status.checks.iter().filter(|c| c.passed).count();
+    assert!(passed > 0);
+    assert_eq!(
+        metric("qserv_operator_checks_total{result=\"passed\"}"),
+        passed as f64
+    );
+    assert_eq!(
+        metric("qserv_operator_checks_total{result=\"failed\"}"),
+        0.0
+    );
+    assert!(metric("qserv_operator_reconciles_total{controller=\"catalogingest\"}") >= 1.0);
+    assert!(metric("qserv_operator_reconciles_total{controller=\"qservcluster\"}") >= 1.0);
+    assert!(
+        metric("qserv_operator_reconcile_duration_seconds_count{controller=\"catalogingest\"}")
+            >= 1.0
     );
     second.kill().unwrap();
     second.wait().unwrap();

@@ -491,6 +491,33 @@ async fn server_side_apply_creates_updates_and_records_field_managers() {
             ("someone-else".to_string(), "Apply".to_string())
         ]
     );
+
+    // Applying the same again changes nothing: same resourceVersion, and no watch event (the
+    // next one a watcher sees is a real change), as on a real API server.
+    let before = cms.get("applied").await.expect("got");
+    let mut watch = cms
+        .watch(
+            &WatchParams::default().fields("metadata.name=applied"),
+            &rv(&before),
+        )
+        .await
+        .expect("watch")
+        .boxed();
+    let again = apply("qserv-operator", json!({"a": "10"}))
+        .await
+        .expect("no-op apply");
+    assert_eq!(rv(&again), rv(&before));
+    let changed = apply("qserv-operator", json!({"a": "12"}))
+        .await
+        .expect("real change");
+    assert_ne!(rv(&changed), rv(&before));
+    match next_change(&mut watch).await {
+        WatchEvent::Modified(cm) => {
+            assert_eq!(rv(&cm), rv(&changed));
+            assert_eq!(cm.data.expect("data")["a"], "12");
+        }
+        other => panic!("expected the real change, got {other:?}"),
+    }
 }
 
 #[tokio::test]

@@ -140,14 +140,40 @@ fn error_policy(ingest: Arc<CatalogIngest>, error: &IngestError, _ctx: Arc<Conte
 
 const WAIT: Duration = Duration::from_secs(2);
 
+/// One reconcile of one CatalogIngest, counted and timed in the metrics.
 pub async fn reconcile(
+    ingest: Arc<CatalogIngest>,
+    ctx: Arc<Context>,
+) -> Result<Action, IngestError> {
+    let started = std::time::Instant::now();
+    let result = reconcile_ingest(ingest, ctx).await;
+    crate::metrics::global().reconciled(
+        "catalogingest",
+        started.elapsed(),
+        result.as_ref().err().map(IngestError::metric_label),
+    );
+    result
+}
+
+async fn reconcile_ingest(
     ingest: Arc<CatalogIngest>,
     ctx: Arc<Context>,
 ) -> Result<Action, IngestError> {
     let name = ingest.name_any();
     let namespace = ingest.namespace().unwrap_or_default();
     let api: Api<CatalogIngest> = Api::namespaced(ctx.client.clone(), &namespace);
-    let previous = ingest.status.clone().unwrap_or_default();
+    // The status as stored now, not the reflector's copy: a reconcile woken by a Job right after
+    // our own status write would otherwise fold from the status before it, and record a phase
+    // change (its event, the outcome in the metrics) twice.
+    let previous = match api.get_status(&name).await {
+        Ok(latest) => latest.status.unwrap_or_default(),
+        Err(kube::Error::Api(e)) if e.code == 404 => return Ok(Action::await_change()),
+        Err(e) => {
+            return Err(IngestError::kube(format!(
+                "read status of CatalogIngest {name}"
+            ))(e));
+        }
+    };
     let generation = ingest.meta().generation;
     if ingest.meta().deletion_timestamp.is_some() {
         return Ok(Action::await_change());

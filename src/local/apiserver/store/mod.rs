@@ -258,6 +258,17 @@ impl Store {
         if !obj["metadata"]["deletionTimestamp"].is_null() && finalizers(&obj).is_empty() {
             return self.remove(rt, &ns, &name, Propagation::Cascade);
         }
+        // As the real API server: a write that changes nothing (managedFields timestamps aside)
+        // keeps the resourceVersion and sends no watch event. Without this every reconcile's
+        // applies would wake the controllers watching the objects, forever.
+        if let Some(stored) = self
+            .objects
+            .get(&rt.storage_key())
+            .and_then(|o| o.get(&(ns.clone(), name.clone())))
+            && same_content(stored, &obj)
+        {
+            return Ok(with_api_version(stored, rt));
+        }
         let rv = self.next_rv();
         obj["metadata"]["resourceVersion"] = json!(rv.to_string());
         if is_crd(rt) {
@@ -348,6 +359,23 @@ fn stored_form(rt: &ResourceType, obj: Value) -> Value {
     } else {
         obj
     }
+}
+
+/// Equal but for the resourceVersion and the times of managedFields entries.
+fn same_content(stored: &Value, new: &Value) -> bool {
+    let normal = |obj: &Value| {
+        let mut obj = obj.clone();
+        if let Some(meta) = obj["metadata"].as_object_mut() {
+            meta.remove("resourceVersion");
+            if let Some(fields) = meta.get_mut("managedFields").and_then(Value::as_array_mut) {
+                for entry in fields.iter_mut().filter_map(Value::as_object_mut) {
+                    entry.remove("time");
+                }
+            }
+        }
+        obj
+    };
+    normal(stored) == normal(new)
 }
 
 pub fn finalizers(obj: &Value) -> Vec<Value> {
