@@ -401,8 +401,8 @@ const NEEDED: &[(&str, &str, &[&str], &str)] = &[
     (
         "qserv.in2p3.fr",
         "catalogingests",
-        &["list", "watch"],
-        "ingest controller watch",
+        &["get", "list", "watch"],
+        "ingest controller watch, the stored status read by each reconcile",
     ),
     (
         "qserv.in2p3.fr",

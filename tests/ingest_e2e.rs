@@ -374,7 +374,26 @@ async fn a_worker_killed_mid_load_ends_exact_or_failed_and_never_half_published(
     println!("killed mariadbd {pid} of qserv-ci-worker-1 while loading");
     let status = finished(&local, "macs-kill", 600).await;
     match status.phase {
-        Some(IngestPhase::Succeeded) => assert_exact(&local, "macs-kill", &status).await,
+        Some(IngestPhase::Succeeded) => {
+            assert_exact(&local, "macs-kill", &status).await;
+            // The killed worker stayed one of the cluster's workers and holds its share (the
+            // czar reads each worker through its own FederatedX table, `<table>__w<i>`).
+            let mut qserv = connect(&local, "qserv-ci-query", 4040, "qsmaster").await;
+            let on = |w: usize| format!("SELECT COUNT(*) FROM macs_kill.deepCoadd_meas__w{w}");
+            let w0: i64 = qserv.query_first(on(0)).await.unwrap().unwrap();
+            let w1: i64 = qserv.query_first(on(1)).await.unwrap().unwrap();
+            let loaded = status
+                .tables
+                .iter()
+                .find(|t| t.name == "deepCoadd_meas")
+                .unwrap()
+                .rows_loaded;
+            assert!(
+                w0 > 0 && w1 > 0,
+                "rows on worker 0: {w0}, on worker 1: {w1}"
+            );
+            assert_eq!(w0 + w1, loaded);
+        }
         _ => {
             let ready = condition::find(&status.conditions, READY).unwrap();
             println!("ended Failed: {}", ready.message);

@@ -244,7 +244,7 @@ async fn apply_cluster(cluster: &QservCluster, ctx: &Context) -> Result<Action, 
     // right after our own status write would otherwise see the status before it and record the
     // same transitions (a second `Created`) again.
     let previous = api
-        .get_status(&name)
+        .get(&name)
         .await
         .map_err(ReconcileError::kube(format!(
             "read status of QservCluster {name}"

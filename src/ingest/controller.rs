@@ -165,7 +165,7 @@ async fn reconcile_ingest(
     // The status as stored now, not the reflector's copy: a reconcile woken by a Job right after
     // our own status write would otherwise fold from the status before it, and record a phase
     // change (its event, the outcome in the metrics) twice.
-    let previous = match api.get_status(&name).await {
+    let previous = match api.get(&name).await {
         Ok(latest) => latest.status.unwrap_or_default(),
         Err(kube::Error::Api(e)) if e.code == 404 => return Ok(Action::await_change()),
         Err(e) => {

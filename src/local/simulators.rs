@@ -74,20 +74,53 @@ impl Simulator for QueryEndpoint {
 pub struct ReplicationController;
 
 impl ReplicationController {
-    /// `mysql://root:<password>@<loopback addr>` of every worker pod of the cluster that
-    /// serves, in ordinal order.
-    fn workers(ctx: &PodContext, cluster: &str, password: &str) -> Vec<StandInWorker> {
+    /// The cluster's workers as Qserv's replication system knows them: every ordinal of the
+    /// worker StatefulSet (`replicas`, when it could be read), as
+    /// `mysql://root:<password>@<loopback addr>` of the MariaDB serving it now. A worker that is
+    /// down (its pod restarting has no address for a moment) stays at its last address, as a
+    /// down worker stays registered in Qserv: requests to it fail until it is back, rather than
+    /// its tables and chunks silently going to the others. A worker never seen yet is left out.
+    fn workers(
+        ctx: &PodContext,
+        cluster: &str,
+        password: &str,
+        replicas: Option<i32>,
+        known: &[StandInWorker],
+    ) -> Vec<StandInWorker> {
         let sts = format!("{cluster}-{}", Component::Worker.suffix());
-        (0..)
+        let limit = replicas.map(|r| u32::try_from(r).unwrap_or(0));
+        (0u32..)
+            .take_while(|ordinal| limit.is_none_or(|n| *ordinal < n))
             .map_while(|ordinal| {
                 let pod = format!("{sts}-{ordinal}");
-                let addr = ctx.resolve(&format!("{pod}.{sts}"), MARIADB_PORT)?;
-                Some(StandInWorker {
-                    name: pod,
-                    mysql: format!("mysql://root:{password}@{addr}"),
-                })
+                if let Some(addr) = ctx.resolve(&format!("{pod}.{sts}"), MARIADB_PORT) {
+                    return Some(Some(StandInWorker {
+                        name: pod,
+                        mysql: format!("mysql://root:{password}@{addr}"),
+                    }));
+                }
+                match known.iter().find(|w| w.name == pod) {
+                    Some(w) => Some(Some(w.clone())),
+                    // Without the StatefulSet's size, the first unknown ordinal ends the list.
+                    None => limit.map(|_| None),
+                }
             })
+            .flatten()
             .collect()
+    }
+
+    /// `spec.replicas` of the cluster's worker StatefulSet, if it can be read.
+    async fn worker_replicas(ctx: &PodContext, cluster: &str) -> Option<i32> {
+        use k8s_openapi::api::apps::v1::StatefulSet;
+        let sts = format!("{cluster}-{}", Component::Worker.suffix());
+        let api: kube::Api<StatefulSet> = kube::Api::namespaced(ctx.client.clone(), &ctx.namespace);
+        match api.get_opt(&sts).await {
+            Ok(found) => Some(found.and_then(|s| s.spec?.replicas).unwrap_or(0)),
+            Err(e) => {
+                tracing::debug!(%e, "replication stand-in: cannot read the worker StatefulSet");
+                None
+            }
+        }
     }
 }
 
@@ -125,7 +158,9 @@ impl Simulator for ReplicationController {
                 &format!("mysql://root:{password}@{czar_addr}"),
             );
             config.instance_id = cluster.clone();
-            config.workers = Self::workers(ctx, &cluster, &password);
+            let replicas = Self::worker_replicas(ctx, &cluster).await;
+            config.workers = Self::workers(ctx, &cluster, &password, replicas, &[]);
+            let started_with = config.workers.clone();
             let standin = ReplicationStandIn::start(config)
                 .await
                 .map_err(|e| simulator_error(ctx, e.to_string()))?;
@@ -136,16 +171,17 @@ impl Simulator for ReplicationController {
             let task = tokio::spawn(async move {
                 let _registered = registered;
                 let standin = standin;
-                let mut known = Vec::new();
+                let mut known = started_with;
                 loop {
-                    let workers = Self::workers(&follow, &cluster, &password);
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    let replicas = Self::worker_replicas(&follow, &cluster).await;
+                    let workers = Self::workers(&follow, &cluster, &password, replicas, &known);
                     if workers != known {
                         match standin.set_workers(workers.clone()).await {
                             Ok(()) => known = workers,
                             Err(e) => tracing::warn!(%e, "replication stand-in: worker list"),
                         }
                     }
-                    tokio::time::sleep(Duration::from_millis(500)).await;
                 }
             });
             Ok(SimulatedContainer {

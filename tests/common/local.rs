@@ -20,10 +20,12 @@ pub fn shared_data() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data")
 }
 
-/// Local mode in a fresh temporary state directory, Jobs running this crate's binary.
+/// Local mode in a fresh temporary state directory, Jobs running this crate's binary. With
+/// `QSERV_TEST_KEEP` set the directory (logs, data, reports) is kept for a post-mortem.
 pub async fn start(test: &str, controllers: bool) -> (LocalMode, tempfile::TempDir) {
     let dir = tempfile::Builder::new()
         .prefix(&format!("qserv-e2e-{test}-"))
+        .disable_cleanup(std::env::var_os("QSERV_TEST_KEEP").is_some())
         .tempdir()
         .unwrap();
     let local = LocalMode::start(LocalOptions {

@@ -85,7 +85,8 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
-            attempts: 5,
+            // Up to ~16 s in all: long enough for a worker or the controller restarting.
+            attempts: 8,
             base_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(5),
         }
@@ -112,7 +113,8 @@ mod tests {
     #[test]
     fn backoff_is_bounded_and_jittered() {
         let p = RetryPolicy {
-            attempts: 5,
+            // Up to ~16 s in all: long enough for a worker or the controller restarting.
+            attempts: 8,
             base_delay: Duration::from_millis(100),
             max_delay: Duration::from_millis(350),
         };
