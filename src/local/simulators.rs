@@ -4,8 +4,9 @@
 //!   replication stand-in makes every published table readable from the workers' chunk tables
 //!   (FederatedX + views, see [`crate::local::replication`]);
 //! - the replication controller's `repl-ctl` (port 8080): the contract-level stand-in of the
-//!   ingest REST API, writing into the workers' MariaDBs; it follows the worker pods as they
-//!   come, go and move ports.
+//!   ingest REST API, writing into the workers' MariaDBs; its workers are the ordinals of the
+//!   worker StatefulSet, followed as they scale and as their pods restart on other ports (a
+//!   restarting worker stays registered, as in Qserv).
 //!
 //! Other Qserv containers (xrootd, cmsd, the registry, the workers' replication services) are
 //! ready without serving: nothing in local mode talks to them.

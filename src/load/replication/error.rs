@@ -113,8 +113,7 @@ mod tests {
     #[test]
     fn backoff_is_bounded_and_jittered() {
         let p = RetryPolicy {
-            // Up to ~16 s in all: long enough for a worker or the controller restarting.
-            attempts: 8,
+            attempts: 5,
             base_delay: Duration::from_millis(100),
             max_delay: Duration::from_millis(350),
         };
