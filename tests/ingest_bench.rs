@@ -118,6 +118,14 @@ async fn synthetic_catalog_through_local_mode() {
             phases.join(", ")
         );
     }
-    println!("checks {}", status.checks_summary.unwrap_or_default());
+    println!("checks {}", status.checks_summary.clone().unwrap_or_default());
+    for c in &status.checks {
+        println!(
+            "  {:<28} {:>7.2} s  passed={}",
+            c.name,
+            c.duration_seconds.unwrap_or_default(),
+            c.passed
+        );
+    }
     local.shutdown().await;
 }
