@@ -53,6 +53,30 @@ impl Harness {
         self.controller = spawn_controller(&self.client, &self.namespace);
     }
 
+    /// The cluster's 6 StatefulSets, once they are all there.
+    async fn all_statefulsets(&self) -> Vec<StatefulSet> {
+        eventually("6 StatefulSets", || async {
+            let list = self.list::<StatefulSet>().await;
+            (list.len() == 6).then_some(list)
+        })
+        .await
+    }
+
+    /// Every object of kind `K` in the namespace.
+    async fn list<K>(&self) -> Vec<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + std::fmt::Debug
+            + serde::de::DeserializeOwned,
+    {
+        self.api::<K>()
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+    }
+
     fn api<K>(&self) -> Api<K>
     where
         K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
@@ -177,15 +201,7 @@ async fn creates_every_object_then_ready_then_degraded_on_a_lost_worker() {
     h.apply_cluster(ci_cluster("qserv-ci")).await;
 
     // Every object of the build stage, applied by our field manager, owned by the cluster.
-    let statefulsets = eventually("6 StatefulSets", || async {
-        let list = h
-            .api::<StatefulSet>()
-            .list(&ListParams::default())
-            .await
-            .ok()?;
-        (list.items.len() == 6).then_some(list.items)
-    })
-    .await;
+    let statefulsets = h.all_statefulsets().await;
     let mut names: Vec<String> = statefulsets.iter().map(|s| s.name_any()).collect();
     names.sort();
     assert_eq!(
@@ -216,31 +232,9 @@ async fn creates_every_object_then_ready_then_degraded_on_a_lost_worker() {
             "{managers:?}"
         );
     }
-    assert_eq!(
-        h.api::<Deployment>()
-            .list(&ListParams::default())
-            .await
-            .unwrap()
-            .items
-            .len(),
-        1
-    );
-    assert!(
-        !h.api::<Service>()
-            .list(&ListParams::default())
-            .await
-            .unwrap()
-            .items
-            .is_empty()
-    );
-    assert!(
-        !h.api::<ConfigMap>()
-            .list(&ListParams::default())
-            .await
-            .unwrap()
-            .items
-            .is_empty()
-    );
+    assert_eq!(h.list::<Deployment>().await.len(), 1);
+    assert!(!h.list::<Service>().await.is_empty());
+    assert!(!h.list::<ConfigMap>().await.is_empty());
     let secret = h.api::<Secret>().get("qserv-ci-secrets").await.unwrap();
     let data = secret.data.clone().unwrap();
     assert_eq!(data.len(), 4);
@@ -462,22 +456,14 @@ async fn a_restart_mid_reconcile_duplicates_nothing_and_converges() {
     };
     let secret_before = h.api::<Secret>().get("qserv-r-secrets").await.unwrap();
     let configmaps_before = uids(
-        h.api::<ConfigMap>()
-            .list(&ListParams::default())
+        h.list::<ConfigMap>()
             .await
-            .unwrap()
-            .items
             .into_iter()
             .map(|o| (o.name_any(), o.uid()))
             .collect(),
     );
     assert!(!configmaps_before.is_empty());
-    let statefulsets_before = h
-        .api::<StatefulSet>()
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .items;
+    let statefulsets_before = h.list::<StatefulSet>().await;
     assert!(
         !statefulsets_before
             .iter()
@@ -487,15 +473,7 @@ async fn a_restart_mid_reconcile_duplicates_nothing_and_converges() {
 
     h.restart_controller().await;
     h.server.clear_faults();
-    let statefulsets = eventually("6 StatefulSets", || async {
-        let list = h
-            .api::<StatefulSet>()
-            .list(&ListParams::default())
-            .await
-            .ok()?;
-        (list.items.len() == 6).then_some(list.items)
-    })
-    .await;
+    let statefulsets = h.all_statefulsets().await;
     for before in &statefulsets_before {
         let after = statefulsets
             .iter()
@@ -519,34 +497,15 @@ async fn a_restart_mid_reconcile_duplicates_nothing_and_converges() {
     assert_eq!(secret_after.uid(), secret_before.uid());
     assert_eq!(secret_after.data, secret_before.data);
     let configmaps_after = uids(
-        h.api::<ConfigMap>()
-            .list(&ListParams::default())
+        h.list::<ConfigMap>()
             .await
-            .unwrap()
-            .items
             .into_iter()
             .map(|o| (o.name_any(), o.uid()))
             .collect(),
     );
     assert_eq!(configmaps_after, configmaps_before);
-    assert_eq!(
-        h.api::<Secret>()
-            .list(&ListParams::default())
-            .await
-            .unwrap()
-            .items
-            .len(),
-        1
-    );
-    assert_eq!(
-        h.api::<Deployment>()
-            .list(&ListParams::default())
-            .await
-            .unwrap()
-            .items
-            .len(),
-        1
-    );
+    assert_eq!(h.list::<Secret>().await.len(), 1);
+    assert_eq!(h.list::<Deployment>().await.len(), 1);
     h.shutdown().await;
 }
 
@@ -564,22 +523,8 @@ async fn an_invalid_spec_creates_nothing_and_names_the_field() {
     })
     .await;
     assert!(message.contains("spec.ttl"), "{message}");
-    assert!(
-        h.api::<StatefulSet>()
-            .list(&ListParams::default())
-            .await
-            .unwrap()
-            .items
-            .is_empty()
-    );
-    assert!(
-        h.api::<Secret>()
-            .list(&ListParams::default())
-            .await
-            .unwrap()
-            .items
-            .is_empty()
-    );
+    assert!(h.list::<StatefulSet>().await.is_empty());
+    assert!(h.list::<Secret>().await.is_empty());
     h.shutdown().await;
 }
 

@@ -2,9 +2,12 @@
 //! controller (in process, real kube::Client) builds it, the local runtime runs its MariaDB pods
 //! as real `mariadbd` processes, and the test connects to them.
 
+mod common;
+
 use std::path::Path;
-use std::process::Output;
 use std::time::Duration;
+
+use common::local::{KUBECTL, eventually, kubectl_ok, start};
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Secret};
@@ -13,115 +16,8 @@ use kube::{Api, ResourceExt};
 use mysql_async::prelude::Queryable;
 use qserv_operator::api::QservCluster;
 use qserv_operator::api::condition::{self, DEGRADED, READY};
-use qserv_operator::local::{LocalMode, LocalOptions};
+use qserv_operator::local::LocalMode;
 use serde_json::json;
-
-const KUBECTL: &str = "/usr/bin/kubectl";
-
-async fn kubectl(local: &LocalMode, args: &[&str]) -> Output {
-    let kubeconfig = local.kubeconfig().to_path_buf();
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        std::process::Command::new(KUBECTL)
-            .arg("--kubeconfig")
-            .arg(&kubeconfig)
-            .args(&args)
-            .output()
-            .expect("kubectl runs")
-    })
-    .await
-    .unwrap()
-}
-
-async fn kubectl_ok(local: &LocalMode, args: &[&str]) -> String {
-    let out = kubectl(local, args).await;
-    if !out.status.success() {
-        dump(local).await;
-    }
-    assert!(
-        out.status.success(),
-        "kubectl {args:?}: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// What the cluster and its pods look like, printed when a wait times out.
-async fn dump(local: &LocalMode) {
-    let client = local.client();
-    for c in Api::<QservCluster>::all(client.clone())
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-    {
-        println!(
-            "--- qsc {} status: {}",
-            c.name_any(),
-            serde_json::to_string_pretty(&c.status).unwrap()
-        );
-    }
-    for p in Api::<Pod>::all(client.clone())
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-    {
-        let status = p.status.clone().unwrap_or_default();
-        let containers: Vec<String> = status
-            .container_statuses
-            .iter()
-            .flatten()
-            .map(|c| {
-                format!(
-                    "{} ready={} restarts={} state={}",
-                    c.name,
-                    c.ready,
-                    c.restart_count,
-                    serde_json::to_string(&c.state).unwrap()
-                )
-            })
-            .collect();
-        println!(
-            "--- pod {} phase={:?} {:?}",
-            p.name_any(),
-            status.phase,
-            containers
-        );
-    }
-}
-
-async fn eventually<T, F, Fut>(local: &LocalMode, what: &str, secs: u64, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = probe().await {
-            return v;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            dump(local).await;
-            panic!("timed out after {secs} s waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-async fn start(test: &str) -> (LocalMode, tempfile::TempDir) {
-    let dir = tempfile::Builder::new()
-        .prefix(&format!("qserv-e2e-{test}-"))
-        .tempdir()
-        .unwrap();
-    let local = LocalMode::start(LocalOptions {
-        state_dir: dir.path().to_path_buf(),
-        operator_binary: Some(env!("CARGO_BIN_EXE_qserv-operator").into()),
-        ..LocalOptions::default()
-    })
-    .await
-    .unwrap();
-    (local, dir)
-}
 
 fn root_password(secret: &Secret) -> String {
     String::from_utf8(
@@ -161,7 +57,7 @@ async fn kubectl_apply_gives_a_ready_cluster_of_real_mariadb_that_scales_heals_a
         eprintln!("!!!!! SKIPPED: {KUBECTL} is not installed !!!!!");
         return;
     }
-    let (local, _dir) = start("lifecycle").await;
+    let (local, _dir) = start("lifecycle", true).await;
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/qservcluster-ci.yaml");
     kubectl_ok(&local, &["apply", "--server-side", "-f", example]).await;
     let started = std::time::Instant::now();
@@ -314,7 +210,7 @@ async fn kubectl_apply_gives_a_ready_cluster_of_real_mariadb_that_scales_heals_a
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retained_volumes_outlive_the_cluster() {
-    let (local, _dir) = start("retain").await;
+    let (local, _dir) = start("retain", true).await;
     let client = local.client();
     let clusters: Api<QservCluster> = Api::namespaced(client.clone(), "default");
     let mut manifest: serde_json::Value =

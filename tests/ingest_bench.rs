@@ -118,7 +118,10 @@ async fn synthetic_catalog_through_local_mode() {
             phases.join(", ")
         );
     }
-    println!("checks {}", status.checks_summary.clone().unwrap_or_default());
+    println!(
+        "checks {}",
+        status.checks_summary.clone().unwrap_or_default()
+    );
     for c in &status.checks {
         println!(
             "  {:<28} {:>7.2} s  passed={}",
