@@ -81,11 +81,22 @@ async fn synthetic_catalog_through_local_mode() {
     let t = Instant::now();
     apply(&local, &m).await;
     let api: Api<CatalogIngest> = Api::namespaced(local.client(), "default");
+    // The Ready messages seen while it runs (the load's progress among them).
+    let seen = std::sync::Mutex::new(Vec::<(f64, String)>::new());
     let status = eventually(&local, "the bench ingest to end", 3600, || async {
         let s = api.get("bench").await.ok()?.status?;
+        if let Some(c) = qserv_operator::api::condition::find(&s.conditions, "Ready") {
+            let mut seen = seen.lock().unwrap();
+            if seen.last().is_none_or(|(_, m)| *m != c.message) {
+                seen.push((t.elapsed().as_secs_f64(), c.message.clone()));
+            }
+        }
         matches!(s.phase, Some(IngestPhase::Succeeded | IngestPhase::Failed)).then_some(s)
     })
     .await;
+    for (at, message) in seen.lock().unwrap().iter() {
+        println!("[{at:5.1} s] {message}");
+    }
     let wall = t.elapsed().as_secs_f64();
     assert_eq!(status.phase, Some(IngestPhase::Succeeded), "{status:#?}");
     let rows = status.tables[0].rows_loaded;

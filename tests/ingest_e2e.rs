@@ -125,6 +125,24 @@ async fn case01_and_macs2243_succeed_and_qserv_answers_as_the_reference() {
         (forced.qserv_rows, forced.reference_rows),
         (Some(1279), Some(1279))
     );
+    // What the load Job published of its progress while it ran ends at every contribution:
+    // the chunk and the overlap rows of each table.
+    let results =
+        Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(local.client(), "default")
+            .get("macs2243-results")
+            .await
+            .unwrap();
+    let progress = qserv_operator::ingest::report::read_progress(&results);
+    assert_eq!(progress.len(), 1, "{progress:?}");
+    let overlap: i64 = macs.tables.iter().map(|t| t.overlap_rows).sum();
+    assert_eq!(overlap, 2690 + 2690 + 796);
+    assert_eq!(
+        (progress[0].step.as_str(), progress[0].unit.as_str()),
+        ("load", "contributions")
+    );
+    assert!(progress[0].total > 0);
+    assert_eq!(progress[0].done, progress[0].total);
+    assert_eq!(progress[0].rows as i64, 6395 + 6395 + 1961 + overlap);
 
     // qserv_testdata case01: Object and Source partitioned, seven regular tables; the
     // dataset's own query suite on Qserv and on the reference.

@@ -78,6 +78,7 @@ pub async fn run(args: &IngestArgs) -> anyhow::Result<()> {
         progress: std::io::stderr().is_terminal(),
         director_index: !args.no_director_index,
         row_counters: !args.no_row_counters,
+        ..IngestOptions::default()
     };
     match run_ingest(&client, &plan, &opts).await {
         Ok(summary) => {

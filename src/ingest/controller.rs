@@ -26,7 +26,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 
 use super::plan::{self, JobSettings, Step};
-use super::report::read_reports;
+use super::report::{read_progress, read_reports};
 use super::source::{self, SourceState};
 use super::status::{self, JobState, Waiting};
 use crate::api::catalog_ingest::{CatalogIngest, CatalogIngestStatus, IngestPhase, TableRole};
@@ -270,12 +270,12 @@ async fn reconcile_ingest(
     ensure_supporting_objects(&ctx, &ingest, &namespace).await?;
     let jobs = observe_jobs(&ctx, &ingest, &namespace).await?;
     let configmaps: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &namespace);
-    let reports = configmaps
+    let results = configmaps
         .get_opt(&plan::results_name(&ingest))
         .await
-        .map_err(IngestError::kube("read the results ConfigMap"))?
-        .map(|cm| read_reports(&cm))
-        .unwrap_or_default();
+        .map_err(IngestError::kube("read the results ConfigMap"))?;
+    let reports = results.as_ref().map(read_reports).unwrap_or_default();
+    let progress = results.as_ref().map(read_progress).unwrap_or_default();
     let reference = cluster.spec.reference.enabled;
 
     // Launch what the finished phases allow, unless a step failed (a failed attempt of a Job
@@ -337,11 +337,12 @@ async fn reconcile_ingest(
         });
     }
 
-    let status = status::fold(
+    let status = status::fold_with_progress(
         &previous,
         generation,
         &jobs,
         &reports,
+        &progress,
         reference,
         Timestamp::now(),
     );

@@ -282,15 +282,27 @@ pub fn reference_load(
 async fn load(job: &JobEnv, args: &JobArgs) -> anyhow::Result<Done> {
     use crate::load::{ingest, ingest_plan, replication::ReplicationClient};
     let client = ReplicationClient::new(&job.replication_url, &job.auth_key, &job.admin_auth_key)?;
+    let (progress_tx, progress_rx) = tokio::sync::watch::channel(ingest::LoadProgress::default());
+    let progress = tokio::spawn(publish_load_progress(
+        job.namespace.clone(),
+        job.results_configmap.clone(),
+        progress_rx,
+    ));
     // `<scratch>/partition/<table>/<shard>/`: the ingest takes every shard's files.
     let summary = ingest_plan::ingest_spec(
         &client,
         &job.ingest.spec,
         &args.source,
         &args.scratch.join("partition"),
-        &ingest::IngestOptions::default(),
+        &ingest::IngestOptions {
+            progress_to: Some(std::sync::Arc::new(progress_tx)),
+            ..ingest::IngestOptions::default()
+        },
     )
-    .await?;
+    .await;
+    // The sender is gone with the options: the publisher writes the last figures and ends.
+    let _ = progress.await;
+    let summary = summary?;
     tracing::info!(outcome = ?summary.outcome, "ingest done");
     Ok(Done {
         tables: summary.table_statuses(),
@@ -298,6 +310,41 @@ async fn load(job: &JobEnv, args: &JobArgs) -> anyhow::Result<Done> {
         phase_seconds: summary.seconds.clone(),
         ..Done::default()
     })
+}
+
+/// Writes the load's progress into the results ConfigMap, at most every 2 s, until the ingest
+/// drops its sender. Best effort: the final report is what counts.
+async fn publish_load_progress(
+    namespace: String,
+    configmap: String,
+    mut rx: tokio::sync::watch::Receiver<crate::load::ingest::LoadProgress>,
+) {
+    use super::report::{StepProgress, write_progress};
+    let Ok(client) = kube::Client::try_default().await else {
+        return;
+    };
+    let mut written = None;
+    loop {
+        let ended = rx.changed().await.is_err();
+        let now = *rx.borrow_and_update();
+        if now.total > 0 && written != Some(now) {
+            let progress = StepProgress {
+                step: Step::Load.name().into(),
+                done: now.done,
+                total: now.total,
+                unit: "contributions".into(),
+                rows: now.rows,
+            };
+            if let Err(e) = write_progress(&client, &namespace, &configmap, &progress).await {
+                tracing::warn!(%e, "cannot write the load progress");
+            }
+            written = Some(now);
+        }
+        if ended {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    }
 }
 
 /// Built-in checks, the spec's checks and the spec's query directory, Qserv against the

@@ -86,6 +86,60 @@ pub async fn write_report(
     Ok(())
 }
 
+/// How far a running step is, written every few seconds under `progress-<step>` of the results
+/// ConfigMap while it runs (the final [`StepReport`] is what counts; this is for people
+/// watching).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct StepProgress {
+    pub step: String,
+    /// Units of work done and in all (`unit`: "contributions" for the load step).
+    pub done: u64,
+    pub total: u64,
+    pub unit: String,
+    /// Rows in the finished units.
+    pub rows: u64,
+}
+
+const PROGRESS_PREFIX: &str = "progress-";
+
+/// Writes `progress` under `progress-<step>` of the results ConfigMap.
+pub async fn write_progress(
+    client: &Client,
+    namespace: &str,
+    configmap: &str,
+    progress: &StepProgress,
+) -> Result<(), kube::Error> {
+    let key = format!("{PROGRESS_PREFIX}{}", progress.step);
+    let json = serde_json::to_string(progress).map_err(kube::Error::SerdeError)?;
+    let patch = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": configmap},
+        "data": {key.clone(): json},
+    });
+    Api::<ConfigMap>::namespaced(client.clone(), namespace)
+        .patch(
+            configmap,
+            &PatchParams::apply(&manager(&key)),
+            &Patch::Apply(&patch),
+        )
+        .await?;
+    Ok(())
+}
+
+/// The progress entries of the results ConfigMap (advisory: one that does not parse is left
+/// out).
+pub fn read_progress(configmap: &ConfigMap) -> Vec<StepProgress> {
+    let Some(data) = &configmap.data else {
+        return Vec::new();
+    };
+    data.iter()
+        .filter(|(key, _)| key.starts_with(PROGRESS_PREFIX))
+        .filter_map(|(_, value)| serde_json::from_str(value).ok())
+        .collect()
+}
+
 /// Every report in the results ConfigMap; a value that does not parse is reported as an error
 /// of its step, so a garbled report fails the ingest instead of vanishing.
 pub fn read_reports(configmap: &ConfigMap) -> Vec<StepReport> {
@@ -93,6 +147,7 @@ pub fn read_reports(configmap: &ConfigMap) -> Vec<StepReport> {
         return Vec::new();
     };
     data.iter()
+        .filter(|(key, _)| !key.starts_with(PROGRESS_PREFIX))
         .map(|(key, value)| {
             serde_json::from_str(value).unwrap_or_else(|e| StepReport {
                 step: key.split(['-', '.']).next().unwrap_or(key).to_string(),
@@ -124,11 +179,27 @@ mod tests {
                     serde_json::to_string(&ok).unwrap(),
                 ),
                 ("load.json".into(), "{not json".into()),
+                (
+                    "progress-load".into(),
+                    r#"{"step":"load","done":3,"total":9,"unit":"contributions","rows":120}"#
+                        .into(),
+                ),
             ])),
             ..ConfigMap::default()
         };
+        // Progress is not a report.
         let reports = read_reports(&cm);
         assert_eq!(reports.len(), 2);
+        assert_eq!(
+            read_progress(&cm),
+            [StepProgress {
+                step: "load".into(),
+                done: 3,
+                total: 9,
+                unit: "contributions".into(),
+                rows: 120
+            }]
+        );
         assert_eq!(reports[0].step, "load");
         assert!(reports[0].error.as_ref().unwrap().contains("load.json"));
         assert_eq!(reports[1], ok);

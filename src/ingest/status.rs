@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::plan::Step;
-use super::report::StepReport;
+use super::report::{StepProgress, StepReport};
 use crate::api::catalog_ingest::{CatalogIngestStatus, IngestPhase, TableStatus};
 use crate::api::condition::{self, ConditionUpdate, READY};
 
@@ -86,6 +86,27 @@ pub fn fold(
     generation: Option<i64>,
     jobs: &BTreeMap<Step, JobState>,
     reports: &[StepReport],
+    reference_enabled: bool,
+    now: Timestamp,
+) -> CatalogIngestStatus {
+    fold_with_progress(
+        previous,
+        generation,
+        jobs,
+        reports,
+        &[],
+        reference_enabled,
+        now,
+    )
+}
+
+/// [`fold`], with what running steps said of their progress in the `Ready` message.
+pub fn fold_with_progress(
+    previous: &CatalogIngestStatus,
+    generation: Option<i64>,
+    jobs: &BTreeMap<Step, JobState>,
+    reports: &[StepReport],
+    progress: &[StepProgress],
     reference_enabled: bool,
     now: Timestamp,
 ) -> CatalogIngestStatus {
@@ -223,13 +244,16 @@ pub fn fold(
         IngestPhase::Succeeded
     } else {
         let (phase, message) = if jobs.contains_key(&Step::Check) {
-            (IngestPhase::Verifying, "running result checks")
+            (IngestPhase::Verifying, "running result checks".to_string())
         } else if jobs.contains_key(&Step::Load) {
-            (IngestPhase::Loading, "loading into Qserv and the reference")
+            (
+                IngestPhase::Loading,
+                loading_message(jobs, reports, progress),
+            )
         } else if jobs.contains_key(&Step::Partition) {
-            (IngestPhase::Partitioning, "partitioning the input")
+            (IngestPhase::Partitioning, "partitioning the input".into())
         } else {
-            (IngestPhase::Pending, "starting")
+            (IngestPhase::Pending, "starting".into())
         };
         match retrying(jobs, reports) {
             Some((_, error)) => set(
@@ -238,7 +262,7 @@ pub fn fold(
                 "Retrying",
                 format!("{message}; an attempt failed and its Job retries it: {error}"),
             ),
-            None => set(READY, false, "InProgress", message.into()),
+            None => set(READY, false, "InProgress", message),
         }
         phase
     };
@@ -249,6 +273,24 @@ pub fn fold(
     }
     status.phase = Some(phase);
     status
+}
+
+/// `loading into Qserv and the reference`, with the contributions sent while the load runs.
+fn loading_message(
+    jobs: &BTreeMap<Step, JobState>,
+    reports: &[StepReport],
+    progress: &[StepProgress],
+) -> String {
+    let base = "loading into Qserv and the reference";
+    let running = jobs.get(&Step::Load).is_some_and(|j| !j.complete)
+        && !reports.iter().any(|r| r.step == Step::Load.name());
+    match progress.iter().find(|p| p.step == Step::Load.name()) {
+        Some(p) if running => format!(
+            "{base}: {}/{} {} sent ({} rows)",
+            p.done, p.total, p.unit, p.rows
+        ),
+        _ => base.into(),
+    }
 }
 
 fn capitalize(s: &str) -> String {
@@ -485,6 +527,52 @@ mod tests {
         assert_eq!(cond(&s, VERIFIED).2, "2 checks passed, 1 skipped");
         assert_eq!(s.completion_time, Some(Time(t(2))));
         assert_eq!(s.jobs.len(), 4);
+    }
+
+    #[test]
+    fn a_running_load_shows_its_progress_and_its_report_replaces_it() {
+        let progress = [StepProgress {
+            step: "load".into(),
+            done: 12,
+            total: 36,
+            unit: "contributions".into(),
+            rows: 340_123,
+        }];
+        let running = BTreeMap::from([job(Step::Partition, true), job(Step::Load, false)]);
+        let s = fold_with_progress(
+            &CatalogIngestStatus::default(),
+            Some(1),
+            &running,
+            &partition_reports(),
+            &progress,
+            true,
+            t(0),
+        );
+        assert_eq!(s.phase, Some(IngestPhase::Loading));
+        assert_eq!(
+            cond(&s, READY),
+            (
+                "False".into(),
+                "InProgress".into(),
+                "loading into Qserv and the reference: 12/36 contributions sent (340123 rows)"
+                    .into()
+            )
+        );
+
+        // Once the load reported, its figures count, not the progress it left behind.
+        let mut load = StepReport::new(Step::Load, None);
+        load.tables = vec![table("Object", 0, 88, 7)];
+        let mut reports = partition_reports();
+        reports.push(load);
+        let done = BTreeMap::from([
+            job(Step::Partition, true),
+            job(Step::Load, true),
+            job(Step::Reference, false),
+        ]);
+        let s = fold_with_progress(&s, Some(1), &done, &reports, &progress, true, t(1));
+        assert_eq!(s.phase, Some(IngestPhase::Loading));
+        assert_eq!(cond(&s, READY).2, "loading into Qserv and the reference");
+        assert_eq!(s.rows_loaded, Some(88));
     }
 
     #[test]

@@ -57,6 +57,9 @@ pub struct IngestOptions {
     pub concurrency: usize,
     /// A progress bar (else progress goes to tracing).
     pub progress: bool,
+    /// Where to publish the contributions sent so far (the load Job turns it into the ingest's
+    /// status).
+    pub progress_to: Option<Arc<tokio::sync::watch::Sender<LoadProgress>>>,
     pub director_index: bool,
     pub row_counters: bool,
 }
@@ -66,10 +69,19 @@ impl Default for IngestOptions {
         IngestOptions {
             concurrency: 4,
             progress: false,
+            progress_to: None,
             director_index: true,
             row_counters: true,
         }
     }
+}
+
+/// Contributions of the transaction sent and accepted so far, and their rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadProgress {
+    pub done: u64,
+    pub total: u64,
+    pub rows: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -610,6 +622,18 @@ async fn load_and_commit(
     let times: Arc<Mutex<BTreeMap<usize, f64>>> = Arc::default();
     let done = std::sync::atomic::AtomicUsize::new(0);
     let total = sends.len();
+    let report = |update: &dyn Fn(&mut LoadProgress)| {
+        if let Some(tx) = &opts.progress_to {
+            tx.send_modify(|p| update(p));
+        }
+    };
+    report(&|p| {
+        *p = LoadProgress {
+            done: 0,
+            total: total as u64,
+            rows: 0,
+        }
+    });
     futures::stream::iter(sends.iter().map(Ok::<_, IngestError>))
         .try_for_each_concurrent(opts.concurrency.max(1), |send| {
             let (locations, times, bar, done) = (locations.clone(), times.clone(), &bar, &done);
@@ -661,6 +685,10 @@ async fn load_and_commit(
                     });
                 }
                 let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                report(&|p| {
+                    p.done += 1;
+                    p.rows += f.rows;
+                });
                 match bar {
                     Some(bar) => bar.inc(f.bytes),
                     None if n % 100 == 0 || n == total => {
