@@ -143,6 +143,10 @@ async fn case01_and_macs2243_succeed_and_qserv_answers_as_the_reference() {
     assert!(progress[0].total > 0);
     assert_eq!(progress[0].done, progress[0].total);
     assert_eq!(progress[0].rows as i64, 6395 + 6395 + 1961 + overlap);
+    assert_eq!(
+        progress[0].stage.as_deref(),
+        Some("collecting row counters")
+    );
 
     // qserv_testdata case01: Object and Source partitioned, seven regular tables; the
     // dataset's own query suite on Qserv and on the reference.
@@ -382,7 +386,11 @@ async fn a_worker_killed_mid_load_ends_exact_or_failed_and_never_half_published(
     let ingests: Api<CatalogIngest> = Api::namespaced(local.client(), "default");
     eventually(&local, "the load step", 300, || async {
         let s = ingests.get("macs-kill").await.ok()?.status?;
-        (s.phase == Some(IngestPhase::Loading)).then_some(())
+        matches!(
+            s.phase,
+            Some(IngestPhase::Loading | IngestPhase::Publishing)
+        )
+        .then_some(())
     })
     .await;
     let pid = local
@@ -457,7 +465,11 @@ async fn the_operator_restarted_mid_load_ends_with_exact_counts_and_one_job_per_
     let ingests: Api<CatalogIngest> = Api::namespaced(local.client(), "default");
     eventually(&local, "the load step", 300, || async {
         let s = ingests.get("macs-restart").await.ok()?.status?;
-        (s.phase == Some(IngestPhase::Loading)).then_some(())
+        matches!(
+            s.phase,
+            Some(IngestPhase::Loading | IngestPhase::Publishing)
+        )
+        .then_some(())
     })
     .await;
     first.kill().unwrap();

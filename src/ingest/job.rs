@@ -334,6 +334,7 @@ async fn publish_load_progress(
                 total: now.total,
                 unit: "contributions".into(),
                 rows: now.rows,
+                stage: now.stage.map(String::from),
             };
             if let Err(e) = write_progress(&client, &namespace, &configmap, &progress).await {
                 tracing::warn!(%e, "cannot write the load progress");

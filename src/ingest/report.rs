@@ -99,6 +99,9 @@ pub struct StepProgress {
     pub unit: String,
     /// Rows in the finished units.
     pub rows: u64,
+    /// What the step does once the units are done (load: publishing, the director index...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
 }
 
 const PROGRESS_PREFIX: &str = "progress-";
@@ -197,7 +200,8 @@ mod tests {
                 done: 3,
                 total: 9,
                 unit: "contributions".into(),
-                rows: 120
+                rows: 120,
+                stage: None,
             }]
         );
         assert_eq!(reports[0].step, "load");

@@ -246,10 +246,7 @@ pub fn fold_with_progress(
         let (phase, message) = if jobs.contains_key(&Step::Check) {
             (IngestPhase::Verifying, "running result checks".to_string())
         } else if jobs.contains_key(&Step::Load) {
-            (
-                IngestPhase::Loading,
-                loading_message(jobs, reports, progress),
-            )
+            loading(jobs, reports, progress)
         } else if jobs.contains_key(&Step::Partition) {
             (IngestPhase::Partitioning, "partitioning the input".into())
         } else {
@@ -275,21 +272,25 @@ pub fn fold_with_progress(
     status
 }
 
-/// `loading into Qserv and the reference`, with the contributions sent while the load runs.
-fn loading_message(
+/// `Loading` with the contributions sent while the load runs, `Publishing` once they are all in
+/// and the load Job publishes (then builds the director index and collects row counters).
+fn loading(
     jobs: &BTreeMap<Step, JobState>,
     reports: &[StepReport],
     progress: &[StepProgress],
-) -> String {
+) -> (IngestPhase, String) {
     let base = "loading into Qserv and the reference";
     let running = jobs.get(&Step::Load).is_some_and(|j| !j.complete)
         && !reports.iter().any(|r| r.step == Step::Load.name());
     match progress.iter().find(|p| p.step == Step::Load.name()) {
-        Some(p) if running => format!(
-            "{base}: {}/{} {} sent ({} rows)",
-            p.done, p.total, p.unit, p.rows
-        ),
-        _ => base.into(),
+        Some(p) if running => {
+            let sent = format!("{}/{} {} sent ({} rows)", p.done, p.total, p.unit, p.rows);
+            match &p.stage {
+                Some(stage) => (IngestPhase::Publishing, format!("{base}: {sent}, {stage}")),
+                None => (IngestPhase::Loading, format!("{base}: {sent}")),
+            }
+        }
+        _ => (IngestPhase::Loading, base.into()),
     }
 }
 
@@ -537,6 +538,7 @@ mod tests {
             total: 36,
             unit: "contributions".into(),
             rows: 340_123,
+            stage: None,
         }];
         let running = BTreeMap::from([job(Step::Partition, true), job(Step::Load, false)]);
         let s = fold_with_progress(
@@ -557,6 +559,20 @@ mod tests {
                 "loading into Qserv and the reference: 12/36 contributions sent (340123 rows)"
                     .into()
             )
+        );
+
+        let publishing = [StepProgress {
+            done: 36,
+            rows: 1_000_000,
+            stage: Some("building the director index".into()),
+            ..progress[0].clone()
+        }];
+        let s = fold_with_progress(&s, Some(1), &running, &[], &publishing, true, t(0));
+        assert_eq!(s.phase, Some(IngestPhase::Publishing));
+        assert_eq!(
+            cond(&s, READY).2,
+            "loading into Qserv and the reference: 36/36 contributions sent (1000000 rows), \
+             building the director index"
         );
 
         // Once the load reported, its figures count, not the progress it left behind.

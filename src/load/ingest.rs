@@ -76,12 +76,22 @@ impl Default for IngestOptions {
     }
 }
 
-/// Contributions of the transaction sent and accepted so far, and their rows.
+/// Contributions of the transaction sent and accepted so far, their rows, and what the ingest
+/// does after them (publishing, the director index, row counters).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LoadProgress {
     pub done: u64,
     pub total: u64,
     pub rows: u64,
+    pub stage: Option<&'static str>,
+}
+
+impl IngestOptions {
+    fn stage(&self, stage: &'static str) {
+        if let Some(tx) = &self.progress_to {
+            tx.send_modify(|p| p.stage = Some(stage));
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -484,12 +494,14 @@ async fn publish(
     summary: &mut IngestSummary,
 ) -> Result<(), IngestError> {
     let t = Instant::now();
+    opts.stage("publishing");
     client.publish_database(&plan.database).await?;
     summary
         .seconds
         .insert("publish".into(), t.elapsed().as_secs_f64());
     if opts.director_index {
         let t = Instant::now();
+        opts.stage("building the director index");
         for table in &plan.tables {
             if matches!(table.registration.kind, TableKind::Director { .. }) {
                 client
@@ -503,6 +515,7 @@ async fn publish(
     }
     if opts.row_counters {
         let t = Instant::now();
+        opts.stage("collecting row counters");
         for s in &mut summary.tables {
             let counters = client.table_row_stats(&plan.database, &s.table).await?;
             s.published_rows = Some(
@@ -629,9 +642,8 @@ async fn load_and_commit(
     };
     report(&|p| {
         *p = LoadProgress {
-            done: 0,
             total: total as u64,
-            rows: 0,
+            ..LoadProgress::default()
         }
     });
     futures::stream::iter(sends.iter().map(Ok::<_, IngestError>))
