@@ -16,8 +16,10 @@ use std::time::Instant;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Value};
 
+use futures::StreamExt;
+
 use super::compare::{Side, run_one};
-use super::{CheckResult, Conns, failed, passed};
+use super::{CheckResult, CheckTarget, Conns, failed, passed};
 use crate::api::catalog_ingest::{self, CatalogIngestSpec, TableRole};
 use crate::catalog::ddl::quote_identifier;
 use crate::load::endpoint::reason;
@@ -81,24 +83,67 @@ pub fn tables_from_spec(spec: &CatalogIngestSpec) -> Vec<TableCheck> {
         .collect()
 }
 
-/// Runs the built-in checks of every table, in table order (the chunk checks only with the
-/// layout's `chunker`).
+/// Built-in checks at once: each is a full scan on the Qserv side, and Qserv (or local mode's
+/// czar) serves several scans at a time better than one after the other.
+pub const CONCURRENCY: usize = 3;
+
+/// One built-in check of one table.
+enum Check<'a> {
+    Rows,
+    Chunks(&'a Chunker, &'a Position),
+    UniqueIds(&'a str),
+}
+
+impl Check<'_> {
+    fn name(&self, table: &TableCheck) -> String {
+        let kind = match self {
+            Check::Rows => "rows",
+            Check::Chunks(..) => "chunks",
+            Check::UniqueIds(_) => "unique-ids",
+        };
+        format!("{kind}/{}", table.name)
+    }
+}
+
+/// Runs the built-in checks of every table (the chunk checks only with the layout's
+/// `chunker`), up to `concurrency` at once, each on connections of its own; the results come
+/// in table order.
 pub async fn run(
-    conns: &mut Conns,
+    target: &CheckTarget,
     chunker: Option<&Chunker>,
     tables: &[TableCheck],
+    concurrency: usize,
 ) -> Vec<CheckResult> {
-    let mut out = Vec::new();
+    let mut todo = Vec::new();
     for table in tables {
-        out.push(rows(conns, table).await);
+        todo.push((table, Check::Rows));
         if let (Some(position), Some(chunker)) = (&table.position, chunker) {
-            out.push(chunks(&mut conns.qserv, chunker, table, position).await);
+            todo.push((table, Check::Chunks(chunker, position)));
         }
         if let Some(id) = &table.unique_id {
-            out.push(unique_ids(&mut conns.qserv, table, id).await);
+            todo.push((table, Check::UniqueIds(id)));
         }
     }
-    out
+    futures::stream::iter(todo)
+        .map(|(table, check)| async move {
+            let started = Instant::now();
+            let mut conns = match Conns::open(target).await {
+                Ok(conns) => conns,
+                Err(e) => return failed(check.name(table), started, e.to_string()),
+            };
+            let result = match check {
+                Check::Rows => rows(&mut conns, table).await,
+                Check::Chunks(chunker, position) => {
+                    chunks(&mut conns.qserv, chunker, table, position).await
+                }
+                Check::UniqueIds(id) => unique_ids(&mut conns.qserv, table, id).await,
+            };
+            conns.disconnect().await;
+            result
+        })
+        .buffered(concurrency.max(1))
+        .collect()
+        .await
 }
 
 async fn rows(conns: &mut Conns, table: &TableCheck) -> CheckResult {

@@ -37,7 +37,7 @@ pub async fn run_checks(target: &CheckTarget, plan: &CheckPlan) -> Result<CheckR
     // Without a layout only the row counts and ids are checked.
     report
         .checks
-        .extend(builtin::run(&mut conns, chunker.as_ref(), &plan.tables).await);
+        .extend(builtin::run(target, chunker.as_ref(), &plan.tables, builtin::CONCURRENCY).await);
 
     let no_reference = target.reference.is_none();
     for check in &plan.checks {
