@@ -367,6 +367,16 @@ async fn case01_ingests_exactly_and_the_czar_reads_it() {
         .unwrap()
         .unwrap();
     assert_eq!(n, 88);
+    // ... each at the object's own chunk and sub-chunk, from every worker's share.
+    let n: u64 = czar
+        .query_first(format!(
+            "SELECT COUNT(*) FROM qservMeta.`{db}__Object` i JOIN `{db}`.Object o \
+             ON o.objectId = i.objectId AND o.chunkId = i.chunkId AND o.subChunkId = i.subChunkId"
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(n, 88);
 
     // A second run finds it published and does nothing.
     let again = run_ingest(&client, &plan(db), &IngestOptions::default())

@@ -200,23 +200,54 @@ pub(super) async fn director_index(s: &Shared, p: &Params) -> Outcome {
     }
     let index = qualified("qservMeta", &format!("{database}__{}", t.name));
     let key = quote(&t.director_key);
-    s.czar
-        .run(&[
-            "CREATE DATABASE IF NOT EXISTS `qservMeta`".to_string(),
-            format!("DROP TABLE IF EXISTS {index}"),
-            format!(
-                "CREATE TABLE {index} (PRIMARY KEY ({key})) ENGINE=InnoDB \
-                 SELECT {key}, `chunkId`, `subChunkId` FROM {}",
-                qualified(&database, &t.name)
-            ),
-        ])
+    // As Qserv's workers each send their part: read every worker's rows through its own
+    // FederatedX table on the czar (`<table>__w<i>`, see `publish`), not through the UNION ALL
+    // view, which MariaDB would first copy whole into a temporary table.
+    let prefix = format!("{}__w", t.name);
+    let mut parts: Vec<String> = s
+        .czar
+        .tables(&database)
         .await
-        .map_err(|e| {
-            Refusal::new(format!(
-                "failed to build the director index of '{table}': {e}"
-            ))
-            .with_ext(json!({ table.clone(): {} }))
-        })?;
+        .map_err(Refusal::internal)?
+        .into_iter()
+        .filter(|n| {
+            n.strip_prefix(&prefix)
+                .is_some_and(|i| !i.is_empty() && i.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .collect();
+    parts.sort();
+    let select = |from: &str| {
+        format!(
+            "SELECT {key}, `chunkId`, `subChunkId` FROM {}",
+            qualified(&database, from)
+        )
+    };
+    let mut statements = vec![
+        "CREATE DATABASE IF NOT EXISTS `qservMeta`".to_string(),
+        format!("DROP TABLE IF EXISTS {index}"),
+    ];
+    match parts.split_first() {
+        Some((first, rest)) => {
+            statements.push(format!(
+                "CREATE TABLE {index} (PRIMARY KEY ({key})) ENGINE=InnoDB {}",
+                select(first)
+            ));
+            statements.extend(
+                rest.iter()
+                    .map(|p| format!("INSERT INTO {index} {}", select(p))),
+            );
+        }
+        None => statements.push(format!(
+            "CREATE TABLE {index} (PRIMARY KEY ({key})) ENGINE=InnoDB {}",
+            select(&t.name)
+        )),
+    }
+    s.czar.run(&statements).await.map_err(|e| {
+        Refusal::new(format!(
+            "failed to build the director index of '{table}': {e}"
+        ))
+        .with_ext(json!({ table.clone(): {} }))
+    })?;
     Ok(json!({}))
 }
 
