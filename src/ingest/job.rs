@@ -327,7 +327,9 @@ async fn publish_load_progress(
     loop {
         let ended = rx.changed().await.is_err();
         let now = *rx.borrow_and_update();
-        if now.total > 0 && written != Some(now) {
+        // Nothing to say before the contributions are counted, unless a resumed run goes
+        // straight to publishing (then its stage replaces what an earlier attempt left).
+        if (now.total > 0 || now.stage.is_some()) && written != Some(now) {
             let progress = StepProgress {
                 step: Step::Load.name().into(),
                 done: now.done,

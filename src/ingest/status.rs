@@ -286,6 +286,10 @@ fn loading(
         Some(p) if running => {
             let sent = format!("{}/{} {} sent ({} rows)", p.done, p.total, p.unit, p.rows);
             match &p.stage {
+                // A resumed run: an earlier attempt sent every contribution.
+                Some(stage) if p.total == 0 => {
+                    (IngestPhase::Publishing, format!("{base}: {stage}"))
+                }
                 Some(stage) => (IngestPhase::Publishing, format!("{base}: {sent}, {stage}")),
                 None => (IngestPhase::Loading, format!("{base}: {sent}")),
             }
@@ -573,6 +577,21 @@ mod tests {
             cond(&s, READY).2,
             "loading into Qserv and the reference: 36/36 contributions sent (1000000 rows), \
              building the director index"
+        );
+
+        // A resumed load (an earlier attempt committed everything) only publishes.
+        let resumed = [StepProgress {
+            done: 0,
+            total: 0,
+            rows: 0,
+            stage: Some("publishing".into()),
+            ..progress[0].clone()
+        }];
+        let s = fold_with_progress(&s, Some(1), &running, &[], &resumed, true, t(0));
+        assert_eq!(s.phase, Some(IngestPhase::Publishing));
+        assert_eq!(
+            cond(&s, READY).2,
+            "loading into Qserv and the reference: publishing"
         );
 
         // Once the load reported, its figures count, not the progress it left behind.
