@@ -53,6 +53,16 @@ impl Harness {
         self.controller = spawn_controller(&self.client, &self.namespace);
     }
 
+    /// Every workload reports all its replicas ready; the cluster `name` once it is Ready.
+    async fn all_ready(&self, name: &str) -> QservCluster {
+        self.report_workloads(|_, n| n).await;
+        eventually("Ready", || async {
+            let c = self.cluster(name).await;
+            (condition_of(&c, READY)?.0 == "True").then_some(c)
+        })
+        .await
+    }
+
     /// The cluster's 6 StatefulSets, once they are all there.
     async fn all_statefulsets(&self) -> Vec<StatefulSet> {
         eventually("6 StatefulSets", || async {
@@ -269,12 +279,7 @@ async fn creates_every_object_then_ready_then_degraded_on_a_lost_worker() {
     );
 
     // The workloads report ready: Ready.
-    h.report_workloads(|_, n| n).await;
-    let ready = eventually("Ready", || async {
-        let c = h.cluster("qserv-ci").await;
-        (condition_of(&c, READY)?.0 == "True").then_some(c)
-    })
-    .await;
+    let ready = h.all_ready("qserv-ci").await;
     assert_eq!(
         ready.status.as_ref().unwrap().phase,
         Some(ClusterPhase::Ready)
@@ -305,12 +310,7 @@ async fn creates_every_object_then_ready_then_degraded_on_a_lost_worker() {
     assert_eq!(condition_of(&degraded, READY).unwrap().0, "False");
 
     // The secret values survive reconciles: same data after another reconcile.
-    h.report_workloads(|_, n| n).await;
-    eventually("Ready again", || async {
-        let c = h.cluster("qserv-ci").await;
-        (condition_of(&c, READY)?.0 == "True").then_some(())
-    })
-    .await;
+    h.all_ready("qserv-ci").await;
     let again = h.api::<Secret>().get("qserv-ci-secrets").await.unwrap();
     assert_eq!(again.data.unwrap(), data);
 
@@ -481,12 +481,7 @@ async fn a_restart_mid_reconcile_duplicates_nothing_and_converges() {
             .unwrap();
         assert_eq!(after.uid(), before.uid(), "{} recreated", before.name_any());
     }
-    h.report_workloads(|_, n| n).await;
-    let ready = eventually("Ready", || async {
-        let c = h.cluster("qserv-r").await;
-        (condition_of(&c, READY)?.0 == "True").then_some(c)
-    })
-    .await;
+    let ready = h.all_ready("qserv-r").await;
     assert_eq!(
         ready.status.as_ref().unwrap().observed_generation,
         ready.metadata.generation

@@ -68,18 +68,36 @@ pub async fn write_report(
     report: &StepReport,
 ) -> Result<(), kube::Error> {
     let step = Step::from_name(&report.step).unwrap_or(Step::Check);
-    let key = report_key(step, report.index);
-    let json = serde_json::to_string(report).map_err(kube::Error::SerdeError)?;
+    apply_key(
+        client,
+        namespace,
+        configmap,
+        &report_key(step, report.index),
+        report,
+    )
+    .await
+}
+
+/// Server-side apply of `value` as JSON under `key` of the results ConfigMap, with the key's
+/// own field manager.
+async fn apply_key(
+    client: &Client,
+    namespace: &str,
+    configmap: &str,
+    key: &str,
+    value: &impl Serialize,
+) -> Result<(), kube::Error> {
+    let json = serde_json::to_string(value).map_err(kube::Error::SerdeError)?;
     let patch = serde_json::json!({
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {"name": configmap},
-        "data": {key.clone(): json},
+        "data": {key: json},
     });
     Api::<ConfigMap>::namespaced(client.clone(), namespace)
         .patch(
             configmap,
-            &PatchParams::apply(&manager(&key)),
+            &PatchParams::apply(&manager(key)),
             &Patch::Apply(&patch),
         )
         .await?;
@@ -114,21 +132,7 @@ pub async fn write_progress(
     progress: &StepProgress,
 ) -> Result<(), kube::Error> {
     let key = format!("{PROGRESS_PREFIX}{}", progress.step);
-    let json = serde_json::to_string(progress).map_err(kube::Error::SerdeError)?;
-    let patch = serde_json::json!({
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": configmap},
-        "data": {key.clone(): json},
-    });
-    Api::<ConfigMap>::namespaced(client.clone(), namespace)
-        .patch(
-            configmap,
-            &PatchParams::apply(&manager(&key)),
-            &Patch::Apply(&patch),
-        )
-        .await?;
-    Ok(())
+    apply_key(client, namespace, configmap, &key, progress).await
 }
 
 /// The progress entries of the results ConfigMap (advisory: one that does not parse is left
