@@ -191,6 +191,8 @@ mod tests {
                     r#"{"step":"load","done":3,"total":9,"unit":"contributions","rows":120}"#
                         .into(),
                 ),
+                // Garbled progress is advisory: left out, neither a report nor an error.
+                ("progress-check".into(), "{not json".into()),
             ])),
             ..ConfigMap::default()
         };
