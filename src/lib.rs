@@ -5,6 +5,7 @@ pub mod api;
 pub mod catalog;
 pub mod check;
 pub mod cluster;
+pub mod connect_to;
 pub mod ingest;
 pub mod load;
 pub mod local;

@@ -450,7 +450,7 @@ async fn the_operator_restarted_mid_load_ends_with_exact_counts_and_one_job_per_
             ])
             .env("KUBECONFIG", local.kubeconfig())
             .env(
-                qserv_operator::local::addresses::ENV,
+                qserv_operator::connect_to::ENV,
                 local.runtime().address_map_path(),
             )
             .env("QSERV_OPERATOR_IMAGE", "qserv-operator:local")

@@ -840,7 +840,7 @@ async fn simulators_get_env_and_sibling_ports_and_their_ports_enter_the_address_
     assert_eq!(line, "repl-wrk stand-in\n");
     // The map file child processes read has the same entries.
     let file =
-        qserv_operator::local::addresses::AddressMap::load(&local.rt().address_map_path()).unwrap();
+        qserv_operator::connect_to::AddressMap::load(&local.rt().address_map_path()).unwrap();
     assert_eq!(
         file.get(
             "qserv-ci-worker-0.qserv-ci-worker.qserv.svc.cluster.local",

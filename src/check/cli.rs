@@ -46,9 +46,10 @@ pub struct CheckArgs {
         hide_env_values = true
     )]
     pub spec_text: Option<String>,
-    /// The Qserv side is not a real Qserv (local mode): skip checks using Qserv-only functions.
-    #[arg(long)]
-    pub local: bool,
+    /// The Qserv side lacks Qserv's own SQL functions (scisql_*, qserv_areaspec_*; local mode's
+    /// query endpoint is a plain MariaDB): skip the checks that call them.
+    #[arg(long, env = "QSERV_OPERATOR_WITHOUT_QSERV_FUNCTIONS")]
+    pub without_qserv_functions: bool,
     /// Rows read from the input of a table, checked against both sides (repeatable).
     #[arg(long, value_name = "TABLE=N", value_parser = parse_rows_read)]
     pub rows_read: Vec<(String, u64)>,
@@ -128,7 +129,7 @@ pub async fn run(args: &CheckArgs) -> anyhow::Result<CheckReport> {
         &args.qserv,
         args.reference.as_deref(),
         &database,
-        args.local,
+        args.without_qserv_functions,
     )?;
 
     let report = run_checks(&target, &plan).await?;

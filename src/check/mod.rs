@@ -7,13 +7,14 @@
 //!
 //! A check that fails (wrong rows, an SQL error on a side) is a failed [`CheckResult`] in the
 //! [`CheckReport`]; only what prevents running any check (no connection, an unreadable query
-//! directory, a bad layout) is an error. In local mode (the Qserv side is a MariaDB, not a real
-//! Qserv) checks calling Qserv-only functions are skipped with the reason.
+//! directory, a bad layout) is an error. Where the Qserv side lacks Qserv's own SQL functions
+//! (`scisql_*`, `qserv_areaspec_*`: local mode's query endpoint is a plain MariaDB) checks calling
+//! them are skipped with the reason.
 //!
 //! ```no_run
 //! # use qserv_operator::check::*;
 //! # async fn example(spec: &qserv_operator::api::catalog_ingest::CatalogIngestSpec) -> Result<(), CheckError> {
-//! let target = CheckTarget::parse("mysql://qsmaster@czar:4040", Some("mysql://root@ref:3306"), "case01", true)?;
+//! let target = CheckTarget::parse("mysql://qsmaster@czar:4040", Some("mysql://root@ref:3306"), "case01", false)?;
 //! let mut plan = CheckPlan::from_spec(spec)?;
 //! plan.queries = Some("queries".into());
 //! let report = run_checks(&target, &plan).await?;

@@ -269,9 +269,9 @@ fn skip_quoted(bytes: &[u8], start: usize) -> usize {
 }
 
 impl TestQuery {
-    /// Why this query cannot run when the Qserv side is not a real Qserv (local mode), if it
+    /// Why this query cannot run when the Qserv side lacks Qserv's own SQL functions, if it
     /// cannot: it calls Qserv-only functions on either side.
-    pub fn local_mode_blocker(&self) -> Option<String> {
+    pub fn needs_qserv_functions(&self) -> Option<String> {
         let mut functions = functions_with_prefix(&self.qserv_sql, &QSERV_ONLY_PREFIXES);
         for f in functions_with_prefix(&self.reference_sql, &QSERV_ONLY_PREFIXES) {
             if !functions.iter().any(|g| g.eq_ignore_ascii_case(&f)) {
@@ -287,7 +287,7 @@ pub fn needs_real_qserv(functions: &[String]) -> Option<String> {
     (!functions.is_empty()).then(|| {
         format!(
             "needs Qserv-only functions ({}), which exist only on a real Qserv and its \
-             reference: skipped in local mode",
+             reference: skipped, the Qserv side does not have them",
             functions.join(", ")
         )
     })
@@ -317,9 +317,9 @@ mod tests {
         assert!(q.sort_result);
         assert!(!q.column_names);
         assert_eq!(
-            q.local_mode_blocker().unwrap(),
+            q.needs_qserv_functions().unwrap(),
             "needs Qserv-only functions (qserv_areaspec_box, scisql_fluxToAbMag), which exist \
-             only on a real Qserv and its reference: skipped in local mode"
+             only on a real Qserv and its reference: skipped, the Qserv side does not have them"
         );
     }
 
@@ -334,7 +334,7 @@ mod tests {
         .unwrap();
         assert_eq!(q.qserv_sql, "SELECT a FROM case01.Object");
         assert!(q.column_names && !q.sort_result);
-        assert!(q.local_mode_blocker().is_none());
+        assert!(q.needs_qserv_functions().is_none());
         let err = parse_query("y", Path::new("y.sql"), "SELECT {X} FROM t", "d").unwrap_err();
         assert!(err.contains("unknown placeholder {X}"), "{err}");
         let err = parse_query("z", Path::new("z.sql"), "-- only a comment\n", "d").unwrap_err();
@@ -393,7 +393,7 @@ mod dir_tests {
         let blocked = dir
             .queries
             .iter()
-            .filter(|q| q.local_mode_blocker().is_some())
+            .filter(|q| q.needs_qserv_functions().is_some())
             .count();
         assert_eq!(blocked, 12);
     }

@@ -15,7 +15,7 @@ use crate::api::catalog_ingest;
 pub enum SkipKind {
     /// A qserv_testdata `*.sql.FIXME` file.
     Fixme,
-    /// Needs Qserv-only functions and the Qserv side is not a real Qserv (local mode).
+    /// Needs Qserv-only functions and the Qserv side does not have them.
     QservOnly,
     /// Compares with the reference, and there is none.
     NoReference,
@@ -36,8 +36,8 @@ pub struct SkippedCheck {
 #[serde(rename_all = "camelCase")]
 pub struct CheckReport {
     pub database: String,
-    /// The Qserv side was not a real Qserv.
-    pub local: bool,
+    /// The Qserv side had no Qserv-only SQL functions: checks calling them were skipped.
+    pub without_qserv_functions: bool,
     pub passed: usize,
     pub failed: usize,
     pub checks: Vec<CheckResult>,
@@ -46,10 +46,10 @@ pub struct CheckReport {
 }
 
 impl CheckReport {
-    pub fn new(database: &str, local: bool) -> Self {
+    pub fn new(database: &str, without_qserv_functions: bool) -> Self {
         CheckReport {
             database: database.to_string(),
-            local,
+            without_qserv_functions,
             passed: 0,
             failed: 0,
             checks: Vec::new(),

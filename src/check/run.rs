@@ -32,7 +32,7 @@ pub async fn run_checks(target: &CheckTarget, plan: &CheckPlan) -> Result<CheckR
         n => n,
     };
     let mut conns = Conns::open(target).await?;
-    let mut report = CheckReport::new(&target.database, target.local);
+    let mut report = CheckReport::new(&target.database, target.without_qserv_functions);
 
     // Without a layout only the row counts and ids are checked.
     report
@@ -45,7 +45,7 @@ pub async fn run_checks(target: &CheckTarget, plan: &CheckPlan) -> Result<CheckR
             report.skip(&check.name, SkipKind::NoReference, spec::NO_REFERENCE);
             continue;
         }
-        match spec::local_mode_blocker(check).filter(|_| target.local) {
+        match spec::needs_qserv_functions(check).filter(|_| target.without_qserv_functions) {
             Some(reason) => report.skip(&check.name, SkipKind::QservOnly, reason),
             None => {
                 let run = spec::run(&mut conns, check, max_sort_bytes);
@@ -74,7 +74,10 @@ pub async fn run_checks(target: &CheckTarget, plan: &CheckPlan) -> Result<CheckR
                 report.skip(&name, SkipKind::NoReference, spec::NO_REFERENCE);
                 continue;
             };
-            if let Some(reason) = query.local_mode_blocker().filter(|_| target.local) {
+            if let Some(reason) = query
+                .needs_qserv_functions()
+                .filter(|_| target.without_qserv_functions)
+            {
                 report.skip(&name, SkipKind::QservOnly, reason);
                 continue;
             }
@@ -113,10 +116,15 @@ pub async fn run_for_ingest(
     spec: &CatalogIngestSpec,
     qserv_url: &str,
     reference_url: Option<&str>,
-    local: bool,
+    without_qserv_functions: bool,
     rows_read: &BTreeMap<String, u64>,
 ) -> Result<CheckReport, CheckError> {
-    let target = CheckTarget::parse(qserv_url, reference_url, &spec.database, local)?;
+    let target = CheckTarget::parse(
+        qserv_url,
+        reference_url,
+        &spec.database,
+        without_qserv_functions,
+    )?;
     let plan = CheckPlan::from_spec(spec)?.with_rows_read(rows_read);
     run_checks(&target, &plan).await
 }

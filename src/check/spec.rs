@@ -17,8 +17,8 @@ use crate::api::catalog_ingest::{CheckSpec, Expect};
 pub const NO_REFERENCE: &str =
     "no reference database (QservCluster spec.reference.enabled is false): nothing to compare with";
 
-/// Why `check` cannot run when the Qserv side is not a real Qserv, if it cannot.
-pub fn local_mode_blocker(check: &CheckSpec) -> Option<String> {
+/// Why `check` cannot run when the Qserv side lacks Qserv's own SQL functions, if it cannot.
+pub fn needs_qserv_functions(check: &CheckSpec) -> Option<String> {
     needs_real_qserv(&functions_with_prefix(&check.sql, &QSERV_ONLY_PREFIXES))
 }
 

@@ -16,15 +16,16 @@ use crate::load::endpoint::reason;
 /// The two servers and the database the checks run on.
 #[derive(Clone, Debug)]
 pub struct CheckTarget {
-    /// Qserv's query endpoint (the czar; in local mode a MariaDB over the workers' chunks).
+    /// Qserv's query endpoint (the czar).
     pub qserv: Endpoint,
     /// The plain MariaDB holding the unpartitioned copies; without one, the checks comparing
     /// with it are skipped and row counts are checked against the rows read only.
     pub reference: Option<Endpoint>,
     /// Database name on both sides.
     pub database: String,
-    /// The Qserv side is not a real Qserv: checks needing Qserv-only functions are skipped.
-    pub local: bool,
+    /// The Qserv side lacks Qserv's own SQL functions (`scisql_*`, `qserv_areaspec_*`): checks
+    /// calling them are skipped.
+    pub without_qserv_functions: bool,
 }
 
 impl CheckTarget {
@@ -32,13 +33,13 @@ impl CheckTarget {
         qserv: &str,
         reference: Option<&str>,
         database: &str,
-        local: bool,
+        without_qserv_functions: bool,
     ) -> Result<Self, CheckError> {
         Ok(CheckTarget {
             qserv: Endpoint::parse(qserv)?,
             reference: reference.map(Endpoint::parse).transpose()?,
             database: database.to_string(),
-            local,
+            without_qserv_functions,
         })
     }
 }
@@ -132,8 +133,8 @@ async fn use_database(
     side: compare::Side,
 ) -> Result<Conn, CheckError> {
     let opts = endpoint.opts();
-    // In local mode the host is a Service name the runtime maps to a loopback port.
-    let (host, port) = crate::local::addresses::resolve(opts.ip_or_hostname(), opts.tcp_port());
+    // A Service name, reached where the address map says (crate::connect_to).
+    let (host, port) = crate::connect_to::resolve(opts.ip_or_hostname(), opts.tcp_port());
     let opts = mysql_async::OptsBuilder::from_opts(opts.clone())
         .ip_or_hostname(host)
         .tcp_port(port)

@@ -504,7 +504,8 @@ mod tests {
         ];
         check.skipped = vec![crate::api::catalog_ingest::SkippedCheck {
             name: "0012_areaspec".into(),
-            reason: "needs qserv_areaspec_box (Qserv-only UDF) in local mode".into(),
+            reason: "needs qserv_areaspec_box (Qserv-only UDF), which the Qserv side does not have"
+                .into(),
         }];
         let mut reports = partition_reports();
         reports.extend([load, check]);

@@ -47,7 +47,7 @@ impl Endpoint {
         };
         // In local mode the host is a Service name the runtime maps to a loopback port.
         let (host, port) =
-            crate::local::addresses::resolve(self.opts.ip_or_hostname(), self.opts.tcp_port());
+            crate::connect_to::resolve(self.opts.ip_or_hostname(), self.opts.tcp_port());
         let opts = mysql_async::OptsBuilder::from_opts(self.opts.clone())
             .ip_or_hostname(host)
             .tcp_port(port);

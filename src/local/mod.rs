@@ -1,6 +1,5 @@
 //! Local mode: what stands in for a Kubernetes cluster on machines that cannot run one.
 
-pub mod addresses;
 pub mod apiserver;
 pub mod mode;
 pub mod replication;

@@ -10,8 +10,9 @@ use tokio::task::JoinHandle;
 
 use super::apiserver::{LocalApiServer, Options as ApiOptions};
 use super::runtime::{Runtime, RuntimeHandle, RuntimeOptions};
-use super::{addresses, simulators};
+use super::simulators;
 use crate::cluster::{self, ControllerOptions};
+use crate::connect_to;
 use crate::ingest::{self, IngestOptions};
 
 /// How to start local mode.
@@ -91,7 +92,7 @@ impl LocalMode {
         // The controllers in this process reach the pods' servers (the scale-down guard asks
         // the workers) through the runtime's address map.
         let address_map = runtime.address_map_path();
-        addresses::register_map(&address_map);
+        connect_to::register_map(&address_map);
 
         let (stop, stop_rx) = watch::channel(false);
         let mut controllers = Vec::new();
@@ -162,7 +163,7 @@ impl LocalMode {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(10), c).await;
         }
         self.runtime.shutdown().await;
-        addresses::unregister_map(&self.address_map);
+        connect_to::unregister_map(&self.address_map);
         self.server.shutdown().await;
     }
 }

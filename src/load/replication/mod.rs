@@ -24,7 +24,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::local::addresses::resolve_url;
+use crate::connect_to::resolve_url;
 pub use error::{ReplicationError, Result, RetryPolicy};
 pub(crate) use files::file_chunks;
 use transport::{location_of, str_of, transactions_of, urlencode};

@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::{API_VERSION, ChunkLocation, ReplicationClient, ReplicationError, Result, Transaction};
-use crate::local::addresses::resolve_url;
+use crate::connect_to::resolve_url;
 
 impl ReplicationClient {
     pub(super) async fn post(&self, path: &str, what: &str, body: Value) -> Result<Value> {

@@ -146,7 +146,7 @@ pub(super) async fn publish(s: &Shared, database: &str) -> Outcome {
 /// `mysql://user[:password]@host:port/db/table` as FederatedX wants it, the host resolved
 /// through the local address map.
 fn federated_connection(mysql_url: &str, database: &str, table: &str) -> String {
-    let resolved = crate::local::addresses::resolve_url(mysql_url);
+    let resolved = crate::connect_to::resolve_url(mysql_url);
     let base = resolved.trim_end_matches('/');
     // Drop a database path of the worker URL: FederatedX wants exactly db/table.
     let (scheme, rest) = base.split_once("://").unwrap_or(("mysql", base));

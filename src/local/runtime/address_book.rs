@@ -1,4 +1,4 @@
-//! Builds the address map (see [`crate::local::addresses`]) from the pods' live ports and the
+//! Builds the address map (see [`crate::connect_to`]) from the pods' live ports and the
 //! Services:
 //! - `<pod>.<subdomain>:<containerPort>` for every port a running container of a pod with
 //!   `spec.subdomain` serves (StatefulSet pods get their `serviceName` as subdomain), whether
@@ -19,7 +19,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
 
 use super::context::{Ctx, PodLive};
-use crate::local::addresses::AddressMap;
+use crate::connect_to::AddressMap;
 
 pub fn compute(ctx: &Ctx) -> AddressMap {
     let live = ctx.live().clone();

@@ -10,7 +10,7 @@ use tokio::sync::Notify;
 
 use super::RuntimeOptions;
 use super::stores::Stores;
-use crate::local::addresses::AddressMap;
+use crate::connect_to::AddressMap;
 
 /// What the kubelet knows of a running pod that the API objects do not say.
 #[derive(Debug, Clone, Default, PartialEq)]

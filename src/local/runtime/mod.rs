@@ -18,7 +18,7 @@
 //!     own unix socket. The image's `args` and `my.cnf` are not used.
 //!   - `command[0]` (or `args[0]` when `command` is empty) `qserv-operator` → this binary
 //!     ([`RuntimeOptions::operator_binary`]) with the rest as args, `$(VAR)` expanded, the
-//!     container's env plus [`crate::local::addresses::ENV`], cwd = the pod's scratch dir,
+//!     container's env plus [`crate::connect_to::ENV`], cwd = the pod's scratch dir,
 //!     stdout/stderr to `<state>/logs/<ns>/<pod>/<container>.log`. **Paths**: an arg or env
 //!     value that starts with a volume's `mountPath` (or `--flag=<mountPath>...`) is rewritten
 //!     to the local directory backing that volume.
@@ -71,7 +71,7 @@ use tokio::task::JoinHandle;
 pub use error::RuntimeError;
 pub use simulator::{PodContext, ReadyWithoutServing, SimulatedContainer, Simulator, SimulatorKey};
 
-use crate::local::addresses::AddressMap;
+use crate::connect_to::AddressMap;
 use context::Ctx;
 use kubelet::Kubelet;
 

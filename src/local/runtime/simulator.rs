@@ -31,7 +31,7 @@ use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::{Container, Pod};
 
 use super::error::RuntimeError;
-use crate::local::addresses::AddressMap;
+use crate::connect_to::AddressMap;
 
 /// What a simulator gets to start one container.
 #[derive(Clone)]

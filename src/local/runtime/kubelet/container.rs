@@ -13,7 +13,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::env;
 use super::volumes::{Backing, Mounts};
-use crate::local::addresses::ENV as ADDRESSES_ENV;
+use crate::connect_to;
 use crate::local::runtime::context::Ctx;
 use crate::local::runtime::mariadb;
 use crate::local::runtime::process::{ProcessSpec, Supervised};
@@ -21,6 +21,9 @@ use crate::local::runtime::simulator::{
     self, COMPONENT_LABEL, PodContext, ReadyWithoutServing, SimulatedContainer, Simulator,
 };
 use crate::local::runtime::workloads::template::now;
+
+/// The check step's setting (`JobArgs::without_qserv_functions`).
+const WITHOUT_QSERV_FUNCTIONS_ENV: &str = "QSERV_OPERATOR_WITHOUT_QSERV_FUNCTIONS";
 
 /// What stands in for the container's image.
 #[derive(Clone)]
@@ -277,10 +280,14 @@ impl ContainerRun {
                     .iter()
                     .map(|(k, v)| (k.clone(), mounts.rewrite(v)))
                     .collect();
+                // What every process of this binary needs in local mode: where Service names
+                // answer (no cluster DNS), and that the query endpoint is a plain MariaDB
+                // without Qserv's SQL functions (simulators.rs).
                 envs.push((
-                    ADDRESSES_ENV.into(),
+                    connect_to::ENV.into(),
                     ctx.address_map_path().display().to_string(),
                 ));
+                envs.push((WITHOUT_QSERV_FUNCTIONS_ENV.into(), "true".into()));
                 envs.extend(ctx.opts.process_env.iter().cloned());
                 let spec = ProcessSpec {
                     program: ctx.opts.operator_binary.clone(),

@@ -1,8 +1,14 @@
-//! Local mode has no cluster DNS: a Service name such as `qserv-ci-worker-0.qserv-ci-worker`
-//! port 3306 must reach the `mariadbd` the local runtime started for that pod, on some free
-//! loopback port. The runtime keeps an address map file (`"host:port"` → `"127.0.0.1:port"`)
-//! and hands its path to every child process in [`ENV`]; clients call [`resolve`] before they
-//! connect. Without the variable (on a real cluster) `resolve` is the identity.
+//! Where a `host:port` is really reached from this process, like curl's `--connect-to`.
+//!
+//! Clients of this crate name what they talk to as the cluster does: Service and pod DNS
+//! names (`qserv-ci-worker-0.qserv-ci-worker:3306`, `http://qserv-ci-repl-ctl:8080`). Outside the
+//! cluster's DNS those names do not resolve: a person running `qserv-operator check` or `query`
+//! on a laptop through `kubectl port-forward`, or a Job of local mode, whose pods listen on free
+//! loopback ports. An address map says where each `host:port` answers instead: a JSON file
+//! `{"entries": {"host:port": "ip:port"}}` named by [`ENV`], re-read at each connection (the
+//! ports behind it may move while a client runs), or registered in-process with
+//! [`register_map`]. Every client resolves through [`resolve`] / [`resolve_url`] before it
+//! connects; without a map (on a real cluster) both are the identity.
 //!
 //! A host is matched as written and with the usual cluster suffixes stripped
 //! (`.svc.cluster.local`, `.svc`, `.<namespace>`), so `a.b.ns.svc.cluster.local`, `a.b.ns` and
@@ -17,7 +23,7 @@ use std::sync::RwLock;
 use serde::{Deserialize, Serialize};
 
 /// Environment variable naming the address map file.
-pub const ENV: &str = "QSERV_LOCAL_ADDRESSES";
+pub const ENV: &str = "QSERV_OPERATOR_CONNECT_TO";
 
 /// `"host:port"` → the loopback address that serves it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,8 +54,8 @@ impl AddressMap {
         std::fs::rename(&tmp, path)
     }
 
-    pub fn insert(&mut self, host: &str, port: u16, local: SocketAddr) {
-        self.entries.insert(format!("{host}:{port}"), local);
+    pub fn insert(&mut self, host: &str, port: u16, reached_at: SocketAddr) {
+        self.entries.insert(format!("{host}:{port}"), reached_at);
     }
 
     pub fn remove_host(&mut self, host: &str) {
@@ -57,7 +63,7 @@ impl AddressMap {
         self.entries.retain(|k, _| !k.starts_with(&prefix));
     }
 
-    /// The local address for `host:port`, trying the host without cluster DNS suffixes too.
+    /// Where `host:port` is reached, trying the host without cluster DNS suffixes too.
     pub fn get(&self, host: &str, port: u16) -> Option<SocketAddr> {
         candidates(host).find_map(|h| self.entries.get(&format!("{h}:{port}")).copied())
     }
@@ -81,8 +87,9 @@ fn candidates(host: &str) -> impl Iterator<Item = String> {
     out.into_iter()
 }
 
-/// Maps registered in this process: the operator and the runtime of `qserv-operator local`
-/// (and tests) share one process, where an environment variable would be a process-wide race.
+/// Maps registered in this process: where a program runs the operator beside whatever serves
+/// the mapped addresses (local mode, tests), an environment variable would be a process-wide
+/// race.
 static REGISTERED: RwLock<Vec<PathBuf>> = RwLock::new(Vec::new());
 
 /// Makes [`resolve`] in this process consult the map at `path` (before [`ENV`]).
@@ -93,7 +100,7 @@ pub fn register_map(path: &Path) {
     }
 }
 
-/// Undoes [`register_map`] (a runtime that shuts down).
+/// Undoes [`register_map`].
 pub fn unregister_map(path: &Path) {
     REGISTERED
         .write()
@@ -101,8 +108,8 @@ pub fn unregister_map(path: &Path) {
         .retain(|p| p != path);
 }
 
-/// Where `host:port` is reached from this process: the local-mode mapping of the first
-/// registered map, or of the map [`ENV`] names, that has it; else `host:port` unchanged.
+/// Where `host:port` is reached from this process: the entry of the first registered map, or
+/// of the map [`ENV`] names, that has it; else `host:port` unchanged.
 pub fn resolve(host: &str, port: u16) -> (String, u16) {
     let mut paths: Vec<PathBuf> = REGISTERED.read().unwrap_or_else(|p| p.into_inner()).clone();
     paths.extend(std::env::var_os(ENV).map(PathBuf::from));
@@ -113,7 +120,7 @@ pub fn resolve(host: &str, port: u16) -> (String, u16) {
                     return (addr.ip().to_string(), addr.port());
                 }
             }
-            Err(e) => tracing::warn!(%e, "cannot read a local address map"),
+            Err(e) => tracing::warn!(%e, "cannot read an address map"),
         }
     }
     (host.to_string(), port)
