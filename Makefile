@@ -11,8 +11,8 @@ deps:
 
 ## Formatting, lints and the whole test suite (what CI runs).
 test: deps
-	$(CARGO) fmt --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) test
 
 ## Try the operator: check the examples offline, then the demo (local mode: the example

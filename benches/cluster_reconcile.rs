@@ -21,10 +21,10 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
+use qserv_local::{LocalMode, LocalOptions};
 use qserv_operator::api::QservCluster;
 use qserv_operator::api::condition::{READY, is_true};
 use qserv_operator::cluster::build::{self, GeneratedSecrets};
-use qserv_operator::local::{LocalMode, LocalOptions};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 

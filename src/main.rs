@@ -180,7 +180,7 @@ async fn run_local(
     fake_pods: bool,
     no_controllers: bool,
 ) -> anyhow::Result<()> {
-    use qserv_operator::local::{LocalMode, LocalOptions};
+    use qserv_local::{LocalMode, LocalOptions};
     let local = LocalMode::start(LocalOptions {
         state_dir: state_dir.clone(),
         api_port: port,

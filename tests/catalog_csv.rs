@@ -14,8 +14,9 @@ use arrow_schema::DataType;
 use common::{data_dir, float, path_str, python, temp_dir};
 use qserv_operator::api::catalog_ingest::CatalogIngest;
 use qserv_operator::catalog::{
-    CatalogReader, CsvOptions, CsvReader, InputFormat, schema_from_ddl_file, spec,
+    CatalogReader, CsvOptions, CsvReader, InputFormat, schema_from_ddl_file,
 };
+use qserv_operator::from_spec::catalog as spec;
 use serde_json::{Value, json};
 
 fn case01() -> PathBuf {

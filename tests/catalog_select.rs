@@ -7,8 +7,9 @@ use catalog_util as common;
 use common::{json_value, macs2243, path_str, python, temp_dir};
 use qserv_operator::api::catalog_ingest::{BandFilter, CatalogIngest};
 use qserv_operator::catalog::{
-    CatalogReader, InputFormat, ParquetReader, SelectionSpec, TableReader, spec,
+    CatalogReader, InputFormat, ParquetReader, SelectionSpec, TableReader,
 };
+use qserv_operator::from_spec::catalog as spec;
 use serde_json::Value;
 
 fn example() -> CatalogIngest {

@@ -9,11 +9,11 @@ use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client, ResourceExt};
+use qserv_local::apiserver::{LocalApiServer, Options};
 use qserv_operator::api::QservCluster;
 use qserv_operator::api::condition::{self, DEGRADED, READY};
 use qserv_operator::api::qserv_cluster::ClusterPhase;
 use qserv_operator::cluster::{self, ControllerOptions};
-use qserv_operator::local::apiserver::{LocalApiServer, Options};
 use serde_json::{Value, json};
 
 const TIMEOUT: Duration = Duration::from_secs(20);

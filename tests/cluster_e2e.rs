@@ -14,9 +14,9 @@ use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Secret};
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::{Api, ResourceExt};
 use mysql_async::prelude::Queryable;
+use qserv_local::LocalMode;
 use qserv_operator::api::QservCluster;
 use qserv_operator::api::condition::{self, DEGRADED, READY};
-use qserv_operator::local::LocalMode;
 use serde_json::json;
 
 fn root_password(secret: &Secret) -> String {

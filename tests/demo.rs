@@ -9,7 +9,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use qserv_operator::local::runtime::process::send_signal;
+use qserv_local::runtime::process::send_signal;
 use rustix::process::Signal;
 
 const BIN: &str = env!("CARGO_BIN_EXE_qserv-operator");

@@ -70,7 +70,7 @@ fn dockerfile_is_multi_stage_non_root_and_installs_the_binary_the_chart_runs() {
     assert_eq!(uid, 65532);
 
     // The binary lands where the chart's Deployment runs it, and on PATH for the Jobs
-    // (`command: [qserv-operator]`, src/ingest/plan.rs) and ENTRYPOINT.
+    // (`command: [qserv-operator]`, crates/qserv-operator/src/ingest/plan.rs) and ENTRYPOINT.
     let binary = chart_command();
     assert_eq!(binary, "/usr/local/bin/qserv-operator");
     assert!(

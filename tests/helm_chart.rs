@@ -26,8 +26,8 @@ use kube::api::{
 };
 use kube::discovery::Scope;
 use kube::{Api, Client, ResourceExt};
+use qserv_local::apiserver::{LocalApiServer, Options};
 use qserv_operator::api::{CatalogIngest, QservCluster};
-use qserv_operator::local::apiserver::{LocalApiServer, Options};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};

@@ -11,12 +11,12 @@ use std::collections::BTreeMap;
 use common::local::{apply, eventually, ingest_from, kubectl_ok, shared_data, start};
 use kube::Api;
 use mysql_async::prelude::Queryable;
+use qserv_local::LocalMode;
+use qserv_local::simulators::replication_faults;
 use qserv_operator::api::CatalogIngest;
 use qserv_operator::api::catalog_ingest::{CatalogIngestStatus, IngestPhase};
 use qserv_operator::api::condition::{self, READY};
 use qserv_operator::load::replication::ReplicationClient;
-use qserv_operator::local::LocalMode;
-use qserv_operator::local::simulators::replication_faults;
 
 /// Applies the example QservCluster with kubectl and waits until kubectl says it is Ready.
 async fn ready_cluster(local: &LocalMode) {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use qserv_operator::local::apiserver::{LocalApiServer, Options};
+use qserv_local::apiserver::{LocalApiServer, Options};
 use serde_json::Value;
 
 const KUBECTL: &str = "/usr/bin/kubectl";

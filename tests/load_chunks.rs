@@ -1,5 +1,5 @@
 //! The direct chunk loader on two real MariaDB workers: case01 Object (director, with overlap)
-//! and Source (child) partitioned through `from_spec::table_plan` as a CatalogIngest would,
+//! and Source (child) partitioned through `from_spec::partition::table_plan` as a CatalogIngest would,
 //! then loaded. Counts are checked against the chunk files, re-runs replace, failures name the
 //! file, table and row and leave the previous tables intact with no staging table behind.
 
@@ -11,11 +11,11 @@ use std::sync::OnceLock;
 use mysql_async::Conn;
 use mysql_async::prelude::Queryable;
 use qserv_operator::api::CatalogIngest;
+use qserv_operator::from_spec::partition::table_plan;
 use qserv_operator::load::chunk_tables::{DUMMY_CHUNK, chunk_table, overlap_table};
 use qserv_operator::load::{
     ChunkFiles, ChunkLoad, ChunkLoadSummary, Endpoint, LoadError, TableDdl, load_chunks,
 };
-use qserv_operator::partition::from_spec::table_plan;
 use qserv_operator::partition::{PartitionConfig, partition_files};
 
 use common::mariadb::{MariaDb, free_port};

@@ -12,8 +12,8 @@ use kube::api::{
     WatchEvent, WatchParams,
 };
 use kube::runtime::watcher;
+use qserv_local::apiserver::{LocalApiServer, Options};
 use qserv_operator::api::{CatalogIngest, QservCluster};
-use qserv_operator::local::apiserver::{LocalApiServer, Options};
 use serde_json::{Value, json};
 
 /// Only a guard against a hang: events arrive at once, the test never waits this long.

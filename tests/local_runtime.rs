@@ -18,9 +18,9 @@ use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::wait::await_condition;
 use kube::{Resource, ResourceExt};
 use mysql_async::prelude::Queryable;
-use qserv_operator::local::apiserver::{LocalApiServer, Options};
-use qserv_operator::local::runtime::process::is_alive;
-use qserv_operator::local::runtime::{
+use qserv_local::apiserver::{LocalApiServer, Options};
+use qserv_local::runtime::process::is_alive;
+use qserv_local::runtime::{
     PodContext, Runtime, RuntimeError, RuntimeHandle, RuntimeOptions, SimulatedContainer, Simulator,
 };
 use serde::de::DeserializeOwned;

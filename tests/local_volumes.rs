@@ -13,10 +13,10 @@ use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod};
 use kube::api::{DeleteParams, PostParams};
 use kube::runtime::wait::await_condition;
 use kube::{Api, Resource};
+use qserv_local::{LocalMode, LocalOptions};
 use qserv_operator::api::CatalogIngest;
 use qserv_operator::api::catalog_ingest::IngestPhase;
 use qserv_operator::api::condition::{self, READY};
-use qserv_operator::local::{LocalMode, LocalOptions};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::Api;
 use kube::api::{Patch, PatchParams};
+use qserv_local::apiserver::{LocalApiServer, Options};
 use qserv_operator::api::QservCluster;
-use qserv_operator::local::apiserver::{LocalApiServer, Options};
 
 const LEASE: &str = "qserv-operator-leader";
 

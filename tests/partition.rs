@@ -651,12 +651,12 @@ fn hdf5_rows_partition_by_their_astropy_positions() {
     assert_eq!(index.lines().count(), 10000);
 }
 
-/// A CatalogIngest table goes through `from_spec::table_plan`: case01's Object TSV with its
+/// A CatalogIngest table goes through `from_spec::partition::table_plan`: case01's Object TSV with its
 /// MySQL schema read through the catalog reader, and a regular table refused.
 #[test]
 fn catalog_ingest_tables_plan_their_partitioning() {
     use qserv_operator::api::CatalogIngest;
-    use qserv_operator::partition::from_spec::table_plan;
+    use qserv_operator::from_spec::partition::table_plan;
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let ingest: CatalogIngest = serde_norway::from_str(
         &std::fs::read_to_string(root.join("examples/catalogingest-case01.yaml")).unwrap(),

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::MariaDb;
 use mysql_async::prelude::Queryable;
+use qserv_local::replication::{ReplicationStandIn, StandInConfig, StandInWorker};
 use qserv_operator::api::catalog_ingest::TableRole;
 use qserv_operator::load::ingest::{
     IngestError, IngestOptions, IngestPlan, Outcome, TablePlan, run_ingest,
@@ -22,7 +23,6 @@ use qserv_operator::load::replication::{
     Column, Contribution, CsvDialect, ReplicationClient, ReplicationError, RetryPolicy, TableKind,
     TableRegistration,
 };
-use qserv_operator::local::replication::{ReplicationStandIn, StandInConfig, StandInWorker};
 use qserv_operator::partition::{ConfigStore, Options, PartitionConfig, partition_files};
 use serde_json::{Value, json};
 
@@ -891,7 +891,7 @@ async fn the_case01_manifest_ingests_through_the_spec_plan() {
             out = out.join("0");
         }
         let (config, opts) =
-            qserv_operator::partition::from_spec::table_plan(&spec, table, &case01(), &out)
+            qserv_operator::from_spec::partition::table_plan(&spec, table, &case01(), &out)
                 .unwrap();
         partition_files(&config, &opts).unwrap();
     }

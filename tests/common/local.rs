@@ -10,8 +10,8 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::ListParams;
 use kube::{Api, ResourceExt};
+use qserv_local::{LocalMode, LocalOptions};
 use qserv_operator::api::{CatalogIngest, QservCluster};
-use qserv_operator::local::{LocalMode, LocalOptions};
 
 pub const KUBECTL: &str = "/usr/bin/kubectl";
 

@@ -1,7 +1,7 @@
 //! A throwaway MariaDB server for tests: its own data directory (a temp dir), a free loopback
 //! port, `root` without a password, `local_infile` on. Tests never depend on the machine's own
 //! server. The install command, server flags and handshake check are the local runtime's
-//! (`qserv_operator::local::runtime::mariadb`).
+//! (`qserv_local::runtime::mariadb`).
 //!
 //! The server runs under a tiny `sh` supervisor whose stdin is a pipe held by this process.
 //! When the handle is dropped, or when the test process ends in any way (a `static` is never
@@ -17,7 +17,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use qserv_operator::local::runtime::mariadb;
+use qserv_local::runtime::mariadb;
 
 pub struct MariaDb {
     port: u16,

@@ -19,8 +19,8 @@ use std::time::Instant;
 use anyhow::Context as _;
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use kube::Api;
+use qserv_local::{LocalMode, LocalOptions};
 use qserv_operator::api::{CatalogIngest, QservCluster};
-use qserv_operator::local::{LocalMode, LocalOptions};
 use qserv_operator::telemetry;
 
 use apply::{Applier, CATALOGS};

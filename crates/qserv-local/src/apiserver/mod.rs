@@ -1,0 +1,285 @@
+//! An embedded, in-memory, Kubernetes-compatible API server for local mode and tests: the real
+//! `kube::Client` and the real `kubectl` talk to it over plain HTTP on 127.0.0.1.
+//!
+//! # What it does
+//! - Discovery (`/version`, `/api`, `/api/v1`, `/apis`, `/apis/<g>`, `/apis/<g>/<v>`, and the
+//!   aggregated `apidiscovery.k8s.io/v2` form kubectl asks for) for the
+//!   built-in kinds in `resources.rs` and every CRD stored through it (shortNames and
+//!   categories included, so `kubectl get qsc` works).
+//! - get, list (label selectors; field selectors on any dotted path), watch (see `watch.rs`),
+//!   create, update with resourceVersion preconditions (409), merge / strategic / JSON patch
+//!   (`patch.rs`), server-side apply with managedFields (`apply.rs`), delete with
+//!   finalizers and ownerReference cascade, deletecollection, the `/status` subresource,
+//!   `dryRun=All`, errors as `Status` objects (`errors.rs`), Table output (`table.rs`).
+//! - One global resourceVersion; `generation` bumped when anything outside metadata (and
+//!   status, for kinds with the subresource) changes.
+//! - Custom resources are pruned (or, with `fieldValidation=Strict` as kubectl sends, rejected
+//!   with 400 for unknown fields), defaulted from the schema, and validated → 422 with field
+//!   paths: `type` (incl. int-or-string), `nullable`, `required`, `enum`, `minimum`/`maximum`,
+//!   `minLength`/`maxLength`, `minItems`/`maxItems`, and the CEL rules through
+//!   `qserv_operator::api::cel::check_cel_rules` (with the old object on update, so transition rules
+//!   such as the immutable `spec.partitioning` hold). Not validated: `format`, `pattern`,
+//!   `multipleOf`, `uniqueItems`, list-type uniqueness, `metadata` beyond the name (see
+//!   `schema.rs`).
+//!
+//! # Limits (what it does not do)
+//! - No authentication, authorization, TLS, admission webhooks, API priority and fairness,
+//!   aggregated API servers, conversion webhooks (one stored form per group/resource; reading
+//!   through another version only rewrites `apiVersion`), or protobuf beyond what kubectl's
+//!   generators send for Namespaces, ConfigMaps and Secrets (`protobuf.rs`): other protobuf
+//!   requests (e.g. `kubectl create deployment`) get 415; responses are always JSON.
+//! - OpenAPI v3 documents carry no schemas, only what makes kubectl validate through the
+//!   server (`fieldValidation=Strict`, see `openapi.rs`): `kubectl explain` does not work;
+//!   `/openapi/v2` is 404.
+//! - Server-side apply approximates field ownership: the applied configuration is merged into
+//!   the live object (objects merged, lists replaced whole — even `listType: map` lists such as
+//!   conditions), each manager's fields are recorded in `managedFields`, fields a manager stops
+//!   applying are removed unless another manager claims them, and changing a field another
+//!   manager owns is a 409 conflict unless forced: see `apply.rs` and `ownership.rs`. Strategic merge patch guesses list merge keys: see `strategic.rs`.
+//! - Built-in kinds are stored as sent, beyond the name and label syntax every object gets
+//!   (`meta.rs`): no defaulting or validation of Pods, StatefulSets and the like, and no controllers (nothing creates Pods for a StatefulSet — that is the local
+//!   runtime's job). Of conversions, only core/v1 ↔ events.k8s.io/v1 Events (`events.rs`).
+//! - Deletion is immediate unless finalizers are present (then `deletionTimestamp` until they
+//!   are removed; no new ones may be added): Foreground propagation behaves as Background;
+//!   Orphan removes the ownerReferences of dependents. As the garbage collector would, an
+//!   object written with ownerReferences only to owners that no longer exist is deleted right
+//!   after the write. Namespaces are deleted at once with their contents (no `Terminating`).
+//! - list ignores `limit`/`continue` (one page) and `resourceVersionMatch` (always the
+//!   latest); watch history is bounded (`Options::watch_history`), older versions get 410.
+//! - Subresources other than `status` (`log`, `exec`, `attach`, `portforward`, `scale`,
+//!   `eviction`, `binding`) are 404.
+//! - Everything lives in memory and is lost when the server stops.
+
+mod apply;
+mod delete;
+mod discovery;
+mod errors;
+mod events;
+mod faults;
+mod handlers;
+mod http;
+mod meta;
+mod openapi;
+mod ownership;
+mod patch;
+mod protobuf;
+mod resources;
+mod schema;
+mod selectors;
+mod store;
+mod strategic;
+mod table;
+mod watch;
+mod write;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::task::JoinSet;
+
+pub use errors::{ApiError, Cause};
+use store::Store;
+
+/// How to start the server.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// Where to write a kubeconfig pointing at the server (None: write none).
+    pub kubeconfig_out: Option<PathBuf>,
+    /// Install the QservCluster and CatalogIngest CRDs from the Rust types at start.
+    pub install_crds: bool,
+    /// How many events watches can resume from; older resourceVersions get 410 Gone.
+    pub watch_history: usize,
+    /// How often watches that allow bookmarks get one.
+    pub bookmark_interval: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            port: 0,
+            kubeconfig_out: None,
+            install_crds: true,
+            watch_history: 10_000,
+            bookmark_interval: Duration::from_secs(10),
+        }
+    }
+}
+
+/// State shared by all connections.
+pub(crate) struct Shared {
+    store: Mutex<Store>,
+    faults: faults::Faults,
+    address: String,
+    bookmark_interval: Duration,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Shared {
+    /// The store lock. Critical sections are short and never await; a panic while holding it
+    /// cannot leave an object half-written (writes are single map inserts), so poison is ignored.
+    fn lock(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A running server; dropping it stops the server too.
+pub struct LocalApiServer {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    kubeconfig: Option<PathBuf>,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl LocalApiServer {
+    /// Binds, installs our CRDs if asked, writes the kubeconfig, and serves in the background.
+    pub async fn start(opts: Options) -> Result<Self, ApiError> {
+        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, opts.port))
+            .await
+            .map_err(ApiError::Bind)?;
+        let addr = listener.local_addr().map_err(ApiError::Bind)?;
+        let mut store = Store::new(opts.watch_history);
+        if opts.install_crds {
+            install_crds(&mut store)?;
+        }
+        let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
+        let shared = Arc::new(Shared {
+            store: Mutex::new(store),
+            faults: faults::Faults::default(),
+            address: addr.to_string(),
+            bookmark_interval: opts.bookmark_interval,
+            shutdown: shutdown_rx.clone(),
+        });
+        if let Some(path) = &opts.kubeconfig_out {
+            write_kubeconfig(path, &format!("http://{addr}"))?;
+        }
+        let task = tokio::spawn(serve(listener, shared.clone(), shutdown_rx));
+        tracing::info!(%addr, "local API server listening");
+        Ok(LocalApiServer {
+            addr,
+            shared,
+            kubeconfig: opts.kubeconfig_out,
+            shutdown,
+            task,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn kubeconfig_path(&self) -> Option<&Path> {
+        self.kubeconfig.as_deref()
+    }
+
+    /// A client for the server, namespace `default`.
+    pub fn client(&self) -> Result<kube::Client, ApiError> {
+        let url = self
+            .url()
+            .parse()
+            .map_err(|e| ApiError::Client(format!("server URL: {e}")))?;
+        kube::Client::try_from(kube::Config::new(url)).map_err(|e| ApiError::Client(e.to_string()))
+    }
+
+    /// Fault injection: the next `times` requests whose `METHOD /path` contains
+    /// `path_contains` (`/configmaps`, or `PATCH /apis/apps/v1/…` for one verb) get a
+    /// `Status` with `code` (e.g. 500, 409) instead of being served. Note that kube::Client
+    /// retries 429, 503 and 504 by itself.
+    pub fn fail_requests(&self, path_contains: &str, code: u16, times: usize) {
+        self.shared.faults.add(path_contains, code, times);
+    }
+
+    /// Ends every fault added by [`LocalApiServer::fail_requests`] that is not used up yet.
+    pub fn clear_faults(&self) {
+        self.shared.faults.clear();
+    }
+
+    /// Fault injection: ends every open watch stream; clients resume from their last
+    /// resourceVersion (or relist on 410).
+    pub fn drop_watches(&self) {
+        self.shared.lock().drop_watchers();
+    }
+
+    /// Stops accepting, ends watches and open connections, and waits for the server task.
+    pub async fn shutdown(self) {
+        let LocalApiServer { shutdown, task, .. } = self;
+        // Nobody listening means the server task already ended: nothing to stop.
+        let _ = shutdown.send(true);
+        if let Err(e) = task.await {
+            tracing::warn!(%e, "local API server task ended abnormally");
+        }
+    }
+}
+
+async fn serve(
+    listener: tokio::net::TcpListener,
+    shared: Arc<Shared>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let shared = shared.clone();
+                    connections.spawn(async move {
+                        let service = service_fn(move |req| handlers::handle(shared.clone(), req));
+                        let conn = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), service);
+                        if let Err(e) = conn.await {
+                            tracing::debug!(%e, "connection ended");
+                        }
+                    });
+                }
+                Err(e) => tracing::warn!(%e, "accept failed"),
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            _ = shutdown.changed() => break,
+        }
+    }
+    connections.abort_all();
+}
+
+fn install_crds(store: &mut Store) -> Result<(), ApiError> {
+    let rt = store
+        .find("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+        .ok_or(ApiError::NoRoute)?;
+    for (_, crd) in qserv_operator::api::crds() {
+        let mut obj = serde_json::to_value(&crd)
+            .map_err(|e| ApiError::BadRequest(format!("our CRD does not serialize: {e}")))?;
+        obj["apiVersion"] = serde_json::json!("apiextensions.k8s.io/v1");
+        obj["kind"] = serde_json::json!("CustomResourceDefinition");
+        store.create(&rt, obj)?;
+    }
+    Ok(())
+}
+
+/// A kubeconfig whose current context points at the server, namespace `default`.
+pub fn kubeconfig_yaml(server: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: qserv-local\n  cluster:\n    server: {server}\n\
+         contexts:\n- name: qserv-local\n  context:\n    cluster: qserv-local\n    user: qserv-local\n    namespace: default\n\
+         current-context: qserv-local\nusers:\n- name: qserv-local\n  user: {{}}\n"
+    )
+}
+
+fn write_kubeconfig(path: &Path, server: &str) -> Result<(), ApiError> {
+    let io = |source| ApiError::Kubeconfig {
+        path: path.display().to_string(),
+        source,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    std::fs::write(path, kubeconfig_yaml(server)).map_err(io)
+}

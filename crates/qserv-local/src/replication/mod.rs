@@ -1,0 +1,501 @@
+//! A contract-level stand-in of Qserv's replication-system ingest REST API, for local mode and
+//! tests: the Master Replication Controller's ingest services on one port and each worker's
+//! HTTP ingest service on a port of its own, writing accepted contributions into the workers'
+//! real MariaDB servers the way Qserv lays them out (see [`tables`]), and making the published
+//! catalog readable from the czar's MariaDB.
+//!
+//! What it checks (each refusal in Qserv's shape, HTTP 200 `success: 0`, message as Qserv's
+//! where Qserv has one; unknown services are HTTP 404): `auth_key`/`admin_auth_key` on every
+//! POST/PUT/DELETE, the worker's `/ingest/csv` included (stricter than Qserv, whose
+//! `FileUploadModule.cc` does not check keys), the API `version` on every request (a
+//! *missing* version is refused, where Qserv only warns);
+//! database before tables, a director before its children, the documented required keys of a
+//! table (director key, latitude/longitude, `chunkId`/`subChunkId` columns, no `qserv` column
+//! prefix); unknown database, table or transaction; nothing added to a published database;
+//! contributions only to a `STARTED` transaction, only for chunks allocated through
+//! `/ingest/chunk`, only on the worker the chunk was allocated to; every row of a
+//! contribution with the table's field count and numbers where the schema says so (else an
+//! error naming the row and field, and nothing written); commit/abort only of a `STARTED`
+//! transaction; publishing only without open transactions; deleting a published database only
+//! with the admin key.
+//!
+//! What it does not do (limits):
+//! - no persistence: the services' state lives in memory (the MariaDB tables stay);
+//! - no replicas: a chunk lives on one worker, allocated `chunk % workers` over the worker
+//!   list at allocation time, and kept there;
+//! - regular (fully replicated) tables can be registered but not ingested (no
+//!   `/ingest/regular`); the workers serve `/ingest/csv` by value only (no `/ingest/file`,
+//!   `/ingest/file-async`, `/ingest/data`), the controller has no `/ingest/chunks`;
+//! - no transaction contexts or logs, no per-contribution listing (the `contrib=1` summary
+//!   only); committing or aborting waits up to a minute for contributions in flight;
+//! - the director index is a plain InnoDB table `qservMeta.<db>__<table>` on the czar; row
+//!   counters are kept in memory; no database families, no un-publishing;
+//! - the czar reads published tables through FederatedX tables (one per worker and table,
+//!   onto a `UNION ALL` view of that worker's chunk tables) under a `UNION ALL` view named as
+//!   the table: plain SQL works; Qserv's query rewriting, UDFs and `qserv_areaspec_*` do not;
+//! - worker MariaDBs need `local_infile` on (rows go in with `LOAD DATA LOCAL INFILE`), the
+//!   czar's needs Debian's `ha_federatedx.so` (installed on first publish).
+//!
+//! ```no_run
+//! # use qserv_local::replication::*;
+//! # async fn example() -> Result<(), StandInError> {
+//! let mut config = StandInConfig::new("auth", "admin", "mysql://root@127.0.0.1:3306");
+//! config.workers = vec![StandInWorker {
+//!     name: "worker-0".into(),
+//!     mysql: "mysql://root@127.0.0.1:41001".into(),
+//! }];
+//! let standin = ReplicationStandIn::start(config).await?;
+//! println!("controller at {}", standin.controller_url());
+//! standin.faults().fail_contributions(503, 1); // the next contribution gets HTTP 503
+//! standin.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod contract;
+mod controller;
+mod databases;
+mod publishing;
+mod rows;
+pub mod tables;
+mod transactions;
+mod worker;
+
+use std::collections::{BTreeMap, HashSet};
+use std::convert::Infallible;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::task::JoinSet;
+
+use qserv_operator::load::replication::Column;
+use tables::Sql;
+
+pub use contract::{MAX_VERSION, MIN_VERSION};
+
+/// A worker of the stand-in: its name (Qserv's worker id) and its MariaDB.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StandInWorker {
+    pub name: String,
+    /// `mysql://user[:password]@host:port`, reachable from this process and from the czar's
+    /// MariaDB (FederatedX connects with it).
+    pub mysql: String,
+}
+
+/// How to start the stand-in (serde: the local runtime can keep it in a file).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StandInConfig {
+    pub auth_key: String,
+    pub admin_auth_key: String,
+    pub workers: Vec<StandInWorker>,
+    /// The czar's (query) MariaDB, where published tables become readable.
+    pub czar_mysql: String,
+    /// Controller port on 127.0.0.1 (0: any free port). Worker ports are always free ones.
+    #[serde(default)]
+    pub controller_port: u16,
+    /// `instance_id` reported by `/meta/version`.
+    #[serde(default = "default_instance_id")]
+    pub instance_id: String,
+}
+
+fn default_instance_id() -> String {
+    "qserv-operator-local".into()
+}
+
+impl StandInConfig {
+    pub fn new(auth_key: &str, admin_auth_key: &str, czar_mysql: &str) -> Self {
+        StandInConfig {
+            auth_key: auth_key.into(),
+            admin_auth_key: admin_auth_key.into(),
+            workers: Vec::new(),
+            czar_mysql: czar_mysql.into(),
+            controller_port: 0,
+            instance_id: default_instance_id(),
+        }
+    }
+}
+
+/// Errors starting or reconfiguring the stand-in.
+#[derive(Debug, thiserror::Error)]
+pub enum StandInError {
+    #[error("replication stand-in: cannot listen on 127.0.0.1:{port}: {source}")]
+    Listen { port: u16, source: std::io::Error },
+    #[error("replication stand-in: worker {worker}: {reason}")]
+    Worker { worker: String, reason: String },
+    #[error("replication stand-in: czar: {0}")]
+    Czar(String),
+}
+
+/// A worker as the running stand-in knows it.
+pub(crate) struct WorkerEntry {
+    pub name: String,
+    pub mysql_url: String,
+    pub sql: Arc<Sql>,
+    pub http_port: u16,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+/// A registered table.
+#[derive(Debug, Clone)]
+pub(crate) struct TableMeta {
+    pub name: String,
+    pub partitioned: bool,
+    pub director_table: String,
+    pub director_key: String,
+    pub latitude_key: String,
+    pub longitude_key: String,
+    pub schema: Vec<Column>,
+}
+
+impl TableMeta {
+    pub fn is_director(&self) -> bool {
+        self.partitioned && self.director_table.is_empty()
+    }
+}
+
+/// A registered database.
+#[derive(Debug, Clone)]
+pub(crate) struct Db {
+    pub name: String,
+    pub stripes: u32,
+    pub sub_stripes: u32,
+    pub overlap: f64,
+    pub published: bool,
+    pub tables: Vec<TableMeta>,
+    /// chunk → worker name, fixed once allocated.
+    pub chunks: BTreeMap<u32, String>,
+    /// table → row counters (`/ingest/table-stats`).
+    pub counters: BTreeMap<String, Vec<serde_json::Value>>,
+}
+
+impl Db {
+    pub fn table(&self, name: &str) -> Option<&TableMeta> {
+        self.tables
+            .iter()
+            .find(|t| t.name.eq_ignore_ascii_case(name))
+    }
+}
+
+/// A super-transaction.
+#[derive(Debug, Clone)]
+pub(crate) struct Trans {
+    pub id: u32,
+    pub database: String,
+    pub state: &'static str,
+    pub begin_time: u64,
+    pub end_time: u64,
+    /// table → (rows, overlap rows) loaded.
+    pub loaded: BTreeMap<String, (u64, u64)>,
+    /// Contributions being loaded now; abort waits for them.
+    pub in_flight: usize,
+}
+
+/// Everything the services know; behind a std mutex never held across an await.
+#[derive(Default)]
+pub(crate) struct Catalog {
+    pub dbs: BTreeMap<String, Db>,
+    pub trans: BTreeMap<u32, Trans>,
+    pub next_trans: u32,
+    /// (worker, database, final table) created on the worker.
+    pub created: HashSet<(String, String, String)>,
+    /// (worker, database, final table, transaction) partitions added.
+    pub partitions: HashSet<(String, String, String, u32)>,
+}
+
+/// Injected contribution failures.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Faults {
+    pub status: u16,
+    pub remaining: usize,
+    pub always: bool,
+    /// Failures served so far.
+    pub served: usize,
+}
+
+pub(crate) struct Shared {
+    pub auth_key: String,
+    pub admin_auth_key: String,
+    pub instance_id: String,
+    pub czar: Sql,
+    pub workers: Mutex<Vec<WorkerEntry>>,
+    pub catalog: Mutex<Catalog>,
+    pub faults: Mutex<Faults>,
+    /// Serializes DDL on the workers (table creation, partitions).
+    pub ddl: tokio::sync::Mutex<()>,
+}
+
+impl Shared {
+    pub fn catalog(&self) -> MutexGuard<'_, Catalog> {
+        self.catalog.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn workers(&self) -> MutexGuard<'_, Vec<WorkerEntry>> {
+        self.workers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// (name, sql) of every worker.
+    pub fn worker_sqls(&self) -> Vec<(String, Arc<Sql>)> {
+        self.workers()
+            .iter()
+            .map(|w| (w.name.clone(), w.sql.clone()))
+            .collect()
+    }
+
+    pub fn worker_sql(&self, name: &str) -> Option<Arc<Sql>> {
+        self.workers()
+            .iter()
+            .find(|w| w.name == name)
+            .map(|w| w.sql.clone())
+    }
+
+    /// Takes one injected failure, if any is pending.
+    pub fn take_fault(&self) -> Option<u16> {
+        let mut f = self.faults.lock().unwrap_or_else(|p| p.into_inner());
+        if f.always || f.remaining > 0 {
+            f.remaining = f.remaining.saturating_sub(1);
+            f.served += 1;
+            return Some(f.status);
+        }
+        None
+    }
+}
+
+/// Injects failures into a running stand-in's contributions, for reliability tests (also of
+/// a stand-in local mode runs: [`crate::simulators::replication_faults`]).
+#[derive(Clone)]
+pub struct FaultInjector(Arc<Shared>);
+
+impl FaultInjector {
+    /// The next `times` contributions fail with HTTP `status` (before anything is written).
+    pub fn fail_contributions(&self, status: u16, times: usize) {
+        let mut f = self.0.faults.lock().unwrap_or_else(|p| p.into_inner());
+        *f = Faults {
+            status,
+            remaining: times,
+            always: false,
+            served: f.served,
+        };
+    }
+
+    /// Every contribution fails with HTTP `status` until [`Self::clear_faults`].
+    pub fn fail_all_contributions(&self, status: u16) {
+        let mut f = self.0.faults.lock().unwrap_or_else(|p| p.into_inner());
+        *f = Faults {
+            status,
+            remaining: 0,
+            always: true,
+            served: f.served,
+        };
+    }
+
+    pub fn clear_faults(&self) {
+        let mut f = self.0.faults.lock().unwrap_or_else(|p| p.into_inner());
+        *f = Faults {
+            served: f.served,
+            ..Faults::default()
+        };
+    }
+
+    /// Injected failures served so far.
+    pub fn injected_failures(&self) -> usize {
+        self.0
+            .faults
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .served
+    }
+}
+
+/// The running stand-in; [`ReplicationStandIn::shutdown`] stops every listener.
+pub struct ReplicationStandIn {
+    shared: Arc<Shared>,
+    controller_addr: SocketAddr,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ReplicationStandIn {
+    pub async fn start(config: StandInConfig) -> Result<Self, StandInError> {
+        let czar = Sql::new(&config.czar_mysql, "czar").map_err(StandInError::Czar)?;
+        let shared = Arc::new(Shared {
+            auth_key: config.auth_key,
+            admin_auth_key: config.admin_auth_key,
+            instance_id: config.instance_id,
+            czar,
+            workers: Mutex::new(Vec::new()),
+            catalog: Mutex::new(Catalog {
+                next_trans: 1,
+                ..Catalog::default()
+            }),
+            faults: Mutex::new(Faults::default()),
+            ddl: tokio::sync::Mutex::new(()),
+        });
+        let listener = bind(config.controller_port).await?;
+        let controller_addr = listener
+            .local_addr()
+            .map_err(|source| StandInError::Listen {
+                port: config.controller_port,
+                source,
+            })?;
+        let (stop, stop_rx) = tokio::sync::watch::channel(false);
+        let s = shared.clone();
+        let task = tokio::spawn(serve(listener, stop_rx, move |req| {
+            controller::handle(s.clone(), req)
+        }));
+        let standin = ReplicationStandIn {
+            shared,
+            controller_addr,
+            stop,
+            task,
+        };
+        standin.set_workers(config.workers).await?;
+        Ok(standin)
+    }
+
+    /// `http://127.0.0.1:PORT` of the controller.
+    pub fn controller_url(&self) -> String {
+        format!("http://{}", self.controller_addr)
+    }
+
+    pub fn controller_addr(&self) -> SocketAddr {
+        self.controller_addr
+    }
+
+    /// `http://127.0.0.1:PORT` of a worker's ingest service.
+    pub fn worker_url(&self, name: &str) -> Option<String> {
+        self.shared
+            .workers()
+            .iter()
+            .find(|w| w.name == name)
+            .map(|w| format!("http://127.0.0.1:{}", w.http_port))
+    }
+
+    /// Worker names in allocation order.
+    pub fn worker_names(&self) -> Vec<String> {
+        self.shared
+            .workers()
+            .iter()
+            .map(|w| w.name.clone())
+            .collect()
+    }
+
+    /// Replaces the worker list: new names get an ingest service, missing ones lose theirs,
+    /// known ones keep theirs and take the new MariaDB URL. Chunks already allocated stay
+    /// where they are.
+    pub async fn set_workers(&self, workers: Vec<StandInWorker>) -> Result<(), StandInError> {
+        let keep: HashSet<&str> = workers.iter().map(|w| w.name.as_str()).collect();
+        self.shared.workers().retain(|w| {
+            let keep = keep.contains(w.name.as_str());
+            if !keep {
+                let _ = w.stop.send(true);
+            }
+            keep
+        });
+        for w in workers {
+            let sql = Sql::new(&w.mysql, &format!("worker {}", w.name)).map_err(|reason| {
+                StandInError::Worker {
+                    worker: w.name.clone(),
+                    reason,
+                }
+            })?;
+            // A known worker keeps its ingest service; its MariaDB may have moved (a pod
+            // restarted on another port).
+            if let Some(e) = self.shared.workers().iter_mut().find(|e| e.name == w.name) {
+                if e.mysql_url != w.mysql {
+                    e.mysql_url = w.mysql;
+                    e.sql = Arc::new(sql);
+                }
+                continue;
+            }
+            let listener = bind(0).await?;
+            let port = listener
+                .local_addr()
+                .map_err(|source| StandInError::Listen { port: 0, source })?
+                .port();
+            let (stop, stop_rx) = tokio::sync::watch::channel(false);
+            let s = self.shared.clone();
+            let name = w.name.clone();
+            tokio::spawn(serve(listener, stop_rx, move |req| {
+                worker::handle(s.clone(), name.clone(), req)
+            }));
+            self.shared.workers().push(WorkerEntry {
+                name: w.name,
+                mysql_url: w.mysql,
+                sql: Arc::new(sql),
+                http_port: port,
+                stop,
+            });
+        }
+        Ok(())
+    }
+
+    /// Fault injection into this stand-in's contributions.
+    pub fn faults(&self) -> FaultInjector {
+        FaultInjector(self.shared.clone())
+    }
+
+    /// Stops the controller and every worker service.
+    pub async fn shutdown(self) {
+        for w in self.shared.workers().iter() {
+            let _ = w.stop.send(true);
+        }
+        let _ = self.stop.send(true);
+        if let Err(e) = self.task.await {
+            tracing::warn!(%e, "replication stand-in task ended abnormally");
+        }
+    }
+}
+
+async fn bind(port: u16) -> Result<tokio::net::TcpListener, StandInError> {
+    tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port))
+        .await
+        .map_err(|source| StandInError::Listen { port, source })
+}
+
+type Handler<F> = dyn Fn(hyper::Request<hyper::body::Incoming>) -> F + Send + Sync;
+
+async fn serve<F, H>(
+    listener: tokio::net::TcpListener,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    handler: H,
+) where
+    H: Fn(hyper::Request<hyper::body::Incoming>) -> F + Send + Sync + 'static,
+    F: std::future::Future<
+            Output = Result<hyper::Response<http_body_util::Full<bytes::Bytes>>, Infallible>,
+        > + Send
+        + 'static,
+{
+    let handler: Arc<Handler<F>> = Arc::new(handler);
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let handler = handler.clone();
+                    connections.spawn(async move {
+                        let service = service_fn(move |req| handler(req));
+                        let conn = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), service);
+                        if let Err(e) = conn.await {
+                            tracing::debug!(%e, "replication stand-in connection ended");
+                        }
+                    });
+                }
+                Err(e) => tracing::warn!(%e, "accept failed"),
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            _ = stop.changed() => break,
+        }
+    }
+    connections.abort_all();
+}
+
+/// Milliseconds since the epoch, as Qserv reports times.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
