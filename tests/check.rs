@@ -21,7 +21,8 @@ use qserv_operator::check::{
     CheckPlan, CheckReport, CheckResult, CheckTarget, SkipKind, layout_chunker, run_checks,
     run_for_ingest,
 };
-use qserv_operator::load::{Endpoint, Input, ReferenceLoad, load_reference};
+use qserv_operator::db::Endpoint;
+use qserv_operator::load::{Input, ReferenceLoad, load_reference};
 use qserv_operator::partition::{ConfigStore, Options, PartitionConfig, partition_files};
 use tokio::sync::OnceCell;
 

@@ -16,7 +16,7 @@ use qserv_local::simulators::replication_faults;
 use qserv_operator::api::CatalogIngest;
 use qserv_operator::api::catalog_ingest::{CatalogIngestStatus, IngestPhase};
 use qserv_operator::api::condition::{self, READY};
-use qserv_operator::load::replication::ReplicationClient;
+use qserv_operator::qserv::replication::ReplicationClient;
 
 /// Applies the example QservCluster with kubectl and waits until kubectl says it is Ready.
 async fn ready_cluster(local: &LocalMode) {

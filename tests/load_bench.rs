@@ -14,8 +14,9 @@ use catalog_util::{data_dir, path_str, root, temp_dir};
 use common::{MariaDb, connect, hdf5_input, scalar};
 use mysql_async::prelude::Queryable;
 use qserv_operator::catalog::{DEFAULT_BATCH_ROWS, Hdf5Reader};
+use qserv_operator::db::Endpoint;
 use qserv_operator::load::tsv::encode_rows;
-use qserv_operator::load::{Endpoint, ReferenceLoad, load_reference};
+use qserv_operator::load::{ReferenceLoad, load_reference};
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "benchmark: run with --release --ignored --nocapture"]

@@ -11,12 +11,13 @@ use std::sync::OnceLock;
 use mysql_async::Conn;
 use mysql_async::prelude::Queryable;
 use qserv_operator::api::CatalogIngest;
+use qserv_operator::db::Endpoint;
 use qserv_operator::from_spec::partition::table_plan;
-use qserv_operator::load::chunk_tables::{DUMMY_CHUNK, chunk_table, overlap_table};
 use qserv_operator::load::{
-    ChunkFiles, ChunkLoad, ChunkLoadSummary, Endpoint, LoadError, TableDdl, load_chunks,
+    ChunkFiles, ChunkLoad, ChunkLoadSummary, LoadError, TableDdl, load_chunks,
 };
 use qserv_operator::partition::{PartitionConfig, partition_files};
+use qserv_operator::qserv::chunk_tables::{DUMMY_CHUNK, chunk_table, overlap_table};
 
 use common::mariadb::{MariaDb, free_port};
 use common::{scalar, table_exists};

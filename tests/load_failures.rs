@@ -11,7 +11,8 @@ use std::sync::Arc;
 use qserv_operator::catalog::{
     CatalogError, CsvOptions, InputFormat, SelectionSpec, schema_from_ddl_file,
 };
-use qserv_operator::load::{Endpoint, Input, LoadError, ReferenceLoad, load_reference};
+use qserv_operator::db::Endpoint;
+use qserv_operator::load::{Input, LoadError, ReferenceLoad, load_reference};
 
 use catalog_util::{macs2243, temp_dir};
 use common::mariadb::free_port;

@@ -19,11 +19,11 @@ use qserv_operator::api::catalog_ingest::TableRole;
 use qserv_operator::load::ingest::{
     IngestError, IngestOptions, IngestPlan, Outcome, TablePlan, run_ingest,
 };
-use qserv_operator::load::replication::{
+use qserv_operator::partition::{ConfigStore, Options, PartitionConfig, partition_files};
+use qserv_operator::qserv::replication::{
     Column, Contribution, CsvDialect, ReplicationClient, ReplicationError, RetryPolicy, TableKind,
     TableRegistration,
 };
-use qserv_operator::partition::{ConfigStore, Options, PartitionConfig, partition_files};
 use serde_json::{Value, json};
 
 const AUTH: &str = "ingest-key";
@@ -493,7 +493,7 @@ async fn contract_violations_are_refused_with_the_documented_error() {
     assert_eq!(qserv_error(e), format!("unknown database '{db}'"));
     client.register_database(db, 85, 12, 0.01667).await.unwrap();
     // The prefix `qserv` is reserved for tables (not databases: see the case01 manifest test).
-    let reserved = qserv_operator::load::replication::TableRegistration {
+    let reserved = qserv_operator::qserv::replication::TableRegistration {
         table: "qservObject".into(),
         ..object.clone()
     };
@@ -546,7 +546,7 @@ async fn contract_violations_are_refused_with_the_documented_error() {
         .unwrap();
     let other_url = standin.worker_url(&other_name).unwrap();
     let port: u16 = other_url.rsplit(':').next().unwrap().parse().unwrap();
-    let wrong = qserv_operator::load::replication::ChunkLocation {
+    let wrong = qserv_operator::qserv::replication::ChunkLocation {
         worker: other_name.clone(),
         http_host: "127.0.0.1".into(),
         http_port: port,

@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use qserv_operator::api::CatalogIngest;
 use qserv_operator::load::ingest::{IngestOptions, IngestPlan, IngestSummary, run_ingest};
 use qserv_operator::load::ingest_plan::{plan_from_spec, table_from_json, write_regular_tables};
-use qserv_operator::load::replication::{CsvDialect, ReplicationClient};
+use qserv_operator::qserv::replication::{CsvDialect, ReplicationClient};
 
 /// Ingest a catalog into Qserv through the replication ingest REST API: partitioned tables
 /// from the partitioner's output, regular tables read from their input files.

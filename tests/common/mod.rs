@@ -11,7 +11,8 @@ use std::path::PathBuf;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row, Value as SqlValue};
 use qserv_operator::catalog::{DEFAULT_BATCH_ROWS, InputFormat, SelectionSpec};
-use qserv_operator::load::{Endpoint, Input, LoadSummary, ReferenceLoad, load_reference};
+use qserv_operator::db::Endpoint;
+use qserv_operator::load::{Input, LoadSummary, ReferenceLoad, load_reference};
 use serde_json::Value;
 
 pub use mariadb::MariaDb;

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 /// Versions the stand-in accepts: from the first with `/ingest/csv` (38,
 /// `IngestFileHttpSvcMod.cc`) to the client's.
 pub const MIN_VERSION: u32 = 38;
-pub const MAX_VERSION: u32 = qserv_operator::load::replication::API_VERSION;
+pub const MAX_VERSION: u32 = qserv_operator::qserv::replication::API_VERSION;
 
 /// A refused request: `error` and `error_ext` of the answer.
 #[derive(Debug, Clone)]

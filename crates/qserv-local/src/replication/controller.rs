@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::contract::{Outcome, Params, Refusal, respond};
 use super::{Db, Shared, databases, publishing, transactions};
-use qserv_operator::load::replication::Column;
+use qserv_operator::qserv::replication::Column;
 
 const MAX_BODY: usize = 16 << 20;
 

@@ -9,8 +9,8 @@ use super::contract::{Outcome, Params, Refusal};
 use super::controller::{db_json, unknown_db};
 use super::tables::{DUMMY_CHUNK, chunk_table, create_chunk_table, quote};
 use super::{Db, Shared, TableMeta};
-use qserv_operator::load::replication::Column;
 use qserv_operator::partition::Chunker;
+use qserv_operator::qserv::replication::Column;
 
 pub(super) async fn register_database(s: &Shared, p: &Params) -> Outcome {
     let name = p.string("database")?;

@@ -69,7 +69,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::task::JoinSet;
 
-use qserv_operator::load::replication::Column;
+use qserv_operator::qserv::replication::Column;
 use tables::Sql;
 
 pub use contract::{MAX_VERSION, MIN_VERSION};

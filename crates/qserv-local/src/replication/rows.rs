@@ -3,7 +3,7 @@
 //! stand-in checks first so a bad contribution is refused naming its row, and nothing of it
 //! is written.
 
-use qserv_operator::load::replication::Column;
+use qserv_operator::qserv::replication::Column;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {

@@ -11,13 +11,13 @@
 //! `src/replica/util/testQueryGenerator.cc`). Aborting drops the transaction's partition;
 //! publishing removes the partitioning.
 //!
-//! The same names are being written in `qserv_operator::load::chunk_tables` (branch `chunks`); these
+//! The same names are being written in `qserv_operator::qserv::chunk_tables` (branch `chunks`); these
 //! private copies go when the lead merges both.
 
 use mysql_async::prelude::Queryable;
 
-use qserv_operator::load::Endpoint;
-use qserv_operator::load::replication::Column;
+use qserv_operator::db::Endpoint;
+use qserv_operator::qserv::replication::Column;
 
 /// Qserv's dummy chunk: every worker has it for every partitioned table.
 pub const DUMMY_CHUNK: u32 = 1_234_567_890;

@@ -21,7 +21,7 @@ use super::contract::{Outcome, Params, Refusal, respond};
 use super::rows::RowChecker;
 use super::tables::{add_partition, chunk_table, create_chunk_table, literal, qualified, quote};
 use super::{Shared, now_ms};
-use qserv_operator::load::replication::Column;
+use qserv_operator::qserv::replication::Column;
 
 pub async fn handle(
     shared: Arc<Shared>,
@@ -372,7 +372,7 @@ async fn load(s: &Shared, worker: &str, job: &Job, mut field: multer::Field<'sta
     let mut conn = sql.conn().await.map_err(Refusal::internal)?;
     let path = spool.0.clone();
     conn.set_infile_handler(async move {
-        Ok(qserv_operator::load::replication::file_chunks(path).boxed())
+        Ok(qserv_operator::qserv::replication::file_chunks(path).boxed())
     });
     conn.query_drop(&statement)
         .await

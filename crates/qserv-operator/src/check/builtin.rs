@@ -22,7 +22,7 @@ use super::compare::{Side, run_one};
 use super::{CheckResult, CheckTarget, Conns, failed, passed};
 use crate::api::catalog_ingest::{self, CatalogIngestSpec, TableRole};
 use crate::catalog::ddl::quote_identifier;
-use crate::load::endpoint::reason;
+use crate::db::reason;
 use crate::partition::{AngleUnit, Chunker};
 
 /// Column Qserv adds to partitioned tables with the row's chunk.

@@ -22,7 +22,7 @@ use mysql_async::consts::ColumnType;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Column, Conn, Row, TextProtocol, Value};
 
-use crate::load::endpoint::reason;
+use crate::db::reason;
 
 /// A value as MariaDB renders it; `None` for NULL.
 pub type Cell = Option<Vec<u8>>;

@@ -45,7 +45,7 @@ pub use target::{CheckPlan, CheckTarget, Conns};
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
     #[error(transparent)]
-    Endpoint(#[from] crate::load::LoadError),
+    Endpoint(#[from] crate::db::DbError),
     #[error("{side} ({endpoint}): cannot connect to database `{database}`: {message}")]
     Database {
         side: compare::Side,

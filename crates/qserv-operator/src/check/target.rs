@@ -10,8 +10,8 @@ use super::CheckError;
 use super::builtin::{self, TableCheck};
 use super::compare;
 use crate::api::catalog_ingest::{CatalogIngestSpec, CheckSpec};
-use crate::load::Endpoint;
-use crate::load::endpoint::reason;
+use crate::db::{Endpoint, reason};
+use crate::qserv::czar;
 
 /// The two servers and the database the checks run on.
 #[derive(Clone, Debug)]
@@ -123,23 +123,18 @@ impl Conns {
     }
 }
 
-/// A connection as lsst/qserv's integration tests make one to Qserv (`itest.py`,
-/// `run_attached`: the `mysql` client with `--database`): the database in the handshake, no
-/// session statements, and only text-protocol queries afterwards, which is all a czar needs
-/// to understand.
+/// A connection on the checked database: Qserv's side as its czar is reached
+/// ([`crate::qserv::czar::connect`]), the reference's the same way, so both are compared alike.
 async fn use_database(
     endpoint: &Endpoint,
     database: &str,
     side: compare::Side,
 ) -> Result<Conn, CheckError> {
-    let opts = endpoint.opts();
-    // A Service name, reached where the address map says (crate::connect_to).
-    let (host, port) = crate::connect_to::resolve(opts.ip_or_hostname(), opts.tcp_port());
-    let opts = mysql_async::OptsBuilder::from_opts(opts.clone())
-        .ip_or_hostname(host)
-        .tcp_port(port)
-        .db_name(Some(database));
-    Conn::new(opts).await.map_err(|err| CheckError::Database {
+    let conn = match side {
+        compare::Side::Qserv => czar::connect(endpoint, database).await,
+        compare::Side::Reference => endpoint.connect_on(database).await,
+    };
+    conn.map_err(|err| CheckError::Database {
         side,
         endpoint: endpoint.address(),
         database: database.to_string(),

@@ -3,18 +3,7 @@
 //! instances this operator makes have no replicas to fall back on). So the controller asks each
 //! worker that would go away, and keeps the current size unless `spec.workers.allowDataLoss`.
 
-use mysql_async::prelude::Queryable;
-
-use crate::load::Endpoint;
-
-/// Qserv's dummy chunk: present on every worker whether or not it holds data.
-const DUMMY_CHUNK: &str = "1234567890";
-
-/// Chunk tables (`<table>_<chunkId>` and `<table>FullOverlap_<chunkId>`) in user databases,
-/// without the dummy chunk.
-const CHUNK_TABLES_SQL: &str = "SELECT COUNT(*) FROM information_schema.TABLES \
-     WHERE TABLE_SCHEMA NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys') \
-     AND TABLE_NAME REGEXP '_[0-9]+$' AND TABLE_NAME NOT LIKE CONCAT('%\\_', ?)";
+use crate::qserv::worker::chunk_table_count;
 
 /// One worker that would be removed.
 #[derive(Debug, Clone)]
@@ -27,7 +16,7 @@ pub struct DepartingWorker {
 pub async fn refuse_scale_down(departing: &[DepartingWorker]) -> Option<String> {
     let mut problems = Vec::new();
     for worker in departing {
-        match chunk_tables(&worker.endpoint).await {
+        match chunk_table_count(&worker.endpoint).await {
             Ok(0) => {}
             Ok(n) => problems.push(format!("{} holds {n} chunk tables", worker.pod)),
             Err(e) => problems.push(format!(
@@ -43,15 +32,4 @@ pub async fn refuse_scale_down(departing: &[DepartingWorker]) -> Option<String> 
             problems.join("; ")
         )
     })
-}
-
-async fn chunk_tables(endpoint: &str) -> Result<u64, String> {
-    let endpoint = Endpoint::parse(endpoint).map_err(|e| e.to_string())?;
-    let mut conn = endpoint.connect().await.map_err(|e| e.to_string())?;
-    let count: Option<u64> = conn
-        .exec_first(CHUNK_TABLES_SQL, (DUMMY_CHUNK,))
-        .await
-        .map_err(|e| crate::load::endpoint::reason(&e))?;
-    let _ = conn.disconnect().await;
-    Ok(count.unwrap_or(0))
 }

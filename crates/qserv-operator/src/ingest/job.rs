@@ -239,7 +239,7 @@ async fn reference(job: &JobEnv, args: &JobArgs) -> anyhow::Result<Done> {
     let url = job
         .reference_url()
         .ok_or_else(|| anyhow!("the cluster has no reference database (spec.reference.enabled)"))?;
-    let endpoint = crate::load::Endpoint::parse(&url)?;
+    let endpoint = crate::db::Endpoint::parse(&url)?;
     let spec = &job.ingest.spec;
     let mut tables = Vec::new();
     for table in &spec.tables {
@@ -284,7 +284,8 @@ pub fn reference_load(
 /// The partitioned tables through Qserv's replication ingest API: one transaction, published
 /// when every chunk is in (see `crate::load::ingest` for what a re-run does).
 async fn load(job: &JobEnv, args: &JobArgs) -> anyhow::Result<Done> {
-    use crate::load::{ingest, ingest_plan, replication::ReplicationClient};
+    use crate::load::{ingest, ingest_plan};
+    use crate::qserv::replication::ReplicationClient;
     let client = ReplicationClient::new(&job.replication_url, &job.auth_key, &job.admin_auth_key)?;
     let (progress_tx, progress_rx) = tokio::sync::watch::channel(ingest::LoadProgress::default());
     let progress = tokio::spawn(publish_load_progress(

@@ -29,19 +29,19 @@ use futures::StreamExt;
 use mysql_async::Conn;
 use mysql_async::prelude::Queryable;
 
-use super::chunk_tables::{
-    DUMMY_CHUNK, assign_chunks, create_prototype_sql, create_table_like_sql, qualified,
-    tables_of_chunk,
-};
-use super::endpoint::Endpoint;
 use super::error::{LoadError, Result};
 use super::reference::{TABLE_OPTIONS, publish_tables, staging_name};
 use super::sql::{Sql, first_warning};
 use super::stream::Progress;
 use crate::catalog::ddl::{column_definitions, quote_identifier};
 use crate::catalog::{create_table_parts, schema_from_ddl_file};
+use crate::db::Endpoint;
 use crate::partition::PartitionConfig;
 use crate::partition::csv::Dialect;
+use crate::qserv::chunk_tables::{
+    DUMMY_CHUNK, assign_chunks, create_prototype_sql, create_table_like_sql, qualified,
+    tables_of_chunk,
+};
 
 /// Bytes per piece of a file handed to the driver, and pieces queued per file.
 const PIECE_BYTES: usize = 1 << 20;
@@ -187,8 +187,8 @@ impl TableDdl {
     pub fn default_fields(&self) -> Vec<String> {
         let mut fields = self.column_names.clone();
         for id in [
-            super::chunk_tables::CHUNK_COLUMN,
-            super::chunk_tables::SUB_CHUNK_COLUMN,
+            crate::qserv::chunk_tables::CHUNK_COLUMN,
+            crate::qserv::chunk_tables::SUB_CHUNK_COLUMN,
         ] {
             if !fields.iter().any(|f| f == id) {
                 fields.push(id.to_string());

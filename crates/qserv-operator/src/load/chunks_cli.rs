@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use super::chunks::{ChunkFiles, ChunkLoad, ChunkLoadSummary, TableDdl, load_chunks};
 use super::cli::LoadArgs;
-use super::endpoint::Endpoint;
 use super::error::{LoadError, Result};
 use super::stream::{self, Progress};
+use crate::db::Endpoint;
 use crate::partition::csv::Dialect;
 use crate::partition::{ConfigStore, PartitionConfig};
 
@@ -68,7 +68,7 @@ pub async fn run(args: &LoadArgs, dir: &Path) -> Result<String> {
         .to_workers
         .iter()
         .map(|url| Endpoint::parse(url))
-        .collect::<Result<Vec<_>>>()?;
+        .collect::<Result<Vec<_>, _>>()?;
     let load = chunk_load(args, dir)?;
     let bar = std::io::stderr().is_terminal().then(|| {
         let total: u64 = std::fs::read_dir(dir)

@@ -7,13 +7,13 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::endpoint::Endpoint;
 use super::error::{LoadError, Result};
 use super::reference::{LoadSummary, ReferenceLoad, load_reference};
 use super::stream::{Input, Progress};
 use crate::catalog::{
     self, Cone, CsvOptions, DEFAULT_BATCH_ROWS, InputFormat, Position, SelectionSpec,
 };
+use crate::db::Endpoint;
 
 /// Input file format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use crate::catalog::CatalogError;
+use crate::db::DbError;
 
 /// An error from a loader.
 #[derive(Debug, thiserror::Error)]
@@ -96,3 +97,12 @@ impl LoadError {
 
 /// Result alias for the load module.
 pub type Result<T, E = LoadError> = std::result::Result<T, E>;
+
+impl From<DbError> for LoadError {
+    fn from(err: DbError) -> Self {
+        match err {
+            DbError::Endpoint { url, reason } => LoadError::Endpoint { url, reason },
+            DbError::Connect { endpoint, reason } => LoadError::Connect { endpoint, reason },
+        }
+    }
+}

@@ -23,7 +23,7 @@ use futures::TryStreamExt;
 use serde::Serialize;
 
 use super::chunk_files::{ChunkFile, scan_chunk_files, scan_regular_file};
-use super::replication::{
+use crate::qserv::replication::{
     ChunkLocation, Contribution, CsvDialect, ReplicationClient, ReplicationError, TableKind,
     TableLoaded, TableRegistration,
 };
@@ -764,7 +764,7 @@ fn progress_bar(enabled: bool, total: u64) -> Option<indicatif::ProgressBar> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::load::replication::Column;
+    use crate::qserv::replication::Column;
 
     fn table(name: &str, kind: TableKind) -> TablePlan {
         TablePlan {

@@ -10,10 +10,12 @@ use serde_json::Value;
 use super::chunk_files::REGULAR_FILE;
 use super::ingest::{IngestError, IngestOptions, IngestPlan, IngestSummary, TablePlan, run_ingest};
 use super::regular::write_contribution_file;
-use super::replication::{Column, CsvDialect, ReplicationClient, TableKind, TableRegistration};
 use crate::api::catalog_ingest::{CatalogIngestSpec, TableRole, TableSpec};
 use crate::catalog::{self, CatalogReader};
 use crate::from_spec;
+use crate::qserv::replication::{
+    Column, CsvDialect, ReplicationClient, TableKind, TableRegistration,
+};
 
 /// What the CatalogIngest's load step does: the spec's partitioned tables, from the
 /// partitioner's output under `chunks_root`, and its regular tables, read here into

@@ -3,13 +3,15 @@
 //! - [`reference`]: one table, unpartitioned, into a plain MariaDB database (the reference of
 //!   result checks), through a staging table renamed when complete.
 //! - [`chunks`]: partitioner output onto Qserv worker MariaDBs as chunk tables (names and DDL in
-//!   [`chunk_tables`], shared with the ingest service stand-in), staged and swapped in likewise.
+//!   [`crate::qserv::chunk_tables`]), staged and swapped in likewise;
+//! - [`ingest`]: partitioned and regular tables into Qserv through its replication ingest API
+//!   ([`crate::qserv::replication`]): the transaction workflow.
 //!
 //! Rows travel as `LOAD DATA LOCAL INFILE` text ([`tsv`]) streamed straight from the readers'
 //! Arrow batches ([`stream`]): no temp files, bounded memory, one connection per load.
 //!
 //! ```no_run
-//! # use qserv_operator::{catalog::*, load::*};
+//! # use qserv_operator::{catalog::*, db::Endpoint, load::*};
 //! # async fn example() -> Result<(), LoadError> {
 //! let endpoint = Endpoint::parse("mysql://root@127.0.0.1:3306")?;
 //! let input = Input {
@@ -24,7 +26,6 @@
 //! ```
 
 pub mod cli;
-pub mod endpoint;
 pub mod error;
 pub mod reference;
 pub mod regular;
@@ -32,15 +33,12 @@ mod sql;
 pub mod stream;
 pub mod tsv;
 
-pub use endpoint::Endpoint;
 pub use error::{LoadError, Result};
 pub use reference::{LoadSummary, ReferenceLoad, STAGING_SUFFIX, load_reference};
 pub use stream::{Input, Progress};
-pub mod chunk_tables;
 pub mod chunks;
 pub use chunks::{ChunkFiles, ChunkLoad, ChunkLoadSummary, ChunkPlan, TableDdl, load_chunks};
 mod chunk_files;
 pub mod chunks_cli;
 pub mod ingest;
 pub mod ingest_plan;
-pub mod replication;

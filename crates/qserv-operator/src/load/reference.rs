@@ -17,7 +17,6 @@ use futures::StreamExt;
 use mysql_async::Conn;
 use mysql_async::prelude::Queryable;
 
-use super::endpoint::Endpoint;
 use super::error::{LoadError, Result};
 use super::sql::{Sql, first_warning};
 use super::stream::{self, End, Input, Progress, Statement, locate};
@@ -25,6 +24,7 @@ use super::tsv::check_schema;
 use crate::catalog::ddl::quote_identifier;
 use crate::catalog::{CatalogReader, Selected};
 use crate::catalog::{create_table_parts, create_table_sql};
+use crate::db::Endpoint;
 
 /// Suffix of the staging table a load fills before renaming it.
 pub const STAGING_SUFFIX: &str = "__loading";

@@ -4,8 +4,8 @@
 use mysql_async::Conn;
 use mysql_async::prelude::Queryable;
 
-use super::endpoint::reason;
 use super::error::{LoadError, Result};
+use crate::db::reason;
 
 /// MariaDB reports some problems as warnings even in strict mode; a load treats the first
 /// one as the error it is.

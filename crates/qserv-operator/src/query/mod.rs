@@ -13,8 +13,7 @@ use std::path::{Path, PathBuf};
 
 use mysql_async::prelude::Queryable;
 
-use crate::load::LoadError;
-use crate::load::endpoint::{Endpoint, reason};
+use crate::db::{DbError, Endpoint, reason};
 pub use format::{OutputFormat, ResultColumn, RowWriter};
 
 /// MariaDB's "This command is not supported in the prepared statement protocol yet".
@@ -25,7 +24,7 @@ const ER_UNSUPPORTED_PS: u16 = 1295;
 pub enum QueryError {
     /// The endpoint URL is bad or the server cannot be reached (names the endpoint).
     #[error(transparent)]
-    Connect(#[from] LoadError),
+    Connect(#[from] DbError),
     /// The statement failed; `message` is MariaDB's.
     #[error("query failed on {endpoint}: {message}")]
     Sql { endpoint: String, message: String },

@@ -73,6 +73,8 @@ impl ReplicationClient {
     }
 
     /// `GET /meta/version`: the API version the controller implements.
+    /// Handler: `http::MetaModule::_version` (`Q@2026.3.3-rc1:src/http/MetaModule.cc:64`),
+    /// routed at `HttpProcessor.cc:97`.
     pub async fn version(&self) -> Result<u32> {
         let v = self
             .call(Method::GET, &self.base_url, "/meta/version", "", None)
@@ -85,6 +87,8 @@ impl ReplicationClient {
 
     /// `POST /ingest/database`. The director index is built by [`Self::build_director_index`]
     /// after publishing, not at commit time (faster commits, as the docs advise).
+    /// Handler: `HttpIngestModule::_addDatabase` (`Q@2026.3.3-rc1:src/replica/contr/HttpIngestModule.cc:204`), routed
+    /// at `HttpProcessor.cc:406`.
     pub async fn register_database(
         &self,
         name: &str,
@@ -102,6 +106,8 @@ impl ReplicationClient {
     }
 
     /// `POST /ingest/table`.
+    /// Handler: `HttpIngestModule::_addTable` (`Q@2026.3.3-rc1:src/replica/contr/HttpIngestModule.cc:508`), routed at
+    /// `HttpProcessor.cc:430`.
     pub async fn register_table(&self, table: &TableRegistration) -> Result<()> {
         let what = format!("table {}.{}", table.database, table.table);
         self.post("/ingest/table", &what, table.body())
@@ -110,6 +116,8 @@ impl ReplicationClient {
     }
 
     /// `GET /replication/config`: the databases the system knows, published or not.
+    /// Handler: `HttpConfigurationModule::_get` (`Q@2026.3.3-rc1:src/replica/contr/HttpConfigurationModule.cc:107`),
+    /// routed at `HttpProcessor.cc:167`.
     pub async fn databases(&self) -> Result<Vec<DatabaseInfo>> {
         let v = self
             .call(Method::GET, &self.base_url, "/replication/config", "", None)
@@ -138,6 +146,8 @@ impl ReplicationClient {
     }
 
     /// `POST /ingest/trans`: a new super-transaction; its id.
+    /// Handler: `HttpIngestTransModule::_beginTransaction`
+    /// (`Q@2026.3.3-rc1:src/replica/contr/HttpIngestTransModule.cc:247`), routed at `HttpProcessor.cc:383`.
     pub async fn start_transaction(&self, database: &str) -> Result<u32> {
         let what = format!("database {database}");
         let v = self
@@ -151,6 +161,8 @@ impl ReplicationClient {
     }
 
     /// `PUT /ingest/trans/:id?abort=0|1`: commit, or abort (drops what it loaded).
+    /// Handler: `HttpIngestTransModule::_endTransaction`
+    /// (`Q@2026.3.3-rc1:src/replica/contr/HttpIngestTransModule.cc:333`), routed at `HttpProcessor.cc:388`.
     pub async fn end_transaction(&self, id: u32, abort: bool) -> Result<()> {
         let path = format!("/ingest/trans/{id}?abort={}", u8::from(abort));
         let what = format!("transaction {id}, abort={abort}");
@@ -166,6 +178,8 @@ impl ReplicationClient {
     }
 
     /// `GET /ingest/trans?database=`: every transaction of `database`, any state.
+    /// Handler: `HttpIngestTransModule::_getTransactions`
+    /// (`Q@2026.3.3-rc1:src/replica/contr/HttpIngestTransModule.cc:94`), routed at `HttpProcessor.cc:371`.
     pub async fn list_transactions(&self, database: &str) -> Result<Vec<Transaction>> {
         let path = format!("/ingest/trans?database={}", urlencode(database));
         let v = self
@@ -175,6 +189,8 @@ impl ReplicationClient {
     }
 
     /// `GET /ingest/trans/:id?contrib=1`: rows the transaction loaded, per table.
+    /// Handler: `HttpIngestTransModule::_getTransaction`
+    /// (`Q@2026.3.3-rc1:src/replica/contr/HttpIngestTransModule.cc:164`), routed at `HttpProcessor.cc:376`.
     pub async fn transaction_rows(
         &self,
         id: u32,
@@ -205,6 +221,8 @@ impl ReplicationClient {
     }
 
     /// `POST /ingest/chunk`: allocates (or finds) the worker of `chunk`.
+    /// Handler: `HttpIngestChunksModule::_addChunk` (`Q@2026.3.3-rc1:src/replica/contr/HttpIngestChunksModule.cc:157`),
+    /// routed at `HttpProcessor.cc:458`.
     pub async fn locate_chunk(&self, transaction_id: u32, chunk: u32) -> Result<ChunkLocation> {
         let what = format!("transaction {transaction_id}, chunk {chunk}");
         let v = self
@@ -226,6 +244,8 @@ impl ReplicationClient {
     /// `GET /ingest/regular`: the workers that each take a full copy of a regular table, for
     /// `key` (`{"transaction_id": N}` or `{"database": "D"}`), sent in the body as
     /// `table-location.rst` documents (a GET with a body, which it admits is a mistake).
+    /// Handler: `HttpIngestModule::_getRegular` (`Q@2026.3.3-rc1:src/replica/contr/HttpIngestModule.cc:1005`), routed
+    /// at `HttpProcessor.cc:490`.
     pub async fn locate_regular(&self, key: Value) -> Result<Vec<ChunkLocation>> {
         let what = key.to_string();
         let v = self
@@ -259,6 +279,9 @@ impl ReplicationClient {
     /// as a stream (`httplib::ContentReader` in `IngestHttpSvc.cc`) while `/ingest/data`
     /// needs the whole contribution as one JSON document in memory on both sides. The form
     /// fields are strings (`FileUploadModule.cc` stores them so, and reads numbers from them).
+    /// Handler: `IngestFileHttpSvcMod::onEndOfBody`
+    /// (`Q@2026.3.3-rc1:src/replica/ingest/IngestFileHttpSvcMod.cc:227`), routed at
+    /// `src/replica/ingest/IngestHttpSvc.cc:85`.
     pub async fn send_contribution(
         &self,
         worker: &ChunkLocation,
@@ -330,6 +353,8 @@ impl ReplicationClient {
     }
 
     /// `PUT /ingest/database/:database`: makes the catalog visible to Qserv users.
+    /// Handler: `HttpIngestModule::_publishDatabase` (`Q@2026.3.3-rc1:src/replica/contr/HttpIngestModule.cc:292`), routed
+    /// at `HttpProcessor.cc:412`.
     pub async fn publish_database(&self, name: &str) -> Result<()> {
         let path = format!("/ingest/database/{}", urlencode(name));
         self.call(
@@ -345,6 +370,8 @@ impl ReplicationClient {
 
     /// `POST /ingest/index/secondary`: (re)builds the director index of a director table
     /// (the database must be published).
+    /// Handler: `HttpDirectorIndexModule::_buildDirectorIndex`
+    /// (`Q@2026.3.3-rc1:src/replica/contr/HttpDirectorIndexModule.cc:60`), routed at `HttpProcessor.cc:495`.
     pub async fn build_director_index(&self, database: &str, director_table: &str) -> Result<()> {
         let body = json!({
             "database": database, "director_table": director_table, "rebuild": 1, "local": 1,
@@ -357,6 +384,8 @@ impl ReplicationClient {
 
     /// `POST /ingest/table-stats` (scan and record, chunk and overlap) then
     /// `GET /ingest/table-stats/:database/:table`: the per-chunk row counters.
+    /// Handlers: `HttpIngestModule::_scanTableStats` (`Q@2026.3.3-rc1:src/replica/contr/HttpIngestModule.cc:751`, routed
+    /// at `HttpProcessor.cc:440`) and `_tableStats` (`:979`, routed at `HttpProcessor.cc:452`).
     pub async fn table_row_stats(&self, database: &str, table: &str) -> Result<Vec<RowCounter>> {
         let what = format!("table {database}.{table}");
         let body = json!({
@@ -379,6 +408,8 @@ impl ReplicationClient {
 
     /// `DELETE /ingest/database/:database`. A published database needs the admin key, which
     /// is sent instead of `auth_key` when `published` (as `db-table-management.rst` says).
+    /// Handler: `HttpIngestModule::_deleteDatabase` (`Q@2026.3.3-rc1:src/replica/contr/HttpIngestModule.cc:388`), routed
+    /// at `HttpProcessor.cc:418`.
     pub async fn delete_database(&self, name: &str, published: bool) -> Result<()> {
         let path = format!("/ingest/database/{}", urlencode(name));
         let body = if published {

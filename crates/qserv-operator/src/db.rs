@@ -1,10 +1,24 @@
-//! A MariaDB endpoint given as a `mysql://user[:password]@host:port[/db]` URL, and the session
-//! every loader connection starts with.
+//! A MySQL-protocol endpoint (a MariaDB server, or Qserv's czar) given as a
+//! `mysql://user[:password]@host:port[/db]` URL: parsing (the password never shown), connecting
+//! where [`crate::connect_to`] says the host is reached, the session every loader connection
+//! starts with, and the message of a driver error.
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts};
 
-use super::error::{LoadError, Result};
+/// An endpoint that does not parse, or cannot be reached.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The endpoint URL does not parse.
+    #[error("endpoint `{url}`: {reason}")]
+    Endpoint { url: String, reason: String },
+
+    /// No connection could be made (refused, unknown host, access denied).
+    #[error("cannot connect to MariaDB at {endpoint}: {reason}")]
+    Connect { endpoint: String, reason: String },
+}
+
+pub type Result<T, E = DbError> = std::result::Result<T, E>;
 
 /// Session settings of every loader connection:
 /// - strict SQL mode, so a value MariaDB would truncate or replace (too long, out of range,
@@ -21,7 +35,7 @@ pub struct Endpoint {
 
 impl Endpoint {
     pub fn parse(url: &str) -> Result<Self> {
-        let opts = Opts::from_url(url).map_err(|err| LoadError::Endpoint {
+        let opts = Opts::from_url(url).map_err(|err| DbError::Endpoint {
             // The URL may hold a password: show only what the parser reports.
             url: redact(url),
             reason: err.to_string(),
@@ -39,19 +53,32 @@ impl Endpoint {
         &self.opts
     }
 
+    /// The connection options with the host and port where the server is reached from here:
+    /// a Service name goes where the address map says (local mode, port-forwards).
+    pub fn reached_opts(&self) -> mysql_async::OptsBuilder {
+        let (host, port) =
+            crate::connect_to::resolve(self.opts.ip_or_hostname(), self.opts.tcp_port());
+        mysql_async::OptsBuilder::from_opts(self.opts.clone())
+            .ip_or_hostname(host)
+            .tcp_port(port)
+    }
+
+    /// A connection on `database` that sends nothing but what the handshake carries (no session
+    /// statements), the way lsst/qserv's integration tests reach a czar (`itest.py`,
+    /// `run_attached`: the `mysql` client with `--database`).
+    pub async fn connect_on(&self, database: &str) -> Result<Conn, mysql_async::Error> {
+        Conn::new(self.reached_opts().db_name(Some(database))).await
+    }
+
     /// A new connection with the loader session settings.
     pub async fn connect(&self) -> Result<Conn> {
-        let connect_error = |err: mysql_async::Error| LoadError::Connect {
+        let connect_error = |err: mysql_async::Error| DbError::Connect {
             endpoint: self.address(),
             reason: reason(&err),
         };
-        // In local mode the host is a Service name the runtime maps to a loopback port.
-        let (host, port) =
-            crate::connect_to::resolve(self.opts.ip_or_hostname(), self.opts.tcp_port());
-        let opts = mysql_async::OptsBuilder::from_opts(self.opts.clone())
-            .ip_or_hostname(host)
-            .tcp_port(port);
-        let mut conn = Conn::new(opts).await.map_err(connect_error)?;
+        let mut conn = Conn::new(self.reached_opts())
+            .await
+            .map_err(connect_error)?;
         conn.query_drop(SESSION).await.map_err(connect_error)?;
         Ok(conn)
     }
