@@ -170,7 +170,7 @@ fn spawn_controller(client: &Client, namespace: &str) -> tokio::task::JoinHandle
             namespace: Some(namespace.into()),
             ..ControllerOptions::default()
         },
-        futures::future::pending(),
+        qserv_operator::shutdown::on(futures::future::pending()),
     ))
 }
 

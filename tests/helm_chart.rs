@@ -944,12 +944,12 @@ async fn rbac_rules_cover_every_request_the_controllers_make() {
     let clusters = tokio::spawn(qserv_operator::cluster::run(
         operator.clone(),
         qserv_operator::cluster::ControllerOptions::default(),
-        futures::future::pending(),
+        qserv_operator::shutdown::on(futures::future::pending()),
     ));
     let ingests = tokio::spawn(qserv_operator::ingest::run(
         operator,
         qserv_operator::ingest::IngestOptions::default(),
-        futures::future::pending(),
+        qserv_operator::shutdown::on(futures::future::pending()),
     ));
 
     let qsc: Api<QservCluster> = Api::namespaced(client.clone(), ns);

@@ -136,7 +136,7 @@ async fn run_controllers(
                 namespace: args.namespace.clone(),
                 resync: Duration::from_secs(args.resync_seconds),
             },
-            shutdown.clone(),
+            qserv_operator::shutdown::on(shutdown.clone()),
         ),
         ingest::run(
             client,
@@ -145,7 +145,7 @@ async fn run_controllers(
                 jobs,
                 preflight_local_sources: false,
             },
-            shutdown,
+            qserv_operator::shutdown::on(shutdown),
         ),
     );
 }

@@ -106,7 +106,7 @@ impl LocalMode {
                     namespace: opts.namespace.clone(),
                     ..ControllerOptions::default()
                 },
-                stopped(stop_rx.clone()),
+                qserv_operator::shutdown::on(stopped(stop_rx.clone())),
             )));
             let jobs = ingest::plan::JobSettings {
                 image: "qserv-operator:local".into(),
@@ -120,7 +120,7 @@ impl LocalMode {
                     // The Jobs run on this machine: the operator sees their files.
                     preflight_local_sources: true,
                 },
-                stopped(stop_rx),
+                qserv_operator::shutdown::on(stopped(stop_rx)),
             )));
         }
         Ok(LocalMode {

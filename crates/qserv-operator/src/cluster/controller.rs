@@ -2,8 +2,10 @@
 //! `kube::runtime::Controller`, with a finalizer for the PVC lifecycle, TTL expiry, events and a
 //! jittered exponential backoff on errors.
 //!
-//! One reconcile: TTL check → finalizer → validate → secrets (read back or generated once) →
-//! worker scale-down guard → build (pure) → apply (SSA) + prune → status (pure) → events.
+//! One reconcile: TTL check → finalizer → observe (stored status, secrets read back or generated
+//! once, the live worker StatefulSet) → decide (pure, [`super::decide`]: validate, build, the
+//! workers a scale-down removes) → ask the departing workers → act (SSA apply + prune) → status
+//! (pure, [`super::status`]) and its Events → status written by server-side apply.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,7 +17,6 @@ use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Service};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::finalizer::{self, finalizer};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, watcher};
@@ -23,11 +24,14 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 
 use super::apply::apply_all;
-use super::build::{self, Component, DesiredObject, GeneratedSecrets, MANAGER};
+use super::build::{self, Component, GeneratedSecrets, MANAGER};
+use super::decide::{self, Observed};
 use super::error::ReconcileError;
-use super::scale::{DepartingWorker, refuse_scale_down};
+use super::scale::refuse_scale_down;
 use super::status::{self, Observation};
-use crate::api::qserv_cluster::{QservCluster, QservClusterStatus, StorageRetention, parse_ttl};
+use crate::api::qserv_cluster::{QservCluster, QservClusterStatus, StorageRetention};
+use crate::events::{Note, Publisher};
+use crate::shutdown::Shutdown;
 
 /// Finalizer that keeps a deleted QservCluster until its PVCs are handled per
 /// `spec.storageRetention`.
@@ -54,7 +58,7 @@ impl Default for ControllerOptions {
 /// State shared by reconciles.
 pub struct Context {
     pub client: Client,
-    recorder: Recorder,
+    events: Publisher,
     options: ControllerOptions,
     /// Consecutive failures per object, for the backoff; reset on success.
     failures: Mutex<HashMap<ObjectRef<QservCluster>, u32>>,
@@ -62,42 +66,17 @@ pub struct Context {
 
 impl Context {
     pub fn new(client: Client, options: ControllerOptions) -> Arc<Context> {
-        let reporter = Reporter {
-            controller: MANAGER.into(),
-            instance: std::env::var("POD_NAME").ok(),
-        };
         Arc::new(Context {
-            recorder: Recorder::new(client.clone(), reporter),
+            events: Publisher::new(client.clone(), "Reconcile"),
             client,
             options,
             failures: Mutex::new(HashMap::new()),
         })
     }
-
-    async fn event(&self, cluster: &QservCluster, type_: EventType, reason: &str, note: String) {
-        let event = Event {
-            type_,
-            reason: reason.into(),
-            note: Some(note),
-            action: "Reconcile".into(),
-            secondary: None,
-        };
-        if let Err(e) = self
-            .recorder
-            .publish(&event, &cluster.object_ref(&()))
-            .await
-        {
-            tracing::warn!(%e, reason, "cannot publish event");
-        }
-    }
 }
 
 /// Runs the controller until `shutdown` resolves.
-pub async fn run(
-    client: Client,
-    options: ControllerOptions,
-    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
-) {
+pub async fn run(client: Client, options: ControllerOptions, shutdown: Shutdown) {
     let (clusters, statefulsets, deployments, services, configmaps, secrets) =
         match &options.namespace {
             Some(ns) => (
@@ -162,18 +141,8 @@ async fn reconcile_stages(
         .ok_or_else(|| ReconcileError::Unexpected("QservCluster without namespace".into()))?;
     let api: Api<QservCluster> = Api::namespaced(ctx.client.clone(), &namespace);
 
-    if cluster.meta().deletion_timestamp.is_none()
-        && let Some(expires) = expires_at(&cluster)
-        && expires <= Timestamp::now()
-    {
-        let ttl = cluster.spec.ttl.clone().unwrap_or_default();
-        ctx.event(
-            &cluster,
-            EventType::Normal,
-            "Expired",
-            format!("spec.ttl {ttl} elapsed at {expires}; deleting the cluster"),
-        )
-        .await;
+    if let Some(note) = decide::expired(&cluster, Timestamp::now()) {
+        ctx.events.publish(&*cluster, &[note]).await;
         api.delete(&cluster.name_any(), &DeleteParams::background())
             .await
             .map_err(ReconcileError::kube("delete expired QservCluster"))?;
@@ -229,67 +198,47 @@ fn jitter_fraction() -> f64 {
     (word % 10_001) as f64 / 20_000.0 - 0.25
 }
 
-/// `creationTimestamp + spec.ttl`.
-pub fn expires_at(cluster: &QservCluster) -> Option<Timestamp> {
-    let created = cluster.meta().creation_timestamp.as_ref()?.0;
-    let ttl = parse_ttl(cluster.spec.ttl.as_deref()?).ok()?;
-    created.checked_add(ttl).ok()
-}
-
+/// observe → decide (pure) → ask departing workers → act → status (pure) → write status.
 async fn apply_cluster(cluster: &QservCluster, ctx: &Context) -> Result<Action, ReconcileError> {
-    let name = cluster.name_any();
-    let namespace = cluster.namespace().unwrap_or_default();
-    let api: Api<QservCluster> = Api::namespaced(ctx.client.clone(), &namespace);
-    // The status as stored now, not the reflector's copy: a reconcile woken by an owned object
-    // right after our own status write would otherwise see the status before it and record the
-    // same transitions (a second `Created`) again.
-    let previous = api
-        .get(&name)
-        .await
-        .map_err(ReconcileError::kube(format!(
-            "read status of QservCluster {name}"
-        )))?
-        .status
-        .unwrap_or_default();
+    let observed = observe(ctx, cluster).await?;
+    let previous = &observed.previous;
     let generation = cluster.meta().generation;
-
-    // Validate (pure): an invalid spec touches no object.
-    if let Err(problems) = cluster.spec.validate() {
-        let message = problems.to_string();
-        let status = status::invalid_spec(&previous, generation, &message, Timestamp::now());
-        ctx.event(cluster, EventType::Warning, "InvalidSpec", message)
-            .await;
-        write_status(&api, &name, &previous, status).await?;
-        return Ok(Action::await_change());
-    }
-
-    let secrets = cluster_secrets(ctx, cluster, &namespace).await?;
-    let mut objects = match build::build(cluster, &secrets) {
-        Ok(objects) => objects,
-        Err(e) => {
-            let message = e.to_string();
-            let status = status::invalid_spec(&previous, generation, &message, Timestamp::now());
-            ctx.event(cluster, EventType::Warning, "InvalidSpec", message)
-                .await;
-            write_status(&api, &name, &previous, status).await?;
+    let mut planned = match decide::plan(cluster, &observed) {
+        Ok(planned) => planned,
+        Err(message) => {
+            // An invalid spec touches no object.
+            let status = status::invalid_spec(previous, generation, &message, Timestamp::now());
+            let notes = [Note::warning("InvalidSpec", message)];
+            ctx.events.publish(cluster, &notes).await;
+            write_status(&ctx.client, cluster, previous, &status).await?;
             return Ok(Action::await_change());
         }
     };
+    let scale_down_refused = refuse_scale_down(&planned.departing).await;
+    if let (Some(_), Some(live)) = (&scale_down_refused, observed.live_workers) {
+        let sts = decide::worker_statefulset_name(cluster);
+        decide::hold_worker_replicas(&mut planned.objects, &sts, live);
+    }
 
-    let scale_down_refused =
-        guard_scale_down(ctx, cluster, &namespace, &secrets, &mut objects).await?;
-
-    let applied = match apply_all(&ctx.client, &namespace, &name, &objects).await {
+    let namespace = cluster.namespace().unwrap_or_default();
+    let applied = match apply_all(
+        &ctx.client,
+        &namespace,
+        &cluster.name_any(),
+        &planned.objects,
+    )
+    .await
+    {
         Ok(applied) => applied,
         Err(e) => {
             let observation = Observation {
                 apply_error: Some(e.to_string()),
                 ..Observation::default()
             };
-            let status = status::compute(&previous, generation, &observation, Timestamp::now());
-            ctx.event(cluster, EventType::Warning, "ApplyFailed", e.to_string())
-                .await;
-            write_status(&api, &name, &previous, status).await?;
+            let status = status::compute(previous, generation, &observation, Timestamp::now());
+            let notes = [Note::warning("ApplyFailed", e.to_string())];
+            ctx.events.publish(cluster, &notes).await;
+            write_status(&ctx.client, cluster, previous, &status).await?;
             return Err(e);
         }
     };
@@ -298,114 +247,62 @@ async fn apply_cluster(cluster: &QservCluster, ctx: &Context) -> Result<Action, 
         .unwrap_or_else(|p| p.into_inner())
         .remove(&ObjectRef::from_obj(cluster));
 
-    let expires = expires_at(cluster);
-    let endpoints = build::meta::Ctx::new(cluster)
-        .map(|c| build::services::endpoints(&c))
-        .ok();
+    let expires = decide::expires_at(cluster);
     let observation = Observation {
         workloads: applied.workloads,
-        endpoints,
+        endpoints: build::meta::Ctx::new(cluster)
+            .map(|c| build::services::endpoints(&c))
+            .ok(),
         expires_at: expires,
         scale_down_refused: scale_down_refused.clone(),
         apply_error: None,
     };
-    let status = status::compute(&previous, generation, &observation, Timestamp::now());
-    record_transitions(ctx, cluster, &previous, &status, &applied.deleted).await;
-    if let Some(message) = scale_down_refused
-        && previous_degraded_reason(&previous) != Some("ScaleDownRefused")
-    {
-        ctx.event(cluster, EventType::Warning, "ScaleDownRefused", message)
-            .await;
-    }
-    write_status(&api, &name, &previous, status).await?;
-
-    let mut requeue = ctx.options.resync;
-    if let Some(expires) = expires {
-        let left = expires.duration_since(Timestamp::now());
-        let left = Duration::try_from(left).unwrap_or(Duration::ZERO);
-        requeue = requeue.min(left + Duration::from_millis(100));
-    }
+    let status = status::compute(previous, generation, &observation, Timestamp::now());
+    let notes = decide::transition_notes(
+        cluster,
+        previous,
+        &status,
+        &applied.deleted,
+        scale_down_refused.as_deref(),
+    );
+    ctx.events.publish(cluster, &notes).await;
+    write_status(&ctx.client, cluster, previous, &status).await?;
+    let requeue = decide::requeue_after(ctx.options.resync, expires, Timestamp::now());
     Ok(Action::requeue(requeue))
 }
 
-fn previous_degraded_reason(previous: &QservClusterStatus) -> Option<&str> {
-    crate::api::condition::find(&previous.conditions, crate::api::condition::DEGRADED)
-        .filter(|c| c.status == "True")
-        .map(|c| c.reason.as_str())
-}
-
-/// Events for what changed: first creation, spec changes rolled out, scaling, readiness.
-async fn record_transitions(
-    ctx: &Context,
-    cluster: &QservCluster,
-    previous: &QservClusterStatus,
-    status: &QservClusterStatus,
-    deleted: &[String],
-) {
-    use crate::api::condition::{READY, is_true};
-    if previous.observed_generation.is_none() {
-        ctx.event(
-            cluster,
-            EventType::Normal,
-            "Created",
-            format!(
-                "applied the Qserv objects: {} workers, {} xrootd",
-                cluster.spec.workers.replicas, cluster.spec.xrootd.replicas
-            ),
-        )
-        .await;
-    } else if previous.observed_generation != status.observed_generation {
-        ctx.event(
-            cluster,
-            EventType::Normal,
-            "Updated",
-            format!(
-                "applied generation {} of the spec",
-                status.observed_generation.unwrap_or_default()
-            ),
-        )
-        .await;
-    }
-    let workers = |s: &QservClusterStatus| {
-        s.components
-            .as_ref()
-            .and_then(|c| c.workers.split_once('/').map(|(_, d)| d.to_string()))
+/// The stored status, the cluster's secret values and the live worker StatefulSet's size.
+async fn observe(ctx: &Context, cluster: &QservCluster) -> Result<Observed, ReconcileError> {
+    let name = cluster.name_any();
+    let namespace = cluster.namespace().unwrap_or_default();
+    // The status as stored now, not the reflector's copy: a reconcile woken by an owned object
+    // right after our own status write would otherwise see the status before it and record the
+    // same transitions (a second `Created`) again.
+    let previous = Api::<QservCluster>::namespaced(ctx.client.clone(), &namespace)
+        .get(&name)
+        .await
+        .map_err(ReconcileError::kube(format!(
+            "read status of QservCluster {name}"
+        )))?
+        .status
+        .unwrap_or_default();
+    let secrets = cluster_secrets(ctx, cluster, &namespace).await?;
+    // Only a scale-down that may lose data needs the live size.
+    let live_workers = if cluster.spec.workers.allow_data_loss {
+        None
+    } else {
+        let sts = decide::worker_statefulset_name(cluster);
+        Api::<StatefulSet>::namespaced(ctx.client.clone(), &namespace)
+            .get_opt(&sts)
+            .await
+            .map_err(ReconcileError::kube(format!("read StatefulSet {sts}")))?
+            .map(|live| live.spec.and_then(|s| s.replicas).unwrap_or(1))
     };
-    if let (Some(before), Some(after)) = (workers(previous), workers(status))
-        && before != after
-    {
-        ctx.event(
-            cluster,
-            EventType::Normal,
-            "Scaled",
-            format!("workers {before} -> {after}"),
-        )
-        .await;
-    }
-    if !deleted.is_empty() {
-        ctx.event(
-            cluster,
-            EventType::Normal,
-            "Pruned",
-            format!("deleted objects no longer desired: {}", deleted.join(", ")),
-        )
-        .await;
-    }
-    let (was, is) = (
-        is_true(&previous.conditions, READY),
-        is_true(&status.conditions, READY),
-    );
-    if was != is {
-        let message = crate::api::condition::find(&status.conditions, READY)
-            .map(|c| c.message.clone())
-            .unwrap_or_default();
-        let (type_, reason) = if is {
-            (EventType::Normal, "Ready")
-        } else {
-            (EventType::Warning, "NotReady")
-        };
-        ctx.event(cluster, type_, reason, message).await;
-    }
+    Ok(Observed {
+        previous,
+        secrets,
+        live_workers,
+    })
 }
 
 /// The cluster's secret values: read back from its Secret, or generated once (OS randomness).
@@ -429,72 +326,29 @@ async fn cluster_secrets(
     }))
 }
 
-/// Keeps the worker StatefulSet at its current size when a scale-down would remove workers that
-/// hold chunks (unless `allowDataLoss`); returns why.
-async fn guard_scale_down(
-    ctx: &Context,
-    cluster: &QservCluster,
-    namespace: &str,
-    secrets: &GeneratedSecrets,
-    objects: &mut [DesiredObject],
-) -> Result<Option<String>, ReconcileError> {
-    if cluster.spec.workers.allow_data_loss {
-        return Ok(None);
-    }
-    let sts_name = format!("{}-{}", cluster.name_any(), Component::Worker.suffix());
-    let api: Api<StatefulSet> = Api::namespaced(ctx.client.clone(), namespace);
-    let Some(live) = api
-        .get_opt(&sts_name)
-        .await
-        .map_err(ReconcileError::kube(format!("read StatefulSet {sts_name}")))?
-    else {
-        return Ok(None);
-    };
-    let current = live.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-    let desired = cluster.spec.workers.replicas;
-    if desired >= current {
-        return Ok(None);
-    }
-    let departing: Vec<DepartingWorker> = (desired..current)
-        .map(|ordinal| {
-            let pod = format!("{sts_name}-{ordinal}");
-            DepartingWorker {
-                endpoint: format!(
-                    "mysql://root:{}@{pod}.{sts_name}.{namespace}.svc:3306",
-                    secrets.mariadb_root_password
-                ),
-                pod,
-            }
-        })
-        .collect();
-    let refused = refuse_scale_down(&departing).await;
-    if refused.is_some() {
-        for object in objects.iter_mut() {
-            if let DesiredObject::StatefulSet(sts) = object
-                && sts.metadata.name.as_deref() == Some(&sts_name)
-                && let Some(spec) = sts.spec.as_mut()
-            {
-                spec.replicas = Some(current);
-            }
-        }
-    }
-    Ok(refused)
-}
-
-/// Writes `status` when it differs from what the object has.
+/// Writes `status` by server-side apply of the status subresource (field manager
+/// `qserv-operator`), when it differs from the stored one.
 async fn write_status(
-    api: &Api<QservCluster>,
-    name: &str,
+    client: &Client,
+    cluster: &QservCluster,
     previous: &QservClusterStatus,
-    status: QservClusterStatus,
+    status: &QservClusterStatus,
 ) -> Result<(), ReconcileError> {
-    if &status == previous {
+    if status == previous {
         return Ok(());
     }
+    let name = cluster.name_any();
+    let api: Api<QservCluster> =
+        Api::namespaced(client.clone(), &cluster.namespace().unwrap_or_default());
+    let patch = json!({
+        "apiVersion": QservCluster::api_version(&()),
+        "kind": QservCluster::kind(&()),
+        "status": status,
+    });
     api.patch_status(
-        name,
-        &PatchParams::default(),
-        &Patch::Merge(json!({ "status": status })),
+        &name,
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(&patch),
     )
     .await
     .map_err(ReconcileError::kube(format!(
@@ -508,7 +362,6 @@ async fn write_status(
 async fn cleanup(cluster: &QservCluster, ctx: &Context) -> Result<Action, ReconcileError> {
     let name = cluster.name_any();
     let namespace = cluster.namespace().unwrap_or_default();
-    let api: Api<QservCluster> = Api::namespaced(ctx.client.clone(), &namespace);
     let previous = cluster.status.clone().unwrap_or_default();
     let status = status::terminating(
         &previous,
@@ -516,7 +369,7 @@ async fn cleanup(cluster: &QservCluster, ctx: &Context) -> Result<Action, Reconc
         Timestamp::now(),
     );
     // Best effort: the object may already be on its way out.
-    let _ = write_status(&api, &name, &previous, status).await;
+    let _ = write_status(&ctx.client, cluster, &previous, &status).await;
 
     let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), &namespace);
     let claims: Vec<String> = pvcs
@@ -531,7 +384,7 @@ async fn cleanup(cluster: &QservCluster, ctx: &Context) -> Result<Action, Reconc
     if claims.is_empty() {
         return Ok(Action::await_change());
     }
-    match cluster.spec.storage_retention {
+    let note = match cluster.spec.storage_retention {
         StorageRetention::Delete => {
             for claim in &claims {
                 match pvcs.delete(claim, &DeleteParams::background()).await {
@@ -545,24 +398,17 @@ async fn cleanup(cluster: &QservCluster, ctx: &Context) -> Result<Action, Reconc
                     }
                 }
             }
-            ctx.event(
-                cluster,
-                EventType::Normal,
+            Note::normal(
                 "VolumesDeleted",
                 format!("storageRetention Delete: deleted {}", claims.join(", ")),
             )
-            .await;
         }
-        StorageRetention::Retain => {
-            ctx.event(
-                cluster,
-                EventType::Normal,
-                "VolumesRetained",
-                format!("storageRetention Retain: kept {}", claims.join(", ")),
-            )
-            .await;
-        }
-    }
+        StorageRetention::Retain => Note::normal(
+            "VolumesRetained",
+            format!("storageRetention Retain: kept {}", claims.join(", ")),
+        ),
+    };
+    ctx.events.publish(cluster, &[note]).await;
     Ok(Action::await_change())
 }
 

@@ -1,15 +1,17 @@
-//! The QservCluster controller, as a staged pipeline: *validate* the spec (pure, in
-//! `crate::api`), *build* every desired Kubernetes object (pure, [`build`]), *apply* them with
-//! server-side apply and delete what is no longer desired, then *compute status* from what the
-//! API server reports.
+//! The QservCluster controller, as a staged pipeline: *observe* (the stored status, the secrets,
+//! the live worker StatefulSet), *decide* (pure, [`decide`]: validate the spec, *build* every
+//! desired Kubernetes object ([`build`]), the workers a scale-down would remove), *apply* them
+//! with server-side apply and delete what is no longer desired, then *compute status* (pure,
+//! [`status`]) from what the API server reports, and its Events ([`decide`]).
 //!
-//! Only the apply and status stages talk to the API server; everything under [`build`] is a
-//! function of the `QservCluster` and the cluster's generated secrets, with no network, clock or
-//! randomness, so it is tested on YAML fixtures.
+//! Only [`controller`] (observe, act, write status), [`apply`] and [`scale`] do I/O; [`decide`],
+//! [`build`] and [`status`] are functions of their inputs, with no network, clock or
+//! randomness, so they are tested on YAML fixtures and plain values.
 
 pub mod apply;
 pub mod build;
 pub mod controller;
+pub mod decide;
 pub mod error;
 pub mod scale;
 pub mod status;

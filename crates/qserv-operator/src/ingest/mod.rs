@@ -6,11 +6,13 @@
 //! - [`report`]: what a step reports, through the results ConfigMap.
 //! - [`source`]: where the input is, before any Job runs (claim exists, local directory).
 //! - [`status`]: Jobs and reports folded into status (pure).
-//! - [`controller`]: the reconciler.
+//! - [`observe`], [`decide`] (pure), [`controller`]: the reconciler's stages.
 //! - [`job`]: what the Jobs run (`qserv-operator job <step>`).
 
 pub mod controller;
+pub mod decide;
 pub mod job;
+pub mod observe;
 pub mod plan;
 pub mod report;
 pub mod source;
