@@ -74,7 +74,7 @@ enum Command {
     },
     /// Load catalog files (HDF5, CSV/TSV, Parquet) into a table of a plain MariaDB database.
     /// With --to-workers and --partitioned: partitioner output onto Qserv workers as chunk tables.
-    Load(Box<load::cli::LoadArgs>),
+    Load(Box<load::args::LoadArgs>),
     /// Run one SQL statement on a MariaDB/Qserv endpoint; print the result as a table, CSV or JSON.
     Query(Box<query::QueryArgs>),
     /// One step of a CatalogIngest, as its Job runs it (partition | load | reference | check).

@@ -5,7 +5,7 @@
 use kube::Resource;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 
-use crate::cluster::build::MANAGER;
+use crate::identity::MANAGER;
 
 /// One Event to publish about the reconciled object.
 #[derive(Clone, Debug, PartialEq, Eq)]

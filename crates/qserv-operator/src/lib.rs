@@ -13,6 +13,7 @@ pub mod connect_to;
 pub mod db;
 pub mod events;
 pub mod from_spec;
+pub mod identity;
 pub mod ingest;
 pub mod load;
 pub mod metrics;

@@ -17,7 +17,7 @@ use super::block::{BlockBuilder, BlockOutput, Reject, RowTemplate};
 use super::chunker::Chunker;
 use super::config::{AngleUnit, OutField, PartitionConfig, RowLayout};
 use super::csv::Dialect;
-use super::run::check_position;
+use super::position::check_position;
 
 /// Turns Arrow batches into located, encoded rows; one per worker thread.
 pub struct ArrowRows<'a> {

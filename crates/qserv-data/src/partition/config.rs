@@ -33,6 +33,39 @@ pub enum ConfigError {
     Key { key: String, message: String },
 }
 
+/// The CSV dialect of `<prefix>` (`in.csv.`, `out.csv.`): reads `<prefix>delimiter`, `quote`, `no-quote`, `escape`, `no-escape`, `null` with
+/// sph-partition's defaults (tab, `"`, `\`, and NULL = `NULL` when quoting else `\N`).
+pub fn dialect_from_store(store: &ConfigStore, prefix: &str) -> Result<Dialect, ConfigError> {
+    let key = |k: &str| format!("{prefix}{k}");
+    let delimiter = store.char(&key("delimiter"), b'\t')?;
+    let quote = if store.flag(&key("no-quote"))? {
+        None
+    } else {
+        Some(store.char(&key("quote"), b'"')?)
+    };
+    let escape = if store.flag(&key("no-escape"))? {
+        None
+    } else {
+        Some(store.char(&key("escape"), b'\\')?)
+    };
+    let null = match store.string(&key("null"))? {
+        Some(n) => n.into_bytes(),
+        None if quote.is_some() => b"NULL".to_vec(),
+        None => escape.map(|e| vec![e, b'N']).unwrap_or_default(),
+    };
+    let dialect = Dialect {
+        delimiter,
+        quote,
+        escape,
+        null,
+    };
+    dialect.check().map_err(|message| ConfigError::Key {
+        key: format!("{prefix}*"),
+        message,
+    })?;
+    Ok(dialect)
+}
+
 fn key_error(key: &str, message: impl Into<String>) -> ConfigError {
     ConfigError::Key {
         key: key.to_string(),
@@ -316,8 +349,8 @@ impl PartitionConfig {
                 .unwrap_or_else(|| "chunk".into()),
             input_fields,
             output_fields,
-            input_dialect: Dialect::from_store(store, "in.csv.")?,
-            output_dialect: Dialect::from_store(store, "out.csv.")?,
+            input_dialect: dialect_from_store(store, "in.csv.")?,
+            output_dialect: dialect_from_store(store, "out.csv.")?,
             angle_unit: AngleUnit::Degree,
             normalize_ra: false,
         })

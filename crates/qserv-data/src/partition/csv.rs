@@ -2,8 +2,6 @@
 //! delimiter with an escape character and optional quoting, NULL tokens, and re-encoding into the
 //! output dialect (lsst/qserv `src/partition/Csv.cc`, `Dialect` and `Editor`).
 
-use super::config::{ConfigError, ConfigStore};
-
 /// A CSV dialect as sph-partition defines it (`in.csv.*` / `out.csv.*`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dialect {
@@ -17,41 +15,8 @@ pub struct Dialect {
 const PROHIBITED: &[u8] = b"0bfnrtvNZ";
 
 impl Dialect {
-    /// Reads `<prefix>delimiter`, `quote`, `no-quote`, `escape`, `no-escape`, `null` with
-    /// sph-partition's defaults (tab, `"`, `\`, and NULL = `NULL` when quoting else `\N`).
-    pub fn from_store(store: &ConfigStore, prefix: &str) -> Result<Dialect, ConfigError> {
-        let key = |k: &str| format!("{prefix}{k}");
-        let delimiter = store.char(&key("delimiter"), b'\t')?;
-        let quote = if store.flag(&key("no-quote"))? {
-            None
-        } else {
-            Some(store.char(&key("quote"), b'"')?)
-        };
-        let escape = if store.flag(&key("no-escape"))? {
-            None
-        } else {
-            Some(store.char(&key("escape"), b'\\')?)
-        };
-        let null = match store.string(&key("null"))? {
-            Some(n) => n.into_bytes(),
-            None if quote.is_some() => b"NULL".to_vec(),
-            None => escape.map(|e| vec![e, b'N']).unwrap_or_default(),
-        };
-        let dialect = Dialect {
-            delimiter,
-            quote,
-            escape,
-            null,
-        };
-        dialect.check().map_err(|message| ConfigError::Key {
-            key: format!("{prefix}*"),
-            message,
-        })?;
-        Ok(dialect)
-    }
-
     /// The sanity rules of `Dialect::_validate`.
-    fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), String> {
         let specials = [b'\0', b'\n', b'\r'];
         if specials.contains(&self.delimiter) {
             return Err("the delimiter may not be NUL, CR or LF".into());

@@ -9,6 +9,7 @@ pub mod config;
 pub mod counts;
 pub mod csv;
 pub mod input;
+pub mod position;
 pub mod run;
 pub mod writer;
 

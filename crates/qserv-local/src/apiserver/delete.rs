@@ -8,8 +8,8 @@ use serde_json::Value;
 
 use super::Shared;
 use super::errors::{ApiError, ApiResult};
-use super::handlers::{list_document, path_namespace, select};
 use super::http::{Body, Req, ResourcePath, json_response};
+use super::listing::{list_document, path_namespace, select};
 use super::resources::ResourceType;
 use super::store::{Propagation, meta_str};
 

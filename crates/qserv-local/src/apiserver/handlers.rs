@@ -1,5 +1,6 @@
 //! Request dispatch: discovery routes, then the verbs of one resource. Reads (get, list) live
-//! here; writes are in `write.rs`, watches in `watch.rs`.
+//! here; writes are in `write.rs`, watches in `watch.rs`, what a request selects in
+//! `listing.rs`.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -7,12 +8,12 @@ use std::sync::Arc;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::errors::{ApiError, ApiResult};
 use super::http::{self, Body, Req, ResourcePath, Route, error_response, json_response};
+use super::listing::{list_document, path_namespace, select};
 use super::resources::ResourceType;
-use super::selectors::{FieldSelector, LabelSelector};
 use super::{Shared, delete, discovery, openapi, protobuf, table, watch, write};
 
 /// The hyper service: reads the body, dispatches, renders errors as `Status`.
@@ -101,19 +102,6 @@ fn dispatch(shared: &Arc<Shared>, req: &Req) -> ApiResult<Response<Body>> {
     }
 }
 
-/// The namespace an object of `rt` lives in according to the path ("" when cluster-scoped).
-pub fn path_namespace(rt: &ResourceType, path: &ResourcePath) -> ApiResult<String> {
-    match (&path.namespace, rt.namespaced) {
-        (Some(ns), true) => Ok(ns.clone()),
-        (None, false) => Ok(String::new()),
-        (Some(_), false) => Err(ApiError::NoRoute),
-        (None, true) => Err(ApiError::BadRequest(format!(
-            "{} are namespaced: use /namespaces/<ns>/{}",
-            rt.plural, rt.plural
-        ))),
-    }
-}
-
 fn resource(shared: &Arc<Shared>, req: &Req, path: ResourcePath) -> ApiResult<Response<Body>> {
     let rt = shared
         .lock()
@@ -154,42 +142,6 @@ fn get(
         return Ok(table_response(&table));
     }
     Ok(json_response(200, &obj))
-}
-
-pub fn selectors(req: &Req) -> ApiResult<(LabelSelector, FieldSelector)> {
-    Ok((
-        LabelSelector::parse(req.param("labelSelector").unwrap_or_default())?,
-        FieldSelector::parse(req.param("fieldSelector").unwrap_or_default())?,
-    ))
-}
-
-/// Objects a list (or deletecollection) selects; `limit`/`continue` are ignored: one page.
-pub fn select(
-    shared: &Arc<Shared>,
-    req: &Req,
-    rt: &ResourceType,
-    path: &ResourcePath,
-) -> ApiResult<(Vec<Value>, u64)> {
-    let (labels, fields) = selectors(req)?;
-    if path.namespace.is_some() && !rt.namespaced {
-        return Err(ApiError::NoRoute);
-    }
-    let store = shared.lock();
-    let items = store
-        .list(rt, path.namespace.as_deref())
-        .into_iter()
-        .filter(|o| labels.matches(o) && fields.matches(o))
-        .collect();
-    Ok((items, store.resource_version()))
-}
-
-pub fn list_document(rt: &ResourceType, items: Vec<Value>, rv: u64) -> Value {
-    json!({
-        "kind": format!("{}List", rt.kind),
-        "apiVersion": rt.api_version(),
-        "metadata": {"resourceVersion": rv.to_string()},
-        "items": items,
-    })
 }
 
 fn list(

@@ -58,6 +58,7 @@ mod events;
 mod faults;
 mod handlers;
 mod http;
+mod listing;
 mod meta;
 mod openapi;
 mod ownership;

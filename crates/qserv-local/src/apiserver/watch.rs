@@ -29,8 +29,8 @@ use tokio::time::Instant;
 
 use super::Shared;
 use super::errors::{ApiError, ApiResult};
-use super::handlers::selectors;
 use super::http::{Body, Req, ResourcePath};
+use super::listing::selectors;
 use super::resources::ResourceType;
 use super::selectors::{FieldSelector, LabelSelector};
 use super::store::{Event, EventType, meta_str, with_api_version};

@@ -10,8 +10,8 @@ use hyper::{Method, Request, Response};
 use serde_json::{Value, json};
 
 use super::contract::{Outcome, Params, Refusal, respond};
-use super::{Db, Shared, databases, publishing, transactions};
-use qserv_operator::qserv::replication::Column;
+use super::state::{Shared, db_json};
+use super::{databases, publishing, transactions};
 
 const MAX_BODY: usize = 16 << 20;
 
@@ -100,26 +100,7 @@ async fn route(s: &Shared, method: &Method, path: &str, p: &Params) -> Outcome {
     }
 }
 
-pub(super) fn db_json(db: &Db) -> Value {
-    json!({
-        "database": db.name, "is_published": u8::from(db.published),
-        "num_stripes": db.stripes, "num_sub_stripes": db.sub_stripes, "overlap": db.overlap,
-        "tables": db.tables.iter().map(|t| json!({
-            "name": t.name, "database": db.name, "is_partitioned": u8::from(t.partitioned),
-            "is_director": u8::from(t.is_director()), "director_table": t.director_table,
-            "director_key": t.director_key, "latitude_key": t.latitude_key,
-            "longitude_key": t.longitude_key,
-            "columns": std::iter::once(Column::new("qserv_trans_id", "INT UNSIGNED NOT NULL"))
-                .chain(t.schema.iter().cloned()).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-    })
-}
-
 fn config(s: &Shared) -> Value {
     let cat = s.catalog();
     json!({"config": {"databases": cat.dbs.values().map(db_json).collect::<Vec<_>>()}})
-}
-
-pub(super) fn unknown_db(name: &str) -> Refusal {
-    Refusal::new(format!("unknown database '{name}'"))
 }

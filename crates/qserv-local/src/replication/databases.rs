@@ -6,9 +6,8 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::contract::{Outcome, Params, Refusal};
-use super::controller::{db_json, unknown_db};
+use super::state::{Db, Shared, TableMeta, db_json, unknown_db};
 use super::tables::{DUMMY_CHUNK, chunk_table, create_chunk_table, quote};
-use super::{Db, Shared, TableMeta};
 use qserv_operator::partition::Chunker;
 use qserv_operator::qserv::replication::Column;
 

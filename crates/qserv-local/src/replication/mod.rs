@@ -56,20 +56,21 @@ mod controller;
 mod databases;
 mod publishing;
 mod rows;
+mod state;
 pub mod tables;
 mod transactions;
 mod worker;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::convert::Infallible;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::task::JoinSet;
 
-use qserv_operator::qserv::replication::Column;
+use state::{Catalog, Faults, Shared, WorkerEntry};
 use tables::Sql;
 
 pub use contract::{MAX_VERSION, MIN_VERSION};
@@ -126,140 +127,6 @@ pub enum StandInError {
     Worker { worker: String, reason: String },
     #[error("replication stand-in: czar: {0}")]
     Czar(String),
-}
-
-/// A worker as the running stand-in knows it.
-pub(crate) struct WorkerEntry {
-    pub name: String,
-    pub mysql_url: String,
-    pub sql: Arc<Sql>,
-    pub http_port: u16,
-    stop: tokio::sync::watch::Sender<bool>,
-}
-
-/// A registered table.
-#[derive(Debug, Clone)]
-pub(crate) struct TableMeta {
-    pub name: String,
-    pub partitioned: bool,
-    pub director_table: String,
-    pub director_key: String,
-    pub latitude_key: String,
-    pub longitude_key: String,
-    pub schema: Vec<Column>,
-}
-
-impl TableMeta {
-    pub fn is_director(&self) -> bool {
-        self.partitioned && self.director_table.is_empty()
-    }
-}
-
-/// A registered database.
-#[derive(Debug, Clone)]
-pub(crate) struct Db {
-    pub name: String,
-    pub stripes: u32,
-    pub sub_stripes: u32,
-    pub overlap: f64,
-    pub published: bool,
-    pub tables: Vec<TableMeta>,
-    /// chunk → worker name, fixed once allocated.
-    pub chunks: BTreeMap<u32, String>,
-    /// table → row counters (`/ingest/table-stats`).
-    pub counters: BTreeMap<String, Vec<serde_json::Value>>,
-}
-
-impl Db {
-    pub fn table(&self, name: &str) -> Option<&TableMeta> {
-        self.tables
-            .iter()
-            .find(|t| t.name.eq_ignore_ascii_case(name))
-    }
-}
-
-/// A super-transaction.
-#[derive(Debug, Clone)]
-pub(crate) struct Trans {
-    pub id: u32,
-    pub database: String,
-    pub state: &'static str,
-    pub begin_time: u64,
-    pub end_time: u64,
-    /// table → (rows, overlap rows) loaded.
-    pub loaded: BTreeMap<String, (u64, u64)>,
-    /// Contributions being loaded now; abort waits for them.
-    pub in_flight: usize,
-}
-
-/// Everything the services know; behind a std mutex never held across an await.
-#[derive(Default)]
-pub(crate) struct Catalog {
-    pub dbs: BTreeMap<String, Db>,
-    pub trans: BTreeMap<u32, Trans>,
-    pub next_trans: u32,
-    /// (worker, database, final table) created on the worker.
-    pub created: HashSet<(String, String, String)>,
-    /// (worker, database, final table, transaction) partitions added.
-    pub partitions: HashSet<(String, String, String, u32)>,
-}
-
-/// Injected contribution failures.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct Faults {
-    pub status: u16,
-    pub remaining: usize,
-    pub always: bool,
-    /// Failures served so far.
-    pub served: usize,
-}
-
-pub(crate) struct Shared {
-    pub auth_key: String,
-    pub admin_auth_key: String,
-    pub instance_id: String,
-    pub czar: Sql,
-    pub workers: Mutex<Vec<WorkerEntry>>,
-    pub catalog: Mutex<Catalog>,
-    pub faults: Mutex<Faults>,
-    /// Serializes DDL on the workers (table creation, partitions).
-    pub ddl: tokio::sync::Mutex<()>,
-}
-
-impl Shared {
-    pub fn catalog(&self) -> MutexGuard<'_, Catalog> {
-        self.catalog.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub fn workers(&self) -> MutexGuard<'_, Vec<WorkerEntry>> {
-        self.workers.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// (name, sql) of every worker.
-    pub fn worker_sqls(&self) -> Vec<(String, Arc<Sql>)> {
-        self.workers()
-            .iter()
-            .map(|w| (w.name.clone(), w.sql.clone()))
-            .collect()
-    }
-
-    pub fn worker_sql(&self, name: &str) -> Option<Arc<Sql>> {
-        self.workers()
-            .iter()
-            .find(|w| w.name == name)
-            .map(|w| w.sql.clone())
-    }
-
-    /// Takes one injected failure, if any is pending.
-    pub fn take_fault(&self) -> Option<u16> {
-        let mut f = self.faults.lock().unwrap_or_else(|p| p.into_inner());
-        if f.always || f.remaining > 0 {
-            f.remaining = f.remaining.saturating_sub(1);
-            f.served += 1;
-            return Some(f.status);
-        }
-        None
-    }
 }
 
 /// Injects failures into a running stand-in's contributions, for reliability tests (also of
@@ -490,12 +357,4 @@ async fn serve<F, H>(
         }
     }
     connections.abort_all();
-}
-
-/// Milliseconds since the epoch, as Qserv reports times.
-pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }

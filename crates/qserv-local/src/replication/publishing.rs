@@ -7,11 +7,10 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::contract::{Outcome, Params, Refusal};
-use super::controller::{db_json, unknown_db};
+use super::state::{Db, Shared, TableMeta, db_json, now_ms, unknown_db};
 use super::tables::{
     self, DUMMY_CHUNK, chunk_table, create_chunk_table, literal, qualified, quote,
 };
-use super::{Db, Shared, TableMeta, now_ms};
 
 pub(super) async fn publish(s: &Shared, database: &str) -> Outcome {
     let db = {

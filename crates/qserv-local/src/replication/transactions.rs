@@ -8,9 +8,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::contract::{Outcome, Params, Refusal};
-use super::controller::unknown_db;
+use super::state::{Catalog, Db, Shared, TableMeta, Trans, now_ms, unknown_db};
 use super::tables::{chunk_table, create_chunk_table, drop_partition};
-use super::{Catalog, Db, Shared, TableMeta, Trans, now_ms};
 use qserv_operator::partition::Chunker;
 
 fn trans_json(t: &Trans, contrib: bool) -> Value {

@@ -19,8 +19,8 @@ use serde_json::{Value, json};
 
 use super::contract::{Outcome, Params, Refusal, respond};
 use super::rows::RowChecker;
+use super::state::{Shared, now_ms};
 use super::tables::{add_partition, chunk_table, create_chunk_table, literal, qualified, quote};
-use super::{Shared, now_ms};
 use qserv_operator::qserv::replication::Column;
 
 pub async fn handle(

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use tokio::sync::Notify;
 
-use super::RuntimeOptions;
+use super::options::RuntimeOptions;
 use super::stores::Stores;
 use qserv_operator::connect_to::AddressMap;
 

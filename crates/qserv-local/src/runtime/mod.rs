@@ -54,6 +54,7 @@ mod context;
 pub mod error;
 mod kubelet;
 pub mod mariadb;
+mod options;
 mod persistent_volumes;
 pub mod process;
 pub mod simulator;
@@ -69,65 +70,12 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 pub use error::RuntimeError;
+pub use options::RuntimeOptions;
 pub use simulator::{PodContext, ReadyWithoutServing, SimulatedContainer, Simulator, SimulatorKey};
 
 use context::Ctx;
 use kubelet::Kubelet;
 use qserv_operator::connect_to::AddressMap;
-
-/// How the runtime behaves.
-#[derive(Clone)]
-pub struct RuntimeOptions {
-    /// Volumes, pod scratch dirs, logs, the address map. Created if missing.
-    pub state_dir: PathBuf,
-    /// The binary Job containers run (`qserv-operator ...`). Default: this executable.
-    pub operator_binary: PathBuf,
-    /// Start no processes: non-Job pods are running and ready at once.
-    pub fake_pods: bool,
-    /// First crash-loop backoff; doubled per restart, at most 30 s.
-    pub restart_backoff: Duration,
-    /// Time between SIGTERM and SIGKILL when stopping a process.
-    pub termination_grace: Duration,
-    /// Simulators by container name and component label (see [`RuntimeOptions::simulate`]).
-    pub simulators: Vec<(SimulatorKey, Arc<dyn Simulator>)>,
-    /// Environment every `qserv-operator` child process gets besides its pod's: in local
-    /// mode, `KUBECONFIG` — what a real pod's service account credentials are.
-    pub process_env: Vec<(String, String)>,
-}
-
-impl Default for RuntimeOptions {
-    fn default() -> Self {
-        RuntimeOptions {
-            state_dir: PathBuf::from("local"),
-            operator_binary: std::env::current_exe().unwrap_or_else(|_| "qserv-operator".into()),
-            fake_pods: false,
-            restart_backoff: Duration::from_secs(1),
-            termination_grace: Duration::from_secs(10),
-            simulators: Vec::new(),
-            process_env: Vec::new(),
-        }
-    }
-}
-
-impl RuntimeOptions {
-    /// Registers `simulator` for containers named `container` in pods whose
-    /// `app.kubernetes.io/component` label is `component` (any pod when `None`).
-    pub fn simulate(
-        mut self,
-        container: &str,
-        component: Option<&str>,
-        simulator: Arc<dyn Simulator>,
-    ) -> Self {
-        self.simulators.push((
-            SimulatorKey {
-                container: container.into(),
-                component: component.map(Into::into),
-            },
-            simulator,
-        ));
-        self
-    }
-}
 
 pub struct Runtime;
 

@@ -5,8 +5,10 @@
 //! outlives the runtime, even after a panic or a kill of the test binary.
 //!
 //! (The lifeline is passed to the watcher subshell as fd 3: a background list's stdin is
-//! /dev/null in a non-interactive shell.) The supervisor prints the child's pid, then `exit N` when it ends (`N` = 128 + signal
-//! for a signal), which is how the runtime learns a process died.
+//! /dev/null in a non-interactive shell.) The supervisor prints the child's pid, the watcher's
+//! (`watcher N`), then `exit N` when the child ends (`N` = 128 + signal for a signal), which is
+//! how the runtime learns a process died. [`Supervised::stop`] returns once the child, the
+//! supervisor and the watcher are all gone.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -29,6 +31,7 @@ echo "$pid"
   i=0
   while kill -0 "$pid" 2>/dev/null && [ "$i" -lt "$grace" ]; do sleep 0.1; i=$((i+1)); done
   kill -KILL "$pid" 2>/dev/null ) &
+echo "watcher $!"
 wait "$pid"
 echo "exit $?"
 "#;
@@ -50,6 +53,8 @@ pub struct ProcessSpec {
 /// A running (or ended) supervised process.
 pub struct Supervised {
     pid: u32,
+    /// The watcher subshell, which outlives the supervisor by up to one poll after a stop.
+    watcher: Option<u32>,
     lifeline: Option<ChildStdin>,
     exit: watch::Receiver<Option<i32>>,
     supervisor: Child,
@@ -99,6 +104,12 @@ impl Supervised {
             what: what(),
             source: std::io::Error::other("the supervisor printed no pid"),
         })?;
+        let watcher = match lines.next_line().await {
+            Ok(Some(line)) => line
+                .strip_prefix("watcher ")
+                .and_then(|p| p.trim().parse::<u32>().ok()),
+            _ => None,
+        };
         let (tx, exit) = watch::channel(None);
         tokio::spawn(async move {
             let code = loop {
@@ -116,6 +127,7 @@ impl Supervised {
         });
         Ok(Supervised {
             pid,
+            watcher,
             lifeline,
             exit,
             supervisor,
@@ -145,11 +157,19 @@ impl Supervised {
         send_signal(self.pid, signal)
     }
 
-    /// SIGTERM, then SIGKILL after the grace period; waits for the end. The exit code.
+    /// SIGTERM, then SIGKILL after the grace period; waits for the end of the process and of
+    /// its supervisor and watcher. The exit code.
     pub async fn stop(mut self) -> i32 {
         drop(self.lifeline.take());
         let code = self.wait().await;
         let _ = self.supervisor.wait().await;
+        // The watcher polls every 0.1 s: once the process is gone it ends at its next poll.
+        if let Some(watcher) = self.watcher {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            while is_alive(watcher) && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
         code
     }
 }
@@ -231,8 +251,11 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(p.exit_code(), None);
         assert!(is_alive(pid));
+        let watcher = p.watcher.expect("the supervisor names its watcher");
+        assert!(is_alive(watcher));
         assert_eq!(p.stop().await, 128 + 15);
         assert!(!is_alive(pid));
+        assert!(!is_alive(watcher), "the watcher outlived stop()");
 
         let mut p = Supervised::spawn(&spec(dir.path(), "exec sleep 60"))
             .await

@@ -27,6 +27,9 @@
 pub mod builtin;
 pub mod cli;
 pub mod compare;
+mod error;
+mod outcome;
+mod plan;
 pub mod queries;
 pub mod report;
 mod run;
@@ -36,30 +39,9 @@ mod target;
 pub use crate::api::catalog_ingest::CheckResult;
 pub use builtin::TableCheck;
 pub use compare::{CompareOptions, Comparison, DEFAULT_MAX_SORT_BYTES};
+pub use error::CheckError;
+pub(crate) use outcome::{comparison_result, failed, passed};
+pub use plan::CheckPlan;
 pub use report::{CheckReport, SkipKind, SkippedCheck};
-pub(crate) use run::{comparison_result, failed, passed};
 pub use run::{layout_chunker, query_name, run_checks, run_for_ingest};
-pub use target::{CheckPlan, CheckTarget, Conns};
-
-/// An error that prevents the checks from running.
-#[derive(Debug, thiserror::Error)]
-pub enum CheckError {
-    #[error(transparent)]
-    Endpoint(#[from] crate::db::DbError),
-    #[error("{side} ({endpoint}): cannot connect to database `{database}`: {message}")]
-    Database {
-        side: compare::Side,
-        endpoint: String,
-        database: String,
-        message: String,
-    },
-    #[error("query directory {0}")]
-    QueryDir(std::io::Error),
-    #[error("partitioning {stripes}/{sub_stripes}/{overlap}: {reason}")]
-    Layout {
-        stripes: i32,
-        sub_stripes: i32,
-        overlap: f64,
-        reason: String,
-    },
-}
+pub use target::{CheckTarget, Conns};

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use super::compare::{self, CompareOptions, Comparison};
+use super::compare::{self, CompareOptions};
+use super::outcome::{comparison_result, failed};
 use super::queries;
 use super::report::{CheckReport, SkipKind};
 use super::{CheckError, CheckPlan, CheckResult, CheckTarget, Conns, DEFAULT_MAX_SORT_BYTES};
@@ -180,55 +181,4 @@ pub fn layout_chunker(stripes: i32, sub_stripes: i32, overlap: f64) -> Result<Ch
     let ss =
         u32::try_from(sub_stripes).map_err(|_| layout_error("subStripes must be > 0".into()))?;
     Chunker::new(s, ss, overlap).map_err(|err| layout_error(err.to_string()))
-}
-
-pub(crate) fn passed(name: impl Into<String>, started: Instant) -> CheckResult {
-    CheckResult {
-        name: name.into(),
-        passed: true,
-        duration_seconds: Some(started.elapsed().as_secs_f64()),
-        ..CheckResult::default()
-    }
-}
-
-pub(crate) fn failed(
-    name: impl Into<String>,
-    started: Instant,
-    message: impl ToString,
-) -> CheckResult {
-    CheckResult {
-        name: name.into(),
-        passed: false,
-        message: Some(message.to_string()),
-        duration_seconds: Some(started.elapsed().as_secs_f64()),
-        ..CheckResult::default()
-    }
-}
-
-/// The result of a two-sided comparison.
-pub(crate) fn comparison_result(
-    name: String,
-    started: Instant,
-    outcome: Result<Comparison, compare::CompareError>,
-) -> CheckResult {
-    match outcome {
-        Err(err) => failed(name, started, err),
-        Ok(c) => {
-            let mut r = match &c.first_difference {
-                None => passed(name, started),
-                Some(_) => failed(
-                    name,
-                    started,
-                    format!(
-                        "results differ ({} rows from Qserv, {} from the reference)",
-                        c.qserv_rows, c.reference_rows
-                    ),
-                ),
-            };
-            r.qserv_rows = Some(c.qserv_rows as i64);
-            r.reference_rows = Some(c.reference_rows as i64);
-            r.first_difference = c.first_difference;
-            r
-        }
-    }
 }

@@ -1,15 +1,9 @@
-//! Where checks run (two endpoints and a database) and what they check.
-
-use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::time::Duration;
+//! Where checks run: two endpoints and a database, and a connection to each side.
 
 use mysql_async::Conn;
 
 use super::CheckError;
-use super::builtin::{self, TableCheck};
 use super::compare;
-use crate::api::catalog_ingest::{CatalogIngestSpec, CheckSpec};
 use crate::db::{Endpoint, reason};
 use crate::qserv::czar;
 
@@ -41,47 +35,6 @@ impl CheckTarget {
             database: database.to_string(),
             without_qserv_functions,
         })
-    }
-}
-
-/// What to check.
-#[derive(Clone, Debug, Default)]
-pub struct CheckPlan {
-    /// Tables for the built-in checks.
-    pub tables: Vec<TableCheck>,
-    /// Layout of the partitioned tables: (stripes, sub-stripes, overlap in degrees).
-    pub layout: Option<(i32, i32, f64)>,
-    /// The user's checks.
-    pub checks: Vec<CheckSpec>,
-    /// A qserv_testdata `queries/` directory.
-    pub queries: Option<PathBuf>,
-    /// Cap of sorted comparisons, bytes per side ([`DEFAULT_MAX_SORT_BYTES`] when 0).
-    pub max_sort_bytes: usize,
-    /// Longest a user check or a query may run (none: no limit). Built-in checks scan whole
-    /// tables and have no limit.
-    pub timeout: Option<Duration>,
-}
-
-impl CheckPlan {
-    /// Built-in checks of the spec's tables (rows read unknown) and its checks.
-    pub fn from_spec(spec: &CatalogIngestSpec) -> Result<Self, CheckError> {
-        let p = &spec.partitioning;
-        Ok(CheckPlan {
-            tables: builtin::tables_from_spec(spec),
-            layout: Some((p.stripes, p.sub_stripes, p.overlap)),
-            checks: spec.checks.clone(),
-            ..CheckPlan::default()
-        })
-    }
-
-    /// Sets the rows read of the named tables (others keep theirs).
-    pub fn with_rows_read(mut self, rows_read: &BTreeMap<String, u64>) -> Self {
-        for table in &mut self.tables {
-            if let Some(n) = rows_read.get(&table.name) {
-                table.rows_read = Some(*n);
-            }
-        }
-        self
     }
 }
 

@@ -23,8 +23,8 @@ use super::decide::{Decision, Next, decide};
 use super::observe::{Observation, observe};
 use super::plan::{self, JobSettings};
 use crate::api::catalog_ingest::{CatalogIngest, CatalogIngestStatus, IngestPhase};
-use crate::cluster::build::MANAGER;
 use crate::events::Publisher;
+use crate::identity::MANAGER;
 use crate::shutdown::Shutdown;
 
 /// How the CatalogIngest controller runs.

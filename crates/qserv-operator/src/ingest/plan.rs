@@ -162,7 +162,7 @@ fn labels(ingest: &CatalogIngest, step: Option<Step>) -> BTreeMap<String, String
         ("app.kubernetes.io/instance".into(), ingest.name_any()),
         (
             "app.kubernetes.io/managed-by".into(),
-            crate::cluster::build::MANAGER.into(),
+            crate::identity::MANAGER.into(),
         ),
         ("app.kubernetes.io/part-of".into(), "qserv".into()),
     ]);
@@ -278,7 +278,7 @@ pub fn job(
             format!(
                 "http://{}:{}",
                 svc("repl"),
-                crate::cluster::build::config::REPLICATION_HTTP_PORT
+                crate::cluster::build::ports::REPLICATION_HTTP_PORT
             ),
         ),
         value(
@@ -286,7 +286,7 @@ pub fn job(
             format!(
                 "{}:{}",
                 svc("query"),
-                crate::cluster::build::czar::PROXY_PORT
+                crate::cluster::build::ports::PROXY_PORT
             ),
         ),
         secret_env(env::AUTH_KEY, SecretKey::ReplicationAuthKey),
@@ -302,7 +302,7 @@ pub fn job(
             format!(
                 "{}:{}",
                 svc("reference"),
-                crate::cluster::build::pod::MARIADB_PORT
+                crate::cluster::build::ports::MARIADB_PORT
             ),
         ));
     }

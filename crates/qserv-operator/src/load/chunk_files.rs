@@ -3,8 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use super::ingest::IngestError;
-
 /// A chunk or overlap file to send.
 #[derive(Debug, Clone)]
 pub(crate) struct ChunkFile {
@@ -26,9 +24,20 @@ fn parse_chunk_file_name(name: &str) -> Option<(u32, bool)> {
     Some((id.parse().ok()?, overlap))
 }
 
+/// A table directory whose chunk files cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[error("{dir}: {reason}")]
+pub struct ChunkFilesError {
+    pub dir: String,
+    pub reason: String,
+}
+
 /// Every non-empty chunk file of a table with its line count (streamed, not loaded).
-pub(crate) fn scan_chunk_files(table: usize, dir: &Path) -> Result<Vec<ChunkFile>, IngestError> {
-    let err = |reason: String| IngestError::ChunkFiles {
+pub(crate) fn scan_chunk_files(
+    table: usize,
+    dir: &Path,
+) -> Result<Vec<ChunkFile>, ChunkFilesError> {
+    let err = |reason: String| ChunkFilesError {
         dir: dir.display().to_string(),
         reason,
     };
@@ -64,9 +73,9 @@ pub const REGULAR_FILE: &str = "regular.txt";
 pub(crate) fn scan_regular_file(
     table: usize,
     dir: &Path,
-) -> Result<Option<ChunkFile>, IngestError> {
+) -> Result<Option<ChunkFile>, ChunkFilesError> {
     let path = dir.join(REGULAR_FILE);
-    let (rows, bytes) = count_lines(&path).map_err(|e| IngestError::ChunkFiles {
+    let (rows, bytes) = count_lines(&path).map_err(|e| ChunkFilesError {
         dir: dir.display().to_string(),
         reason: format!("{REGULAR_FILE}: {e}"),
     })?;

@@ -5,12 +5,12 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
 
+use super::args::LoadArgs;
 use super::chunks::{ChunkFiles, ChunkLoad, ChunkLoadSummary, TableDdl, load_chunks};
-use super::cli::LoadArgs;
 use super::error::{LoadError, Result};
 use super::stream::{self, Progress};
 use crate::db::Endpoint;
-use crate::partition::csv::Dialect;
+use crate::partition::config::dialect_from_store;
 use crate::partition::{ConfigStore, PartitionConfig};
 
 /// The chunk load `args` describe, from partitioner output in `dir`.
@@ -35,7 +35,7 @@ pub fn chunk_load(args: &LoadArgs, dir: &Path) -> Result<ChunkLoad> {
             dir: dir.to_path_buf(),
             prefix: "chunk".into(),
             fields: ddl.default_fields(),
-            dialect: Dialect::from_store(&ConfigStore::default(), "out.csv.")
+            dialect: dialect_from_store(&ConfigStore::default(), "out.csv.")
                 .expect("the default dialect is valid"),
         }
     } else {

@@ -22,7 +22,7 @@ use std::time::Instant;
 use futures::TryStreamExt;
 use serde::Serialize;
 
-use super::chunk_files::{ChunkFile, scan_chunk_files, scan_regular_file};
+use super::chunk_files::{ChunkFile, ChunkFilesError, scan_chunk_files, scan_regular_file};
 use crate::qserv::replication::{
     ChunkLocation, Contribution, CsvDialect, ReplicationClient, ReplicationError, TableKind,
     TableLoaded, TableRegistration,
@@ -161,8 +161,8 @@ impl IngestSummary {
 pub enum IngestError {
     #[error(transparent)]
     Api(#[from] ReplicationError),
-    #[error("{dir}: {reason}")]
-    ChunkFiles { dir: String, reason: String },
+    #[error(transparent)]
+    ChunkFiles(#[from] ChunkFilesError),
     #[error("plan: {0}")]
     Plan(String),
     #[error("database {database} is already published with tables {published:?}, not {wanted:?}")]
@@ -302,7 +302,7 @@ async fn scan_plan(plan: &IngestPlan) -> Result<Vec<ChunkFile>, IngestError> {
         // An empty regular table is ingested as such; a partitioned one without rows is a
         // partitioning mistake (a wrong directory, a cone outside the data).
         if files.len() == before && !regular {
-            return Err(IngestError::ChunkFiles {
+            return Err(IngestError::ChunkFiles(ChunkFilesError {
                 dir: t
                     .chunk_dirs
                     .iter()
@@ -313,7 +313,7 @@ async fn scan_plan(plan: &IngestPlan) -> Result<Vec<ChunkFile>, IngestError> {
                     "table {}: no chunk files (chunk_<id>.txt) with rows",
                     t.registration.table
                 ),
-            });
+            }));
         }
     }
     Ok(files)

@@ -25,6 +25,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod args;
 pub mod cli;
 pub mod error;
 pub mod reference;

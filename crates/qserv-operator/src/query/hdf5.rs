@@ -18,7 +18,7 @@ use hdf5_metno_sys::h5d::H5Dwrite;
 use hdf5_metno_sys::h5p::H5P_DEFAULT;
 use mysql_async::Value;
 
-use super::QueryError;
+use super::error::QueryError;
 use super::hdf5_columns::{Hdf5Column, column_meta_yaml, row_type};
 
 /// Dataset path astropy uses when none is given (`astropy.io.misc.hdf5`).

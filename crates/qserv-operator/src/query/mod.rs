@@ -4,6 +4,7 @@
 //! Statements go through the binary protocol (a prepared statement) so floats arrive as the
 //! stored bits; a statement MariaDB cannot prepare falls back to the text protocol.
 
+mod error;
 pub mod format;
 pub mod hdf5;
 pub mod hdf5_columns;
@@ -13,35 +14,12 @@ use std::path::{Path, PathBuf};
 
 use mysql_async::prelude::Queryable;
 
-use crate::db::{DbError, Endpoint, reason};
+use crate::db::{Endpoint, reason};
+pub use error::QueryError;
 pub use format::{OutputFormat, ResultColumn, RowWriter};
 
 /// MariaDB's "This command is not supported in the prepared statement protocol yet".
 const ER_UNSUPPORTED_PS: u16 = 1295;
-
-/// An error of `query`.
-#[derive(Debug, thiserror::Error)]
-pub enum QueryError {
-    /// The endpoint URL is bad or the server cannot be reached (names the endpoint).
-    #[error(transparent)]
-    Connect(#[from] DbError),
-    /// The statement failed; `message` is MariaDB's.
-    #[error("query failed on {endpoint}: {message}")]
-    Sql { endpoint: String, message: String },
-    /// The output file cannot be created or written.
-    #[error("{}: cannot write the result: {reason}", file.display())]
-    Output { file: PathBuf, reason: String },
-    /// A result column has no representation in the output format.
-    #[error("column `{column}`: {reason}")]
-    Column { column: String, reason: String },
-    /// A value cannot be written (`row` counts from 1).
-    #[error("row {row}, column `{column}`: {reason}")]
-    Value {
-        row: u64,
-        column: String,
-        reason: String,
-    },
-}
 
 /// Arguments of `qserv-operator query`.
 #[derive(clap::Args, Debug, Clone)]

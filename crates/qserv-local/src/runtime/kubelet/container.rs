@@ -323,7 +323,11 @@ impl ContainerRun {
     }
 
     /// Notices a process that ended; restarts per `restartPolicy` after a backoff.
-    pub fn check_exit(&mut self, restart_policy: &str, opts: &crate::runtime::RuntimeOptions) {
+    pub fn check_exit(
+        &mut self,
+        restart_policy: &str,
+        opts: &crate::runtime::options::RuntimeOptions,
+    ) {
         let State::Running { started, run } = &self.state else {
             return;
         };
@@ -404,7 +408,7 @@ impl ContainerRun {
 }
 
 /// Crash-loop backoff: the base doubled per restart, at most 30 s.
-fn backoff(opts: &crate::runtime::RuntimeOptions, restarts: i32) -> Duration {
+fn backoff(opts: &crate::runtime::options::RuntimeOptions, restarts: i32) -> Duration {
     let factor = 1u32 << restarts.clamp(0, 5);
     (opts.restart_backoff * factor).min(Duration::from_secs(30))
 }
@@ -455,7 +459,7 @@ mod tests {
 
     #[test]
     fn backoff_doubles_up_to_30_seconds() {
-        let opts = crate::runtime::RuntimeOptions::default();
+        let opts = crate::runtime::options::RuntimeOptions::default();
         assert_eq!(backoff(&opts, 0), Duration::from_secs(1));
         assert_eq!(backoff(&opts, 2), Duration::from_secs(4));
         assert_eq!(backoff(&opts, 50), Duration::from_secs(30));

@@ -21,23 +21,12 @@ use std::fmt::Write as _;
 use k8s_openapi::api::core::v1::ConfigMap;
 use sha2::{Digest, Sha256};
 
-use super::BuildError;
 use super::defaults::{
-    LOG_CNF, QSERV_MY_CNF, REPLICATION_MY_CNF, czar_defaults, ini, worker_defaults,
+    Ini, LOG_CNF, QSERV_MY_CNF, REPLICATION_MY_CNF, czar_defaults, ini, worker_defaults,
 };
+use super::error::BuildError;
 use super::meta::{Component, Ctx};
-
-/// `section -> option -> value`, sorted so the rendering is deterministic.
-pub type Ini = BTreeMap<String, BTreeMap<String, String>>;
-
-/// Port of the replication controller's and registry's REST APIs (the Go operator's `HTTPPort`,
-/// passed as `--controller-http-server-port` and `--registry-port`:
-/// lsst/qserv-operator `configmap/repl-ctl/start/start.sh`).
-pub const REPLICATION_HTTP_PORT: i32 = 8080;
-/// The worker's HTTP ingest service (`worker.http-loader-port`, default 25004 in lsst/qserv
-/// `src/replica/config/ConfigurationSchema.cc`; it serves `GET /meta/version`,
-/// `src/replica/IngestHttpSvc.cc`).
-pub const WORKER_HTTP_LOADER_PORT: i32 = 25004;
+use super::ports::REPLICATION_HTTP_PORT;
 
 /// Which config a component renders.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -7,7 +7,7 @@
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{PodSpec, PodTemplateSpec};
 
-use super::config::{ConfigKind, REPLICATION_HTTP_PORT, RenderedConfig, config_map_name};
+use super::config::{ConfigKind, RenderedConfig, config_map_name};
 use super::meta::{Component, Ctx};
 use super::pod::{
     ADMIN_AUTH_KEY_ENV, AUTH_KEY_ENV, CONFIG_DIR, DATA_DIR, DATA_VOLUME, MariadbLayout,
@@ -15,10 +15,7 @@ use super::pod::{
     pod_security_context, port, pvc_retention, pvc_template, qserv_container,
     root_and_auth_key_env, tcp_probes,
 };
-
-/// The MySQL-protocol query port of the czar proxy (`expose: "4040"` of `czar-proxy` in the
-/// docker-compose file; `ProxyPort` in lsst/qserv-operator `pkg/constants/constants.go`).
-pub const PROXY_PORT: i32 = 4040;
+use super::ports::{PROXY_PORT, REPLICATION_HTTP_PORT};
 
 /// The czar StatefulSet `<cluster>-czar`, one replica.
 pub fn czar_statefulset(ctx: &Ctx, config: &RenderedConfig) -> StatefulSet {

@@ -1,8 +1,11 @@
 //! Qserv's default configuration, transcribed from its templates (cited per item), which
 //! [`super::config`] renders with the `spec.config` overrides applied.
 
-use super::config::Ini;
-use super::pod::MARIADB_PORT;
+use super::ports::MARIADB_PORT;
+use std::collections::BTreeMap;
+
+/// `section -> option -> value`, sorted so the rendering is deterministic.
+pub type Ini = BTreeMap<String, BTreeMap<String, String>>;
 
 pub fn ini(entries: &[(&str, &[(&str, &str)])]) -> Ini {
     entries

@@ -5,11 +5,10 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use kube::Resource;
 
-use super::BuildError;
+use super::error::BuildError;
 use crate::api::QservCluster;
 
-/// The field manager and `managed-by` label value of everything this operator applies.
-pub const MANAGER: &str = "qserv-operator";
+pub use crate::identity::MANAGER;
 
 /// Annotation on pod templates: the sha256 of the rendered ConfigMap the pods mount, so a config
 /// change rolls them (the Go operator never updated its ConfigMaps after creation).

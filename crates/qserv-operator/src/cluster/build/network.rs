@@ -13,10 +13,8 @@ use k8s_openapi::api::networking::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::config::{REPLICATION_HTTP_PORT, WORKER_HTTP_LOADER_PORT};
-use super::czar::PROXY_PORT;
 use super::meta::{Component, Ctx};
-use super::pod::MARIADB_PORT;
+use super::ports::{MARIADB_PORT, PROXY_PORT, REPLICATION_HTTP_PORT, WORKER_HTTP_LOADER_PORT};
 
 fn labels(pairs: &[(&str, &str)]) -> LabelSelector {
     LabelSelector {

@@ -15,12 +15,10 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::config::RenderedConfig;
 use super::meta::{CONFIG_HASH_ANNOTATION, Component, Ctx};
+use super::ports::MARIADB_PORT;
 use super::secrets::SecretKey;
 use crate::api::qserv_cluster::{StorageRetention, StorageSpec};
 
-/// MariaDB port of the czar, worker, replication and reference databases (docker-compose.yml in
-/// lsst/qserv `admin/local/docker/compose/`: `command: --port 3306`).
-pub const MARIADB_PORT: i32 = 3306;
 /// Where the Qserv containers see the rendered config files (not `/config-etc`: the entrypoint
 /// renders its own files there and needs it writable).
 pub const CONFIG_DIR: &str = "/config-qserv";

@@ -9,7 +9,7 @@
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
 
-use super::config::{ConfigKind, REPLICATION_HTTP_PORT, RenderedConfig, config_map_name};
+use super::config::{ConfigKind, RenderedConfig, config_map_name};
 use super::meta::{Component, Ctx};
 use super::pod::{
     ADMIN_AUTH_KEY_ENV, AUTH_KEY_ENV, CONFIG_DIR, MariadbLayout, ROOT_PASSWORD_ENV, config_mount,
@@ -17,6 +17,7 @@ use super::pod::{
     pod_security_context, port, pvc_retention, pvc_template, qserv_container,
     root_and_auth_key_env,
 };
+use super::ports::REPLICATION_HTTP_PORT;
 
 /// Sections of the replication config the registry takes as arguments.
 pub const REGISTRY_SECTIONS: &[&str] = &["common", "database", "registry"];

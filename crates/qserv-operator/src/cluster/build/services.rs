@@ -5,12 +5,11 @@
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::config::{REPLICATION_HTTP_PORT, WORKER_HTTP_LOADER_PORT};
-use super::czar::PROXY_PORT;
 use super::meta::{Component, Ctx};
-use super::pod::MARIADB_PORT;
-use super::worker::{WORKER_HTTP_SVC_PORT, XROOTD_PORT};
-use super::xrootd::CMSD_PORT;
+use super::ports::{
+    CMSD_PORT, MARIADB_PORT, PROXY_PORT, REPLICATION_HTTP_PORT, WORKER_HTTP_LOADER_PORT,
+    WORKER_HTTP_SVC_PORT, XROOTD_PORT,
+};
 use crate::api::qserv_cluster::{Endpoints, ServiceType};
 
 fn service_port(name: &str, port: i32) -> ServicePort {

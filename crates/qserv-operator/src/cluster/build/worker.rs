@@ -13,9 +13,7 @@
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{PodSpec, PodTemplateSpec};
 
-use super::config::{
-    ConfigKind, Configs, REPLICATION_HTTP_PORT, WORKER_HTTP_LOADER_PORT, config_map_name,
-};
+use super::config::{ConfigKind, Configs, config_map_name};
 use super::meta::{Component, Ctx};
 use super::pod::{
     ADMIN_AUTH_KEY_ENV, AUTH_KEY_ENV, CONFIG_DIR, DATA_DIR, DATA_VOLUME, MariadbLayout,
@@ -23,13 +21,10 @@ use super::pod::{
     mariadb_container, mount, mysql_uri, pod_meta, pod_security_context, port, pvc_retention,
     pvc_template, qserv_container, root_and_auth_key_env, tcp_probes,
 };
+use super::ports::{
+    REPLICATION_HTTP_PORT, WORKER_HTTP_LOADER_PORT, WORKER_HTTP_SVC_PORT, XROOTD_PORT,
+};
 
-/// xrootd data port of workers and redirector (`expose: "1094"` in the docker-compose file,
-/// `XrootdPort` in lsst/qserv-operator `pkg/constants/constants.go`).
-pub const XROOTD_PORT: i32 = 1094;
-/// The worker control HTTP service (`worker.http-svc-port`, default 25005 in lsst/qserv
-/// `src/replica/config/ConfigurationSchema.cc`), given to `worker-xrootd --repl-http-port`.
-pub const WORKER_HTTP_SVC_PORT: i32 = 25005;
 /// cmsd and xrootd share their admin path (both docker-compose services mount
 /// `/var/run/xrootd`).
 const XROOTD_ADMIN_VOLUME: &str = "xrootd-adminpath";

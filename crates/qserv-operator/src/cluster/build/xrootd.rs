@@ -11,11 +11,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::meta::{Component, Ctx};
 use super::pod::{empty_dir, mount, pod_security_context, port, qserv_container, tcp_probes};
-use super::worker::XROOTD_PORT;
+use super::ports::{CMSD_PORT, XROOTD_PORT};
 
-/// The cmsd manager port (`expose: "2131"` of `manager-xrootd` in the docker-compose file,
-/// `CmsdPort` in lsst/qserv-operator `pkg/constants/constants.go`).
-pub const CMSD_PORT: i32 = 2131;
 const ADMIN_VOLUME: &str = "xrootd-adminpath";
 const ADMIN_PATH: &str = "/var/run/xrootd";
 

@@ -14,64 +14,23 @@
 //! Every URL goes through [`resolve_url`] first, so local mode reaches Service names through
 //! its loopback ports (the identity on a real cluster).
 
+mod client;
 mod error;
 mod files;
 mod transport;
 mod types;
 
-use std::time::Duration;
-
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::connect_to::resolve_url;
+pub use client::{API_VERSION, ReplicationClient};
 pub use error::{ReplicationError, Result, RetryPolicy};
 pub use files::file_chunks;
 use transport::{location_of, str_of, transactions_of, urlencode};
 pub use types::*;
 
-/// The API version this client speaks: `MetaModule::version` in lsst/qserv
-/// `src/http/MetaModule.cc` (55 at the time of writing). `/ingest/csv` needs at least 38
-/// (`checkApiVersion(__func__, 38)` in `src/replica/ingest/IngestFileHttpSvcMod.cc`).
-pub const API_VERSION: u32 = 55;
-
-/// The client. Cheap to clone (one connection pool).
-#[derive(Debug, Clone)]
-pub struct ReplicationClient {
-    http: reqwest::Client,
-    base_url: String,
-    auth_key: String,
-    admin_auth_key: String,
-    pub retry: RetryPolicy,
-}
-
 impl ReplicationClient {
-    /// `base_url`: the controller, e.g. `http://qserv-repl-ctl-0.qserv-repl-ctl:8080`.
-    pub fn new(base_url: &str, auth_key: &str, admin_auth_key: &str) -> Result<Self> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            // Contributions and publishing can take long; the timeout bounds a stuck peer.
-            .timeout(Duration::from_secs(600))
-            .build()
-            .map_err(|e| ReplicationError::Transport {
-                endpoint: base_url.into(),
-                request: "client setup".into(),
-                reason: e.to_string(),
-                transient: false,
-            })?;
-        Ok(ReplicationClient {
-            http,
-            base_url: base_url.trim_end_matches('/').to_string(),
-            auth_key: auth_key.into(),
-            admin_auth_key: admin_auth_key.into(),
-            retry: RetryPolicy::default(),
-        })
-    }
-
-    pub fn base_url(&self) -> &str {
-        &self.base_url
-    }
-
     /// `GET /meta/version`: the API version the controller implements.
     /// Handler: `http::MetaModule::_version` (`Q@2026.3.3-rc1:src/http/MetaModule.cc:64`),
     /// routed at `HttpProcessor.cc:97`.

@@ -4,7 +4,9 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{API_VERSION, ChunkLocation, ReplicationClient, ReplicationError, Result, Transaction};
+use super::client::{API_VERSION, ReplicationClient};
+use super::error::{ReplicationError, Result};
+use super::types::{ChunkLocation, Transaction};
 use crate::connect_to::resolve_url;
 
 impl ReplicationClient {

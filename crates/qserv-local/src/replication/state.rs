@@ -1,0 +1,174 @@
+//! What the stand-in knows: its workers, the databases and tables registered, the
+//! transactions, the injected faults; and how a database reads in its replies.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde_json::{Value, json};
+
+use super::contract::Refusal;
+use super::tables::Sql;
+use qserv_operator::qserv::replication::Column;
+
+/// A worker as the running stand-in knows it.
+pub(crate) struct WorkerEntry {
+    pub name: String,
+    pub mysql_url: String,
+    pub sql: Arc<Sql>,
+    pub http_port: u16,
+    pub stop: tokio::sync::watch::Sender<bool>,
+}
+
+/// A registered table.
+#[derive(Debug, Clone)]
+pub(crate) struct TableMeta {
+    pub name: String,
+    pub partitioned: bool,
+    pub director_table: String,
+    pub director_key: String,
+    pub latitude_key: String,
+    pub longitude_key: String,
+    pub schema: Vec<Column>,
+}
+
+impl TableMeta {
+    pub fn is_director(&self) -> bool {
+        self.partitioned && self.director_table.is_empty()
+    }
+}
+
+/// A registered database.
+#[derive(Debug, Clone)]
+pub(crate) struct Db {
+    pub name: String,
+    pub stripes: u32,
+    pub sub_stripes: u32,
+    pub overlap: f64,
+    pub published: bool,
+    pub tables: Vec<TableMeta>,
+    /// chunk → worker name, fixed once allocated.
+    pub chunks: BTreeMap<u32, String>,
+    /// table → row counters (`/ingest/table-stats`).
+    pub counters: BTreeMap<String, Vec<serde_json::Value>>,
+}
+
+impl Db {
+    pub fn table(&self, name: &str) -> Option<&TableMeta> {
+        self.tables
+            .iter()
+            .find(|t| t.name.eq_ignore_ascii_case(name))
+    }
+}
+
+/// A super-transaction.
+#[derive(Debug, Clone)]
+pub(crate) struct Trans {
+    pub id: u32,
+    pub database: String,
+    pub state: &'static str,
+    pub begin_time: u64,
+    pub end_time: u64,
+    /// table → (rows, overlap rows) loaded.
+    pub loaded: BTreeMap<String, (u64, u64)>,
+    /// Contributions being loaded now; abort waits for them.
+    pub in_flight: usize,
+}
+
+/// Everything the services know; behind a std mutex never held across an await.
+#[derive(Default)]
+pub(crate) struct Catalog {
+    pub dbs: BTreeMap<String, Db>,
+    pub trans: BTreeMap<u32, Trans>,
+    pub next_trans: u32,
+    /// (worker, database, final table) created on the worker.
+    pub created: HashSet<(String, String, String)>,
+    /// (worker, database, final table, transaction) partitions added.
+    pub partitions: HashSet<(String, String, String, u32)>,
+}
+
+/// Injected contribution failures.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Faults {
+    pub status: u16,
+    pub remaining: usize,
+    pub always: bool,
+    /// Failures served so far.
+    pub served: usize,
+}
+
+pub(crate) struct Shared {
+    pub auth_key: String,
+    pub admin_auth_key: String,
+    pub instance_id: String,
+    pub czar: Sql,
+    pub workers: Mutex<Vec<WorkerEntry>>,
+    pub catalog: Mutex<Catalog>,
+    pub faults: Mutex<Faults>,
+    /// Serializes DDL on the workers (table creation, partitions).
+    pub ddl: tokio::sync::Mutex<()>,
+}
+
+impl Shared {
+    pub fn catalog(&self) -> MutexGuard<'_, Catalog> {
+        self.catalog.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn workers(&self) -> MutexGuard<'_, Vec<WorkerEntry>> {
+        self.workers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// (name, sql) of every worker.
+    pub fn worker_sqls(&self) -> Vec<(String, Arc<Sql>)> {
+        self.workers()
+            .iter()
+            .map(|w| (w.name.clone(), w.sql.clone()))
+            .collect()
+    }
+
+    pub fn worker_sql(&self, name: &str) -> Option<Arc<Sql>> {
+        self.workers()
+            .iter()
+            .find(|w| w.name == name)
+            .map(|w| w.sql.clone())
+    }
+
+    /// Takes one injected failure, if any is pending.
+    pub fn take_fault(&self) -> Option<u16> {
+        let mut f = self.faults.lock().unwrap_or_else(|p| p.into_inner());
+        if f.always || f.remaining > 0 {
+            f.remaining = f.remaining.saturating_sub(1);
+            f.served += 1;
+            return Some(f.status);
+        }
+        None
+    }
+}
+
+/// A database as the replies of `GET /replication/config` and `/ingest/database` show it.
+pub(crate) fn db_json(db: &Db) -> Value {
+    json!({
+        "database": db.name, "is_published": u8::from(db.published),
+        "num_stripes": db.stripes, "num_sub_stripes": db.sub_stripes, "overlap": db.overlap,
+        "tables": db.tables.iter().map(|t| json!({
+            "name": t.name, "database": db.name, "is_partitioned": u8::from(t.partitioned),
+            "is_director": u8::from(t.is_director()), "director_table": t.director_table,
+            "director_key": t.director_key, "latitude_key": t.latitude_key,
+            "longitude_key": t.longitude_key,
+            "columns": std::iter::once(Column::new("qserv_trans_id", "INT UNSIGNED NOT NULL"))
+                .chain(t.schema.iter().cloned()).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// The refusal of a request naming a database the stand-in does not know.
+pub(crate) fn unknown_db(name: &str) -> Refusal {
+    Refusal::new(format!("unknown database '{name}'"))
+}
+
+/// Milliseconds since the epoch, as Qserv reports times.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,189 @@
+//! The arguments of `qserv-operator load`. They map one to one onto a [`ReferenceLoad`] or (with
+//! `--partitioned`) a [`super::ChunkLoad`], so a Job and a person at a terminal run the same
+//! code.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::error::{LoadError, Result};
+use super::reference::ReferenceLoad;
+use super::stream::Input;
+use crate::catalog::{
+    self, Cone, CsvOptions, DEFAULT_BATCH_ROWS, InputFormat, Position, SelectionSpec,
+};
+
+/// Input file format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum FileFormat {
+    /// An astropy table in HDF5 (`--dataset` names it).
+    Hdf5,
+    /// Comma-separated, RFC 4180 quoting, `\N` for NULL.
+    Csv,
+    /// Tab-separated, MySQL escaping (qserv_testdata, `LOAD DATA` defaults).
+    Tsv,
+    Parquet,
+}
+
+/// Unit of the position columns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum AngleUnitArg {
+    #[default]
+    Degree,
+    Radian,
+}
+
+/// Load catalog files into one table of a plain MariaDB database (a reference), replacing it;
+/// or, with `--to-workers` and `--partitioned`, the partitioner's output of a table onto Qserv
+/// worker MariaDBs as chunk tables.
+///
+/// Partitioned: `load --to-workers mysql://root@w1:3306,mysql://root@w2:3306 --database D
+/// --table T --partitioned DIR (--schema T.schema | --format F FILE) [--part-config C.json...]`.
+/// Chunks go to workers in sorted order, round-robin; the plan is printed.
+#[derive(clap::Args, Debug, Clone)]
+pub struct LoadArgs {
+    /// MariaDB endpoint, `mysql://user[:password]@host:port`.
+    #[arg(long, value_name = "URL", required_unless_present = "to_workers")]
+    pub to: Option<String>,
+    /// Worker MariaDBs that get the chunk tables of `--partitioned` output, comma-separated.
+    #[arg(
+        long,
+        value_name = "URL,URL",
+        value_delimiter = ',',
+        conflicts_with = "to",
+        requires = "partitioned"
+    )]
+    pub to_workers: Vec<String>,
+    /// Partitioner output directory (`chunk_<id>.txt`, `chunk_<id>_overlap.txt`) to load onto
+    /// `--to-workers`. The table's columns come from `--schema`, else from the catalog FILE.
+    #[arg(long, value_name = "DIR", requires = "to_workers")]
+    pub partitioned: Option<PathBuf>,
+    /// sph-partition config files the output was made with (as given to `partition`): their
+    /// output fields, dialect and prefix describe the chunk files. Default: the table's
+    /// columns then chunkId, subChunkId, in the partitioner's default output dialect.
+    #[arg(long, value_name = "FILE", requires = "partitioned")]
+    pub part_config: Vec<PathBuf>,
+    /// Database (created when missing).
+    #[arg(long)]
+    pub database: String,
+    /// Table (replaced when it exists, once every row is loaded).
+    #[arg(long)]
+    pub table: String,
+    /// Input file format (not needed with `--partitioned` and `--schema`).
+    #[arg(long, value_enum)]
+    pub format: Option<FileFormat>,
+    /// HDF5 dataset of the table (default: the table name).
+    #[arg(long)]
+    pub dataset: Option<String>,
+    /// Columns to keep, glob patterns separated by commas (`coord*,id`); default: all.
+    #[arg(long, value_delimiter = ',')]
+    pub columns: Vec<String>,
+    /// Keep the rows within a cone: `RA,DEC,RADIUS`, all in degrees.
+    #[arg(long, value_name = "RA,DEC,RADIUS_DEG", allow_hyphen_values = true, value_parser = parse_cone)]
+    pub cone: Option<Cone>,
+    /// Unit of the position columns.
+    #[arg(long, value_enum, default_value_t)]
+    pub angle_unit: AngleUnitArg,
+    #[arg(long, default_value = "coord_ra")]
+    pub ra_column: String,
+    #[arg(long, default_value = "coord_dec")]
+    pub dec_column: String,
+    /// A mysqldump `.schema` file: its CREATE TABLE defines the table (and types CSV/TSV).
+    #[arg(long, value_name = "FILE")]
+    pub schema: Option<PathBuf>,
+    /// CSV/TSV files start with a header line of column names.
+    #[arg(long)]
+    pub header: bool,
+    /// Rows per batch read from the files.
+    #[arg(long, default_value_t = DEFAULT_BATCH_ROWS)]
+    pub batch_rows: usize,
+    /// Input files, loaded in order as one table (with `--partitioned`: the first gives the
+    /// columns when there is no `--schema`).
+    #[arg(required_unless_present = "partitioned")]
+    pub files: Vec<PathBuf>,
+}
+
+fn parse_cone(text: &str) -> std::result::Result<Cone, String> {
+    let parts: Vec<f64> = text
+        .split(',')
+        .map(|p| p.trim().parse::<f64>())
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|err| format!("`{text}`: {err}"))?;
+    match parts[..] {
+        [ra, dec, radius] if radius >= 0.0 && dec.abs() <= 90.0 => Ok(Cone { ra, dec, radius }),
+        [_, _, _] => Err(format!("`{text}`: need |DEC| <= 90 and RADIUS >= 0")),
+        _ => Err(format!("`{text}`: expected RA,DEC,RADIUS_DEG")),
+    }
+}
+
+impl LoadArgs {
+    /// The load these arguments describe (reads the schema file of CSV/TSV inputs).
+    pub fn reference_load(&self) -> Result<ReferenceLoad> {
+        let format = self.format.ok_or_else(|| {
+            LoadError::Arguments("--format is needed to read the input files".into())
+        })?;
+        let schema = match (&self.schema, format) {
+            (Some(file), FileFormat::Csv | FileFormat::Tsv) => Some(Arc::new(
+                catalog::schema_from_ddl_file(file, Some(&self.table))
+                    .or_else(|_| catalog::schema_from_ddl_file(file, None))
+                    .map_err(|err| LoadError::read(&self.table, err))?,
+            )),
+            _ => None,
+        };
+        let csv = |mut options: CsvOptions| {
+            options.header = self.header;
+            options.schema = schema.clone();
+            InputFormat::Csv(options)
+        };
+        let format = match format {
+            FileFormat::Hdf5 => InputFormat::Hdf5 {
+                dataset: self.dataset.clone().unwrap_or_else(|| self.table.clone()),
+            },
+            FileFormat::Csv => csv(CsvOptions::csv()),
+            FileFormat::Tsv => csv(CsvOptions::tsv()),
+            FileFormat::Parquet => InputFormat::Parquet,
+        };
+        let position = self.cone.map(|_| Position {
+            ra: self.ra_column.clone(),
+            dec: self.dec_column.clone(),
+            unit: match self.angle_unit {
+                AngleUnitArg::Degree => catalog::AngleUnit::Degree,
+                AngleUnitArg::Radian => catalog::AngleUnit::Radian,
+            },
+        });
+        let input = Input {
+            files: self.files.clone(),
+            format,
+            selection: SelectionSpec {
+                table: self.table.clone(),
+                columns: self.columns.clone(),
+                position,
+                cone: self.cone,
+                ..Default::default()
+            },
+            batch_rows: self.batch_rows.max(1),
+        };
+        let mut load = ReferenceLoad::new(&self.database, &self.table, input);
+        load.ddl_file = self.schema.clone();
+        Ok(load)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cones_parse_with_negative_declinations() {
+        assert_eq!(
+            parse_cone("340.83,-9.59,0.4").unwrap(),
+            Cone {
+                ra: 340.83,
+                dec: -9.59,
+                radius: 0.4
+            }
+        );
+        assert!(parse_cone("1,2").unwrap_err().contains("expected RA,DEC"));
+        assert!(parse_cone("1,95,1").unwrap_err().contains("|DEC| <= 90"));
+        assert!(parse_cone("1,x,1").is_err());
+    }
+}
