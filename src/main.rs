@@ -6,9 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use qserv_operator::check;
-use qserv_operator::{api, load, query, telemetry};
-
-mod cli;
+use qserv_operator::{api, load, partition, query, telemetry};
 
 /// Stands up Qserv test instances on Kubernetes and ingests astronomical catalogs into them.
 #[derive(Parser, Debug)]
@@ -44,7 +42,7 @@ enum Command {
         out_dir: PathBuf,
     },
     /// Partition CSV/TSV (sph-partition compatible), HDF5 or Parquet into Qserv chunks with overlap.
-    Partition(Box<cli::partition::PartitionArgs>),
+    Partition(Box<partition::cli::PartitionArgs>),
     /// Try it without a cluster: local mode, the example QservCluster and CatalogIngests, their
     /// progress and final status (tables, rows, chunks, checks). Exit 1 if an ingest fails.
     Demo {
@@ -80,12 +78,12 @@ enum Command {
     /// One step of a CatalogIngest, as its Job runs it (partition | load | reference | check).
     Job(qserv_operator::ingest::job::JobArgs),
     /// Run the controllers (QservCluster, CatalogIngest) against the current kubeconfig or in-cluster config.
-    Run(cli::run::RunArgs),
+    Run(qserv_operator::run::RunArgs),
     /// Compare Qserv with the reference: built-in data checks, a CatalogIngest's checks, and
     /// qserv_testdata queries; exit 1 when a check fails, 2 when they cannot run.
     Check(Box<check::cli::CheckArgs>),
     /// Ingest partitioned tables into Qserv through the replication ingest REST API.
-    Ingest(Box<cli::ingest::IngestArgs>),
+    Ingest(Box<load::ingest_cli::IngestArgs>),
     /// Run local mode until Ctrl-C: the embedded Kubernetes API server (our CRDs installed) and
     /// the local runtime (StatefulSet/Deployment/Job pods as MariaDB servers and processes).
     Local {
@@ -109,7 +107,7 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    // The demo talks to a person: its logs go to a file in its work dir (see cli::demo).
+    // The demo talks to a person: its logs go to a file in its work dir (see qserv_local::demo).
     if !matches!(cli.command, Command::Demo { .. }) {
         telemetry::init(cli.log_format, "info");
     }
@@ -117,7 +115,7 @@ fn main() -> anyhow::Result<()> {
         Command::Crds { out_dir } => print_crds(out_dir),
         Command::CrdDocs { out_dir } => write_crd_docs(&out_dir),
         Command::Validate { files } => validate_manifests(&files),
-        Command::Partition(args) => cli::partition::run(*args),
+        Command::Partition(args) => Ok(partition::cli::run(*args)?),
         Command::Load(args) => {
             let summary = tokio::runtime::Runtime::new()?.block_on(load::cli::run(&args))?;
             println!("{summary}");
@@ -138,25 +136,31 @@ fn main() -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Ingest(args) => tokio::runtime::Runtime::new()?.block_on(cli::ingest::run(&args)),
+        Command::Ingest(args) => {
+            tokio::runtime::Runtime::new()?.block_on(load::ingest_cli::run(&args))
+        }
         Command::Demo {
             data,
             work_dir,
             keep_running,
             examples,
             ingests,
-        } => tokio::runtime::Runtime::new()?.block_on(cli::demo::run(cli::demo::DemoArgs {
-            data,
-            work_dir,
-            keep_running,
-            examples,
-            ingests,
-            log_format: cli.log_format,
-        })),
+        } => tokio::runtime::Runtime::new()?.block_on(qserv_local::demo::run(
+            qserv_local::demo::DemoArgs {
+                data,
+                work_dir,
+                keep_running,
+                examples,
+                ingests,
+                log_format: cli.log_format,
+            },
+        )),
         Command::Job(args) => {
             tokio::runtime::Runtime::new()?.block_on(qserv_operator::ingest::job::run(args))
         }
-        Command::Run(args) => tokio::runtime::Runtime::new()?.block_on(cli::run::run(args)),
+        Command::Run(args) => {
+            tokio::runtime::Runtime::new()?.block_on(qserv_operator::run::run(args))
+        }
         Command::Local {
             kubeconfig_out,
             port,

@@ -48,6 +48,7 @@ const LAYERS: &[(&str, &[&[&str]])] = &[
             &["check", "query"],
             &["cluster"],
             &["ingest"],
+            &["run"],
         ],
     ),
     (
@@ -58,9 +59,10 @@ const LAYERS: &[(&str, &[&[&str]])] = &[
             &["runtime"],
             &["simulators"],
             &["mode"],
+            &["demo"],
         ],
     ),
-    ("qserv_operator_cli", &[&["cli"]]),
+    ("qserv_operator_cli", &[]),
 ];
 
 fn root() -> PathBuf {

@@ -2,6 +2,7 @@
 //! Qserv simulators) and, unless told otherwise, the operator's controllers in the same process.
 //! `qserv-operator local`, `qserv-operator demo` and the end-to-end tests all start it here.
 
+use futures::future::BoxFuture;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -60,7 +61,11 @@ pub struct LocalMode {
 }
 
 impl LocalMode {
-    pub async fn start(opts: LocalOptions) -> anyhow::Result<LocalMode> {
+    pub fn start(opts: LocalOptions) -> BoxFuture<'static, anyhow::Result<LocalMode>> {
+        Box::pin(Self::start_unboxed(opts))
+    }
+
+    async fn start_unboxed(opts: LocalOptions) -> anyhow::Result<LocalMode> {
         std::fs::create_dir_all(&opts.state_dir)
             .with_context(|| format!("creating {}", opts.state_dir.display()))?;
         let kubeconfig = opts
@@ -157,7 +162,11 @@ impl LocalMode {
     }
 
     /// Stops the controllers, every process of the runtime, then the API server.
-    pub async fn shutdown(self) {
+    pub fn shutdown(self) -> BoxFuture<'static, ()> {
+        Box::pin(self.shutdown_unboxed())
+    }
+
+    async fn shutdown_unboxed(self) {
         let _ = self.stop.send(true);
         for c in self.controllers {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(10), c).await;

@@ -19,5 +19,6 @@ pub mod load;
 pub mod metrics;
 pub mod qserv;
 pub mod query;
+pub mod run;
 pub mod shutdown;
 pub mod telemetry;

@@ -4,6 +4,7 @@
 //!
 //! One process-wide registry, so the controllers record without threading a handle through.
 
+use futures::future::BoxFuture;
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -154,7 +155,15 @@ pub fn global() -> &'static Metrics {
 
 /// Serves `/metrics`, `/healthz` and `/readyz` on `addr` until the task is dropped; returns the
 /// bound address (port 0 picks one).
-pub async fn serve(addr: SocketAddr) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+pub fn serve(
+    addr: SocketAddr,
+) -> BoxFuture<'static, std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)>> {
+    Box::pin(serve_unboxed(addr))
+}
+
+async fn serve_unboxed(
+    addr: SocketAddr,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
     let task = tokio::spawn(async move {

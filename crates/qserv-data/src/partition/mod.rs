@@ -5,6 +5,7 @@
 pub mod arrow_rows;
 pub mod block;
 pub mod chunker;
+pub mod cli;
 pub mod config;
 pub mod counts;
 pub mod csv;

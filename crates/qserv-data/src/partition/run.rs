@@ -67,6 +67,9 @@ impl Options {
 /// Why a run failed; nothing is left in the output directory when it does.
 #[derive(Debug, thiserror::Error)]
 pub enum PartitionError {
+    /// The command line does not describe a run (a missing or bad option).
+    #[error("{0}")]
+    Arguments(String),
     #[error(transparent)]
     Input(#[from] InputError),
     #[error("{path}: line {line}: {field}{reason}")]

@@ -73,6 +73,7 @@ mod table;
 mod watch;
 mod write;
 
+use futures::future::BoxFuture;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -140,7 +141,11 @@ pub struct LocalApiServer {
 
 impl LocalApiServer {
     /// Binds, installs our CRDs if asked, writes the kubeconfig, and serves in the background.
-    pub async fn start(opts: Options) -> Result<Self, ApiError> {
+    pub fn start(opts: Options) -> BoxFuture<'static, Result<Self, ApiError>> {
+        Box::pin(Self::start_unboxed(opts))
+    }
+
+    async fn start_unboxed(opts: Options) -> Result<Self, ApiError> {
         let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, opts.port))
             .await
             .map_err(ApiError::Bind)?;
@@ -212,7 +217,11 @@ impl LocalApiServer {
     }
 
     /// Stops accepting, ends watches and open connections, and waits for the server task.
-    pub async fn shutdown(self) {
+    pub fn shutdown(self) -> BoxFuture<'static, ()> {
+        Box::pin(self.shutdown_unboxed())
+    }
+
+    async fn shutdown_unboxed(self) {
         let LocalApiServer { shutdown, task, .. } = self;
         // Nobody listening means the server task already ended: nothing to stop.
         let _ = shutdown.send(true);

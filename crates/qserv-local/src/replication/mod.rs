@@ -61,6 +61,7 @@ pub mod tables;
 mod transactions;
 mod worker;
 
+use futures::future::BoxFuture;
 use std::collections::HashSet;
 use std::convert::Infallible;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -184,7 +185,11 @@ pub struct ReplicationStandIn {
 }
 
 impl ReplicationStandIn {
-    pub async fn start(config: StandInConfig) -> Result<Self, StandInError> {
+    pub fn start(config: StandInConfig) -> BoxFuture<'static, Result<Self, StandInError>> {
+        Box::pin(Self::start_unboxed(config))
+    }
+
+    async fn start_unboxed(config: StandInConfig) -> Result<Self, StandInError> {
         let czar = Sql::new(&config.czar_mysql, "czar").map_err(StandInError::Czar)?;
         let shared = Arc::new(Shared {
             auth_key: config.auth_key,
@@ -251,7 +256,14 @@ impl ReplicationStandIn {
     /// Replaces the worker list: new names get an ingest service, missing ones lose theirs,
     /// known ones keep theirs and take the new MariaDB URL. Chunks already allocated stay
     /// where they are.
-    pub async fn set_workers(&self, workers: Vec<StandInWorker>) -> Result<(), StandInError> {
+    pub fn set_workers<'a>(
+        &'a self,
+        workers: Vec<StandInWorker>,
+    ) -> BoxFuture<'a, Result<(), StandInError>> {
+        Box::pin(self.set_workers_unboxed(workers))
+    }
+
+    async fn set_workers_unboxed(&self, workers: Vec<StandInWorker>) -> Result<(), StandInError> {
         let keep: HashSet<&str> = workers.iter().map(|w| w.name.as_str()).collect();
         self.shared.workers().retain(|w| {
             let keep = keep.contains(w.name.as_str());
@@ -304,7 +316,11 @@ impl ReplicationStandIn {
     }
 
     /// Stops the controller and every worker service.
-    pub async fn shutdown(self) {
+    pub fn shutdown(self) -> BoxFuture<'static, ()> {
+        Box::pin(self.shutdown_unboxed())
+    }
+
+    async fn shutdown_unboxed(self) {
         for w in self.shared.workers().iter() {
             let _ = w.stop.send(true);
         }

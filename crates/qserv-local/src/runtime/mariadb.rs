@@ -7,6 +7,7 @@
 //! The pure helpers (`install_command`, `server_args`, `is_greeting`) are shared with the test
 //! harness in `tests/common/mariadb.rs`.
 
+use futures::future::BoxFuture;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -155,7 +156,11 @@ pub struct Server {
 }
 
 /// Initialises the data directory when needed and starts `mariadbd`; does not wait for it.
-pub async fn start(cfg: &ServerConfig) -> Result<Server> {
+pub fn start<'a>(cfg: &'a ServerConfig) -> BoxFuture<'a, Result<Server>> {
+    Box::pin(start_unboxed(cfg))
+}
+
+async fn start_unboxed(cfg: &ServerConfig) -> Result<Server> {
     std::fs::create_dir_all(&cfg.run_dir).map_err(|e| RuntimeError::io(&cfg.run_dir, e))?;
     if !cfg.datadir.join("mysql").is_dir() {
         install(cfg).await?;

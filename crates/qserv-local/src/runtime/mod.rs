@@ -61,6 +61,7 @@ pub mod simulator;
 mod stores;
 pub mod workloads;
 
+use futures::future::BoxFuture;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -82,7 +83,14 @@ pub struct Runtime;
 impl Runtime {
     /// Creates the state dir, starts the watchers, waits for their first lists, and runs the
     /// controllers and the kubelet in the background.
-    pub async fn start(
+    pub fn start(
+        client: kube::Client,
+        opts: RuntimeOptions,
+    ) -> BoxFuture<'static, Result<RuntimeHandle, RuntimeError>> {
+        Box::pin(Self::start_unboxed(client, opts))
+    }
+
+    async fn start_unboxed(
         client: kube::Client,
         opts: RuntimeOptions,
     ) -> Result<RuntimeHandle, RuntimeError> {
@@ -217,7 +225,11 @@ impl RuntimeHandle {
     }
 
     /// Stops the controllers and every pod's processes (SIGTERM, then SIGKILL), and waits.
-    pub async fn shutdown(mut self) {
+    pub fn shutdown(self) -> BoxFuture<'static, ()> {
+        Box::pin(self.shutdown_unboxed())
+    }
+
+    async fn shutdown_unboxed(mut self) {
         let _ = self.stop.send(true);
         if let Some(main) = self.main.take() {
             let _ = main.await;

@@ -2,6 +2,7 @@
 //! qserv_testdata query directory, printed as a table or JSON, optionally written as JSON for
 //! the controller (`--result-file`).
 
+use futures::future::LocalBoxFuture;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -90,7 +91,11 @@ pub fn parse_spec(text: &str) -> anyhow::Result<CatalogIngestSpec> {
 
 /// Runs the checks and prints the report; returns it (the caller exits non-zero when a check
 /// failed).
-pub async fn run(args: &CheckArgs) -> anyhow::Result<CheckReport> {
+pub fn run<'a>(args: &'a CheckArgs) -> LocalBoxFuture<'a, anyhow::Result<CheckReport>> {
+    Box::pin(run_unboxed(args))
+}
+
+async fn run_unboxed(args: &CheckArgs) -> anyhow::Result<CheckReport> {
     let ingest: Option<CatalogIngestSpec> = match (&args.spec, &args.spec_text) {
         (Some(file), _) => {
             let text = std::fs::read_to_string(file)

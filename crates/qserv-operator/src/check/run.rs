@@ -1,6 +1,7 @@
 //! Running a plan: built-in checks, then the user's, then the query files; a timeout per
 //! user check or query.
 
+use futures::future::LocalBoxFuture;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -15,7 +16,17 @@ use crate::api::catalog_ingest::{CatalogIngestSpec, Expect};
 use crate::partition::Chunker;
 
 /// Runs every check of `plan` on `target`.
-pub async fn run_checks(target: &CheckTarget, plan: &CheckPlan) -> Result<CheckReport, CheckError> {
+pub fn run_checks<'a>(
+    target: &'a CheckTarget,
+    plan: &'a CheckPlan,
+) -> LocalBoxFuture<'a, Result<CheckReport, CheckError>> {
+    Box::pin(run_checks_unboxed(target, plan))
+}
+
+async fn run_checks_unboxed(
+    target: &CheckTarget,
+    plan: &CheckPlan,
+) -> Result<CheckReport, CheckError> {
     let started = Instant::now();
     // Everything that can fail up front, before the first check runs.
     let chunker = match plan.layout {
@@ -113,7 +124,23 @@ pub async fn run_checks(target: &CheckTarget, plan: &CheckPlan) -> Result<CheckR
 /// The checks of a CatalogIngest, as its check Job runs them: the built-in checks of its
 /// tables (against `rows_read` where known), its `checks[]`; no query directory.
 /// `status.checks` = `report.checks`, `status.skippedChecks` = `report.status_skipped()`.
-pub async fn run_for_ingest(
+pub fn run_for_ingest<'a>(
+    spec: &'a CatalogIngestSpec,
+    qserv_url: &'a str,
+    reference_url: Option<&'a str>,
+    without_qserv_functions: bool,
+    rows_read: &'a BTreeMap<String, u64>,
+) -> LocalBoxFuture<'a, Result<CheckReport, CheckError>> {
+    Box::pin(run_for_ingest_unboxed(
+        spec,
+        qserv_url,
+        reference_url,
+        without_qserv_functions,
+        rows_read,
+    ))
+}
+
+async fn run_for_ingest_unboxed(
     spec: &CatalogIngestSpec,
     qserv_url: &str,
     reference_url: Option<&str>,

@@ -7,6 +7,7 @@
 //! workers a scale-down removes) → ask the departing workers → act (SSA apply + prune) → status
 //! (pure, [`super::status`]) and its Events → status written by server-side apply.
 
+use futures::future::BoxFuture;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -76,7 +77,15 @@ impl Context {
 }
 
 /// Runs the controller until `shutdown` resolves.
-pub async fn run(client: Client, options: ControllerOptions, shutdown: Shutdown) {
+pub fn run(
+    client: Client,
+    options: ControllerOptions,
+    shutdown: Shutdown,
+) -> BoxFuture<'static, ()> {
+    Box::pin(run_unboxed(client, options, shutdown))
+}
+
+async fn run_unboxed(client: Client, options: ControllerOptions, shutdown: Shutdown) {
     let (clusters, statefulsets, deployments, services, configmaps, secrets) =
         match &options.namespace {
             Some(ns) => (

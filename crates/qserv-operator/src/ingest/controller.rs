@@ -6,6 +6,7 @@
 //! ingest is; a restarted load Job aborts the transaction its predecessor left open and loads
 //! again (see `crate::load`), so rows are never doubled.
 
+use futures::future::BoxFuture;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -69,7 +70,11 @@ pub struct Context {
 }
 
 /// Runs the controller until `shutdown` resolves.
-pub async fn run(client: Client, options: IngestOptions, shutdown: Shutdown) {
+pub fn run(client: Client, options: IngestOptions, shutdown: Shutdown) -> BoxFuture<'static, ()> {
+    Box::pin(run_unboxed(client, options, shutdown))
+}
+
+async fn run_unboxed(client: Client, options: IngestOptions, shutdown: Shutdown) {
     let (ingests, jobs, configmaps) = match &options.namespace {
         Some(ns) => (
             Api::<CatalogIngest>::namespaced(client.clone(), ns),

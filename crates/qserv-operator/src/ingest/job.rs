@@ -4,6 +4,7 @@
 //! stopped it — under its key of the results ConfigMap. A failed step also exits non-zero, so the
 //! Job's own retries apply.
 
+use futures::future::LocalBoxFuture;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -98,7 +99,11 @@ impl JobEnv {
 }
 
 /// Runs the step, writes its report, and fails when the step failed.
-pub async fn run(args: JobArgs) -> anyhow::Result<()> {
+pub fn run(args: JobArgs) -> LocalBoxFuture<'static, anyhow::Result<()>> {
+    Box::pin(run_unboxed(args))
+}
+
+async fn run_unboxed(args: JobArgs) -> anyhow::Result<()> {
     let step = Step::from_name(&args.step).ok_or_else(|| {
         anyhow!(
             "unknown step {:?}: partition | load | reference | check",

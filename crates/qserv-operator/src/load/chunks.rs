@@ -18,6 +18,7 @@
 //! another worker, are left where they were; a failure during the final swap can leave some
 //! workers with the new version (each table is still complete), and a re-run fixes it.
 
+use futures::future::BoxFuture;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -276,7 +277,15 @@ impl ChunkLoadSummary {
 
 /// Loads `load` onto `workers` (see the module comment for placement and guarantees).
 /// `progress` is called with the bytes of chunk files sent so far.
-pub async fn load_chunks(
+pub fn load_chunks<'a>(
+    workers: &'a [Endpoint],
+    load: &'a ChunkLoad,
+    progress: Option<Progress>,
+) -> BoxFuture<'a, Result<ChunkLoadSummary>> {
+    Box::pin(load_chunks_unboxed(workers, load, progress))
+}
+
+async fn load_chunks_unboxed(
     workers: &[Endpoint],
     load: &ChunkLoad,
     progress: Option<Progress>,

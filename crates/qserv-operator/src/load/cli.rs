@@ -1,6 +1,7 @@
 //! `qserv-operator load`: the reference loader from the command line, and with
 //! `--to-workers ... --partitioned DIR` the direct chunk loader ([`super::chunks`]).
 
+use futures::future::LocalBoxFuture;
 use std::io::IsTerminal;
 use std::sync::Arc;
 
@@ -12,7 +13,11 @@ use crate::db::Endpoint;
 
 /// Runs the load with a progress bar on a terminal; returns the summary line
 /// `loaded N rows into D.T in Xs (R rows/s)`.
-pub async fn run(args: &LoadArgs) -> Result<String> {
+pub fn run<'a>(args: &'a LoadArgs) -> LocalBoxFuture<'a, Result<String>> {
+    Box::pin(run_unboxed(args))
+}
+
+async fn run_unboxed(args: &LoadArgs) -> Result<String> {
     if let Some(dir) = &args.partitioned {
         return super::chunks_cli::run(args, dir).await;
     }

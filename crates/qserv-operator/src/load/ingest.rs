@@ -14,6 +14,7 @@
 //!   run died between commit and publish) is not redone: the run goes on to publish; other
 //!   committed rows make the run fail (delete the database to start over).
 
+use futures::future::BoxFuture;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -241,7 +242,15 @@ fn same_rows(
 }
 
 /// Runs the ingest; see the module documentation for what a re-run does.
-pub async fn run_ingest(
+pub fn run_ingest<'a>(
+    client: &'a ReplicationClient,
+    plan: &'a IngestPlan,
+    opts: &'a IngestOptions,
+) -> BoxFuture<'a, Result<IngestSummary, IngestError>> {
+    Box::pin(run_ingest_unboxed(client, plan, opts))
+}
+
+async fn run_ingest_unboxed(
     client: &ReplicationClient,
     plan: &IngestPlan,
     opts: &IngestOptions,

@@ -3,6 +3,7 @@
 //! `from_spec::partition::table_plan`), or Qserv's own `/ingest/table` JSON files (as
 //! qserv_testdata ships them in `ingest/<table>.json`) and their chunk directories.
 
+use futures::future::BoxFuture;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -20,7 +21,23 @@ use crate::qserv::replication::{
 /// What the CatalogIngest's load step does: the spec's partitioned tables, from the
 /// partitioner's output under `chunks_root`, and its regular tables, read here into
 /// `<chunks_root>/<table>/regular.txt`, ingested through `client`.
-pub async fn ingest_spec(
+pub fn ingest_spec<'a>(
+    client: &'a ReplicationClient,
+    spec: &'a CatalogIngestSpec,
+    source_dir: &'a Path,
+    chunks_root: &'a Path,
+    opts: &'a IngestOptions,
+) -> BoxFuture<'a, Result<IngestSummary, IngestError>> {
+    Box::pin(ingest_spec_unboxed(
+        client,
+        spec,
+        source_dir,
+        chunks_root,
+        opts,
+    ))
+}
+
+async fn ingest_spec_unboxed(
     client: &ReplicationClient,
     spec: &CatalogIngestSpec,
     source_dir: &Path,

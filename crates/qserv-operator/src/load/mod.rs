@@ -42,4 +42,5 @@ pub use chunks::{ChunkFiles, ChunkLoad, ChunkLoadSummary, ChunkPlan, TableDdl, l
 mod chunk_files;
 pub mod chunks_cli;
 pub mod ingest;
+pub mod ingest_cli;
 pub mod ingest_plan;

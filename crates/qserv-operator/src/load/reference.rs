@@ -11,6 +11,7 @@
 //! next run drops it first. Re-running a load replaces the table, so it never duplicates rows.
 //! Two loads of the same table at once are not supported.
 
+use futures::future::LocalBoxFuture;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -73,7 +74,15 @@ impl LoadSummary {
 }
 
 /// Loads `load` into the server at `endpoint` (see the module comment for the guarantees).
-pub async fn load_reference(
+pub fn load_reference<'a>(
+    endpoint: &'a Endpoint,
+    load: &'a ReferenceLoad,
+    progress: Option<Progress>,
+) -> LocalBoxFuture<'a, Result<LoadSummary>> {
+    Box::pin(load_reference_unboxed(endpoint, load, progress))
+}
+
+async fn load_reference_unboxed(
     endpoint: &Endpoint,
     load: &ReferenceLoad,
     progress: Option<Progress>,

@@ -9,6 +9,7 @@ pub mod format;
 pub mod hdf5;
 pub mod hdf5_columns;
 
+use futures::future::LocalBoxFuture;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -40,7 +41,11 @@ pub struct QueryArgs {
 }
 
 /// Runs `args.sql` and writes its result; returns the number of rows.
-pub async fn run(args: &QueryArgs) -> Result<u64, QueryError> {
+pub fn run<'a>(args: &'a QueryArgs) -> LocalBoxFuture<'a, Result<u64, QueryError>> {
+    Box::pin(run_unboxed(args))
+}
+
+async fn run_unboxed(args: &QueryArgs) -> Result<u64, QueryError> {
     let endpoint = Endpoint::parse(&args.endpoint)?;
     if args.format == OutputFormat::Hdf5 {
         return run_hdf5(args, &endpoint).await;

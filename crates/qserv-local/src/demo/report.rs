@@ -198,7 +198,7 @@ mod tests {
 
     fn ingest(status: serde_json::Value) -> CatalogIngest {
         let mut i: CatalogIngest = serde_norway::from_str(include_str!(
-            "../../../examples/catalogingest-macs2243.yaml"
+            "../../../../examples/catalogingest-macs2243.yaml"
         ))
         .unwrap();
         i.status = Some(serde_json::from_value(status).unwrap());
@@ -264,7 +264,8 @@ mod tests {
              (1/3 partition indexes done: 10 rows read, 0 rejected)"
         );
         let mut c: QservCluster =
-            serde_norway::from_str(include_str!("../../../examples/qservcluster-ci.yaml")).unwrap();
+            serde_norway::from_str(include_str!("../../../../examples/qservcluster-ci.yaml"))
+                .unwrap();
         c.status = Some(
             serde_json::from_value(json!({"phase": "Creating", "components": {
                 "czar": "1/1", "workers": "1/2", "xrootd": "0/1",

@@ -13,13 +13,14 @@ mod apply;
 mod report;
 mod wait;
 
+use futures::future::LocalBoxFuture;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::{LocalMode, LocalOptions};
 use anyhow::Context as _;
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use kube::Api;
-use qserv_local::{LocalMode, LocalOptions};
 use qserv_operator::api::{CatalogIngest, QservCluster};
 use qserv_operator::telemetry;
 
@@ -58,7 +59,11 @@ impl Example {
     }
 }
 
-pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+pub fn run(args: DemoArgs) -> LocalBoxFuture<'static, anyhow::Result<()>> {
+    Box::pin(run_unboxed(args))
+}
+
+async fn run_unboxed(args: DemoArgs) -> anyhow::Result<()> {
     let clock = Clock(Instant::now());
     let data = std::fs::canonicalize(&args.data).with_context(|| {
         format!(

@@ -2,16 +2,17 @@
 //! pod, the in-cluster service account; with `/metrics`, `/healthz`, `/readyz`, and leader
 //! election on a coordination.k8s.io Lease so that of several replicas only one reconciles.
 
+use futures::future::BoxFuture;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::cluster::{self, ControllerOptions};
+use crate::ingest::{self, IngestOptions, plan::JobSettings};
+use crate::metrics;
 use anyhow::Context as _;
 use clap::Args;
 use futures::FutureExt;
 use kube_lease_manager::LeaseManagerBuilder;
-use qserv_operator::cluster::{self, ControllerOptions};
-use qserv_operator::ingest::{self, IngestOptions, plan::JobSettings};
-use qserv_operator::metrics;
 
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
@@ -44,7 +45,11 @@ pub struct RunArgs {
     pub lease_duration: u64,
 }
 
-pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+pub fn run(args: RunArgs) -> BoxFuture<'static, anyhow::Result<()>> {
+    Box::pin(run_unboxed(args))
+}
+
+async fn run_unboxed(args: RunArgs) -> anyhow::Result<()> {
     let (addr, _server) = metrics::serve(args.metrics_addr)
         .await
         .with_context(|| format!("cannot serve metrics on {}", args.metrics_addr))?;
@@ -136,7 +141,7 @@ async fn run_controllers(
                 namespace: args.namespace.clone(),
                 resync: Duration::from_secs(args.resync_seconds),
             },
-            qserv_operator::shutdown::on(shutdown.clone()),
+            crate::shutdown::on(shutdown.clone()),
         ),
         ingest::run(
             client,
@@ -145,7 +150,7 @@ async fn run_controllers(
                 jobs,
                 preflight_local_sources: false,
             },
-            qserv_operator::shutdown::on(shutdown),
+            crate::shutdown::on(shutdown),
         ),
     );
 }

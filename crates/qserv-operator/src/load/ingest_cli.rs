@@ -3,14 +3,15 @@
 //! the partitioner's output root, or from Qserv `/ingest/table` JSON files with their chunk
 //! directories.
 
+use futures::future::BoxFuture;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
+use crate::api::CatalogIngest;
+use crate::load::ingest::{IngestOptions, IngestPlan, IngestSummary, run_ingest};
+use crate::load::ingest_plan::{plan_from_spec, table_from_json, write_regular_tables};
+use crate::qserv::replication::{CsvDialect, ReplicationClient};
 use anyhow::{Context, bail};
-use qserv_operator::api::CatalogIngest;
-use qserv_operator::load::ingest::{IngestOptions, IngestPlan, IngestSummary, run_ingest};
-use qserv_operator::load::ingest_plan::{plan_from_spec, table_from_json, write_regular_tables};
-use qserv_operator::qserv::replication::{CsvDialect, ReplicationClient};
 
 /// Ingest a catalog into Qserv through the replication ingest REST API: partitioned tables
 /// from the partitioner's output, regular tables read from their input files.
@@ -69,7 +70,11 @@ pub struct IngestArgs {
     pub no_row_counters: bool,
 }
 
-pub async fn run(args: &IngestArgs) -> anyhow::Result<()> {
+pub fn run<'a>(args: &'a IngestArgs) -> BoxFuture<'a, anyhow::Result<()>> {
+    Box::pin(run_unboxed(args))
+}
+
+async fn run_unboxed(args: &IngestArgs) -> anyhow::Result<()> {
     let plan = plan(args)?;
     let client =
         ReplicationClient::new(&args.replication_url, &args.auth_key, &args.admin_auth_key)?;

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
-use qserv_operator::{catalog, partition};
+use super::run::PartitionError;
+use crate::{catalog, partition};
 
 /// `qserv-operator partition`: sph-partition's JSON configs and `part.*` keys as flags.
 #[derive(clap::Args, Debug)]
@@ -74,7 +74,7 @@ pub enum PartitionFormat {
     Parquet,
 }
 
-pub fn run(args: PartitionArgs) -> anyhow::Result<()> {
+pub fn run(args: PartitionArgs) -> Result<(), PartitionError> {
     let mut store = partition::ConfigStore::default();
     for file in &args.config_files {
         store.add_file(file)?;
@@ -103,7 +103,7 @@ pub fn run(args: PartitionArgs) -> anyhow::Result<()> {
             dataset: args
                 .dataset
                 .clone()
-                .context("--format hdf5 needs --dataset")?,
+                .ok_or_else(|| PartitionError::Arguments("--format hdf5 needs --dataset".into()))?,
         }),
     };
     if let (Some(format), Some(first)) = (&format, inputs.first()) {
@@ -122,7 +122,9 @@ pub fn run(args: PartitionArgs) -> anyhow::Result<()> {
     let mut opts = partition::Options::new(inputs, args.out_dir.clone());
     opts.format = format;
     if let Some(j) = args.jobs {
-        anyhow::ensure!(j >= 1, "-j must be at least 1");
+        if j < 1 {
+            return Err(PartitionError::Arguments("-j must be at least 1".into()));
+        }
         opts.threads = j;
     }
     opts.max_rejects = args.max_rejects;
