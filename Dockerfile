@@ -10,11 +10,12 @@ RUN apt-get update \
 WORKDIR /src
 COPY . .
 # Cache mounts keep the registry and target between builds; the binary is copied out of the
-# cached target dir, which does not persist into the layer.
+# cached target dir, which does not persist into the layer, and stripped on the way (`install
+# -s`: the line tables of our crates serve local builds' backtraces, not the image).
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked --bin qserv-operator \
- && install -D -m 0755 target/release/qserv-operator /out/qserv-operator
+ && install -D -s -m 0755 target/release/qserv-operator /out/qserv-operator
 
 # Runtime: the shared HDF5 library the binary links (libhdf5_serial.so.103, Debian package
 # libhdf5-103-1) and CA certificates for https sources; nothing else.

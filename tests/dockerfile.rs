@@ -95,6 +95,13 @@ fn dockerfile_is_multi_stage_non_root_and_installs_the_binary_the_chart_runs() {
             .any(|(op, a)| op == "RUN" && a.contains("cargo build --release --locked")),
         "release build from the lock file"
     );
+    assert!(
+        builder.iter().any(|(op, a)| op == "RUN"
+            && a.contains(
+                "install -D -s -m 0755 target/release/qserv-operator /out/qserv-operator"
+            )),
+        "the builder installs the binary stripped"
+    );
     let run = runtime
         .iter()
         .filter(|(op, _)| op == "RUN")
@@ -147,6 +154,35 @@ fn the_runtime_package_provides_the_hdf5_library_the_binary_links() {
             .any(|(op, a)| op == "RUN" && a.contains(&format!(" {package} "))),
         "{hdf5} comes from {package}, which the Dockerfile does not install"
     );
+}
+
+/// What the builder stage does to the binary (`install -s`) leaves one without debug sections
+/// that still runs.
+#[test]
+fn the_binary_installed_stripped_has_no_debug_info_and_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("qserv-operator");
+    let status = Command::new("install")
+        .args(["-D", "-s", "-m", "0755"])
+        .arg(env!("CARGO_BIN_EXE_qserv-operator"))
+        .arg(&out)
+        .status()
+        .expect("install");
+    assert!(status.success());
+    let sections = Command::new("readelf")
+        .args(["-S", "-W"])
+        .arg(&out)
+        .output()
+        .expect("readelf");
+    let sections = String::from_utf8_lossy(&sections.stdout);
+    assert!(sections.contains(".text"), "{sections}");
+    assert!(
+        !sections.contains(".debug_"),
+        "debug sections left: {sections}"
+    );
+    let version = Command::new(&out).arg("--version").output().unwrap();
+    assert!(version.status.success());
+    assert!(String::from_utf8_lossy(&version.stdout).starts_with("qserv-operator "));
 }
 
 #[test]
