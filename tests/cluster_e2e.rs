@@ -19,13 +19,12 @@ use qserv_operator::api::QservCluster;
 use qserv_operator::api::condition::{self, DEGRADED, READY};
 use serde_json::json;
 
+fn secret_value(secret: &Secret, key: &str) -> String {
+    String::from_utf8(secret.data.as_ref().unwrap()[key].0.clone()).unwrap()
+}
+
 fn root_password(secret: &Secret) -> String {
-    String::from_utf8(
-        secret.data.as_ref().unwrap()["mariadb-root-password"]
-            .0
-            .clone(),
-    )
-    .unwrap()
+    secret_value(secret, "mariadb-root-password")
 }
 
 async fn select_one(local: &LocalMode, host: &str, port: u16, user: &str, password: &str) -> bool {
@@ -100,8 +99,16 @@ async fn kubectl_apply_gives_a_ready_cluster_of_real_mariadb_that_scales_heals_a
             "root on {host}:{port}"
         );
     }
-    // The query Service (czar proxy, 4040) answers Qserv's user.
-    assert!(select_one(&local, "qserv-ci-query", 4040, "qsmaster", "").await);
+    // The query Service (czar proxy, 4040) answers qsmaster with the password the czar's
+    // migration took from the proxy's --db-uri (the Secret's), and refuses it without one, as
+    // Qserv 2026.3.3-rc1 does.
+    let qsmaster = secret_value(&secret, "qsmaster-password");
+    assert!(select_one(&local, "qserv-ci-query", 4040, "qsmaster", &qsmaster).await);
+    assert!(!select_one(&local, "qserv-ci-query", 4040, "qsmaster", "").await);
+    // A worker's qsmaster is the release's hard-coded one.
+    let worker = "qserv-ci-worker-0.qserv-ci-worker";
+    assert!(select_one(&local, worker, 3306, "qsmaster", "CHANGEME").await);
+    assert!(!select_one(&local, worker, 3306, "qsmaster", "").await);
 
     // Scale to 3 workers.
     let clusters: Api<QservCluster> = Api::namespaced(client.clone(), "default");

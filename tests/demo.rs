@@ -220,15 +220,23 @@ fn demo_ingests_the_examples_prints_their_status_and_stops_cleanly() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&phase.stdout), "Succeeded");
-    let query = out
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("qserv-operator query "))
-        .unwrap_or_else(|| panic!("{out}"));
-    let (flags, sql) = query.split_once(" \"").unwrap();
-    let result = Command::new(BIN)
-        .args(["query"])
-        .args(flags.split_whitespace())
-        .args(["--format", "csv", sql.trim_end_matches('"')])
+    // As a user pastes them into a shell: the qsmaster password from the Secret, then the query.
+    let printed_line = |prefix: &str| {
+        out.lines()
+            .map(str::trim)
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no line starting {prefix:?}: {out}"))
+            .to_string()
+    };
+    let setup = printed_line("QSMASTER=$(kubectl get secret ");
+    let query = printed_line("qserv-operator query ");
+    let bin_dir = std::path::Path::new(BIN).parent().unwrap();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap());
+    let result = Command::new("bash")
+        .args(["-euo", "pipefail", "-c"])
+        .arg(format!("{setup}\n{query} --format csv"))
+        .env("KUBECONFIG", kubeconfig)
+        .env("PATH", path)
         .output()
         .unwrap();
     let printed = String::from_utf8_lossy(&result.stdout);

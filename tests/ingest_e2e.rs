@@ -66,9 +66,21 @@ fn table_figures(status: &CatalogIngestStatus) -> BTreeMap<String, (i64, i64, i6
 }
 
 /// `user@host:port` of a Service of the cluster, as local mode serves it.
+/// A connection as `user`; qsmaster logs in with the cluster Secret's password (the czar's,
+/// see `cluster/build/czar.rs`).
 async fn connect(local: &LocalMode, service: &str, port: u16, user: &str) -> mysql_async::Conn {
     let addr = local.resolve(service, port).unwrap();
-    mysql_async::Conn::from_url(format!("mysql://{user}@{addr}"))
+    let password = if user == "qsmaster" {
+        let secret: k8s_openapi::api::core::v1::Secret = Api::namespaced(local.client(), "default")
+            .get("qserv-ci-secrets")
+            .await
+            .unwrap();
+        let pw = &secret.data.as_ref().unwrap()["qsmaster-password"].0;
+        format!(":{}", String::from_utf8(pw.clone()).unwrap())
+    } else {
+        String::new()
+    };
+    mysql_async::Conn::from_url(format!("mysql://{user}{password}@{addr}"))
         .await
         .unwrap()
 }

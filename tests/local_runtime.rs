@@ -252,7 +252,8 @@ async fn statefulset_of_mariadb_pods_serves_restarts_scales_and_rolls() {
     println!("2 MariaDB worker pods ready in {:.1?}", t0.elapsed());
     let revision1 = status.status.unwrap().update_revision.unwrap();
 
-    // Both servers take root with the Secret's password and qsmaster without one.
+    // Both servers take root with the Secret's password and qsmaster with the password the
+    // release hard-codes for workers (script.py:59,452), not without one.
     for ord in 0..2 {
         let host = format!("qserv-ci-worker-{ord}.qserv-ci-worker");
         let mut root = connect(&local, &host, "root", ROOT_PASSWORD).await;
@@ -261,13 +262,11 @@ async fn statefulset_of_mariadb_pods_serves_restarts_scales_and_rolls() {
         ))
         .await
         .unwrap();
-        let mut qsmaster = connect(
-            &local,
-            &format!("{host}.qserv.svc.cluster.local"),
-            "qsmaster",
-            "",
-        )
-        .await;
+        let fqdn = format!("{host}.qserv.svc.cluster.local");
+        let addr = local.rt().resolve(&fqdn, 3306).unwrap();
+        let refused = mysql_async::Conn::from_url(format!("mysql://qsmaster@{addr}")).await;
+        assert!(refused.is_err(), "qsmaster without a password got in");
+        let mut qsmaster = connect(&local, &fqdn, "qsmaster", "CHANGEME").await;
         let v: Option<i32> = qsmaster.query_first("SELECT v FROM t.r").await.unwrap();
         assert_eq!(v, Some(ord));
     }

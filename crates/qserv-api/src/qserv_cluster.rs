@@ -12,12 +12,26 @@ use serde::{Deserialize, Serialize};
 
 use super::validation::{FieldPath, Problems, ValidationErrors};
 
-/// Default Qserv image. Pin a tag in real use; `lite-qserv` carries czar, worker, xrootd and
-/// replication binaries (lsst/qserv `admin/tools/docker/`).
-pub const DEFAULT_IMAGE: &str = "qserv/lite-qserv:2022.9.1-rc1";
-/// Default MariaDB image for czar, workers and the replication database (Qserv's own build of
-/// MariaDB with the scisql UDFs).
-pub const DEFAULT_DB_IMAGE: &str = "qserv/lite-mariadb:2022.9.1-rc1";
+/// The Qserv release this operator targets, in one place: the default images, the REST API
+/// version range the client speaks and the entrypoint options the pods are built for all follow
+/// it. Moving to the next release is: change this tag, run `scripts/qserv-conformance` against
+/// that tag's sources, fix what it names (README, "Qserv release").
+#[macro_export]
+macro_rules! qserv_release {
+    () => {
+        "2026.3.3-rc1"
+    };
+}
+pub const QSERV_RELEASE: &str = qserv_release!();
+
+/// Default Qserv image: czar, worker, xrootd and replication binaries in one image. Since
+/// 2026.2.2-rc1 Qserv publishes it on ghcr.io (lsst/qserv commit 5057318b8; the repository
+/// names in `Q@2026.3.3-rc1:python/lsst/qserv/admin/qservCli/opt.py:231-235`).
+pub const DEFAULT_IMAGE: &str = concat!("ghcr.io/lsst/qserv:", qserv_release!());
+/// Default MariaDB image for czar, workers and the replication database (Qserv's build of
+/// MariaDB with the scisql UDFs, `Q@2026.3.3-rc1:deploy/docker/mariadb/Dockerfile`). At a
+/// release its tag is the release tag (`Q@2026.3.3-rc1:python/lsst/qserv/admin/qservCli/images.py:34-62`).
+pub const DEFAULT_DB_IMAGE: &str = concat!("ghcr.io/lsst/qserv-mariadb:", qserv_release!());
 
 /// A Qserv test instance: one czar, N workers, an xrootd redirector, the replication controller,
 /// registry and database, and optionally a plain MariaDB holding unpartitioned reference copies

@@ -252,12 +252,20 @@ impl Tour<'_> {
             println!("  (the query endpoint {endpoint:?} has no local address)");
             return;
         };
+        // qsmaster's password on the czar is the cluster Secret's (cluster/build/czar.rs).
+        let secret = format!(
+            "{}-secrets",
+            cluster.metadata.name.as_deref().unwrap_or_default()
+        );
+        println!(
+            "  QSMASTER=$(kubectl get secret {secret} -o jsonpath='{{.data.qsmaster-password}}' | base64 -d)"
+        );
         for i in ingests.iter().filter(|i| report::succeeded(i)) {
             let Some(table) = i.spec.tables.first() else {
                 continue;
             };
             println!(
-                "  qserv-operator query --endpoint mysql://qsmaster@{addr}/{} \
+                "  qserv-operator query --endpoint \"mysql://qsmaster:$QSMASTER@{addr}/{}\" \
                  \"SELECT COUNT(*) FROM {}\"",
                 i.spec.database, table.name
             );

@@ -2,7 +2,8 @@
 //! data directory is initialised once with `mariadb-install-db`, the server listens on a
 //! loopback port only, and on first start an init file sets what the image's entrypoint and
 //! Qserv's smig init would: `root` with `MYSQL_ROOT_PASSWORD` (from any host, so TCP from
-//! 127.0.0.1 works) and `qsmaster` without password with all privileges.
+//! 127.0.0.1 works), and the accounts the pod's image and Qserv's migrations create
+//! (`kubelet/logins.rs`).
 //!
 //! The pure helpers (`install_command`, `server_args`, `is_greeting`) are shared with the test
 //! harness in `tests/common/mariadb.rs`.
@@ -109,23 +110,20 @@ pub async fn answers(socket: &Path) -> bool {
 }
 
 /// SQL run once at the first start (one statement per line, as `--init-file` wants).
-pub fn init_sql(root_password: &str) -> String {
+/// `accounts` are further statements (the pod's own users, see `kubelet/logins.rs`).
+pub fn init_sql(root_password: &str, accounts: &[String]) -> String {
     let pw = sql_string(root_password);
-    [
-        // Anonymous accounts would shadow qsmaster@% for connections from localhost.
+    let mut lines = vec![
+        // Anonymous accounts would shadow user@% for connections from localhost.
         "DELETE FROM mysql.global_priv WHERE User='';".to_string(),
         "FLUSH PRIVILEGES;".into(),
         format!("ALTER USER 'root'@'localhost' IDENTIFIED BY {pw};"),
         format!("CREATE USER IF NOT EXISTS 'root'@'%' IDENTIFIED BY {pw};"),
         "GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION;".into(),
-        "CREATE USER IF NOT EXISTS 'qsmaster'@'localhost';".into(),
-        "GRANT ALL PRIVILEGES ON *.* TO 'qsmaster'@'localhost' WITH GRANT OPTION;".into(),
-        "CREATE USER IF NOT EXISTS 'qsmaster'@'%';".into(),
-        "GRANT ALL PRIVILEGES ON *.* TO 'qsmaster'@'%' WITH GRANT OPTION;".into(),
-        "FLUSH PRIVILEGES;".into(),
-    ]
-    .join("\n")
-        + "\n"
+    ];
+    lines.extend(accounts.iter().cloned());
+    lines.push("FLUSH PRIVILEGES;".into());
+    lines.join("\n") + "\n"
 }
 
 fn sql_string(s: &str) -> String {
@@ -144,6 +142,8 @@ pub struct ServerConfig {
     pub run_dir: PathBuf,
     pub port: u16,
     pub root_password: String,
+    /// Statements creating the pod's other accounts, run with the root setup at first start.
+    pub accounts: Vec<String>,
     pub log: PathBuf,
     pub grace: Duration,
 }
@@ -174,7 +174,7 @@ async fn start_unboxed(cfg: &ServerConfig) -> Result<Server> {
     let mut args = server_args(&paths, cfg.port);
     if !cfg.datadir.join(INITIALISED_MARKER).exists() {
         let init = cfg.run_dir.join("init.sql");
-        std::fs::write(&init, init_sql(&cfg.root_password))
+        std::fs::write(&init, init_sql(&cfg.root_password, &cfg.accounts))
             .map_err(|e| RuntimeError::io(&init, e))?;
         args.push(format!("--init-file={}", init.display()));
     }
@@ -260,8 +260,12 @@ mod tests {
     #[test]
     fn passwords_are_quoted_for_sql() {
         assert_eq!(sql_string(r"a'b\c"), r"'a\'b\\c'");
-        let sql = init_sql("s3cret");
+        let sql = init_sql("s3cret", &["CREATE USER x;".into()]);
         assert!(sql.contains("CREATE USER IF NOT EXISTS 'root'@'%' IDENTIFIED BY 's3cret';"));
+        assert!(
+            sql.contains("\nCREATE USER x;\nFLUSH PRIVILEGES;\n"),
+            "{sql}"
+        );
         assert!(sql.lines().all(|l| l.ends_with(';')), "{sql}");
     }
 

@@ -63,6 +63,7 @@ pub struct JobEnv {
     pub query_host: String,
     pub reference_host: Option<String>,
     pub root_password: String,
+    pub qsmaster_password: String,
 }
 
 impl JobEnv {
@@ -82,6 +83,7 @@ impl JobEnv {
             query_host: var(env::QUERY_HOST)?,
             reference_host: std::env::var(env::REFERENCE_HOST).ok(),
             root_password: var(env::ROOT_PASSWORD)?,
+            qsmaster_password: var(env::QSMASTER_PASSWORD)?,
         })
     }
 
@@ -92,9 +94,15 @@ impl JobEnv {
             .map(|h| format!("mysql://root:{}@{h}", self.root_password))
     }
 
-    /// The czar's query endpoint, as Qserv's own clients log in (`qsmaster`, no password).
+    /// The czar's query endpoint as `qsmaster`: mysql-proxy passes the login through to the
+    /// czar's MariaDB, where the czar's migration created qsmaster with the password of the
+    /// proxy's `--db-uri` (`Q@2026.3.3-rc1:python/lsst/qserv/admin/cli/script.py:603-621`), the
+    /// cluster Secret's `qsmaster-password` (generated alphanumeric, safe in a URI).
     pub fn query_url(&self) -> String {
-        format!("mysql://qsmaster@{}", self.query_host)
+        format!(
+            "mysql://qsmaster:{}@{}",
+            self.qsmaster_password, self.query_host
+        )
     }
 }
 

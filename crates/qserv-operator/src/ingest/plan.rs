@@ -44,6 +44,8 @@ pub mod env {
     pub const QUERY_HOST: &str = "QSERV_QUERY_HOST";
     pub const REFERENCE_HOST: &str = "QSERV_REFERENCE_HOST";
     pub const ROOT_PASSWORD: &str = "QSERV_MARIADB_ROOT_PASSWORD";
+    /// qsmaster's password on the czar (the query endpoint passes the login through to it).
+    pub const QSMASTER_PASSWORD: &str = "QSERV_QSMASTER_PASSWORD";
 }
 
 /// The steps, in order; `Reference` runs beside `Load`.
@@ -292,6 +294,7 @@ pub fn job(
         secret_env(env::AUTH_KEY, SecretKey::ReplicationAuthKey),
         secret_env(env::ADMIN_AUTH_KEY, SecretKey::ReplicationAdminAuthKey),
         secret_env(env::ROOT_PASSWORD, SecretKey::MariadbRootPassword),
+        secret_env(env::QSMASTER_PASSWORD, SecretKey::QsmasterPassword),
     ];
 
     // Without a reference database the reference step does not run and reference checks are

@@ -12,6 +12,7 @@ use k8s_openapi::api::core::v1::{Container, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::env;
+use super::logins;
 use super::volumes::{Backing, Mounts};
 use crate::runtime::context::Ctx;
 use crate::runtime::mariadb;
@@ -248,6 +249,11 @@ impl ContainerRun {
                     run_dir: penv.scratch.join("run").join(&self.spec.name),
                     port,
                     root_password: vars.get("MYSQL_ROOT_PASSWORD").cloned().unwrap_or_default(),
+                    accounts: logins::accounts(penv.pod, &self.spec, &sources)
+                        .map_err(|m| ("CreateContainerConfigError".to_string(), m))?
+                        .iter()
+                        .flat_map(logins::Account::sql)
+                        .collect(),
                     log,
                     grace: ctx.opts.termination_grace,
                 };

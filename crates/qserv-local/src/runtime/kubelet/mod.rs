@@ -5,6 +5,7 @@
 
 mod container;
 mod env;
+mod logins;
 mod pod;
 mod volumes;
 

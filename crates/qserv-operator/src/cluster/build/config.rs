@@ -22,7 +22,8 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use sha2::{Digest, Sha256};
 
 use super::defaults::{
-    Ini, LOG_CNF, QSERV_MY_CNF, REPLICATION_MY_CNF, czar_defaults, ini, worker_defaults,
+    Ini, LOG_CNF, QSERV_MY_CNF, REPLICATION_MY_CNF, REPLICATION_TEMPLATED, czar_defaults, ini,
+    worker_defaults,
 };
 use super::error::BuildError;
 use super::meta::{Component, Ctx};
@@ -56,10 +57,22 @@ impl ConfigKind {
 
     /// Options the operator sets itself: overriding them would desynchronise ports, probes and
     /// Services, or host names, from what the processes do.
-    fn reserved(self) -> &'static [&'static str] {
-        match self {
-            ConfigKind::Czar => &["frontend.xrootd"],
-            ConfigKind::Worker => &["mysql.hostname", "mysql.port", "mysql.socket"],
+    fn reserved(self) -> Vec<&'static str> {
+        let fixed: &[&str] = match self {
+            ConfigKind::Czar => &[
+                "frontend.xrootd",
+                "css.password",
+                "resultdb.passwd",
+                "qmeta.passwd",
+                "qstatus.passwd",
+            ],
+            ConfigKind::Worker => &[
+                "mysql.hostname",
+                "mysql.port",
+                "mysql.socket",
+                "mysql.password",
+                "results.dirname",
+            ],
             ConfigKind::Replication => &[
                 "controller.http-server-port",
                 "registry.host",
@@ -67,7 +80,12 @@ impl ConfigKind {
                 "worker.http-loader-port",
                 "xrootd.host",
             ],
+        };
+        let mut keys = fixed.to_vec();
+        if self != ConfigKind::Replication {
+            keys.extend_from_slice(REPLICATION_TEMPLATED);
         }
+        keys
     }
 }
 

@@ -1,8 +1,8 @@
 //! The czar: one pod with its MariaDB (results, query metadata) and the MySQL proxy on 4040.
 //!
-//! Commands follow the `czar-db` and `czar-proxy` services of lsst/qserv
-//! `admin/local/docker/compose/docker-compose.yml` and `entrypoint proxy` of
-//! `src/admin/python/lsst/qserv/admin/cli/entrypoint.py`.
+//! Commands follow the `czar-mariadb` and `czar-proxy` services of
+//! `Q@2026.3.3-rc1:deploy/compose/docker-compose.yml` and `entrypoint proxy` at that tag
+//! (`python/lsst/qserv/admin/cli/entrypoint.py:551-618`).
 
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{PodSpec, PodTemplateSpec};
@@ -11,11 +11,12 @@ use super::config::{ConfigKind, RenderedConfig, config_map_name};
 use super::meta::{Component, Ctx};
 use super::pod::{
     ADMIN_AUTH_KEY_ENV, AUTH_KEY_ENV, CONFIG_DIR, DATA_DIR, DATA_VOLUME, MariadbLayout,
-    ROOT_PASSWORD_ENV, config_mount, config_volume, mariadb_container, mount, mysql_uri, pod_meta,
-    pod_security_context, port, pvc_retention, pvc_template, qserv_container,
-    root_and_auth_key_env, tcp_probes,
+    QSMASTER_PASSWORD_ENV, ROOT_PASSWORD_ENV, config_mount, config_volume, mariadb_container,
+    mount, mysql_uri, pod_meta, pod_security_context, port, pvc_retention, pvc_template,
+    qserv_container, root_and_auth_key_env, secret_env, tcp_probes,
 };
 use super::ports::{PROXY_PORT, REPLICATION_HTTP_PORT};
+use super::secrets::SecretKey;
 
 /// The czar StatefulSet `<cluster>-czar`, one replica.
 pub fn czar_statefulset(ctx: &Ctx, config: &RenderedConfig) -> StatefulSet {
@@ -30,11 +31,12 @@ pub fn czar_statefulset(ctx: &Ctx, config: &RenderedConfig) -> StatefulSet {
         "proxy",
         vec![
             "proxy".into(),
-            // qsmaster has no password on the czar database: it is only reachable inside the
-            // pod for it (lsst/qserv `src/admin/templates/proxy/etc/qserv-czar.cnf.jinja`).
+            // The czar's schema migration creates qsmaster with the password of this URI and
+            // the entrypoint renders it into the czar config (`script.py:603-621`), so it is
+            // ours to generate; clients of the proxy log in with it too.
             format!(
                 "--db-uri={}",
-                mysql_uri("qsmaster", None, "127.0.0.1", None)
+                mysql_uri("qsmaster", Some(QSMASTER_PASSWORD_ENV), "127.0.0.1", None)
             ),
             format!(
                 "--db-admin-uri={}",
@@ -56,12 +58,19 @@ pub fn czar_statefulset(ctx: &Ctx, config: &RenderedConfig) -> StatefulSet {
         ],
     );
     let (readiness, liveness) = tcp_probes("proxy");
-    proxy.env = Some(root_and_auth_key_env(ctx));
+    let mut env = root_and_auth_key_env(ctx);
+    env.push(secret_env(
+        ctx,
+        QSMASTER_PASSWORD_ENV,
+        SecretKey::QsmasterPassword,
+    ));
+    proxy.env = Some(env);
     proxy.ports = Some(vec![port("proxy", PROXY_PORT)]);
     proxy.readiness_probe = Some(readiness);
     proxy.liveness_probe = Some(liveness);
     proxy.resources = resources.cloned();
-    // The proxy keeps empty-chunk lists under /qserv/data, next to the database.
+    // /qserv/data as docker-compose's czar-proxy has it (the empty-chunk lists that used to live
+    // there are a table of qservCssData since 2024.5).
     proxy.volume_mounts = Some(vec![mount(DATA_VOLUME, DATA_DIR), config_mount()]);
 
     let mariadb = mariadb_container(ctx, resources, MariadbLayout::Qserv, vec![]);

@@ -20,8 +20,56 @@ pub fn ini(entries: &[(&str, &[(&str, &str)])]) -> Ini {
         .collect()
 }
 
-/// Defaults of lsst/qserv `src/admin/templates/proxy/etc/qserv-czar.cnf.jinja`; the `{{ }}`
-/// values are filled by `entrypoint proxy` from its `--db-uri` and `--xrootd-manager`.
+/// The czar's qsmaster password as `entrypoint proxy` renders it: the password of its `--db-uri`
+/// (`Q@2026.3.3-rc1:python/lsst/qserv/admin/cli/script.py:603-617`), which the czar's schema
+/// migration also creates the account with (`…/schema/migrations/czar/migrate-None-to-17.sql.jinja:5-6`).
+/// Qserv's own template writes `CHANGEME` here; the operator passes a generated password instead.
+pub const CZAR_QSMASTER_PASSWORD: &str = "{{ mysqld_user_qserv_password }}";
+
+/// The worker's qsmaster password. It is not ours to choose: `entrypoint worker-xrootd` creates the
+/// account with the hard-coded `CHANGEME` (`Q@2026.3.3-rc1:python/lsst/qserv/admin/cli/script.py:59,452`),
+/// and `worker-cmsd` renders the xrdssi file with its click arguments only (`:371-372`), where a
+/// `{{ mysqld_user_qserv_password }}` would be undefined. The account is reachable only over
+/// the pod's loopback (the NetworkPolicy keeps 3306 of workers off the open paths).
+pub const WORKER_QSMASTER_PASSWORD: &str = "CHANGEME";
+
+/// `[replication]` of the czar and worker configs: the registry the process registers with and
+/// the security context it proves, filled by the entrypoint from its `--repl-*` options, as in
+/// `Q@2026.3.3-rc1:src/admin/templates/proxy/etc/qserv-czar.cnf.jinja:116-166` and
+/// `…/xrootd/etc/xrdssi.cf.jinja:85-131`. The C++ loaders require them: the czar throws on an
+/// empty `registry_host` or a zero `registry_port` (`Q@2026.3.3-rc1:src/cconfig/CzarConfig.cc:97-103`),
+/// the worker on any missing required key (`src/wconfig/WorkerConfig.h:315-321`,
+/// `WorkerConfig.cc:84-86`). `http_port = 0` (the `--repl-http-port` default, as in
+/// `deploy/compose/docker-compose.yml`) lets the management service take the first free port and
+/// report it to the registry; worker-xrootd and worker-cmsd share the pod's network, so a fixed
+/// port would be bound twice.
+const REPLICATION_SECTION: &[(&str, &str)] = &[
+    ("instance_id", "{{ repl_instance_id }}"),
+    ("auth_key", "{{ repl_auth_key }}"),
+    ("admin_auth_key", "{{ repl_admin_auth_key }}"),
+    ("registry_host", "{{ repl_registry_host }}"),
+    ("registry_port", "{{ repl_registry_port }}"),
+    ("registry_heartbeat_ival_sec", "1"),
+    ("http_port", "{{ repl_http_port }}"),
+    ("num_http_threads", "2"),
+];
+
+/// The `[replication]` options the entrypoint fills; `spec.config` may not override them.
+pub const REPLICATION_TEMPLATED: &[&str] = &[
+    "replication.instance_id",
+    "replication.auth_key",
+    "replication.admin_auth_key",
+    "replication.registry_host",
+    "replication.registry_port",
+    "replication.http_port",
+];
+
+/// Defaults of `Q@2026.3.3-rc1:src/admin/templates/proxy/etc/qserv-czar.cnf.jinja`; the `{{ }}`
+/// values are exactly the variables `entrypoint proxy` provides (its click options plus
+/// `czar_db_host/port/socket`, `mysqld_user_qserv_password`, `proxy_backend_address`:
+/// `Q@2026.3.3-rc1:python/lsst/qserv/admin/cli/script.py:603-617`), rendered under
+/// `StrictUndefined` (`…/admin/template.py:94-96`). No `[partitioner]`/`empty_chunk_path`: gone
+/// since 2024.5 (the empty-chunk list is a table in `qservCssData`).
 pub fn czar_defaults() -> Ini {
     let db: &[(&str, &str)] = &[
         ("host", "{{ czar_db_host }}"),
@@ -38,7 +86,7 @@ pub fn czar_defaults() -> Ini {
                 ("port", "{{ czar_db_port }}"),
                 ("socket", "{{ czar_db_socket }}"),
                 ("username", "qsmaster"),
-                ("password", ""),
+                ("password", CZAR_QSMASTER_PASSWORD),
                 ("database", "qservCssData"),
             ],
         ),
@@ -46,7 +94,7 @@ pub fn czar_defaults() -> Ini {
             "resultdb",
             &[
                 ("user", "qsmaster"),
-                ("passwd", ""),
+                ("passwd", CZAR_QSMASTER_PASSWORD),
                 ("db", "qservResult"),
                 ("oldestResultKeptDays", "7"),
                 ("maxsqlconnectionattempts", "10"),
@@ -57,7 +105,7 @@ pub fn czar_defaults() -> Ini {
             "qmeta",
             &[
                 ("user", "qsmaster"),
-                ("passwd", ""),
+                ("passwd", CZAR_QSMASTER_PASSWORD),
                 ("db", "qservMeta"),
                 ("maxMsgSourceStore", "5"),
             ],
@@ -66,20 +114,10 @@ pub fn czar_defaults() -> Ini {
             "qstatus",
             &[
                 ("user", "qsmaster"),
-                ("passwd", ""),
+                ("passwd", CZAR_QSMASTER_PASSWORD),
                 ("db", "qservMeta"),
                 ("host", "{{ czar_db_host }}"),
                 ("port", "{{ czar_db_port }}"),
-            ],
-        ),
-        (
-            "partitioner",
-            &[
-                ("emptyChunkPath", "{{ empty_chunk_path }}"),
-                (
-                    "emptyChunkListFile",
-                    "{{ empty_chunk_path }}/emptyChunks.txt",
-                ),
             ],
         ),
         (
@@ -104,6 +142,7 @@ pub fn czar_defaults() -> Ini {
                 ("qReqPseudoFifoMaxRunning", "299"),
             ],
         ),
+        ("replication", REPLICATION_SECTION),
     ]);
     for section in ["resultdb", "qmeta"] {
         let options = settings.entry(section.into()).or_default();
@@ -114,8 +153,10 @@ pub fn czar_defaults() -> Ini {
     settings
 }
 
-/// Defaults of lsst/qserv `src/admin/templates/xrootd/etc/xrdssi.cf.jinja`; `[mysql]` host and
-/// port are filled by the entrypoint from `--db-uri`.
+/// Defaults of `Q@2026.3.3-rc1:src/admin/templates/xrootd/etc/xrdssi.cf.jinja`; `[mysql]` host,
+/// port and socket are filled by the entrypoint from `--db-uri` (`script.py:367-369,447-449`),
+/// `[results] dirname` from `--results-dirname`, `[replication]` from `--repl-*`. No `[memman]`
+/// (memman left Qserv in 2025.6).
 pub fn worker_defaults() -> Ini {
     ini(&[
         (
@@ -125,12 +166,8 @@ pub fn worker_defaults() -> Ini {
                 ("port", "{{ db_port }}"),
                 ("socket", "{{ db_socket }}"),
                 ("username", "qsmaster"),
-                ("password", ""),
+                ("password", WORKER_QSMASTER_PASSWORD),
             ],
-        ),
-        (
-            "memman",
-            &[("memory", "7900"), ("location", "/qserv/data/mysql")],
         ),
         (
             "scheduler",
@@ -146,12 +183,18 @@ pub fn worker_defaults() -> Ini {
         ),
         (
             "sqlconnections",
-            &[("maxsqlconn", "800"), ("reservedinteractivesqlconn", "20")],
+            &[("maxsqlconn", "980"), ("reservedinteractivesqlconn", "930")],
         ),
         (
-            "transmits",
-            &[("maxtransmits", "50"), ("maxalreadytransmitting", "10")],
+            "results",
+            &[
+                ("dirname", "{{ results_dirname }}"),
+                ("xrootd_port", "1094"),
+                ("num_http_threads", "4"),
+                ("clean_up_on_start", "1"),
+            ],
         ),
+        ("replication", REPLICATION_SECTION),
     ])
 }
 

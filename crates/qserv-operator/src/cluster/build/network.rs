@@ -2,7 +2,13 @@
 //! each other only, except for the client endpoints — the query proxy (4040) and the
 //! replication REST API (8080) from anywhere, and the worker ingest port (25004) and the
 //! reference database (3306) from this operator's Jobs (pods labelled
-//! `app.kubernetes.io/part-of: qserv` in the namespace), which load and check catalogs.
+//! `app.kubernetes.io/part-of: qserv` in the namespace), which load and check catalogs, and the
+//! workers' MariaDB (3306) from the operator's own pod, in whatever namespace it runs, for the
+//! scale-down guard (`cluster/scale.rs`).
+//!
+//! The workers' qsmaster password is the release's hard-coded `CHANGEME`
+//! (`Q@2026.3.3-rc1:python/lsst/qserv/admin/cli/script.py:59,452`), so worker 3306 is on no
+//! open path: only the instance's own pods and the operator reach it.
 
 use std::collections::BTreeMap;
 
@@ -15,6 +21,10 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::meta::{Component, Ctx};
 use super::ports::{MARIADB_PORT, PROXY_PORT, REPLICATION_HTTP_PORT, WORKER_HTTP_LOADER_PORT};
+
+/// `app.kubernetes.io/name` of the operator's pod (the chart's `qserv-operator.selectorLabels`,
+/// `charts/qserv-operator/templates/_helpers.tpl`; a `nameOverride` changes it).
+pub const OPERATOR_POD_NAME: &str = "qserv-operator";
 
 fn labels(pairs: &[(&str, &str)]) -> LabelSelector {
     LabelSelector {
@@ -107,6 +117,23 @@ pub fn network_policies(ctx: &Ctx) -> Vec<NetworkPolicy> {
             Some(vec![tcp(WORKER_HTTP_LOADER_PORT)]),
         ),
     ];
+    out.push(NetworkPolicy {
+        metadata: ctx.meta(ctx.named("operator"), Component::Cluster),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(component(Component::Worker)),
+            policy_types: Some(vec!["Ingress".into()]),
+            ingress: Some(vec![NetworkPolicyIngressRule {
+                from: Some(vec![NetworkPolicyPeer {
+                    // An empty namespace selector: the operator's pod in any namespace.
+                    namespace_selector: Some(LabelSelector::default()),
+                    pod_selector: Some(labels(&[("app.kubernetes.io/name", OPERATOR_POD_NAME)])),
+                    ..NetworkPolicyPeer::default()
+                }]),
+                ports: Some(vec![tcp(MARIADB_PORT)]),
+            }]),
+            ..NetworkPolicySpec::default()
+        }),
+    });
     if ctx.cluster.spec.reference.enabled {
         out.push(policy(
             ctx,

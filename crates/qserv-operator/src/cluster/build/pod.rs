@@ -129,6 +129,8 @@ pub fn secret_env(ctx: &Ctx, name: &str, key: SecretKey) -> EnvVar {
 /// Env var holding the MariaDB root password, under the name the MariaDB image reads.
 pub const ROOT_PASSWORD_ENV: &str = "MYSQL_ROOT_PASSWORD";
 pub const AUTH_KEY_ENV: &str = "QSERV_REPL_AUTH_KEY";
+/// The czar's qsmaster password (generated; see `czar.rs`).
+pub const QSMASTER_PASSWORD_ENV: &str = "QSERV_QSMASTER_PASSWORD";
 pub const ADMIN_AUTH_KEY_ENV: &str = "QSERV_REPL_ADMIN_AUTH_KEY";
 
 /// The replication auth keys as env vars, for `--repl-auth-key=$(QSERV_REPL_AUTH_KEY)` etc.
@@ -293,7 +295,19 @@ pub fn qserv_container(ctx: &Ctx, name: &str, args: Vec<String>) -> Container {
 
 /// `mysql://user[:password]@host:3306[/db]`; the password is always a `$(VAR)` reference.
 pub fn mysql_uri(user: &str, password_env: Option<&str>, host: &str, db: Option<&str>) -> String {
-    let password = password_env.map(|v| format!(":$({v})")).unwrap_or_default();
+    let password = password_env.map(|v| format!("$({v})"));
+    mysql_uri_with_password(user, password.as_deref(), host, db)
+}
+
+/// As [`mysql_uri`], with the password written out: only for a password the Qserv release
+/// hard-codes (the worker's qsmaster, [`super::defaults::WORKER_QSMASTER_PASSWORD`]).
+pub fn mysql_uri_with_password(
+    user: &str,
+    password: Option<&str>,
+    host: &str,
+    db: Option<&str>,
+) -> String {
+    let password = password.map(|p| format!(":{p}")).unwrap_or_default();
     let db = db.map(|d| format!("/{d}")).unwrap_or_default();
     format!("mysql://{user}{password}@{host}:{MARIADB_PORT}{db}")
 }

@@ -23,10 +23,6 @@ pub const MARIADB_PORT: i32 = 3306;
 /// `XrootdPort` in lsst/qserv-operator `pkg/constants/constants.go`).
 pub const XROOTD_PORT: i32 = 1094;
 
-/// The worker control HTTP service (`worker.http-svc-port`, default 25005 in lsst/qserv
-/// `src/replica/config/ConfigurationSchema.cc`), given to `worker-xrootd --repl-http-port`.
-pub const WORKER_HTTP_SVC_PORT: i32 = 25005;
-
 /// The cmsd manager port (`expose: "2131"` of `manager-xrootd` in the docker-compose file,
 /// `CmsdPort` in lsst/qserv-operator `pkg/constants/constants.go`).
 pub const CMSD_PORT: i32 = 2131;

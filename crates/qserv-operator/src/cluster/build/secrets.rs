@@ -18,9 +18,10 @@ pub enum SecretKey {
     /// `root` of every MariaDB of the instance (czar, workers, replication, reference); the
     /// docker-compose setup uses one root password for all of them too.
     MariadbRootPassword,
-    /// `qsmaster` on the reference MariaDB (ingest Jobs and result checks log in with it). Qserv
-    /// itself connects as `qsmaster` without a password over the pod's loopback, as its own
-    /// templates do (lsst/qserv `src/admin/templates/xrootd/etc/xrdssi.cf.jinja`).
+    /// `qsmaster` on the czar (the proxy's `--db-uri`, from which the czar's migration creates
+    /// the account: `Q@2026.3.3-rc1:python/lsst/qserv/admin/cli/script.py:603-621`; the check
+    /// Jobs log in to the query endpoint with it) and on the reference MariaDB. The workers'
+    /// qsmaster is the release's hard-coded `CHANGEME` (`script.py:59,452`), not this one.
     QsmasterPassword,
     /// `--repl-auth-key` / `--auth-key` of the replication system.
     ReplicationAuthKey,

@@ -8,7 +8,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use super::meta::{Component, Ctx};
 use super::ports::{
     CMSD_PORT, MARIADB_PORT, PROXY_PORT, REPLICATION_HTTP_PORT, WORKER_HTTP_LOADER_PORT,
-    WORKER_HTTP_SVC_PORT, XROOTD_PORT,
+    XROOTD_PORT,
 };
 use crate::api::qserv_cluster::{Endpoints, ServiceType};
 
@@ -56,7 +56,6 @@ pub fn services(ctx: &Ctx) -> Vec<Service> {
             vec![
                 service_port("mariadb", MARIADB_PORT),
                 service_port("xrootd", XROOTD_PORT),
-                service_port("worker-http", WORKER_HTTP_SVC_PORT),
                 service_port("repl-http", WORKER_HTTP_LOADER_PORT),
             ],
         ),

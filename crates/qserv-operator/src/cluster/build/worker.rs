@@ -2,28 +2,24 @@
 //! xrootd/cmsd pair that serves queries from the czar, and the replication worker that ingests
 //! data over HTTP.
 //!
-//! Commands follow the `worker-db-N`, `worker-xrootd-N`, `worker-cmsd-N` and `worker-repl-N`
-//! services of lsst/qserv `admin/local/docker/compose/docker-compose.yml`, the options of
-//! `entrypoint worker-xrootd|worker-cmsd|worker-repl` in the current
-//! `src/admin/python/lsst/qserv/admin/cli/entrypoint.py` (which dropped the older
-//! `--cmsd-manager-count` and `--mysql-monitor-password`) and `options.py`, and the worker start
-//! scripts of lsst/qserv-operator (`configmap/xrootd-server/start/start.sh`,
-//! `configmap/repl-wrk/start/start.sh`).
+//! Commands follow the `worker-mariadb-N`, `worker-xrootd-N`, `worker-cmsd-N` and `repl-worker-N`
+//! services of `Q@2026.3.3-rc1:deploy/compose/docker-compose.yml` and the options of
+//! `entrypoint worker-xrootd|worker-cmsd|worker-repl` at that tag
+//! (`python/lsst/qserv/admin/cli/entrypoint.py:796-903`, `options.py`).
 
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{PodSpec, PodTemplateSpec};
 
 use super::config::{ConfigKind, Configs, config_map_name};
+use super::defaults::WORKER_QSMASTER_PASSWORD;
 use super::meta::{Component, Ctx};
 use super::pod::{
     ADMIN_AUTH_KEY_ENV, AUTH_KEY_ENV, CONFIG_DIR, DATA_DIR, DATA_VOLUME, MariadbLayout,
     ROOT_PASSWORD_ENV, auth_key_env, config_mount, config_volume, empty_dir, http_probes,
-    mariadb_container, mount, mysql_uri, pod_meta, pod_security_context, port, pvc_retention,
-    pvc_template, qserv_container, root_and_auth_key_env, tcp_probes,
+    mariadb_container, mount, mysql_uri, mysql_uri_with_password, pod_meta, pod_security_context,
+    port, pvc_retention, pvc_template, qserv_container, root_and_auth_key_env, tcp_probes,
 };
-use super::ports::{
-    REPLICATION_HTTP_PORT, WORKER_HTTP_LOADER_PORT, WORKER_HTTP_SVC_PORT, XROOTD_PORT,
-};
+use super::ports::{REPLICATION_HTTP_PORT, WORKER_HTTP_LOADER_PORT, XROOTD_PORT};
 
 /// cmsd and xrootd share their admin path (both docker-compose services mount
 /// `/var/run/xrootd`).
@@ -41,12 +37,15 @@ pub fn worker_statefulset(ctx: &Ctx, configs: &Configs) -> StatefulSet {
     let component = Component::Worker;
     let name = ctx.object_name(component);
 
-    let local_qsmaster = mysql_uri("qsmaster", None, "127.0.0.1", None);
+    // qsmaster's password on a worker is the release's, not ours (see WORKER_QSMASTER_PASSWORD).
+    let qsmaster =
+        |db| mysql_uri_with_password("qsmaster", Some(WORKER_QSMASTER_PASSWORD), "127.0.0.1", db);
+    let local_qsmaster = qsmaster(None);
     let local_root = mysql_uri("root", Some(ROOT_PASSWORD_ENV), "127.0.0.1", None);
     // The worker reads its own id from its database (docker-compose `--vnid-config`).
     let vnid_config = format!(
         "@/usr/local/lib64/libreplica.so {} 0 0",
-        mysql_uri("qsmaster", None, "127.0.0.1", Some("qservw_worker"))
+        qsmaster(Some("qservw_worker"))
     );
     // Options shared by `worker-xrootd` and `worker-cmsd`: both load the xrdssi plugin.
     let xrd_common = vec![
@@ -61,7 +60,10 @@ pub fn worker_statefulset(ctx: &Ctx, configs: &Configs) -> StatefulSet {
             ctx.object_name(Component::ReplicationRegistry)
         ),
         format!("--repl-registry-port={REPLICATION_HTTP_PORT}"),
-        format!("--repl-http-port={WORKER_HTTP_SVC_PORT}"),
+        // No `--repl-http-port`: its default 0 (`options.py:165-172`) lets each of xrootd and
+        // cmsd, which share the pod's network, take a free port for its management service and
+        // report it to the registry, as docker-compose.yml does.
+        format!("--results-dirname={DATA_DIR}/results"),
         format!("--xrdssi-cfg-file={CONFIG_DIR}/xrdssi.cf"),
         format!("--log-cfg-file={CONFIG_DIR}/log.cnf"),
     ];
@@ -78,10 +80,7 @@ pub fn worker_statefulset(ctx: &Ctx, configs: &Configs) -> StatefulSet {
     xrootd_args.extend(xrd_common.iter().cloned());
     let mut xrootd = qserv_container(ctx, "xrootd", xrootd_args);
     xrootd.env = Some(root_and_auth_key_env(ctx));
-    xrootd.ports = Some(vec![
-        port("xrootd", XROOTD_PORT),
-        port("worker-http", WORKER_HTTP_SVC_PORT),
-    ]);
+    xrootd.ports = Some(vec![port("xrootd", XROOTD_PORT)]);
     let (readiness, liveness) = tcp_probes("xrootd");
     xrootd.readiness_probe = Some(readiness);
     xrootd.liveness_probe = Some(liveness);

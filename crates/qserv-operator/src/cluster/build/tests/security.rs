@@ -21,7 +21,20 @@ fn no_pod_holds_a_secret_value_and_secret_env_vars_come_from_the_secret() {
                 key.key()
             );
         }
-        assert!(!text.contains("CHANGEME"), "{}", o.name());
+        // The one password the release hard-codes (the workers' qsmaster, script.py:59,452)
+        // appears only as that, only on the worker's own loopback or in its xrdssi `[mysql]`.
+        let allowed = ["qsmaster:CHANGEME@127.0.0.1:3306", "password = CHANGEME"];
+        let mut rest = text.clone();
+        for a in allowed {
+            rest = rest.replace(a, "");
+        }
+        assert!(!rest.contains("CHANGEME"), "{}: {text}", o.name());
+        let worker = o.component() == Some(Component::Worker)
+            && matches!(
+                o,
+                DesiredObject::StatefulSet(_) | DesiredObject::ConfigMap(_)
+            );
+        assert_eq!(text.contains("CHANGEME"), worker, "{}", o.name());
     }
     for (name, spec) in pod_specs(&objects) {
         for c in &spec.containers {
