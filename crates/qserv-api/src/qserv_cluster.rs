@@ -198,6 +198,12 @@ pub struct ReplicationSpec {
     /// Storage of the replication database.
     #[serde(default)]
     pub storage: StorageSpec,
+    /// The replication controller's scratch volume at `/qserv/data`: director-index builds
+    /// stage their files under `/qserv/data/ingest` (`database.qserv-master-tmp-dir`,
+    /// `Q@2026.3.3-rc1:src/replica/config/ConfigurationSchema.cc:247-250`), which would otherwise
+    /// fill the node's ephemeral storage.
+    #[serde(default)]
+    pub controller_storage: StorageSpec,
     /// Compute resources of the replication controller.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,

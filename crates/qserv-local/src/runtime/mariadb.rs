@@ -1,4 +1,4 @@
-//! How local mode runs Debian's `mariadbd` in place of the `qserv/lite-mariadb` image: the
+//! How local mode runs Debian's `mariadbd` in place of the `ghcr.io/lsst/qserv-mariadb` image: the
 //! data directory is initialised once with `mariadb-install-db`, the server listens on a
 //! loopback port only, and on first start an init file sets what the image's entrypoint and
 //! Qserv's smig init would: `root` with `MYSQL_ROOT_PASSWORD` (from any host, so TCP from

@@ -30,15 +30,14 @@ pub const DATA_DIR: &str = "/qserv/data";
 pub const DATA_VOLUME: &str = "data";
 pub const CONFIG_VOLUME: &str = "config";
 
-/// uid/gid of the `qserv` user of `qserv/lite-qserv` (`useradd --uid 1000 qserv` and
-/// `USER qserv` in lsst/qserv `admin/tools/docker/base/Dockerfile` and `run/Dockerfile`).
+/// uid/gid of the `qserv` user of the Qserv image (`useradd --uid 1000 qserv`, `USER qserv`).
 pub const QSERV_UID: i64 = 1000;
-/// uid/gid of the `mysql` user of the MariaDB images (the official MariaDB image, on which
-/// `qserv/lite-mariadb` is built, runs `mysqld` as `mysql` = 999 and supports starting as it).
-pub const MARIADB_UID: i64 = 999;
+/// uid/gid the MariaDB image runs as: it adds the same `qserv` user and sets `USER qserv`
+/// (`Q@2026.3.3-rc1:deploy/docker/mariadb/Dockerfile:52-58`).
+pub const MARIADB_UID: i64 = QSERV_UID;
 
-/// Pod-level security: never root; volumes group-owned by the qserv group, so both the Qserv
-/// processes (uid 1000) and MariaDB (uid 999, with supplementary group 1000) can write them.
+/// Pod-level security: never root; volumes group-owned by the qserv group (gid 1000), which both
+/// images run as.
 pub fn pod_security_context() -> PodSecurityContext {
     PodSecurityContext {
         run_as_non_root: Some(true),
@@ -273,6 +272,7 @@ pub fn mariadb_container(
         ports: Some(vec![port("mariadb", MARIADB_PORT)]),
         readiness_probe: Some(readiness),
         liveness_probe: Some(liveness),
+        startup_probe: Some(mariadb_startup_probe()),
         resources: resources.cloned(),
         security_context: Some(security_context(MARIADB_UID)),
         volume_mounts: Some(volume_mounts),
@@ -280,8 +280,25 @@ pub fn mariadb_container(
     }
 }
 
-/// A container running the Qserv `entrypoint` CLI (lsst/qserv
-/// `src/admin/python/lsst/qserv/admin/cli/entrypoint.py`) with the given subcommand arguments.
+/// Holds off liveness while a new MariaDB initialises: the image's entrypoint first runs a
+/// temporary server with `--skip-networking` and the init scripts (Qserv's adds scisql,
+/// `Q@2026.3.3-rc1:deploy/docker/mariadb/Dockerfile:44-45`), so the port stays closed for a
+/// while; a liveness kill mid-way would leave a half-initialised data directory that the
+/// entrypoint then skips. Up to 10 minutes (60 x 10 s), then liveness takes over.
+pub fn mariadb_startup_probe() -> Probe {
+    Probe {
+        tcp_socket: Some(TCPSocketAction {
+            port: IntOrString::String("mariadb".into()),
+            ..TCPSocketAction::default()
+        }),
+        period_seconds: Some(10),
+        failure_threshold: Some(60),
+        ..Probe::default()
+    }
+}
+
+/// A container running the Qserv `entrypoint` CLI
+/// (`Q@2026.3.3-rc1:python/lsst/qserv/admin/cli/entrypoint.py`) with the given subcommand arguments.
 pub fn qserv_container(ctx: &Ctx, name: &str, args: Vec<String>) -> Container {
     Container {
         name: name.into(),

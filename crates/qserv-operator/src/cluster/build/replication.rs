@@ -1,10 +1,10 @@
 //! The replication system: the controller (REST API for ingest on 8080), the registry (where
 //! workers and the controller find each other, 8080) and their MariaDB.
 //!
-//! Commands follow `entrypoint replication-controller|replication-registry` of lsst/qserv
-//! `src/admin/python/lsst/qserv/admin/cli/entrypoint.py`, the `repl-mgr-*` services of
-//! `admin/local/docker/compose/docker-compose.yml`, and the start scripts of lsst/qserv-operator
-//! (`configmap/repl-ctl/start/start.sh`, `configmap/repl-registry/start/start.sh`).
+//! Commands follow `entrypoint replication-controller|replication-registry` of
+//! `Q@2026.3.3-rc1:python/lsst/qserv/admin/cli/entrypoint.py:905-984`, the `repl-mariadb`,
+//! `repl-controller` and `repl-registry` services of `deploy/compose/docker-compose.yml` at that tag,
+//! and the start scripts of lsst/qserv-operator (`configmap/repl-ctl/start/start.sh`).
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
@@ -12,10 +12,10 @@ use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
 use super::config::{ConfigKind, RenderedConfig, config_map_name};
 use super::meta::{Component, Ctx};
 use super::pod::{
-    ADMIN_AUTH_KEY_ENV, AUTH_KEY_ENV, CONFIG_DIR, MariadbLayout, ROOT_PASSWORD_ENV, config_mount,
-    config_volume, http_probes, mariadb_container, mysql_uri, pod_meta, pod_meta_with_hash,
-    pod_security_context, port, pvc_retention, pvc_template, qserv_container,
-    root_and_auth_key_env,
+    ADMIN_AUTH_KEY_ENV, AUTH_KEY_ENV, CONFIG_DIR, DATA_DIR, DATA_VOLUME, MariadbLayout,
+    ROOT_PASSWORD_ENV, config_mount, config_volume, http_probes, mariadb_container, mount,
+    mysql_uri, pod_meta, pod_meta_with_hash, pod_security_context, port, pvc_retention,
+    pvc_template, qserv_container, root_and_auth_key_env,
 };
 use super::ports::REPLICATION_HTTP_PORT;
 
@@ -82,7 +82,8 @@ fn pod_spec(ctx: &Ctx, containers: Vec<Container>) -> PodSpec {
 }
 
 /// The controller StatefulSet `<cluster>-repl-ctl` (one replica: a single controller drives
-/// the replication system). It keeps no state of its own, hence no PVC.
+/// the replication system), with a PVC at `/qserv/data` from
+/// `spec.replication.controllerStorage` for the director-index build's files.
 pub fn controller_statefulset(ctx: &Ctx, config: &RenderedConfig) -> StatefulSet {
     let component = Component::ReplicationController;
     let name = ctx.object_name(component);
@@ -95,7 +96,7 @@ pub fn controller_statefulset(ctx: &Ctx, config: &RenderedConfig) -> StatefulSet
     let mut app_args = config.args(CONTROLLER_SECTIONS);
     // Make Qserv's view of chunks follow the replication system's at start-up (Go operator).
     app_args.push("--qserv-sync-force".into());
-    let controller = replication_container(
+    let mut controller = replication_container(
         ctx,
         "repl-ctl",
         vec![
@@ -104,6 +105,7 @@ pub fn controller_statefulset(ctx: &Ctx, config: &RenderedConfig) -> StatefulSet
         ],
         app_args,
     );
+    controller.volume_mounts = Some(vec![config_mount(), mount(DATA_VOLUME, DATA_DIR)]);
     StatefulSet {
         metadata: ctx.meta(name.clone(), component),
         spec: Some(StatefulSetSpec {
@@ -114,6 +116,12 @@ pub fn controller_statefulset(ctx: &Ctx, config: &RenderedConfig) -> StatefulSet
                 metadata: Some(pod_meta(ctx, component, config)),
                 spec: Some(pod_spec(ctx, vec![controller])),
             },
+            persistent_volume_claim_retention_policy: Some(pvc_retention(ctx)),
+            volume_claim_templates: Some(vec![pvc_template(
+                ctx,
+                component,
+                &ctx.cluster.spec.replication.controller_storage,
+            )]),
             ..StatefulSetSpec::default()
         }),
         ..StatefulSet::default()

@@ -5,7 +5,7 @@
 //! Commands follow the `worker-mariadb-N`, `worker-xrootd-N`, `worker-cmsd-N` and `repl-worker-N`
 //! services of `Q@2026.3.3-rc1:deploy/compose/docker-compose.yml` and the options of
 //! `entrypoint worker-xrootd|worker-cmsd|worker-repl` at that tag
-//! (`python/lsst/qserv/admin/cli/entrypoint.py:796-903`, `options.py`).
+//! (`python/lsst/qserv/admin/cli/entrypoint.py:796-910`, `options.py`).
 
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{PodSpec, PodTemplateSpec};

@@ -122,7 +122,7 @@ fn pvc_sizes_and_storage_classes_follow_the_spec() {
         r#"
         czar: {storage: {size: 3Gi, storageClassName: fast}}
         workers: {storage: {size: 50Gi}}
-        replication: {storage: {size: 1Gi, storageClassName: slow}}
+        replication: {storage: {size: 1Gi, storageClassName: slow}, controllerStorage: {size: 2Gi}}
         reference: {enabled: true, storage: {size: 7Gi}}
         "#,
     );
@@ -130,6 +130,7 @@ fn pvc_sizes_and_storage_classes_follow_the_spec() {
         ("qserv-ci-czar", "3Gi", Some("fast")),
         ("qserv-ci-worker", "50Gi", None),
         ("qserv-ci-repl-db", "1Gi", Some("slow")),
+        ("qserv-ci-repl-ctl", "2Gi", None),
         ("qserv-ci-reference", "7Gi", None),
     ] {
         let sts = statefulset(&objects, name).spec.as_ref().unwrap();
@@ -143,7 +144,7 @@ fn pvc_sizes_and_storage_classes_follow_the_spec() {
         assert_eq!(labels["app.kubernetes.io/instance"], "qserv-ci");
     }
     // Stateless parts have no claims.
-    for name in ["qserv-ci-xrootd", "qserv-ci-repl-ctl"] {
+    for name in ["qserv-ci-xrootd"] {
         let sts = statefulset(&objects, name).spec.as_ref().unwrap();
         assert_eq!(sts.volume_claim_templates, None, "{name}");
     }
@@ -160,12 +161,36 @@ fn network_policies_only_when_enabled() {
     assert_eq!(count(&built("{}")), 0);
     assert_eq!(count(&built("{networkPolicies: false}")), 0);
     let objects = built("{networkPolicies: true}");
-    assert_eq!(count(&objects), 4);
+    assert_eq!(count(&objects), 5);
     assert_eq!(
         count(&built(
             "{networkPolicies: true, reference: {enabled: true}}"
         )),
-        5
+        6
+    );
+    // The workers' MariaDB (qsmaster:CHANGEME) is open only to the instance and the operator.
+    let operator = objects
+        .iter()
+        .find_map(|o| match o {
+            DesiredObject::NetworkPolicy(p) if o.name() == "qserv-ci-operator" => p.spec.clone(),
+            _ => None,
+        })
+        .unwrap();
+    let rule = &operator.ingress.unwrap()[0];
+    let peer = &rule.from.as_ref().unwrap()[0];
+    assert_eq!(
+        peer.pod_selector
+            .as_ref()
+            .unwrap()
+            .match_labels
+            .as_ref()
+            .unwrap()["app.kubernetes.io/name"],
+        "qserv-operator"
+    );
+    assert!(peer.namespace_selector.is_some(), "any namespace");
+    assert_eq!(
+        operator.pod_selector.unwrap().match_labels.unwrap()["app.kubernetes.io/component"],
+        "worker"
     );
     // Clients reach exactly 4040 on the czar and 8080 on the controller.
     let open: Vec<(String, Vec<i32>)> = objects
