@@ -252,6 +252,7 @@ async fn retained_volumes_outlive_the_cluster() {
         before,
         [
             "data-kept-czar-0",
+            "data-kept-repl-ctl-0",
             "data-kept-repl-db-0",
             "data-kept-worker-0"
         ]
