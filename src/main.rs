@@ -70,6 +70,13 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Print every object a QservCluster creates, offline, as YAML (like `helm template`): the
+    /// Secret with freshly generated values, owner references with a placeholder uid.
+    Render {
+        /// YAML files holding QservClusters (other kinds are skipped).
+        #[arg(short = 'f', long = "filename", required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Load catalog files (HDF5, CSV/TSV, Parquet) into a table of a plain MariaDB database.
     /// With --to-workers and --partitioned: partitioner output onto Qserv workers as chunk tables.
     Load(Box<load::args::LoadArgs>),
@@ -115,6 +122,7 @@ fn main() -> anyhow::Result<()> {
         Command::Crds { out_dir } => print_crds(out_dir),
         Command::CrdDocs { out_dir } => write_crd_docs(&out_dir),
         Command::Validate { files } => validate_manifests(&files),
+        Command::Render { files } => render_clusters(&files),
         Command::Partition(args) => Ok(partition::cli::run(*args)?),
         Command::Load(args) => {
             let summary = tokio::runtime::Runtime::new()?.block_on(load::cli::run(&args))?;
@@ -241,6 +249,20 @@ fn write_crd_docs(dir: &std::path::Path) -> anyhow::Result<()> {
         let path = dir.join(file);
         std::fs::write(&path, markdown).with_context(|| format!("writing {}", path.display()))?;
     }
+    Ok(())
+}
+
+fn render_clusters(files: &[PathBuf]) -> anyhow::Result<()> {
+    use qserv_operator::cluster::render;
+    let mut out = String::new();
+    for file in files {
+        for cluster in render::clusters_in(file)? {
+            let objects =
+                render::render(cluster, &render::fresh_secrets()).map_err(anyhow::Error::msg)?;
+            out.push_str(&render::to_yaml(&objects)?);
+        }
+    }
+    std::io::stdout().write_all(out.as_bytes())?;
     Ok(())
 }
 

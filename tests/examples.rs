@@ -76,6 +76,66 @@ fn the_cli_reports_every_problem_of_a_bad_manifest() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// `render -f` prints what the controller would apply for the example, offline; a file without
+/// a QservCluster is an error naming it.
+#[test]
+fn the_cli_renders_every_object_of_the_example_cluster() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/qservcluster-ci.yaml");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_qserv-operator"))
+        .args(["render", "-f"])
+        .arg(&example)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let docs: Vec<Value> =
+        serde_norway::Deserializer::from_str(&String::from_utf8_lossy(&out.stdout))
+            .map(|d| Value::deserialize(d).unwrap())
+            .collect();
+    let cluster: QservCluster = load("qservcluster-ci.yaml");
+    let secrets = qserv_operator::cluster::render::fresh_secrets();
+    let expected = qserv_operator::cluster::render::render(cluster, &secrets).unwrap();
+    let kinds = |v: &[Value]| -> Vec<String> {
+        v.iter()
+            .map(|d| {
+                format!(
+                    "{}/{}",
+                    d["kind"].as_str().unwrap(),
+                    d["metadata"]["name"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    let expected: Vec<Value> = expected
+        .iter()
+        .map(|o| serde_json::to_value(o).unwrap())
+        .collect();
+    assert_eq!(kinds(&docs), kinds(&expected));
+    let czar = docs
+        .iter()
+        .find(|d| d["kind"] == "StatefulSet" && d["metadata"]["name"] == "qserv-ci-czar")
+        .unwrap();
+    assert_eq!(
+        czar["spec"]["template"]["spec"]["containers"][1]["image"],
+        "ghcr.io/lsst/qserv:2026.3.3-rc1"
+    );
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_qserv-operator"))
+        .args(["render", "-f"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/catalogingest-case01.yaml"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("catalogingest-case01.yaml: no QservCluster in it"),
+        "{stderr}"
+    );
+}
+
 fn documents(path: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(path).unwrap();
     serde_norway::Deserializer::from_str(&text)

@@ -329,10 +329,7 @@ async fn cluster_secrets(
     if let Some(values) = existing.as_ref().and_then(GeneratedSecrets::from_secret) {
         return Ok(values);
     }
-    Ok(build::generate_secrets(|| {
-        let (a, _) = uuid::Uuid::new_v4().as_u64_pair();
-        a
-    }))
+    Ok(super::render::fresh_secrets())
 }
 
 /// Writes `status` by server-side apply of the status subresource (field manager

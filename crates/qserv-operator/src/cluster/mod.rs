@@ -13,6 +13,7 @@ pub mod build;
 pub mod controller;
 pub mod decide;
 pub mod error;
+pub mod render;
 pub mod scale;
 pub mod status;
 

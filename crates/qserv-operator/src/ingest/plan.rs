@@ -432,6 +432,39 @@ mod tests {
         c
     }
 
+    /// The check Job logs in to the query endpoint as qsmaster with the password the czar's
+    /// migration created it with: the proxy's `--db-uri` takes the same Secret key
+    /// (`cluster/build/czar.rs`; `Q@2026.3.3-rc1:python/lsst/qserv/admin/cli/script.py:603-621`).
+    #[test]
+    fn the_check_job_gets_the_czar_qsmaster_password_from_the_cluster_secret() {
+        let job = job(
+            &ingest(),
+            &cluster(),
+            Step::Check,
+            &JobSettings::default(),
+            &[],
+        );
+        let pod = job.spec.unwrap().template.spec.unwrap();
+        let var = pod.containers[0]
+            .env
+            .iter()
+            .flatten()
+            .find(|e| e.name == env::QSMASTER_PASSWORD)
+            .expect("QSERV_QSMASTER_PASSWORD");
+        let r = var
+            .value_from
+            .as_ref()
+            .unwrap()
+            .secret_key_ref
+            .as_ref()
+            .unwrap();
+        assert_eq!(
+            (r.name.as_str(), r.key.as_str()),
+            ("qserv-ci-secrets", "qsmaster-password")
+        );
+        assert_eq!(var.value, None);
+    }
+
     #[test]
     fn partition_job_is_indexed_over_tables_and_shards() {
         let ing = ingest();

@@ -3,6 +3,7 @@
 
 mod config;
 mod objects;
+mod release;
 mod security;
 
 use std::collections::BTreeMap;
