@@ -243,8 +243,9 @@ fn located_database<'a>(cat: &'a Catalog, p: &Params) -> Result<&'a Db, Refusal>
             .clone()
     } else {
         return Err(Refusal::new(
-            "invalid parameters of the request, ex: this service expects either 'database' or \
-              'transaction_id' to be provided to define a scope of the request.",
+            // Two spaces before 'transaction_id', as the real text has (HttpModule.cc:124-126).
+            "invalid parameters of the request, ex: this service expects either 'database' or  \
+             'transaction_id' to be provided to define a scope of the request.",
         ));
     };
     let db = cat
