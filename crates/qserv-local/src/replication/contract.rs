@@ -10,10 +10,14 @@ use http_body_util::Full;
 use hyper::{Response, StatusCode};
 use serde_json::{Value, json};
 
-/// Versions the stand-in accepts: from the first with `/ingest/csv` (38,
-/// `IngestFileHttpSvcMod.cc`) to the client's.
-pub const MIN_VERSION: u32 = 38;
-pub const MAX_VERSION: u32 = qserv_operator::qserv::replication::API_VERSION;
+/// The API version the stand-in implements, its own constant as each Qserv server has
+/// (`Q@2026.3.3-rc1:src/http/MetaModule.cc:39`), not the client's: a client speaking another
+/// version is refused here as the real server refuses it.
+pub const MAX_VERSION: u32 = 55;
+/// The lowest minimum of the endpoints the stand-in serves (`_addDatabase` and most others,
+/// `Q@2026.3.3-rc1:src/replica/contr/HttpIngestModule.cc:206`); each endpoint passes its own
+/// to [`Params::check_version`].
+pub const MIN_VERSION: u32 = 12;
 
 /// A refused request: `error` and `error_ext` of the answer.
 #[derive(Debug, Clone)]
@@ -87,7 +91,6 @@ pub fn respond(outcome: Outcome) -> Response<Full<Bytes>> {
 pub struct Params {
     pub body: serde_json::Map<String, Value>,
     pub query: HashMap<String, String>,
-    pub is_get: bool,
 }
 
 impl Params {
@@ -142,21 +145,19 @@ impl Params {
         ))
     }
 
-    /// `BaseModule::checkApiVersion`, except that a missing version is refused here (Qserv
-    /// only warns): the stand-in holds clients to the stricter contract.
-    pub fn check_version(&self) -> Result<(), Refusal> {
-        let ext = json!({"min_version": MIN_VERSION, "max_version": MAX_VERSION});
-        let raw = if self.is_get {
-            self.query.get("version").map(|s| Value::String(s.clone()))
-        } else {
-            self.body.get("version").cloned()
-        };
+    /// `BaseModule::checkApiVersion` (`Q@2026.3.3-rc1:src/http/BaseModule.cc:57-89`): the
+    /// `version` of the body, else of the query, must be in `[min, MAX_VERSION]`; a missing
+    /// (or 0) version is let through (the real server only adds a warning,
+    /// `BaseModule.cc:76-79`).
+    pub fn check_version(&self, min: u32) -> Result<(), Refusal> {
+        let ext = json!({"min_version": min, "max_version": MAX_VERSION});
+        let raw = self
+            .body
+            .get("version")
+            .cloned()
+            .or_else(|| self.query.get("version").map(|s| Value::String(s.clone())));
         let Some(raw) = raw else {
-            let place = if self.is_get { "query" } else { "body" };
-            return Err(Refusal::new(format!(
-                "The required parameter version is missing in the request's {place}."
-            ))
-            .with_ext(ext));
+            return Ok(());
         };
         let version = match &raw {
             Value::Number(n) => n.as_u64(),
@@ -165,10 +166,13 @@ impl Params {
         };
         let Some(version) = version else {
             return Err(
-                Refusal::new("The required parameter version is not a number.").with_ext(ext),
+                Refusal::new("The optional parameter version is not a number.").with_ext(ext),
             );
         };
-        if !(u64::from(MIN_VERSION)..=u64::from(MAX_VERSION)).contains(&version) {
+        if version == 0 {
+            return Ok(());
+        }
+        if !(u64::from(min)..=u64::from(MAX_VERSION)).contains(&version) {
             return Err(Refusal::new(format!(
                 "The requested version {version} of the API is not in the range supported by \
                  the service."

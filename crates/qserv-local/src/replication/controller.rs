@@ -34,11 +34,7 @@ pub async fn handle(
         } else {
             Params::parse_json_body(&body)?
         };
-        let params = Params {
-            body,
-            query,
-            is_get: method == Method::GET,
-        };
+        let params = Params { body, query };
         route(&shared, &method, &path, &params).await
     }
     .await;
@@ -75,7 +71,9 @@ async fn route(s: &Shared, method: &Method, path: &str, p: &Params) -> Outcome {
     } else {
         p.authorize(&s.auth_key, &s.admin_auth_key)?
     };
-    p.check_version()?;
+    if let Some(min) = min_version(method, &segs, p) {
+        p.check_version(min)?;
+    }
     match (method.as_str(), segs.as_slice()) {
         ("GET", ["meta", "version"]) => Ok(json!({
             "kind": "replication-controller", "name": "http", "id": 1,
@@ -100,7 +98,50 @@ async fn route(s: &Shared, method: &Method, path: &str, p: &Params) -> Outcome {
     }
 }
 
+/// The lowest API version each endpoint takes (its `checkApiVersion(__func__, N)`); `None`:
+/// `/meta/version`, which checks none (`Q@2026.3.3-rc1:src/http/MetaModule.cc:64-69`).
+fn min_version(method: &Method, segs: &[&str], p: &Params) -> Option<u32> {
+    Some(match (method.as_str(), segs) {
+        ("GET", ["meta", "version"]) => return None,
+        // `HttpIngestTransModule.cc:96,166`.
+        ("GET", ["ingest", "trans", ..]) => 37,
+        // `HttpDirectorIndexModule.cc:62`.
+        ("POST", ["ingest", "index", "secondary"]) => 22,
+        // `HttpIngestModule.cc:514-521`.
+        ("POST", ["ingest", "table"])
+            if p.body.contains_key("charset_name") || p.body.contains_key("collation_name") =>
+        {
+            49
+        }
+        ("POST", ["ingest", "table"]) if p.body.contains_key("unique_primary_key") => 21,
+        // Every other endpoint served: `HttpConfigurationModule.cc:109`,
+        // `HttpIngestModule.cc:206,294,390,753,981,1007`, `HttpIngestTransModule.cc:249,335`,
+        // `HttpIngestChunksModule.cc:159`.
+        _ => 12,
+    })
+}
+
+/// `GET /replication/config`. Lists nobody filled are `null`, not `[]`: `Configuration::_toJson`
+/// takes a reference to each key and pushes into it (`Q@2026.3.3-rc1:src/replica/config/Configuration.cc:813-833`).
 fn config(s: &Shared) -> Value {
     let cat = s.catalog();
-    json!({"config": {"databases": cat.dbs.values().map(db_json).collect::<Vec<_>>()}})
+    let list = |items: Vec<Value>| {
+        if items.is_empty() {
+            Value::Null
+        } else {
+            Value::Array(items)
+        }
+    };
+    let workers: Vec<Value> = s
+        .workers()
+        .iter()
+        .map(|w| json!({"name": w.name, "is_enabled": 1, "is_read_only": 0}))
+        .collect();
+    json!({"config": {
+        "general": {},
+        "workers": list(workers),
+        "database_families": list(cat.families.values().map(|f| f.json()).collect()),
+        "databases": list(cat.dbs.values().map(db_json).collect()),
+        "czars": Value::Null,
+    }})
 }

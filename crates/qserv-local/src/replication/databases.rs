@@ -6,48 +6,74 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::contract::{Outcome, Params, Refusal};
-use super::state::{Db, Shared, TableMeta, db_json, unknown_db};
-use super::tables::{DUMMY_CHUNK, chunk_table, create_chunk_table, quote};
+use super::state::{Db, Family, Shared, TableMeta, db_json, unknown_db};
+use super::tables::{Charset, DUMMY_CHUNK, chunk_table, create_chunk_table, quote};
 use qserv_operator::partition::Chunker;
 use qserv_operator::qserv::replication::Column;
 
+/// `POST /ingest/database` (`Q@2026.3.3-rc1:src/replica/contr/HttpIngestModule.cc:204-290`).
 pub(super) async fn register_database(s: &Shared, p: &Params) -> Outcome {
     let name = p.string("database")?;
     let stripes = p.uint("num_stripes")? as u32;
     let sub_stripes = p.uint("num_sub_stripes")? as u32;
     let overlap = p.number("overlap")?;
-    // Only tables and columns have the reserved prefix (db-table-management.rst, "Notes on
-    // the table names"): Qserv's own integration tests ingest `qservTest_case01_qserv`.
+    // `HttpIngestModule.cc:227`.
+    if overlap < 0.0 {
+        return Err(Refusal::new("overlap can't have a negative value"));
+    }
     valid_identifier(&name, "database")?;
     Chunker::new(stripes, sub_stripes, overlap)
         .map_err(|e| Refusal::new(format!("invalid partitioning of database '{name}': {e}")))?;
     if s.catalog().dbs.contains_key(&name) {
-        return Err(Refusal::new(format!("database '{name}' already exists")));
+        return Err(database_exists(&name));
     }
     for (_, sql) in s.worker_sqls() {
         sql.run(&[format!("CREATE DATABASE IF NOT EXISTS {}", quote(&name))])
             .await
             .map_err(Refusal::internal)?;
     }
+    let mut cat = s.catalog();
+    if cat.dbs.contains_key(&name) {
+        return Err(database_exists(&name));
+    }
+    // The family of these stripes and sub-stripes, or a new one named after them with this
+    // overlap: the first database's overlap wins (`HttpIngestModule.cc:229-253`).
+    let family = cat
+        .families
+        .values()
+        .find(|f| f.stripes == stripes && f.sub_stripes == sub_stripes)
+        .cloned()
+        .unwrap_or_else(|| Family {
+            name: format!("layout_{stripes}_{sub_stripes}"),
+            stripes,
+            sub_stripes,
+            overlap,
+        });
+    cat.families.insert(family.name.clone(), family.clone());
     let db = Db {
         name: name.clone(),
+        family: family.name,
         stripes,
         sub_stripes,
-        overlap,
+        overlap: family.overlap,
         published: false,
         tables: Vec::new(),
         chunks: BTreeMap::new(),
         counters: BTreeMap::new(),
     };
     let out = json!({"database": db_json(&db)});
-    let mut cat = s.catalog();
-    if cat.dbs.contains_key(&name) {
-        return Err(Refusal::new(format!("database '{name}' already exists")));
-    }
     cat.dbs.insert(name, db);
     Ok(out)
 }
 
+/// `Configuration::addDatabase` refuses a known name
+/// (`Q@2026.3.3-rc1:src/replica/contr/HttpIngestModule.cc:269-273`).
+fn database_exists(name: &str) -> Refusal {
+    Refusal::new(format!("database '{name}' already exists"))
+}
+
+/// Names the stand-in puts into SQL unquoted-safe (stricter than Qserv: see the module's
+/// list of differences).
 fn valid_identifier(name: &str, what: &str) -> Result<(), Refusal> {
     let ok = !name.is_empty()
         && name.len() <= 64
@@ -60,40 +86,36 @@ fn valid_identifier(name: &str, what: &str) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// Checks of `POST /ingest/table` (db-table-management.rst, "Requirements for the table
-/// schema").
+/// `DatabaseInfo::validate`'s refusals reach the client as `invalid_argument`
+/// (`Q@2026.3.3-rc1:src/replica/config/ConfigDatabase.cc:201-205`, `src/http/Module.cc:48-49`).
+fn invalid_table(database: &str, message: &str) -> Refusal {
+    Refusal::new(format!(
+        "invalid parameters of the request, ex: DatabaseInfo::validate {message} [database={database}]"
+    ))
+}
+
+/// `POST /ingest/table` (`Q@2026.3.3-rc1:src/replica/contr/HttpIngestModule.cc:508-663`) and
+/// the table rules of `DatabaseInfo::validate` (`src/replica/config/ConfigDatabase.cc:198-365`).
 pub(super) async fn register_table(s: &Shared, p: &Params) -> Outcome {
     let database = p.string("database")?;
     let name = p.string("table")?;
     let partitioned = p.uint("is_partitioned")? != 0;
     valid_identifier(&name, "table")?;
-    if name.to_ascii_lowercase().starts_with("qserv") {
-        return Err(Refusal::new(format!(
-            "invalid table name '{name}': the prefix 'qserv' is reserved"
-        )));
+    // Defaults of `HttpIngestModule.cc:536-537`.
+    let charset = Charset {
+        charset: string_or(p, "charset_name", "latin1"),
+        collation: string_or(p, "collation_name", "latin1_general_ci"),
+    };
+    for v in [&charset.charset, &charset.collation] {
+        valid_identifier(v, "character set or collation")?;
     }
     let schema: Vec<Column> = match p.body.get("schema") {
-        Some(v @ Value::Array(_)) => serde_json::from_value(v.clone()).map_err(|e| {
-            Refusal::new(format!(
-                "invalid parameters of the request, ex: schema: each column needs 'name' and 'type': {e}"
-            ))
+        None | Some(Value::Null) => return Err(Refusal::new("table schema is empty")),
+        Some(v @ Value::Array(_)) => serde_json::from_value(v.clone()).map_err(|_| {
+            Refusal::new("columns definitions in table schema are not JSON objects")
         })?,
-        _ => return Err(Refusal::new("invalid parameters of the request, ex: required parameter 'schema' is missing or not an array")),
+        Some(_) => return Err(Refusal::new("table schema is not defined as an array")),
     };
-    if schema.is_empty() {
-        return Err(Refusal::new(format!(
-            "table '{name}': the schema has no columns"
-        )));
-    }
-    for c in &schema {
-        if c.name.to_ascii_lowercase().starts_with("qserv") {
-            return Err(Refusal::new(format!(
-                "table '{name}': column '{}' uses the reserved prefix 'qserv'",
-                c.name
-            )));
-        }
-    }
-    let has = |col: &str| schema.iter().any(|c| c.name == col);
     let mut meta = TableMeta {
         name: name.clone(),
         partitioned,
@@ -102,94 +124,44 @@ pub(super) async fn register_table(s: &Shared, p: &Params) -> Outcome {
         latitude_key: p.opt_string("latitude_key"),
         longitude_key: p.opt_string("longitude_key"),
         schema: schema.clone(),
+        charset,
     };
-    {
-        let cat = s.catalog();
-        let db = cat
-            .dbs
-            .get(&database)
-            .ok_or_else(|| unknown_db(&database))?;
-        if db.published {
+    for c in &schema {
+        // Only variable-size types in directors (`HttpIngestModule.cc:106-114,590-596`) and
+        // the transaction column (`:597-600`) are refused; no name prefix is.
+        let upper = c.sql_type.to_ascii_uppercase();
+        if meta.is_director() && ["BLOB", "TEXT"].iter().any(|w| upper.contains(w)) {
             return Err(Refusal::new(format!(
-                "database '{database}' is published: no tables can be added"
+                "the prohibited type '{}' detected in a definition of the column '{}' of the \
+                 director table",
+                c.sql_type, c.name
             )));
         }
-        if db.table(&name).is_some() {
-            return Err(Refusal::new(format!(
-                "table '{name}' already exists in database '{database}'"
-            )));
-        }
-        if partitioned {
-            for col in ["chunkId", "subChunkId"] {
-                if !has(col) {
-                    return Err(Refusal::new(format!(
-                        "partitioned table '{name}': the schema has no column '{col}'"
-                    )));
-                }
-            }
-            if meta.director_key.is_empty() || !has(&meta.director_key) {
-                return Err(Refusal::new(format!(
-                    "partitioned table '{name}': director_key '{}' is empty or not a column of the schema",
-                    meta.director_key
-                )));
-            }
-            let (lat, lon) = (&meta.latitude_key, &meta.longitude_key);
-            if lat.is_empty() != lon.is_empty() {
-                return Err(Refusal::new(format!(
-                    "table '{name}': latitude_key and longitude_key must be both empty or both set"
-                )));
-            }
-            for k in [lat, lon] {
-                if !k.is_empty() && !has(k) {
-                    return Err(Refusal::new(format!(
-                        "table '{name}': column '{k}' is not in the schema"
-                    )));
-                }
-            }
-            if meta.director_table.is_empty() {
-                if lat.is_empty() {
-                    return Err(Refusal::new(format!(
-                        "director table '{name}' requires latitude_key and longitude_key"
-                    )));
-                }
-            } else {
-                match db.table(&meta.director_table) {
-                    Some(d) if d.is_director() => meta.director_table = d.name.clone(),
-                    Some(_) => {
-                        return Err(Refusal::new(format!(
-                            "table '{}' named as the director of '{name}' is not a director table",
-                            meta.director_table
-                        )));
-                    }
-                    None => {
-                        return Err(Refusal::new(format!(
-                            "the director table '{}' of '{name}' is not registered in database \
-                             '{database}': register the director first",
-                            meta.director_table
-                        )));
-                    }
-                }
-            }
+        if c.name == "qserv_trans_id" {
+            return Err(Refusal::new(
+                "reserved column 'qserv_trans_id' is not allowed",
+            ));
         }
     }
+    check_table(s, &database, &mut meta)?;
     // Qserv creates the dummy chunk of a partitioned table on every worker at registration.
-    let ddl: Vec<(String, String)> = if partitioned {
+    let ddl: Vec<String> = if partitioned {
         vec![
-            (chunk_table(&name, DUMMY_CHUNK, false), name.clone()),
-            (chunk_table(&name, DUMMY_CHUNK, true), name.clone()),
+            chunk_table(&name, DUMMY_CHUNK, false),
+            chunk_table(&name, DUMMY_CHUNK, true),
         ]
     } else {
-        vec![(name.clone(), name.clone())]
+        vec![name.clone()]
     };
     let _ddl = s.ddl.lock().await;
     for (worker, sql) in s.worker_sqls() {
         let statements: Vec<String> = ddl
             .iter()
-            .map(|(t, _)| create_chunk_table(&database, t, &schema))
+            .map(|t| create_chunk_table(&database, t, &schema, &meta.charset))
             .collect();
         sql.run(&statements).await.map_err(Refusal::internal)?;
         let mut cat = s.catalog();
-        for (t, _) in &ddl {
+        for t in &ddl {
             cat.created
                 .insert((worker.clone(), database.clone(), t.clone()));
         }
@@ -200,12 +172,102 @@ pub(super) async fn register_table(s: &Shared, p: &Params) -> Outcome {
         .get_mut(&database)
         .ok_or_else(|| unknown_db(&database))?;
     if db.table(&name).is_some() {
-        return Err(Refusal::new(format!(
-            "table '{name}' already exists in database '{database}'"
-        )));
+        return Err(Refusal::new("table already exists"));
     }
     db.tables.push(meta);
     Ok(json!({"database": db_json(db)}))
+}
+
+fn string_or(p: &Params, key: &str, default: &str) -> String {
+    match p.opt_string(key) {
+        v if v.is_empty() => default.to_string(),
+        v => v,
+    }
+}
+
+/// The database-dependent rules of `POST /ingest/table`; resolves the director's name.
+fn check_table(s: &Shared, database: &str, meta: &mut TableMeta) -> Result<(), Refusal> {
+    let cat = s.catalog();
+    let db = cat.dbs.get(database).ok_or_else(|| unknown_db(database))?;
+    let name = meta.name.clone();
+    // `HttpIngestModule.cc:559-560`.
+    if db.published {
+        return Err(Refusal::new("the database is already published"));
+    }
+    if db.table(&name).is_some() {
+        return Err(Refusal::new("table already exists"));
+    }
+    let invalid = |m: &str| Err(invalid_table(database, m));
+    // `ConfigDatabase.cc:213-219`: `<database>__<table>__rows` must fit in 64 characters.
+    if database.len() + name.len() > 56 {
+        return invalid("the combined size of the database and table names exceeds 56 characters");
+    }
+    if !meta.partitioned {
+        // `ConfigDatabase.cc:355-363`.
+        if !meta.director_table.is_empty() {
+            return invalid("fully replicated tables can't depend on director(s)");
+        }
+        if !meta.director_key.is_empty() {
+            return invalid("fully replicated tables can't have the director keys");
+        }
+        if !meta.latitude_key.is_empty() || !meta.longitude_key.is_empty() {
+            return invalid("fully replicated tables can't have spatial coordinate columns");
+        }
+        return Ok(());
+    }
+    let mut required: Vec<(&str, String)> = Vec::new();
+    if meta.director_key.is_empty() {
+        return invalid("the director table definition requires a valid director key");
+    }
+    required.push((
+        "directorTable.primaryKeyColumn()",
+        meta.director_key.clone(),
+    ));
+    let (lat, lon) = (meta.latitude_key.clone(), meta.longitude_key.clone());
+    if meta.director_table.is_empty() {
+        // A director (`ConfigDatabase.cc:235-256`): positions and `subChunkId`, no `chunkId`.
+        if lat.is_empty() || lon.is_empty() {
+            return invalid("the director table requires both spatial coordinate columns");
+        }
+        required.push(("latitudeColName", lat));
+        required.push(("longitudeColName", lon));
+        required.push(("subChunkIdColName", "subChunkId".into()));
+    } else {
+        // A dependent table (`ConfigDatabase.cc:303-345`): its director, no sub-chunks.
+        match db.table(&meta.director_table) {
+            Some(d) if d.is_director() => meta.director_table = d.name.clone(),
+            Some(_) => {
+                return invalid(&format!(
+                    "a table referenced database='' table='{}' in the dependent table \
+                     definition isn't the director table",
+                    meta.director_table
+                ));
+            }
+            None => {
+                return invalid(&format!(
+                    "non-existing director table referenced database='' table='{}' in the \
+                     dependent table definition",
+                    meta.director_table
+                ));
+            }
+        }
+        if lat.is_empty() != lon.is_empty() {
+            return invalid("inconsistent definition of the spatial coordinate columns");
+        }
+        if !lat.is_empty() {
+            required.push(("latitudeColName", lat));
+            required.push(("longitudeColName", lon));
+        }
+    }
+    // `ConfigDatabase.cc:347-354`.
+    for (role, column) in required {
+        if !meta.schema.iter().any(|c| c.name == column) {
+            return invalid(&format!(
+                "no matching column '{column}' found in schema for parameter '{role}'"
+            ));
+        }
+    }
+    Ok(())
 }
 
 pub(super) async fn delete_database(s: &Shared, database: &str, is_admin: bool) -> Outcome {

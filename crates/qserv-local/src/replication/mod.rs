@@ -1,40 +1,57 @@
-//! A contract-level stand-in of Qserv's replication-system ingest REST API, for local mode and
-//! tests: the Master Replication Controller's ingest services on one port and each worker's
-//! HTTP ingest service on a port of its own, writing accepted contributions into the workers'
-//! real MariaDB servers the way Qserv lays them out (see [`tables`]), and making the published
+//! A stand-in of Qserv's replication-system ingest REST API, for local mode and tests, held
+//! to what the real server (lsst/qserv `2026.3.3-rc1`, API 55) accepts and refuses: the
+//! Master Replication Controller's ingest services on one port and each worker's HTTP ingest
+//! service on a port of its own, writing accepted contributions into the workers' real
+//! MariaDB servers the way Qserv lays them out (see [`tables`]), and making the published
 //! catalog readable from the czar's MariaDB.
 //!
-//! What it checks (each refusal in Qserv's shape, HTTP 200 `success: 0`, message as Qserv's
-//! where Qserv has one; unknown services are HTTP 404): `auth_key`/`admin_auth_key` on every
-//! POST/PUT/DELETE, the worker's `/ingest/csv` included (stricter than Qserv, whose
-//! `FileUploadModule.cc` does not check keys), the API `version` on every request (a
-//! *missing* version is refused, where Qserv only warns);
-//! database before tables, a director before its children, the documented required keys of a
-//! table (director key, latitude/longitude, `chunkId`/`subChunkId` columns, no `qserv` column
-//! prefix); unknown database, table or transaction; nothing added to a published database;
-//! contributions only to a `STARTED` transaction, only for chunks allocated through
-//! `/ingest/chunk`, only on the worker the chunk was allocated to; every row of a
-//! contribution with the table's field count and numbers where the schema says so (else an
-//! error naming the row and field, and nothing written); commit/abort only of a `STARTED`
-//! transaction; publishing only without open transactions; deleting a published database only
-//! with the admin key.
+//! What it refuses, as the real server does (HTTP 200 `success: 0`, the real `error` text;
+//! unknown services are HTTP 404); each rule cites the Qserv source where it is implemented:
+//! - keys on every POST/PUT/DELETE, the worker's `/ingest/csv` included (Qserv's
+//!   `FileUploadModule.cc` enforces them too, before the file, `:63-65`); the API `version`
+//!   against the stand-in's own range, per endpoint (a missing version is let through, as
+//!   Qserv only warns);
+//! - a database before its tables, a director before its children, the columns a director
+//!   needs (key, positions, `subChunkId`) and a child needs (key, positions if given),
+//!   TEXT/BLOB types in a director, database and table names longer than 56 characters
+//!   together, the column `qserv_trans_id`; database families: a new database joins the family
+//!   of its stripes and sub-stripes and takes its overlap;
+//! - `/ingest/csv` dialects other than the escaped tokens Qserv lists; contributions only to a
+//!   `STARTED` transaction, for chunks allocated through `/ingest/chunk`, on the chunk's
+//!   worker; rows `LOAD DATA` cannot take whole are loaded with warnings, counted in
+//!   `num_warnings` (not refused);
+//! - ending a transaction only from the states Qserv allows (abort from any failed or
+//!   transitional state); publishing with unfinished transactions or without chunks;
+//!   `row_counters_deploy_at_qserv=1` without `ENABLED`; deleting a published database without
+//!   the admin key.
 //!
-//! What it does not do (limits):
+//! Fault injection ([`FaultInjector`]): contributions failing with an HTTP status,
+//! transaction starts ending `START_FAILED`, commits ending `FINISH_FAILED`.
+//!
+//! Known differences from the real server (each a bug until fixed):
 //! - no persistence: the services' state lives in memory (the MariaDB tables stay);
-//! - no replicas: a chunk lives on one worker, allocated `chunk % workers` over the worker
-//!   list at allocation time, and kept there;
-//! - regular (fully replicated) tables can be registered but not ingested (no
-//!   `/ingest/regular`); the workers serve `/ingest/csv` by value only (no `/ingest/file`,
-//!   `/ingest/file-async`, `/ingest/data`), the controller has no `/ingest/chunks`;
-//! - no transaction contexts or logs, no per-contribution listing (the `contrib=1` summary
-//!   only); committing or aborting waits up to a minute for contributions in flight;
-//! - the director index is a plain InnoDB table `qservMeta.<db>__<table>` on the czar; row
-//!   counters are kept in memory; no database families, no un-publishing;
+//! - no replicas, no worker states: every configured worker is enabled, a chunk lives on one
+//!   worker; refusal texts of `DatabaseInfo::validate` are shortened (no table JSON dump);
+//! - names are refused unless letters, digits and `_` (1-64), character sets and collations
+//!   likewise (the stand-in writes them into SQL), and partitioning the partitioner cannot do
+//!   (Qserv takes any stripes);
+//! - responses carry no `warning` (Qserv warns about a missing version, an obsolete `local`);
+//! - workers serve `/ingest/csv` by value only (no `/ingest/file`, `/ingest/file-async`,
+//!   `/ingest/data`); the controller has no `/ingest/chunks`, `/ingest/chunk-multi`,
+//!   `/ingest/config`, no per-contribution listing (the `contrib=1` summary only), no
+//!   transaction contexts or logs; transitional states (`IS_STARTING`...) last only while a
+//!   request runs; a commit or abort waits at most a minute for contributions in flight;
+//! - `/ingest/csv` loads with `LOAD DATA LOCAL` (Qserv: `LOAD DATA INFILE` from its own parsed
+//!   copy), so which rows warn follows this MariaDB's rules; `num_rows` is counted from the
+//!   dialect's line terminators, not by Qserv's parser;
+//! - the director index is a plain InnoDB table `qservMeta.<db>__<table>` on the czar, read
+//!   from the director's `chunkId` column (refused without one; Qserv takes the chunk from the
+//!   table name); row counters are kept in memory; no un-publishing;
 //! - the czar reads published tables through FederatedX tables (one per worker and table,
 //!   onto a `UNION ALL` view of that worker's chunk tables) under a `UNION ALL` view named as
 //!   the table: plain SQL works; Qserv's query rewriting, UDFs and `qserv_areaspec_*` do not;
-//! - worker MariaDBs need `local_infile` on (rows go in with `LOAD DATA LOCAL INFILE`), the
-//!   czar's needs Debian's `ha_federatedx.so` (installed on first publish).
+//! - worker MariaDBs need `local_infile` on, the czar's needs Debian's `ha_federatedx.so`
+//!   (installed on first publish).
 //!
 //! ```no_run
 //! # use qserv_local::replication::*;
@@ -130,40 +147,54 @@ pub enum StandInError {
     Czar(String),
 }
 
-/// Injects failures into a running stand-in's contributions, for reliability tests (also of
-/// a stand-in local mode runs: [`crate::simulators::replication_faults`]).
+/// Injects failures into a running stand-in, for reliability tests (also of a stand-in local
+/// mode runs: [`crate::simulators::replication_faults`]).
 #[derive(Clone)]
 pub struct FaultInjector(Arc<Shared>);
 
 impl FaultInjector {
+    fn update(&self, f: impl FnOnce(&mut Faults)) {
+        f(&mut self.0.faults.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+
     /// The next `times` contributions fail with HTTP `status` (before anything is written).
     pub fn fail_contributions(&self, status: u16, times: usize) {
-        let mut f = self.0.faults.lock().unwrap_or_else(|p| p.into_inner());
-        *f = Faults {
-            status,
-            remaining: times,
-            always: false,
-            served: f.served,
-        };
+        self.update(|f| {
+            f.status = status;
+            f.remaining = times;
+            f.always = false;
+        });
     }
 
     /// Every contribution fails with HTTP `status` until [`Self::clear_faults`].
     pub fn fail_all_contributions(&self, status: u16) {
-        let mut f = self.0.faults.lock().unwrap_or_else(|p| p.into_inner());
-        *f = Faults {
-            status,
-            remaining: 0,
-            always: true,
-            served: f.served,
-        };
+        self.update(|f| {
+            f.status = status;
+            f.remaining = 0;
+            f.always = true;
+        });
+    }
+
+    /// The next `times` transaction starts fail, leaving the transaction `START_FAILED` (as a
+    /// failure adding its director-index partition does,
+    /// `Q@2026.3.3-rc1:src/replica/contr/HttpIngestTransModule.cc:320-329`).
+    pub fn fail_transaction_starts(&self, times: usize) {
+        self.update(|f| f.failed_starts = times);
+    }
+
+    /// The next `times` commits fail, leaving the transaction `FINISH_FAILED`
+    /// (`HttpIngestTransModule.cc:497-503`).
+    pub fn fail_commits(&self, times: usize) {
+        self.update(|f| f.failed_commits = times);
     }
 
     pub fn clear_faults(&self) {
-        let mut f = self.0.faults.lock().unwrap_or_else(|p| p.into_inner());
-        *f = Faults {
-            served: f.served,
-            ..Faults::default()
-        };
+        self.update(|f| {
+            *f = Faults {
+                served: f.served,
+                ..Faults::default()
+            }
+        });
     }
 
     /// Injected failures served so far.

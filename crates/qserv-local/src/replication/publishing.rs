@@ -12,27 +12,24 @@ use super::tables::{
     self, DUMMY_CHUNK, chunk_table, create_chunk_table, literal, qualified, quote,
 };
 
+/// `PUT /ingest/database/:database` (`Q@2026.3.3-rc1:src/replica/contr/HttpIngestModule.cc:292-386`).
 pub(super) async fn publish(s: &Shared, database: &str) -> Outcome {
     let db = {
         let cat = s.catalog();
         let db = cat.dbs.get(database).ok_or_else(|| unknown_db(database))?;
+        // `HttpIngestModule.cc:308-321`, in that order.
         if db.published {
-            return Err(Refusal::new(format!(
-                "database '{database}' is already published"
-            )));
+            return Err(Refusal::new("the database is already published"));
         }
-        let open: Vec<u32> = cat
+        if cat
             .trans
             .values()
-            .filter(|t| t.database == database && !matches!(t.state, "FINISHED" | "ABORTED"))
-            .map(|t| t.id)
-            .collect();
-        if !open.is_empty() {
-            return Err(Refusal::new(format!(
-                "database '{database}' can't be published: transactions {open:?} are not \
-                 committed or aborted"
-            ))
-            .with_ext(json!({"open_transactions": open})));
+            .any(|t| t.database == database && !matches!(t.state, "FINISHED" | "ABORTED"))
+        {
+            return Err(Refusal::new("database has uncommitted transactions"));
+        }
+        if db.chunks.is_empty() {
+            return Err(Refusal::new("the database doesn't have any chunks"));
         }
         db.clone()
     };
@@ -56,7 +53,7 @@ pub(super) async fn publish(s: &Shared, database: &str) -> Outcome {
             .tables
             .iter()
             .filter(|t| !t.partitioned)
-            .map(|t| create_chunk_table(database, &t.name, &t.schema))
+            .map(|t| create_chunk_table(database, &t.name, &t.schema, &t.charset))
             .collect();
         for t in &partitioned {
             for &c in &owned {
@@ -65,6 +62,7 @@ pub(super) async fn publish(s: &Shared, database: &str) -> Outcome {
                         database,
                         &chunk_table(&t.name, c, overlap),
                         &t.schema,
+                        &t.charset,
                     ));
                 }
             }
@@ -116,9 +114,10 @@ pub(super) async fn publish(s: &Shared, database: &str) -> Outcome {
                 qualified(database, &local)
             ));
             statements.push(format!(
-                "CREATE TABLE {} ({}) ENGINE=FEDERATED CONNECTION={}",
+                "CREATE TABLE {} ({}) ENGINE=FEDERATED {} CONNECTION={}",
                 qualified(database, &local),
                 columns.join(", "),
+                t.charset.table_options(),
                 literal(&federated_connection(url, database, &t.name))
             ));
             parts.push(format!("SELECT * FROM {}", qualified(database, &local)));
@@ -197,6 +196,13 @@ pub(super) async fn director_index(s: &Shared, p: &Params) -> Outcome {
             "table '{table}' is not a director table"
         )));
     }
+    // The stand-in reads each row's chunk from its `chunkId` column (Qserv knows it from the
+    // chunk table's name): see the module's list of differences.
+    if !t.schema.iter().any(|c| c.name == "chunkId") {
+        return Err(Refusal::new(format!(
+            "replication stand-in: director table '{table}' has no chunkId column to index by"
+        )));
+    }
     let index = qualified("qservMeta", &format!("{database}__{}", t.name));
     let key = quote(&t.director_key);
     // As Qserv's workers each send their part: read every worker's rows through its own
@@ -254,6 +260,36 @@ pub(super) async fn director_index(s: &Shared, p: &Params) -> Outcome {
 pub(super) async fn collect_row_counters(s: &Shared, p: &Params) -> Outcome {
     let database = p.string("database")?;
     let table = p.string("table")?;
+    // `Q@2026.3.3-rc1:src/replica/contr/HttpIngestModule.cc:760-783` and
+    // `src/replica/jobs/SqlRowStatsJob.cc:61-69`; `invalid_argument`
+    // reaches the client prefixed (`src/http/Module.cc:48-49`).
+    let policy = match p.body.get("row_counters_state_update_policy") {
+        None => "DISABLED".to_string(),
+        Some(v) => v.as_str().unwrap_or_default().to_string(),
+    };
+    if !matches!(policy.as_str(), "DISABLED" | "ENABLED" | "FORCED") {
+        return Err(Refusal::new(format!(
+            "invalid parameters of the request, ex: SqlRowStatsJob::str2policy: '{policy}' is not \
+             a valid policy."
+        )));
+    }
+    let deploy = p.body.get("row_counters_deploy_at_qserv").is_some_and(|v| {
+        v.as_i64()
+            .map_or_else(|| v.as_str() == Some("1"), |n| n != 0)
+    });
+    if deploy && policy != "ENABLED" {
+        return Err(Refusal::new(
+            "invalid parameters of the request, ex: HTTP-PROCESSOR ::_scanTableStats\
+             'row_counters_deploy_at_qserv'=1 requires 'row_counters_state_update_policy'=ENABLED",
+        ));
+    }
+    if deploy && p.body.get("overlap_selector").and_then(Value::as_str) == Some("OVERLAP") {
+        return Err(Refusal::new(
+            "invalid parameters of the request, ex: HTTP-PROCESSOR ::_scanTableStats\
+             'row_counters_deploy_at_qserv'=1 requires 'overlap_selector'=CHUNK or \
+             'overlap_selector'=CHUNK_AND_OVERLAP",
+        ));
+    }
     let selector = match p.body.get("overlap_selector").and_then(Value::as_str) {
         None | Some("CHUNK_AND_OVERLAP") => vec![false, true],
         Some("CHUNK") => vec![false],

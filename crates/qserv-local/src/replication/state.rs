@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde_json::{Value, json};
 
 use super::contract::Refusal;
-use super::tables::Sql;
+use super::tables::{Charset, Sql};
 use qserv_operator::qserv::replication::Column;
 
 /// A worker as the running stand-in knows it.
@@ -29,6 +29,7 @@ pub(crate) struct TableMeta {
     pub latitude_key: String,
     pub longitude_key: String,
     pub schema: Vec<Column>,
+    pub charset: Charset,
 }
 
 impl TableMeta {
@@ -37,10 +38,32 @@ impl TableMeta {
     }
 }
 
+/// A database family: the databases of the same stripes and sub-stripes, queried with the
+/// overlap of the first of them (`Q@2026.3.3-rc1:src/replica/contr/HttpIngestModule.cc:229-253`).
+#[derive(Debug, Clone)]
+pub(crate) struct Family {
+    pub name: String,
+    pub stripes: u32,
+    pub sub_stripes: u32,
+    pub overlap: f64,
+}
+
+impl Family {
+    /// As `DatabaseFamilyInfo::toJson` (`Q@2026.3.3-rc1:src/replica/config/ConfigDatabaseFamily.cc:56-64`).
+    pub fn json(&self) -> Value {
+        json!({
+            "name": self.name, "min_replication_level": 1, "num_stripes": self.stripes,
+            "num_sub_stripes": self.sub_stripes, "overlap": self.overlap,
+        })
+    }
+}
+
 /// A registered database.
 #[derive(Debug, Clone)]
 pub(crate) struct Db {
     pub name: String,
+    /// Its family's name; stripes, sub-stripes and overlap are the family's.
+    pub family: String,
     pub stripes: u32,
     pub sub_stripes: u32,
     pub overlap: f64,
@@ -72,11 +95,15 @@ pub(crate) struct Trans {
     pub loaded: BTreeMap<String, (u64, u64)>,
     /// Contributions being loaded now; abort waits for them.
     pub in_flight: usize,
+    /// A commit or abort of it is running: another one waits, as the real server serializes
+    /// them on a per-transaction mutex (`HttpIngestTransModule.cc:348-354`).
+    pub ending: bool,
 }
 
 /// Everything the services know; behind a std mutex never held across an await.
 #[derive(Default)]
 pub(crate) struct Catalog {
+    pub families: BTreeMap<String, Family>,
     pub dbs: BTreeMap<String, Db>,
     pub trans: BTreeMap<u32, Trans>,
     pub next_trans: u32,
@@ -86,12 +113,16 @@ pub(crate) struct Catalog {
     pub partitions: HashSet<(String, String, String, u32)>,
 }
 
-/// Injected contribution failures.
+/// Injected failures.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Faults {
+    /// Contributions: HTTP status, how many more (or always).
     pub status: u16,
     pub remaining: usize,
     pub always: bool,
+    /// Transaction starts that end `START_FAILED`, commits that end `FINISH_FAILED`.
+    pub failed_starts: usize,
+    pub failed_commits: usize,
     /// Failures served so far.
     pub served: usize,
 }
@@ -132,6 +163,22 @@ impl Shared {
             .map(|w| w.sql.clone())
     }
 
+    /// Takes one injected start (`true`) or commit (`false`) failure, if one is pending.
+    pub fn take_transaction_fault(&self, start: bool) -> bool {
+        let mut f = self.faults.lock().unwrap_or_else(|p| p.into_inner());
+        let pending = if start {
+            &mut f.failed_starts
+        } else {
+            &mut f.failed_commits
+        };
+        if *pending == 0 {
+            return false;
+        }
+        *pending -= 1;
+        f.served += 1;
+        true
+    }
+
     /// Takes one injected failure, if any is pending.
     pub fn take_fault(&self) -> Option<u16> {
         let mut f = self.faults.lock().unwrap_or_else(|p| p.into_inner());
@@ -144,16 +191,18 @@ impl Shared {
     }
 }
 
-/// A database as the replies of `GET /replication/config` and `/ingest/database` show it.
+/// A database as the replies of `GET /replication/config` and `/ingest/database` show it
+/// (`DatabaseInfo::toJson`, `Q@2026.3.3-rc1:src/replica/config/ConfigDatabase.cc:120-132`:
+/// the partitioning is the family's, not the database's).
 pub(crate) fn db_json(db: &Db) -> Value {
     json!({
-        "database": db.name, "is_published": u8::from(db.published),
-        "num_stripes": db.stripes, "num_sub_stripes": db.sub_stripes, "overlap": db.overlap,
+        "database": db.name, "family_name": db.family, "is_published": u8::from(db.published),
         "tables": db.tables.iter().map(|t| json!({
             "name": t.name, "database": db.name, "is_partitioned": u8::from(t.partitioned),
             "is_director": u8::from(t.is_director()), "director_table": t.director_table,
             "director_key": t.director_key, "latitude_key": t.latitude_key,
             "longitude_key": t.longitude_key,
+            "charset_name": t.charset.charset, "collation_name": t.charset.collation,
             "columns": std::iter::once(Column::new("qserv_trans_id", "INT UNSIGNED NOT NULL"))
                 .chain(t.schema.iter().cloned()).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),

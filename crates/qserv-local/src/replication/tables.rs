@@ -38,8 +38,10 @@ pub fn qualified(db: &str, table: &str) -> String {
     format!("{}.{}", quote(db), quote(table))
 }
 
-/// `CREATE TABLE` of a chunk table (or a regular table), partitioned by transaction.
-pub fn create_chunk_table(db: &str, name: &str, schema: &[Column]) -> String {
+/// `CREATE TABLE` of a chunk table (or a regular table), partitioned by transaction, in the
+/// table's character set and collation (`SqlCreateTableJob`,
+/// `Q@2026.3.3-rc1:src/replica/contr/HttpIngestModule.cc:631-635`).
+pub fn create_chunk_table(db: &str, name: &str, schema: &[Column], charset: &Charset) -> String {
     let columns: Vec<String> = std::iter::once("`qserv_trans_id` INT UNSIGNED NOT NULL".into())
         .chain(
             schema
@@ -48,11 +50,28 @@ pub fn create_chunk_table(db: &str, name: &str, schema: &[Column]) -> String {
         )
         .collect();
     format!(
-        "CREATE TABLE IF NOT EXISTS {} ({}) ENGINE=MyISAM \
+        "CREATE TABLE IF NOT EXISTS {} ({}) ENGINE=MyISAM {} \
          PARTITION BY LIST (`qserv_trans_id`) (PARTITION `p0` VALUES IN (0))",
         qualified(db, name),
-        columns.join(", ")
+        columns.join(", "),
+        charset.table_options()
     )
+}
+
+/// A table's character set and collation (checked names: letters, digits, `_`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Charset {
+    pub charset: String,
+    pub collation: String,
+}
+
+impl Charset {
+    pub fn table_options(&self) -> String {
+        format!(
+            "DEFAULT CHARSET={} COLLATE={}",
+            self.charset, self.collation
+        )
+    }
 }
 
 pub fn add_partition(db: &str, name: &str, transaction: u32) -> String {
@@ -194,12 +213,21 @@ mod tests {
     fn chunk_tables_are_named_and_partitioned_as_qserv_does() {
         assert_eq!(chunk_table("Object", 6630, false), "Object_6630");
         assert_eq!(chunk_table("Object", 6630, true), "ObjectFullOverlap_6630");
-        let ddl = create_chunk_table("db", "Object_1", &[Column::new("id", "BIGINT NOT NULL")]);
+        let latin1 = Charset {
+            charset: "latin1".into(),
+            collation: "latin1_general_ci".into(),
+        };
+        let ddl = create_chunk_table(
+            "db",
+            "Object_1",
+            &[Column::new("id", "BIGINT NOT NULL")],
+            &latin1,
+        );
         assert_eq!(
             ddl,
             "CREATE TABLE IF NOT EXISTS `db`.`Object_1` (`qserv_trans_id` INT UNSIGNED NOT NULL, \
-             `id` BIGINT NOT NULL) ENGINE=MyISAM PARTITION BY LIST (`qserv_trans_id`) \
-             (PARTITION `p0` VALUES IN (0))"
+             `id` BIGINT NOT NULL) ENGINE=MyISAM DEFAULT CHARSET=latin1 COLLATE=latin1_general_ci \
+             PARTITION BY LIST (`qserv_trans_id`) (PARTITION `p0` VALUES IN (0))"
         );
         assert_eq!(
             add_partition("db", "Object_1", 7),

@@ -41,33 +41,50 @@ fn transactions_response(db: &Db, list: Vec<Value>) -> Value {
     }}})
 }
 
+/// `POST /ingest/trans` (`Q@2026.3.3-rc1:src/replica/contr/HttpIngestTransModule.cc:247-331`).
 pub(super) fn start_transaction(s: &Shared, p: &Params) -> Outcome {
     let database = p.string("database")?;
+    let fail = s.take_transaction_fault(true);
     let mut cat = s.catalog();
     let db = cat
         .dbs
         .get(&database)
         .ok_or_else(|| unknown_db(&database))?;
     if db.published {
-        return Err(Refusal::new(format!(
-            "database '{database}' is already published"
-        )));
+        return Err(Refusal::new("the database is already published"));
     }
     let db = db.clone();
     let id = cat.next_trans;
     cat.next_trans += 1;
+    // An injected failure: the transaction exists, `START_FAILED` (`:320-329`).
     let t = Trans {
         id,
         database,
-        state: "STARTED",
+        state: if fail { "START_FAILED" } else { "STARTED" },
         begin_time: now_ms(),
         end_time: 0,
         loaded: BTreeMap::new(),
         in_flight: 0,
+        ending: false,
     };
     let out = transactions_response(&db, vec![trans_json(&t, false)]);
     cat.trans.insert(id, t);
+    if fail {
+        return Err(Refusal::new(
+            "operation failed due to: injected failure adding the director index partition",
+        ));
+    }
     Ok(out)
+}
+
+/// `TransactionInfo::stateTransitionIsAllowed` towards `IS_FINISHING` (commit) or
+/// `IS_ABORTING` (abort) (`Q@2026.3.3-rc1:src/replica/services/DatabaseServices.cc:184-203`).
+fn may_end(state: &str, abort: bool) -> bool {
+    match state {
+        "STARTED" => true,
+        "IS_STARTING" | "IS_FINISHING" | "START_FAILED" | "FINISH_FAILED" | "ABORT_FAILED" => abort,
+        _ => false,
+    }
 }
 
 pub(super) fn list_transactions(s: &Shared, p: &Params) -> Outcome {
@@ -122,17 +139,35 @@ pub(super) async fn end_transaction(s: &Shared, id: &str, p: &Params) -> Outcome
             ));
         }
     };
-    let database = {
-        let mut cat = s.catalog();
-        let t = cat.trans.get_mut(&id).ok_or_else(|| unknown_trans(id))?;
-        if t.state != "STARTED" {
-            return Err(Refusal::new(format!(
-                "transaction id={id} is not in the STARTED state (it is {})",
-                t.state
-            )));
+    // One end at a time per transaction (`HttpIngestTransModule.cc:348-354`): a second one
+    // waits, then sees the state the first left.
+    let mut waited = 0;
+    let database = loop {
+        let started = {
+            let mut cat = s.catalog();
+            let t = cat.trans.get_mut(&id).ok_or_else(|| unknown_trans(id))?;
+            if t.ending && waited < 1200 {
+                None
+            } else {
+                // `HttpIngestTransModule.cc:358-366`.
+                if !may_end(t.state, abort) {
+                    return Err(Refusal::new(format!(
+                        "transaction id={id} can't be ended at this time because of state={}.",
+                        t.state
+                    )));
+                }
+                t.state = if abort { "IS_ABORTING" } else { "IS_FINISHING" };
+                t.ending = true;
+                Some(t.database.clone())
+            }
+        };
+        match started {
+            Some(database) => break database,
+            None => {
+                waited += 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
         }
-        t.state = if abort { "IS_ABORTING" } else { "IS_FINISHING" };
-        t.database.clone()
     };
     // Contributions already being loaded finish first (new ones are refused by now).
     for _ in 0..1200 {
@@ -143,22 +178,27 @@ pub(super) async fn end_transaction(s: &Shared, id: &str, p: &Params) -> Outcome
     }
     let result = if abort {
         drop_transaction_partitions(s, &database, id).await
+    } else if s.take_transaction_fault(false) {
+        Err("injected failure building the director index".to_string())
     } else {
         Ok(())
     };
     let mut cat = s.catalog();
     let t = cat.trans.get_mut(&id).ok_or_else(|| unknown_trans(id))?;
     t.end_time = now_ms();
+    t.ending = false;
+    // A failure leaves `ABORT_FAILED` or `FINISH_FAILED` (`HttpIngestTransModule.cc:497-503`).
     t.state = match (&result, abort) {
         (Ok(()), true) => "ABORTED",
         (Ok(()), false) => "FINISHED",
-        (Err(_), _) => "ABORT_FAILED",
+        (Err(_), true) => "ABORT_FAILED",
+        (Err(_), false) => "FINISH_FAILED",
     };
     if abort && result.is_ok() {
         t.loaded.clear();
     }
     let t = t.clone();
-    result.map_err(Refusal::internal)?;
+    result.map_err(|e| Refusal::new(format!("operation failed due to: {e}")))?;
     let db = cat
         .dbs
         .get(&database)
@@ -188,22 +228,36 @@ async fn drop_transaction_partitions(s: &Shared, database: &str, id: u32) -> Res
     Ok(())
 }
 
-/// The database a location request is about: its `transaction_id` (which must be `STARTED`)
-/// or its `database` (table-location.rst accepts either).
-fn located_database(cat: &Catalog, p: &Params) -> Result<String, Refusal> {
-    if p.body.contains_key("transaction_id") {
+/// The unpublished database a location request is about: its `database`, else the database
+/// of its `transaction_id` in any state (`HttpModule::getDatabaseInfo`,
+/// `Q@2026.3.3-rc1:src/replica/contr/HttpModule.cc:115-141`).
+fn located_database<'a>(cat: &'a Catalog, p: &Params) -> Result<&'a Db, Refusal> {
+    let database = if p.body.contains_key("database") {
+        p.string("database")?
+    } else if p.body.contains_key("transaction_id") {
         let id = p.uint("transaction_id")? as u32;
-        let t = cat.trans.get(&id).ok_or_else(|| unknown_trans(id))?;
-        if t.state != "STARTED" {
-            return Err(Refusal::new(format!(
-                "transaction id={id} is not in the STARTED state (it is {})",
-                t.state
-            )));
-        }
-        Ok(t.database.clone())
+        cat.trans
+            .get(&id)
+            .ok_or_else(|| unknown_trans(id))?
+            .database
+            .clone()
     } else {
-        p.string("database")
+        return Err(Refusal::new(
+            // Two spaces before 'transaction_id', as the real text has (HttpModule.cc:124-126).
+            "invalid parameters of the request, ex: this service expects either 'database' or  \
+             'transaction_id' to be provided to define a scope of the request.",
+        ));
+    };
+    let db = cat
+        .dbs
+        .get(&database)
+        .ok_or_else(|| unknown_db(&database))?;
+    if db.published {
+        return Err(Refusal::new(format!(
+            "database '{database} is already published."
+        )));
     }
+    Ok(db)
 }
 
 /// A worker's connection parameters as the location services return them.
@@ -214,21 +268,10 @@ fn location_json(name: &str, http_port: u16) -> Value {
     })
 }
 
-/// `GET /ingest/regular`: every worker, since regular tables are fully replicated.
+/// `GET /ingest/regular`: every worker, since regular tables are fully replicated
+/// (`Q@2026.3.3-rc1:src/replica/contr/HttpIngestModule.cc:1005-1028`).
 pub(super) fn locate_regular(s: &Shared, p: &Params) -> Outcome {
-    {
-        let cat = s.catalog();
-        let database = located_database(&cat, p)?;
-        let db = cat
-            .dbs
-            .get(&database)
-            .ok_or_else(|| unknown_db(&database))?;
-        if db.published {
-            return Err(Refusal::new(format!(
-                "database '{database}' is published: no regular tables can be ingested"
-            )));
-        }
-    }
+    located_database(&s.catalog(), p)?;
     let locations: Vec<Value> = s
         .workers()
         .iter()
@@ -237,44 +280,71 @@ pub(super) fn locate_regular(s: &Shared, p: &Params) -> Outcome {
     Ok(json!({ "locations": locations }))
 }
 
+/// Where a new chunk goes (`Q@2026.3.3-rc1:src/replica/contr/HttpIngestChunksModule.cc:204-241`):
+/// among the workers holding the same chunk of a database of the family (co-location), else
+/// among all workers, the one with the fewest chunks of any database (the first such by name).
+fn place_chunk(cat: &Catalog, db: &Db, chunk: u32, workers: &[String]) -> Option<String> {
+    let colocated: Vec<&String> = workers
+        .iter()
+        .filter(|w| {
+            cat.dbs
+                .values()
+                .any(|d| d.family == db.family && d.chunks.get(&chunk) == Some(*w))
+        })
+        .collect();
+    let candidates: Vec<&String> = if colocated.is_empty() {
+        workers.iter().collect()
+    } else {
+        colocated
+    };
+    let load = |w: &str| -> usize {
+        cat.dbs
+            .values()
+            .map(|d| d.chunks.values().filter(|c| *c == w).count())
+            .sum()
+    };
+    let mut best: Option<(&String, usize)> = None;
+    for w in candidates {
+        let n = load(w);
+        if best.is_none_or(|(_, b)| n < b) {
+            best = Some((w, n));
+        }
+    }
+    best.map(|(w, _)| w.clone())
+}
+
+/// `POST /ingest/chunk` (`Q@2026.3.3-rc1:src/replica/contr/HttpIngestChunksModule.cc:157-268`).
 pub(super) async fn allocate_chunk(s: &Shared, p: &Params) -> Outcome {
     let chunk = p.uint("chunk")? as u32;
     let (database, worker, new_tables) = {
         let mut cat = s.catalog();
-        let database = located_database(&cat, p)?;
-        let db = cat
-            .dbs
-            .get(&database)
-            .ok_or_else(|| unknown_db(&database))?;
-        if db.published {
-            return Err(Refusal::new(format!(
-                "database '{database}' is published: no chunks can be added"
-            )));
-        }
+        let db = located_database(&cat, p)?;
+        let database = db.name.clone();
         let chunker = Chunker::new(db.stripes, db.sub_stripes, db.overlap)
             .map_err(|e| Refusal::internal(e.to_string()))?;
+        // `HttpIngestChunksModule.cc:170-174`.
         if chunk > i32::MAX as u32 || !chunker.is_valid_chunk(chunk as i32) {
-            return Err(Refusal::new(format!(
-                "chunk {chunk} is not a valid chunk of database '{database}' ({} stripes, {} sub-stripes)",
-                db.stripes, db.sub_stripes
-            )));
+            return Err(Refusal::new("this chunk number is not valid"));
         }
-        let names: Vec<String> = s.workers().iter().map(|w| w.name.clone()).collect();
-        if names.is_empty() {
-            return Err(Refusal::internal("no workers are configured"));
-        }
+        let mut names: Vec<String> = s.workers().iter().map(|w| w.name.clone()).collect();
+        // The configuration lists workers by name.
+        names.sort();
         let partitioned: Vec<TableMeta> = db
             .tables
             .iter()
             .filter(|t| t.partitioned)
             .cloned()
             .collect();
-        let db = cat.dbs.get_mut(&database).expect("checked above");
-        let worker = db
-            .chunks
-            .entry(chunk)
-            .or_insert_with(|| names[chunk as usize % names.len()].clone())
-            .clone();
+        let worker = match db.chunks.get(&chunk) {
+            Some(w) => w.clone(),
+            None => {
+                let w = place_chunk(&cat, db, chunk, &names)
+                    .ok_or_else(|| Refusal::new("no suitable worker found"))?;
+                let db = cat.dbs.get_mut(&database).expect("located above");
+                db.chunks.insert(chunk, w.clone());
+                w
+            }
+        };
         (database, worker, partitioned)
     };
     // The chunk's tables appear on its worker when it is allocated, as in Qserv.
@@ -289,7 +359,7 @@ pub(super) async fn allocate_chunk(s: &Shared, p: &Params) -> Outcome {
             if s.catalog().created.contains(&key) {
                 continue;
             }
-            sql.run(&[create_chunk_table(&database, &name, &t.schema)])
+            sql.run(&[create_chunk_table(&database, &name, &t.schema, &t.charset)])
                 .await
                 .map_err(Refusal::internal)?;
             s.catalog().created.insert(key);

@@ -18,9 +18,11 @@ use mysql_async::prelude::Queryable;
 use serde_json::{Value, json};
 
 use super::contract::{Outcome, Params, Refusal, respond};
-use super::rows::RowChecker;
+use super::rows::RowCounter;
 use super::state::{Shared, now_ms};
-use super::tables::{add_partition, chunk_table, create_chunk_table, literal, qualified, quote};
+use super::tables::{
+    Charset, add_partition, chunk_table, create_chunk_table, literal, qualified, quote,
+};
 use qserv_operator::qserv::replication::Column;
 
 pub async fn handle(
@@ -29,17 +31,11 @@ pub async fn handle(
     req: Request<hyper::body::Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let outcome = match (req.method(), req.uri().path()) {
-        (&Method::GET, "/meta/version") => {
-            let params = Params {
-                query: Params::parse_query(req.uri().query()),
-                is_get: true,
-                ..Params::default()
-            };
-            params.check_version().map(|()| {
-                json!({"kind": "replication-worker-ingest", "id": worker,
-                       "instance_id": shared.instance_id, "version": super::MAX_VERSION})
-            })
-        }
+        // No version check (`Q@2026.3.3-rc1:src/http/MetaModule.cc:64-69`).
+        (&Method::GET, "/meta/version") => Ok(json!({
+            "kind": "replication-worker-ingest", "id": worker,
+            "instance_id": shared.instance_id, "version": super::MAX_VERSION,
+        })),
         (&Method::POST, "/ingest/csv") => contribution(&shared, &worker, req).await,
         (_, path) => Err(Refusal::not_found(path)),
     };
@@ -134,11 +130,20 @@ struct Job {
     schema: Vec<Column>,
     chunk: u32,
     overlap: bool,
-    sep: u8,
-    esc: Option<u8>,
-    eol: u8,
-    quote: Option<u8>,
+    dialect: Dialect,
     charset: String,
+    charset_table: Charset,
+    max_warnings: u64,
+}
+
+/// A contribution's dialect, from the tokens `/ingest/csv` takes.
+#[derive(Debug, Clone, Copy)]
+struct Dialect {
+    sep: u8,
+    /// `None`: `\0`, no enclosing.
+    quote: Option<u8>,
+    esc: u8,
+    eol: u8,
 }
 
 impl Drop for Job {
@@ -149,26 +154,69 @@ impl Drop for Job {
     }
 }
 
-fn dialect_char(p: &Params, key: &str, default: &str) -> Result<Option<u8>, Refusal> {
-    let raw = p.body.get(key).and_then(Value::as_str).unwrap_or(default);
-    let text = match raw {
-        "\\t" => "\t",
-        "\\n" => "\n",
-        "\\\\" => "\\",
-        other => other,
-    };
-    match text.as_bytes() {
-        [] => Ok(None),
-        [b] => Ok(Some(*b)),
-        _ => Err(Refusal::new(format!(
-            "invalid parameters of the request, ex: '{key}' must be one character, not '{raw}'"
-        ))),
-    }
+/// One dialect parameter: empty or missing means the default
+/// (`Q@2026.3.3-rc1:src/replica/ingest/IngestUtils.cc:36-49`); else one of the tokens of
+/// `src/replica/util/Csv.cc:82-85`, translated as `Csv.cc:37-38` does. Raw characters (a tab,
+/// a newline, a single backslash) are refused, as there.
+fn dialect_param(
+    p: &Params,
+    key: &str,
+    param: &str,
+    default: &str,
+    allowed: &[(&str, u8)],
+) -> Result<u8, Refusal> {
+    let raw = p.body.get(key).and_then(Value::as_str).unwrap_or("");
+    let value = if raw.is_empty() { default } else { raw };
+    allowed
+        .iter()
+        .find(|(token, _)| *token == value)
+        .map(|(_, c)| *c)
+        .ok_or_else(|| {
+            Refusal::new(format!(
+                "invalid parameters of the request, ex: Csv::Parser: the value '{value}' of the \
+                 parameter '{param}' is not allowed for the given parameter."
+            ))
+        })
+}
+
+fn dialect_of(p: &Params) -> Result<Dialect, Refusal> {
+    let quote = dialect_param(
+        p,
+        "fields_enclosed_by",
+        "fieldsEnclosedBy",
+        r"\0",
+        &[(r"\0", 0), ("'", b'\''), ("\"", b'"')],
+    )?;
+    Ok(Dialect {
+        sep: dialect_param(
+            p,
+            "fields_terminated_by",
+            "fieldsTerminatedBy",
+            r"\t",
+            &[(r"\t", b'\t'), (",", b',')],
+        )?,
+        quote: (quote != 0).then_some(quote),
+        esc: dialect_param(
+            p,
+            "fields_escaped_by",
+            "fieldsEscapedBy",
+            r"\\",
+            &[(r"\\", b'\\')],
+        )?,
+        eol: dialect_param(
+            p,
+            "lines_terminated_by",
+            "linesTerminatedBy",
+            r"\n",
+            &[(r"\n", b'\n')],
+        )?,
+    })
 }
 
 fn prepare(s: &Arc<Shared>, worker: &str, p: &Params) -> Result<Job, Refusal> {
     p.authorize(&s.auth_key, &s.admin_auth_key)?;
-    p.check_version()?;
+    // `IngestFileHttpSvcMod.cc:70`.
+    p.check_version(38)?;
     if let Some(status) = s.take_fault() {
         return Err(Refusal {
             status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
@@ -180,18 +228,18 @@ fn prepare(s: &Arc<Shared>, worker: &str, p: &Params) -> Result<Job, Refusal> {
     let table = p.string("table")?;
     let chunk = p.uint("chunk")? as u32;
     let overlap = p.uint("overlap")? != 0;
-    let sep = dialect_char(p, "fields_terminated_by", "\t")?
-        .ok_or_else(|| Refusal::new("'fields_terminated_by' must not be empty"))?;
-    let esc = dialect_char(p, "fields_escaped_by", "\\")?;
-    let eol = dialect_char(p, "lines_terminated_by", "\n")?
-        .ok_or_else(|| Refusal::new("'lines_terminated_by' must not be empty"))?;
-    let quote = dialect_char(p, "fields_enclosed_by", "")?;
-    let charset = p
-        .body
-        .get("charset_name")
-        .and_then(Value::as_str)
-        .unwrap_or("latin1")
-        .to_string();
+    let dialect = dialect_of(p)?;
+    // The worker's `ingest-charset-name`, `latin1` (`IngestFileHttpSvcMod.cc:95-96`,
+    // `ConfigurationSchema.cc:411-413`).
+    let charset = match p.body.get("charset_name").and_then(Value::as_str) {
+        None | Some("") => "latin1".to_string(),
+        Some(c) => c.to_string(),
+    };
+    // `loader-max-warnings`, 64 (`IngestFileHttpSvcMod.cc:106-107`, `ConfigurationSchema.cc:376-382`).
+    let max_warnings = match p.body.get("max_num_warnings") {
+        None => 64,
+        Some(_) => p.uint("max_num_warnings")?,
+    };
     if charset.is_empty()
         || !charset
             .bytes()
@@ -204,10 +252,10 @@ fn prepare(s: &Arc<Shared>, worker: &str, p: &Params) -> Result<Job, Refusal> {
         .trans
         .get(&transaction)
         .ok_or_else(|| Refusal::new(format!("unknown transaction id={transaction}")))?;
+    // `IngestFileHttpSvcMod.cc:133-138`.
     if t.state != "STARTED" {
         return Err(Refusal::new(format!(
-            "transactionId={transaction} is not active (it is {})",
-            t.state
+            "INGEST-FILE-HTTP-SVC onStartOfFile transactionId={transaction} is not active"
         )));
     }
     let database = t.database.clone();
@@ -249,11 +297,10 @@ fn prepare(s: &Arc<Shared>, worker: &str, p: &Params) -> Result<Job, Refusal> {
         schema: meta.schema.clone(),
         chunk,
         overlap,
-        sep,
-        esc,
-        eol,
-        quote,
+        dialect,
         charset,
+        charset_table: meta.charset.clone(),
+        max_warnings,
     };
     cat.trans
         .get_mut(&transaction)
@@ -292,7 +339,8 @@ async fn load(s: &Shared, worker: &str, job: &Job, mut field: multer::Field<'sta
     let mut file = std::fs::File::create(&spool.0)
         .map(std::io::BufWriter::new)
         .map_err(|e| Refusal::internal(format!("{what}: spool file: {e}")))?;
-    let mut checker = RowChecker::new(&job.schema, job.sep, job.esc, job.eol, job.quote);
+    let d = job.dialect;
+    let mut rows = RowCounter::new(d.esc, d.eol, d.quote);
     let mut bytes = 0u64;
     loop {
         let piece = match field.chunk().await {
@@ -301,15 +349,11 @@ async fn load(s: &Shared, worker: &str, job: &Job, mut field: multer::Field<'sta
             Err(e) => return Err(Refusal::new(format!("{what}: reading the file: {e}"))),
         };
         bytes += piece.len() as u64;
-        checker
-            .feed(&piece)
-            .map_err(|e| Refusal::new(format!("{what}: {e}")))?;
+        rows.feed(&piece);
         file.write_all(&piece)
             .map_err(|e| Refusal::internal(format!("{what}: spool file: {e}")))?;
     }
-    let rows = checker
-        .finish()
-        .map_err(|e| Refusal::new(format!("{what}: {e}")))?;
+    let rows = rows.finish();
     file.flush()
         .map_err(|e| Refusal::internal(format!("{what}: spool file: {e}")))?;
     drop(file);
@@ -332,9 +376,14 @@ async fn load(s: &Shared, worker: &str, job: &Job, mut field: multer::Field<'sta
             final_table.clone(),
         );
         if !s.catalog().created.contains(&table_key) {
-            sql.run(&[create_chunk_table(&job.database, &final_table, &job.schema)])
-                .await
-                .map_err(Refusal::internal)?;
+            sql.run(&[create_chunk_table(
+                &job.database,
+                &final_table,
+                &job.schema,
+                &job.charset_table,
+            )])
+            .await
+            .map_err(Refusal::internal)?;
             s.catalog().created.insert(table_key);
         }
         let key = (
@@ -351,21 +400,24 @@ async fn load(s: &Shared, worker: &str, job: &Job, mut field: multer::Field<'sta
         }
     }
     let columns: Vec<String> = job.schema.iter().map(|c| quote(&c.name)).collect();
+    // `ENCLOSED BY` only when enclosing is on (`Q@2026.3.3-rc1:src/replica/util/Csv.cc:103-110`).
+    // `LOCAL` turns rows `LOAD DATA` cannot take whole (fields missing or extra, text in a
+    // number) into warnings, as the real worker's load reports them.
+    let char_literal = |c: u8| literal(&(c as char).to_string());
+    let enclosed = d
+        .quote
+        .map(|q| format!(" ENCLOSED BY {}", char_literal(q)))
+        .unwrap_or_default();
     let statement = format!(
         "LOAD DATA LOCAL INFILE 'contribution' INTO TABLE {} PARTITION (`p{}`) CHARACTER SET {} \
-         FIELDS TERMINATED BY {} OPTIONALLY ENCLOSED BY {} ESCAPED BY {} LINES TERMINATED BY {} ({}) \
+         FIELDS TERMINATED BY {}{enclosed} ESCAPED BY {} LINES TERMINATED BY {} ({}) \
          SET `qserv_trans_id` = {}",
         qualified(&job.database, &final_table),
         job.transaction,
         job.charset,
-        literal(&(job.sep as char).to_string()),
-        literal(
-            &job.quote
-                .map(|c| (c as char).to_string())
-                .unwrap_or_default()
-        ),
-        literal(&job.esc.map(|c| (c as char).to_string()).unwrap_or_default()),
-        literal(&(job.eol as char).to_string()),
+        char_literal(d.sep),
+        char_literal(d.esc),
+        char_literal(d.eol),
         columns.join(", "),
         job.transaction
     );
@@ -378,6 +430,15 @@ async fn load(s: &Shared, worker: &str, job: &Job, mut field: multer::Field<'sta
         .await
         .map_err(|e| Refusal::new(format!("{what}: MySQL load failed, ex: {e}")))?;
     let loaded = conn.affected_rows();
+    let num_warnings = u64::from(conn.get_warnings());
+    // The first `max_num_warnings` kept (`IngestFileSvc::loadDataIntoTable`).
+    let warnings: Vec<(String, u32, String)> = if num_warnings > 0 && job.max_warnings > 0 {
+        conn.query(format!("SHOW WARNINGS LIMIT {}", job.max_warnings))
+            .await
+            .map_err(|e| Refusal::internal(format!("{what}: SHOW WARNINGS: {e}")))?
+    } else {
+        Vec::new()
+    };
     conn.disconnect().await.ok();
     if let Some(t) = s.catalog().trans.get_mut(&job.transaction) {
         let entry = t.loaded.entry(job.table.clone()).or_default();
@@ -391,6 +452,11 @@ async fn load(s: &Shared, worker: &str, job: &Job, mut field: multer::Field<'sta
         "transaction_id": job.transaction, "database": job.database, "table": job.table,
         "chunk": job.chunk, "overlap": u8::from(job.overlap), "worker": worker,
         "num_rows": rows, "num_rows_loaded": loaded, "num_bytes": bytes,
+        "charset_name": job.charset, "max_num_warnings": job.max_warnings,
+        "num_warnings": num_warnings,
+        "warnings": warnings.iter().map(|(level, code, message)| json!({
+            "level": level, "code": code, "message": message,
+        })).collect::<Vec<_>>(),
         "status": "FINISHED", "create_time": now_ms(),
     }}))
 }

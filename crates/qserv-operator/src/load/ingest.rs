@@ -4,12 +4,25 @@
 //! (concurrently, bounded), the loaded row counts checked against the files before commit,
 //! commit, publish, director index, row counters.
 //!
+//! Before anything is registered: the server's API version ([`ReplicationClient::check_server_version`]),
+//! what the server would refuse of the plan (dialects, TEXT/BLOB director columns, long
+//! names: [`crate::qserv::replication::rules`]), and the database family: a database joins
+//! the family of its stripes and sub-stripes and is queried with the family's overlap, so a
+//! family with another overlap is an error.
+//!
 //! All or nothing: any failure after the transaction started aborts it, so nothing of a
-//! failed run is ever published. Resumable (what a re-run after a crash does):
-//! - a database already published with the same tables is reported (`AlreadyPublished`), not
-//!   ingested again; published with other tables is an error;
-//! - open (`STARTED`) transactions of the database, left by a killed run, are aborted, so
-//!   their rows go and the new run's counts are exact, never doubled;
+//! failed run is ever published. A contribution with `LOAD DATA` warnings fails its table
+//! (and so the run) unless [`IngestOptions::allow_warnings`]. Resumable (what a re-run after a
+//! crash does):
+//! - a database already published with the same tables is not ingested again; its director
+//!   index and row counters are built if an earlier run died before they were (no row
+//!   counters for a table that has rows), and the run reports `Completed`, else
+//!   `AlreadyPublished`; published with other tables is an error;
+//! - unfinished transactions of the database, left by a killed run or a failed commit
+//!   (`STARTED`, `IS_STARTING`, `IS_FINISHING`, `START_FAILED`, `FINISH_FAILED`,
+//!   `ABORT_FAILED`), are aborted and `IS_ABORTING` ones waited for, as the server allows
+//!   (`Q@2026.3.3-rc1:src/replica/services/DatabaseServices.cc:184-203`), so their rows go
+//!   and the new run's counts are exact, never doubled;
 //! - a committed (`FINISHED`) transaction whose loaded rows equal the files' (the previous
 //!   run died between commit and publish) is not redone: the run goes on to publish; other
 //!   committed rows make the run fail (delete the database to start over).
@@ -25,8 +38,8 @@ use serde::Serialize;
 
 use super::chunk_files::{ChunkFile, ChunkFilesError, scan_chunk_files, scan_regular_file};
 use crate::qserv::replication::{
-    ChunkLocation, Contribution, CsvDialect, ReplicationClient, ReplicationError, TableKind,
-    TableLoaded, TableRegistration,
+    ChunkLocation, Contribution, CsvDialect, ReplicationClient, ReplicationConfig,
+    ReplicationError, TableKind, TableLoaded, TableRegistration, Transaction, rules,
 };
 
 /// One table to ingest: how to register it and where its files are.
@@ -63,6 +76,9 @@ pub struct IngestOptions {
     pub progress_to: Option<Arc<tokio::sync::watch::Sender<LoadProgress>>>,
     pub director_index: bool,
     pub row_counters: bool,
+    /// Contributions with `LOAD DATA` warnings (values cut or converted, fields missing) are
+    /// loaded and counted; by default (`false`) the first one fails the run.
+    pub allow_warnings: bool,
 }
 
 impl Default for IngestOptions {
@@ -73,6 +89,7 @@ impl Default for IngestOptions {
             progress_to: None,
             director_index: true,
             row_counters: true,
+            allow_warnings: false,
         }
     }
 }
@@ -102,6 +119,9 @@ pub enum Outcome {
     Ingested,
     /// Published by an earlier run with the same tables; nothing done.
     AlreadyPublished,
+    /// Published by an earlier run that died before its director index or row counters;
+    /// this one built them.
+    Completed,
     /// An earlier run had committed everything; this one published it.
     Resumed,
 }
@@ -122,6 +142,9 @@ pub struct TableSummary {
     pub load_seconds: f64,
     /// Chunk rows Qserv counted after publishing (`/ingest/table-stats`), when asked.
     pub published_rows: Option<u64>,
+    /// `LOAD DATA` warnings of the table's contributions (see
+    /// [`IngestOptions::allow_warnings`]).
+    pub warnings: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -181,6 +204,40 @@ pub enum IngestError {
         transaction: u32,
         loaded: BTreeMap<String, TableLoaded>,
         expected: BTreeMap<String, TableLoaded>,
+    },
+    #[error(
+        "database {database}: the database family {family} ({stripes} stripes, {sub_stripes} \
+         sub-stripes) has overlap {family_overlap}, this catalog {overlap}: Qserv would query it \
+         with the family's overlap (Q@2026.3.3-rc1:src/replica/contr/HttpIngestModule.cc:229-253); \
+         partition with overlap {family_overlap} or other stripes"
+    )]
+    FamilyOverlap {
+        database: String,
+        family: String,
+        stripes: u32,
+        sub_stripes: u32,
+        family_overlap: f64,
+        overlap: f64,
+    },
+    #[error(
+        "transaction {transaction}: table {table}: {what}: {count} LOAD DATA warning(s) \
+         (first: {first}); warnings are errors unless allowed"
+    )]
+    Warnings {
+        transaction: u32,
+        table: String,
+        what: String,
+        count: u64,
+        first: String,
+    },
+    #[error(
+        "database {database}: transaction {transaction} is still {state} after waiting; end it \
+         (or let it end) before running again"
+    )]
+    Stuck {
+        database: String,
+        transaction: u32,
+        state: String,
     },
     #[error("transaction {transaction}: {what}: expected {expected} rows, Qserv loaded {loaded}")]
     Count {
@@ -256,6 +313,7 @@ async fn run_ingest_unboxed(
     opts: &IngestOptions,
 ) -> Result<IngestSummary, IngestError> {
     check_plan(plan)?;
+    client.check_server_version().await?;
     let files = scan_plan(plan).await?;
     let mut summary = IngestSummary {
         database: plan.database.clone(),
@@ -268,6 +326,14 @@ async fn run_ingest_unboxed(
     let t = Instant::now();
     let Some(earlier) = recover(client, plan, &files, &mut summary).await? else {
         summary.outcome = Outcome::AlreadyPublished;
+        if missing_after_publish(client, plan, opts, &summary).await? {
+            tracing::info!(
+                database = plan.database,
+                "published, but without its director index or row counters: building them"
+            );
+            after_publish(client, plan, opts, &mut summary).await?;
+            summary.outcome = Outcome::Completed;
+        }
         return Ok(summary);
     };
     register(client, plan, &earlier).await?;
@@ -337,7 +403,7 @@ struct Earlier {
     committed: Option<u32>,
 }
 
-/// Aborts the open transactions of an earlier run and finds a complete committed one.
+/// Aborts the unfinished transactions of an earlier run and finds a complete committed one.
 /// `None`: the database is already published with the same tables.
 async fn recover(
     client: &ReplicationClient,
@@ -345,9 +411,10 @@ async fn recover(
     files: &[ChunkFile],
     summary: &mut IngestSummary,
 ) -> Result<Option<Earlier>, IngestError> {
-    let Some(db) = client
-        .databases()
-        .await?
+    let config = client.config().await?;
+    check_family(plan, &config)?;
+    let Some(db) = config
+        .databases
         .into_iter()
         .find(|d| d.database == plan.database)
     else {
@@ -388,14 +455,8 @@ async fn recover(
     let expected = &expected_rows(plan, files, copies);
     let mut committed = None;
     for t in client.list_transactions(&plan.database).await? {
-        if t.is_open() {
-            tracing::warn!(
-                transaction = t.id,
-                "aborting a transaction an earlier run left open"
-            );
-            client.end_transaction(t.id, true).await?;
-            summary.aborted_transactions.push(t.id);
-        } else if t.state == "FINISHED" {
+        let t = end_leftover(client, plan, t, summary).await?;
+        if t.state == "FINISHED" {
             let loaded = client.transaction_rows(t.id).await?;
             if !loaded.values().any(|l| l.rows + l.overlap_rows > 0) {
                 continue;
@@ -416,6 +477,81 @@ async fn recover(
         tables: db.tables,
         committed,
     }))
+}
+
+/// A transaction an earlier run left unfinished, ended: aborted where the server allows it
+/// (`Q@2026.3.3-rc1:src/replica/services/DatabaseServices.cc:184-203`), waited for while
+/// `IS_ABORTING` (or while a commit the abort queued behind completes). Its final state.
+async fn end_leftover(
+    client: &ReplicationClient,
+    plan: &IngestPlan,
+    t: Transaction,
+    summary: &mut IngestSummary,
+) -> Result<Transaction, IngestError> {
+    let mut t = t;
+    for _ in 0..3 {
+        if !t.is_unsettled() {
+            return Ok(t);
+        }
+        if t.can_abort() {
+            tracing::warn!(
+                transaction = t.id,
+                state = t.state,
+                "aborting a transaction an earlier run left unfinished"
+            );
+            match client.end_transaction(t.id, true).await {
+                Ok(()) => {
+                    summary.aborted_transactions.push(t.id);
+                    return Ok(Transaction {
+                        state: "ABORTED".into(),
+                        ..t
+                    });
+                }
+                // Refused: its state changed meanwhile (a commit in progress completed).
+                Err(e @ ReplicationError::Refused { .. }) => {
+                    tracing::warn!(transaction = t.id, error = %e, "abort refused; looking again");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        t = match client.settled_transaction(t.id).await? {
+            Some(settled) => settled,
+            None => {
+                return Err(IngestError::Stuck {
+                    database: plan.database.clone(),
+                    transaction: t.id,
+                    state: t.state,
+                });
+            }
+        };
+    }
+    Err(IngestError::Stuck {
+        database: plan.database.clone(),
+        transaction: t.id,
+        state: t.state,
+    })
+}
+
+/// A family of the plan's stripes and sub-stripes must have the plan's overlap: the server
+/// would put the database into it and query it with the family's
+/// (`Q@2026.3.3-rc1:src/replica/contr/HttpIngestModule.cc:229-253`).
+fn check_family(plan: &IngestPlan, config: &ReplicationConfig) -> Result<(), IngestError> {
+    for f in &config.families {
+        if f.num_stripes == plan.num_stripes
+            && f.num_sub_stripes == plan.num_sub_stripes
+            && (f.overlap - plan.overlap).abs() > 1e-9
+        {
+            return Err(IngestError::FamilyOverlap {
+                database: plan.database.clone(),
+                family: f.name.clone(),
+                stripes: f.num_stripes,
+                sub_stripes: f.num_sub_stripes,
+                family_overlap: f.overlap,
+                overlap: plan.overlap,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The database (when new) and the tables not registered yet, directors first.
@@ -457,6 +593,9 @@ async fn load(
             for (i, t) in loaded.seconds {
                 summary.tables[i].load_seconds = t;
             }
+            for (i, n) in loaded.warnings {
+                summary.tables[i].warnings = n;
+            }
             for s in summary.tables.iter_mut().filter(|s| s.regular) {
                 s.contributions *= loaded.regular_copies;
             }
@@ -475,21 +614,21 @@ async fn load(
     }
 }
 
-/// A start request retried after a lost answer may have opened a second transaction; any
-/// open one would block publishing, and none can be ours to keep.
+/// A start request that got no answer may have opened a transaction; any unfinished one
+/// would block publishing (`HttpIngestModule.cc:311-316`), and none can be ours to keep.
 async fn abort_strays(
     client: &ReplicationClient,
     plan: &IngestPlan,
     summary: &mut IngestSummary,
 ) -> Result<(), IngestError> {
     for t in client.list_transactions(&plan.database).await? {
-        if t.is_open() && Some(t.id) != summary.transaction_id {
+        if t.is_unsettled() && Some(t.id) != summary.transaction_id {
             tracing::warn!(
                 transaction = t.id,
-                "aborting a stray open transaction before publishing"
+                state = t.state,
+                "ending a stray transaction before publishing"
             );
-            client.end_transaction(t.id, true).await?;
-            summary.aborted_transactions.push(t.id);
+            end_leftover(client, plan, t, summary).await?;
         }
     }
     Ok(())
@@ -508,6 +647,41 @@ async fn publish(
     summary
         .seconds
         .insert("publish".into(), t.elapsed().as_secs_f64());
+    after_publish(client, plan, opts, summary).await
+}
+
+/// Whether a published catalog misses what [`after_publish`] builds. Row counters are built
+/// last, so a table with rows and none says the run died before finishing; without row
+/// counters there is no such sign (no service tells whether a director index exists), and
+/// the director index is built again.
+async fn missing_after_publish(
+    client: &ReplicationClient,
+    plan: &IngestPlan,
+    opts: &IngestOptions,
+    summary: &IngestSummary,
+) -> Result<bool, IngestError> {
+    if !opts.row_counters {
+        return Ok(opts.director_index);
+    }
+    for s in summary.tables.iter().filter(|s| s.rows > 0) {
+        if client
+            .row_counters(&plan.database, &s.table)
+            .await?
+            .is_empty()
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The director indexes and the row counters of a published catalog.
+async fn after_publish(
+    client: &ReplicationClient,
+    plan: &IngestPlan,
+    opts: &IngestOptions,
+    summary: &mut IngestSummary,
+) -> Result<(), IngestError> {
     if opts.director_index {
         let t = Instant::now();
         opts.stage("building the director index");
@@ -542,14 +716,23 @@ async fn publish(
     Ok(())
 }
 
+/// What can be told wrong before asking the service anything: each table in the plan's
+/// database, and nothing the service would refuse or misread (its dialect, its columns).
 fn check_plan(plan: &IngestPlan) -> Result<(), IngestError> {
     for t in &plan.tables {
+        let table = &t.registration.table;
         if t.registration.database != plan.database {
             return Err(IngestError::Plan(format!(
-                "table {} is registered in database {}, the plan is for {}",
-                t.registration.table, t.registration.database, plan.database
+                "table {table} is registered in database {}, the plan is for {}",
+                t.registration.database, plan.database
             )));
         }
+        rules::check_table(&t.registration)?;
+        rules::dialect_tokens(&t.dialect)
+            .and_then(|_| rules::check_charset(&t.dialect.charset_name))
+            .map_err(|reason| {
+                IngestError::Plan(format!("table {table}: its files cannot be sent: {reason}"))
+            })?;
     }
     Ok(())
 }
@@ -595,6 +778,8 @@ fn table_summaries(plan: &IngestPlan, files: &[ChunkFile]) -> Vec<TableSummary> 
 struct Loaded {
     /// Load seconds per table (index in the plan).
     seconds: BTreeMap<usize, f64>,
+    /// `LOAD DATA` warnings per table (index in the plan), when allowed.
+    warnings: BTreeMap<usize, u64>,
     /// Workers each regular table went to.
     regular_copies: u64,
 }
@@ -642,6 +827,7 @@ async fn load_and_commit(
     let bar = progress_bar(opts.progress, sends.iter().map(|s| s.file.bytes).sum());
     let locations: Arc<Mutex<HashMap<u32, ChunkLocation>>> = Arc::default();
     let times: Arc<Mutex<BTreeMap<usize, f64>>> = Arc::default();
+    let warnings: Arc<Mutex<BTreeMap<usize, u64>>> = Arc::default();
     let done = std::sync::atomic::AtomicUsize::new(0);
     let total = sends.len();
     let report = |update: &dyn Fn(&mut LoadProgress)| {
@@ -657,7 +843,13 @@ async fn load_and_commit(
     });
     futures::stream::iter(sends.iter().map(Ok::<_, IngestError>))
         .try_for_each_concurrent(opts.concurrency.max(1), |send| {
-            let (locations, times, bar, done) = (locations.clone(), times.clone(), &bar, &done);
+            let (locations, times, warnings, bar, done) = (
+                locations.clone(),
+                times.clone(),
+                warnings.clone(),
+                &bar,
+                &done,
+            );
             let f = send.file;
             async move {
                 let cached = locations
@@ -697,6 +889,31 @@ async fn load_and_commit(
                     .expect("not poisoned")
                     .entry(f.table)
                     .or_default() += t.elapsed().as_secs_f64();
+                if result.num_warnings > 0 {
+                    *warnings
+                        .lock()
+                        .expect("not poisoned")
+                        .entry(f.table)
+                        .or_default() += result.num_warnings;
+                    let first = result.warnings.first().cloned().unwrap_or_default();
+                    tracing::warn!(
+                        transaction,
+                        table = table.registration.table,
+                        file = %f.path.display(),
+                        count = result.num_warnings,
+                        first,
+                        "LOAD DATA warnings"
+                    );
+                    if !opts.allow_warnings {
+                        return Err(IngestError::Warnings {
+                            transaction,
+                            table: table.registration.table.clone(),
+                            what: format!("{} on worker {}", f.path.display(), location.worker),
+                            count: result.num_warnings,
+                            first,
+                        });
+                    }
+                }
                 if result.num_rows_loaded != f.rows {
                     return Err(IngestError::Count {
                         transaction,
@@ -749,8 +966,10 @@ async fn load_and_commit(
     client.end_transaction(transaction, false).await?;
     seconds.insert("commit".into(), t.elapsed().as_secs_f64());
     let seconds = times.lock().expect("not poisoned").clone();
+    let warnings = warnings.lock().expect("not poisoned").clone();
     Ok(Loaded {
         seconds,
+        warnings,
         regular_copies,
     })
 }
@@ -782,6 +1001,8 @@ mod tests {
                 table: name.into(),
                 kind,
                 schema: vec![Column::new("id", "INT")],
+                charset_name: None,
+                collation_name: None,
             },
             chunk_dirs: vec![PathBuf::from(name)],
             dialect: CsvDialect::qserv_testdata(),

@@ -68,6 +68,10 @@ pub struct IngestArgs {
     pub no_director_index: bool,
     #[arg(long)]
     pub no_row_counters: bool,
+    /// Load contributions that raise `LOAD DATA` warnings (values cut or converted, fields
+    /// missing) instead of failing the ingest; the summary counts them per table.
+    #[arg(long)]
+    pub allow_warnings: bool,
 }
 
 pub fn run<'a>(args: &'a IngestArgs) -> BoxFuture<'a, anyhow::Result<()>> {
@@ -83,6 +87,7 @@ async fn run_unboxed(args: &IngestArgs) -> anyhow::Result<()> {
         progress: std::io::stderr().is_terminal(),
         director_index: !args.no_director_index,
         row_counters: !args.no_row_counters,
+        allow_warnings: args.allow_warnings,
         ..IngestOptions::default()
     };
     match run_ingest(&client, &plan, &opts).await {

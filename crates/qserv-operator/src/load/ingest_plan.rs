@@ -15,7 +15,8 @@ use crate::api::catalog_ingest::{CatalogIngestSpec, TableRole, TableSpec};
 use crate::catalog::{self, CatalogReader};
 use crate::from_spec;
 use crate::qserv::replication::{
-    Column, CsvDialect, ReplicationClient, TableKind, TableRegistration,
+    Column, CsvDialect, ReplicationClient, TableKind, TableRegistration, UTF8_CHARSET,
+    UTF8_COLLATION,
 };
 
 /// What the CatalogIngest's load step does: the spec's partitioned tables, from the
@@ -146,6 +147,9 @@ pub fn plan_from_spec(
                 table: table.name.clone(),
                 kind,
                 schema: columns,
+                // Our readers write UTF-8; the table stores it as such.
+                charset_name: Some(UTF8_CHARSET.into()),
+                collation_name: Some(UTF8_COLLATION.into()),
             },
             chunk_dirs,
             dialect: CsvDialect::of_partitioner(&config.output_dialect),
@@ -183,6 +187,8 @@ fn regular_table_plan(
             table: table.name.clone(),
             kind: TableKind::Regular,
             schema: columns,
+            charset_name: Some(UTF8_CHARSET.into()),
+            collation_name: Some(UTF8_COLLATION.into()),
         },
         chunk_dirs: vec![chunks_root.join(&table.name)],
         dialect: CsvDialect::load_data_default(),
@@ -237,7 +243,7 @@ fn required(v: &Option<String>, table: &str, field: &str) -> Result<String, Inge
 pub fn table_from_json(
     file: &Path,
     chunk_dir: PathBuf,
-    dialect: CsvDialect,
+    mut dialect: CsvDialect,
 ) -> Result<TablePlan, IngestError> {
     let err = |reason: String| IngestError::Plan(format!("{}: {reason}", file.display()));
     let text = std::fs::read_to_string(file).map_err(|e| err(e.to_string()))?;
@@ -267,6 +273,10 @@ pub fn table_from_json(
             longitude_key: opt("longitude_key"),
         }
     };
+    // The files are in the table's character set when the JSON names one.
+    if let Some(charset) = opt("charset_name") {
+        dialect.charset_name = charset;
+    }
     if s("table").is_empty() || schema.is_empty() {
         return Err(err("needs `table` and a non-empty `schema`".into()));
     }
@@ -276,6 +286,8 @@ pub fn table_from_json(
             table: s("table"),
             kind,
             schema,
+            charset_name: opt("charset_name"),
+            collation_name: opt("collation_name"),
         },
         chunk_dirs: vec![chunk_dir],
         dialect,

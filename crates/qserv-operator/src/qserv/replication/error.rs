@@ -31,7 +31,36 @@ pub enum ReplicationError {
         request: String,
         reason: String,
         transient: bool,
+        /// No connection was made, so the service never saw the request.
+        undelivered: bool,
     },
+    /// A request that is not safe to repeat got no answer, and its effect could not be told
+    /// from the service's state: it may or may not have happened.
+    #[error(
+        "{endpoint} ({request}): no answer and not repeated (a second one could {hazard}): \
+         {reason}"
+    )]
+    OutcomeUnknown {
+        endpoint: String,
+        request: String,
+        hazard: String,
+        reason: String,
+    },
+    /// The service speaks an API version this client does not.
+    #[error(
+        "GET /meta/version ({url}): the replication service implements API version {server}; \
+         this client works with versions {min}..={max} only"
+    )]
+    UnsupportedServer {
+        url: String,
+        server: u32,
+        min: u32,
+        max: u32,
+    },
+    /// A request the client refuses to send, because the service would refuse it or misread
+    /// it.
+    #[error("{request}: not sent: {reason}")]
+    Invalid { request: String, reason: String },
     /// An answer that is not the documented JSON.
     #[error("{endpoint} ({request}): unexpected response: {reason}")]
     Response {
@@ -53,7 +82,20 @@ fn ext_suffix(ext: &Value) -> String {
 }
 
 impl ReplicationError {
-    /// Worth another attempt: the request may not have been processed at all.
+    /// Never reached the service's handler: no connection was made, or HTTP 503 (Qserv's
+    /// handlers answer every failure with HTTP 200 and `success: 0`,
+    /// `Q@2026.3.3-rc1:src/http/Module.cc:44-51` and `src/http/FileUploadModule.cc:81-89`,
+    /// so a 503 "unavailable" comes from whatever stands in front of them). Safe to send
+    /// again even when the request is not idempotent.
+    pub fn is_undelivered(&self) -> bool {
+        match self {
+            ReplicationError::Status { status, .. } => *status == 503,
+            ReplicationError::Transport { undelivered, .. } => *undelivered,
+            _ => false,
+        }
+    }
+
+    /// Worth another attempt of an idempotent request: the service may be restarting.
     pub fn is_transient(&self) -> bool {
         match self {
             ReplicationError::Status { status, .. } => *status >= 500,

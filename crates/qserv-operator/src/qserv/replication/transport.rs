@@ -9,14 +9,41 @@ use super::error::{ReplicationError, Result};
 use super::types::{ChunkLocation, Transaction};
 use crate::connect_to::resolve_url;
 
+/// Which failures a request may be sent again after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Repeat {
+    /// Idempotent (a GET, a chunk allocation): any transient failure.
+    Transient,
+    /// Not safe to repeat (a publish, a transaction start, a contribution, a commit): only
+    /// when the service provably never got it ([`ReplicationError::is_undelivered`]); the
+    /// caller looks at the service's state for anything else.
+    Undelivered,
+}
+
+/// How long a request may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Wait {
+    Short,
+    Long,
+}
+
 impl ReplicationClient {
-    pub(super) async fn post(&self, path: &str, what: &str, body: Value) -> Result<Value> {
-        self.call(
+    pub(super) async fn post(
+        &self,
+        path: &str,
+        what: &str,
+        body: Value,
+        repeat: Repeat,
+        wait: Wait,
+    ) -> Result<Value> {
+        self.send(
             Method::POST,
             &self.base_url,
             path,
             what,
             Some(self.with_auth(body)),
+            repeat,
+            wait,
         )
         .await
     }
@@ -29,7 +56,7 @@ impl ReplicationClient {
         body
     }
 
-    /// One JSON request with retries of transient failures.
+    /// An idempotent, short request (the status services).
     pub(super) async fn call(
         &self,
         method: Method,
@@ -37,6 +64,37 @@ impl ReplicationClient {
         path: &str,
         what: &str,
         body: Option<Value>,
+    ) -> Result<Value> {
+        self.send(
+            method,
+            base,
+            path,
+            what,
+            body,
+            Repeat::Transient,
+            Wait::Short,
+        )
+        .await
+    }
+
+    pub(super) fn timeout(&self, wait: Wait) -> std::time::Duration {
+        match wait {
+            Wait::Short => self.request_timeout,
+            Wait::Long => self.long_request_timeout,
+        }
+    }
+
+    /// One JSON request, sent again after the failures `repeat` allows.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn send(
+        &self,
+        method: Method,
+        base: &str,
+        path: &str,
+        what: &str,
+        body: Option<Value>,
+        repeat: Repeat,
+        wait: Wait,
     ) -> Result<Value> {
         let endpoint = format!("{method} {}", path.split('?').next().unwrap_or(path));
         let mut url = resolve_url(&format!("{base}{path}"));
@@ -46,12 +104,15 @@ impl ReplicationClient {
         }
         let mut attempt = 0;
         loop {
-            let mut req = self.http.request(method.clone(), &url);
+            let mut req = self
+                .http
+                .request(method.clone(), &url)
+                .timeout(self.timeout(wait));
             if let Some(body) = &body {
                 req = req.json(body);
             }
             match self.interpret(&endpoint, what, req.send().await).await {
-                Err(e) if e.is_transient() && attempt + 1 < self.retry.attempts => {
+                Err(e) if self.may_repeat(&e, repeat, attempt) => {
                     tracing::warn!(error = %e, attempt, "replication request failed; retrying");
                     tokio::time::sleep(self.retry.delay(attempt)).await;
                     attempt += 1;
@@ -59,6 +120,14 @@ impl ReplicationClient {
                 other => return other,
             }
         }
+    }
+
+    pub(super) fn may_repeat(&self, e: &ReplicationError, repeat: Repeat, attempt: u32) -> bool {
+        let allowed = match repeat {
+            Repeat::Transient => e.is_transient(),
+            Repeat::Undelivered => e.is_undelivered(),
+        };
+        allowed && attempt + 1 < self.retry.attempts
     }
 
     /// The documented response rules: HTTP 200 and `success: 1`, else an error.
@@ -122,6 +191,7 @@ pub(super) fn transport(endpoint: &str, what: &str, e: &reqwest::Error) -> Repli
         request: what.into(),
         reason,
         transient: e.is_connect() || e.is_timeout() || e.is_request() || e.is_body(),
+        undelivered: e.is_connect(),
     }
 }
 

@@ -52,7 +52,19 @@ pub struct TableRegistration {
     pub table: String,
     pub kind: TableKind,
     pub schema: Vec<Column>,
+    /// The table's character set and collation (`charset_name`, `collation_name`, API 49;
+    /// unset: the server's `latin1` / `latin1_general_ci`,
+    /// `Q@2026.3.3-rc1:src/replica/contr/HttpIngestModule.cc:536-537`).
+    #[serde(default)]
+    pub charset_name: Option<String>,
+    #[serde(default)]
+    pub collation_name: Option<String>,
 }
+
+/// What our own readers write (UTF-8 text): the table and its contributions in `utf8mb4`.
+pub const UTF8_CHARSET: &str = "utf8mb4";
+/// A collation MySQL and every MariaDB Qserv ships have for `utf8mb4`.
+pub const UTF8_COLLATION: &str = "utf8mb4_general_ci";
 
 impl TableRegistration {
     pub(super) fn body(&self) -> Value {
@@ -103,6 +115,12 @@ impl TableRegistration {
             set("chunk_id_key", json!("chunkId"));
             set("sub_chunk_id_key", json!("subChunkId"));
         }
+        if let Some(c) = &self.charset_name {
+            set("charset_name", json!(c));
+        }
+        if let Some(c) = &self.collation_name {
+            set("collation_name", json!(c));
+        }
         body
     }
 }
@@ -134,6 +152,19 @@ impl Transaction {
     pub fn is_open(&self) -> bool {
         self.state == "STARTED"
     }
+
+    /// Neither `FINISHED` nor `ABORTED`: blocks publishing
+    /// (`Q@2026.3.3-rc1:src/replica/contr/HttpIngestModule.cc:311-316`).
+    pub fn is_unsettled(&self) -> bool {
+        !matches!(self.state.as_str(), "FINISHED" | "ABORTED")
+    }
+
+    /// A state the server lets go to `IS_ABORTING`
+    /// (`Q@2026.3.3-rc1:src/replica/services/DatabaseServices.cc:184-203`): everything
+    /// unsettled except `IS_ABORTING` itself, which can only be waited for.
+    pub fn can_abort(&self) -> bool {
+        self.is_unsettled() && self.state != "IS_ABORTING"
+    }
 }
 
 /// Rows a transaction loaded into one table (`contrib.summary.table.<name>` of
@@ -144,7 +175,9 @@ pub struct TableLoaded {
     pub overlap_rows: u64,
 }
 
-/// Dialect of a contribution file (`fields_terminated_by` etc. of `/ingest/csv`).
+/// Dialect of a contribution file (`fields_terminated_by` etc. of `/ingest/csv`), as the
+/// characters the file uses; [`super::rules::dialect_tokens`] turns them into what the
+/// service takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CsvDialect {
     pub fields_terminated_by: String,
@@ -152,10 +185,13 @@ pub struct CsvDialect {
     pub fields_enclosed_by: String,
     pub fields_escaped_by: String,
     pub lines_terminated_by: String,
+    /// The file's character set (`charset_name`; the worker's default is `latin1`,
+    /// `Q@2026.3.3-rc1:src/replica/config/ConfigurationSchema.cc:411-413`).
+    pub charset_name: String,
 }
 
 impl CsvDialect {
-    /// The dialect our partitioner writes with `dialect` (`out.csv.*`).
+    /// The dialect our partitioner writes with `dialect` (`out.csv.*`), UTF-8 text.
     pub fn of_partitioner(dialect: &crate::partition::csv::Dialect) -> Self {
         let text = |b: Option<u8>| b.map(|b| (b as char).to_string()).unwrap_or_default();
         CsvDialect {
@@ -163,28 +199,32 @@ impl CsvDialect {
             fields_enclosed_by: text(dialect.quote),
             fields_escaped_by: text(dialect.escape),
             lines_terminated_by: "\n".into(),
+            charset_name: UTF8_CHARSET.into(),
         }
     }
 
     /// `LOAD DATA`'s default (and the worker service's): tab separated, `\` escapes, no
-    /// quotes, `\N` for NULL; what [`crate::load::tsv`] writes.
+    /// quotes, `\N` for NULL; what [`crate::load::tsv`] writes (UTF-8).
     pub fn load_data_default() -> Self {
         CsvDialect {
             fields_terminated_by: "\t".into(),
             fields_enclosed_by: String::new(),
             fields_escaped_by: "\\".into(),
             lines_terminated_by: "\n".into(),
+            charset_name: UTF8_CHARSET.into(),
         }
     }
 
     /// qserv_testdata's `out.csv` (`partition/common.json`): `,` separated, `\` escapes, no
-    /// quotes, `\N` for NULL.
+    /// quotes, `\N` for NULL; `latin1`, as Qserv's own integration tests load it (they send
+    /// no `charset_name`).
     pub fn qserv_testdata() -> Self {
         CsvDialect {
             fields_terminated_by: ",".into(),
             fields_enclosed_by: String::new(),
             fields_escaped_by: "\\".into(),
             lines_terminated_by: "\n".into(),
+            charset_name: "latin1".into(),
         }
     }
 }
@@ -200,12 +240,18 @@ pub struct Contribution<'a> {
     pub dialect: &'a CsvDialect,
 }
 
-/// What the worker reported for a contribution (`contrib` of the response).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// What the worker reported for a contribution (`contrib` of the response,
+/// `Q@2026.3.3-rc1:src/replica/ingest/TransactionContrib.cc:126-187`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContributionResult {
     pub num_rows: u64,
     pub num_rows_loaded: u64,
     pub num_bytes: u64,
+    /// Warnings `LOAD DATA` raised (a value cut, a field missing, text in a number column).
+    pub num_warnings: u64,
+    /// The first of them the worker kept (`warnings[].message`, up to its
+    /// `loader-max-warnings`).
+    pub warnings: Vec<String>,
 }
 
 /// A per-chunk row counter (`GET /ingest/table-stats/:database/:table`).
@@ -221,8 +267,29 @@ pub struct RowCounter {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DatabaseInfo {
     pub database: String,
+    /// `family_name` (`Q@2026.3.3-rc1:src/replica/config/ConfigDatabase.cc:120-132`).
+    pub family: String,
     pub is_published: bool,
     pub tables: Vec<String>,
+}
+
+/// A database family (`database_families[]` of `GET /replication/config`,
+/// `Q@2026.3.3-rc1:src/replica/config/ConfigDatabaseFamily.cc:56-64`): the databases
+/// partitioned alike. A new database joins the family of its stripes and sub-stripes and is
+/// queried with the family's overlap, not its own (`HttpIngestModule.cc:229-253`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatabaseFamily {
+    pub name: String,
+    pub num_stripes: u32,
+    pub num_sub_stripes: u32,
+    pub overlap: f64,
+}
+
+/// What `GET /replication/config` says about databases.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReplicationConfig {
+    pub databases: Vec<DatabaseInfo>,
+    pub families: Vec<DatabaseFamily>,
 }
 
 #[cfg(test)]
@@ -241,6 +308,8 @@ mod tests {
                 longitude_key: None,
             },
             schema: vec![Column::new("objectId", "BIGINT NOT NULL")],
+            charset_name: Some(UTF8_CHARSET.into()),
+            collation_name: None,
         };
         let b = reg.body();
         assert_eq!(b["is_partitioned"], 1);
@@ -248,5 +317,10 @@ mod tests {
         assert_eq!(b["director_key"], "objectId");
         assert_eq!(b["latitude_key"], "");
         assert_eq!(b["schema"][0]["type"], "BIGINT NOT NULL");
+        assert_eq!(b["charset_name"], "utf8mb4");
+        assert!(
+            b.get("collation_name").is_none(),
+            "unset: the server's default"
+        );
     }
 }
