@@ -73,6 +73,13 @@ pub struct CatalogIngestSpec {
     /// source: each runs on Qserv and on the reference and must give the same rows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queries: Option<String>,
+    /// Let a table through when Qserv's `LOAD DATA` of a contribution reports warnings (values
+    /// coerced or truncated, missing fields: `num_warnings` of the contribution,
+    /// `Q@2026.3.3-rc1:src/replica/ingest/TransactionContrib.cc`). By default a warning fails
+    /// the table and its transaction is aborted; either way the count is in
+    /// `status.tables[].warnings`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_warnings: bool,
 }
 
 /// Qserv's spherical partitioning parameters (`part.num-stripes`, `part.num-sub-stripes`,
@@ -384,6 +391,9 @@ pub struct TableStatus {
     pub chunks: i64,
     pub overlap_rows: i64,
     pub bytes: i64,
+    /// Warnings Qserv's `LOAD DATA` reported for the table's contributions.
+    #[serde(default)]
+    pub warnings: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_seconds: Option<f64>,
 }

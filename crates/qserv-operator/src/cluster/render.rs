@@ -82,25 +82,13 @@ pub fn render(
     build::build(&cluster, secrets).map_err(|e| format!("QservCluster {name}: {e}"))
 }
 
-/// The objects as one multi-document YAML stream, each with `apiVersion` and `kind` first.
+/// The objects as one multi-document YAML stream (keys sorted, as `kubectl get -o yaml`; the
+/// k8s-openapi types write their own `apiVersion` and `kind`).
 pub fn to_yaml(objects: &[DesiredObject]) -> Result<String, serde_norway::Error> {
     let mut out = String::new();
     for object in objects {
-        let mut value = serde_json::to_value(object)
-            .map_err(<serde_norway::Error as serde::ser::Error>::custom)?;
-        let body = value
-            .as_object_mut()
-            .map(std::mem::take)
-            .unwrap_or_default();
-        let mut ordered = serde_json::Map::new();
-        ordered.insert("apiVersion".into(), object.api_version().into());
-        ordered.insert("kind".into(), object.kind().into());
-        ordered.extend(
-            body.into_iter()
-                .filter(|(k, _)| k != "apiVersion" && k != "kind"),
-        );
         out.push_str("---\n");
-        out.push_str(&serde_norway::to_string(&ordered)?);
+        out.push_str(&serde_norway::to_string(object)?);
     }
     Ok(out)
 }

@@ -314,6 +314,7 @@ async fn load(job: &JobEnv, args: &JobArgs) -> anyhow::Result<Done> {
         &args.scratch.join("partition"),
         &ingest::IngestOptions {
             progress_to: Some(std::sync::Arc::new(progress_tx)),
+            allow_warnings: job.ingest.spec.allow_warnings,
             ..ingest::IngestOptions::default()
         },
     )

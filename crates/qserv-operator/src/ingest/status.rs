@@ -403,6 +403,7 @@ fn tables(reports: &[StepReport]) -> Vec<TableStatus> {
                 }
                 Some(Step::Load) => {
                     s.rows_loaded = t.rows_loaded;
+                    s.warnings = t.warnings;
                     s.chunks = t.chunks;
                     if t.rows_read > 0 && s.rows_read == 0 {
                         // Regular tables are not partitioned: the load step reads them.
@@ -487,7 +488,10 @@ mod tests {
         assert_eq!(cond(&s, LOADED).0, "False");
 
         let mut load = StepReport::new(Step::Load, None);
-        load.tables = vec![table("Object", 0, 88, 7)];
+        load.tables = vec![TableStatus {
+            warnings: 3,
+            ..table("Object", 0, 88, 7)
+        }];
         load.transaction_id = Some(12);
         let mut check = StepReport::new(Step::Check, None);
         check.checks = vec![
@@ -518,7 +522,14 @@ mod tests {
         let s = fold(&s, Some(1), &jobs, &reports, true, t(2));
         assert_eq!(s.phase, Some(IngestPhase::Succeeded));
         assert_eq!(s.rows_loaded, Some(88));
-        assert_eq!(s.tables, vec![table("Object", 88, 88, 7)]);
+        // The load's LOAD DATA warnings (spec.allowWarnings let them through) reach status.
+        assert_eq!(
+            s.tables,
+            vec![TableStatus {
+                warnings: 3,
+                ..table("Object", 88, 88, 7)
+            }]
+        );
         assert_eq!(s.transaction_id, Some(12));
         assert_eq!(s.checks_summary.as_deref(), Some("2/2"));
         assert_eq!(s.skipped_checks.len(), 1);

@@ -174,6 +174,7 @@ impl IngestSummary {
                 chunks: t.chunks as i64,
                 overlap_rows: t.overlap_rows as i64,
                 bytes: t.bytes as i64,
+                warnings: t.warnings as i64,
                 duration_seconds: Some(t.load_seconds),
                 ..Default::default()
             })
