@@ -57,7 +57,7 @@ const LAYERS: &[(&str, &[&[&str]])] = &[
             &["apiserver"],
             &["replication"],
             &["runtime"],
-            &["simulators"],
+            &["schema_update", "simulators"],
             &["mode"],
             &["demo"],
         ],

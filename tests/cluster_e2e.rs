@@ -198,6 +198,53 @@ async fn kubectl_apply_gives_a_ready_cluster_of_real_mariadb_that_scales_heals_a
     })
     .await;
 
+    // A new Qserv image: the schema-update Job logs in to every database (the real one migrates
+    // them, the new pods wait for it), then status.schemaImage follows, the cluster is Ready
+    // again and the Job is pruned.
+    let schema = |c: &QservCluster| c.status.as_ref().and_then(|s| s.schema_image.clone());
+    let first = schema(&clusters.get("qserv-ci").await.unwrap());
+    assert_eq!(
+        first.as_deref(),
+        Some(qserv_operator::api::qserv_cluster::DEFAULT_IMAGE)
+    );
+    let next = "ghcr.io/lsst/qserv:2026.3.3-rc1-next";
+    clusters
+        .patch(
+            "qserv-ci",
+            &PatchParams::default(),
+            &patch(json!({"spec": {"image": next}})),
+        )
+        .await
+        .unwrap();
+    let jobs: Api<k8s_openapi::api::batch::v1::Job> = Api::namespaced(client.clone(), "default");
+    let smig = ListParams::default().labels("app.kubernetes.io/component=smig-update");
+    let job = eventually(&local, "a schema-update Job", 60, || async {
+        jobs.list(&smig).await.ok()?.items.into_iter().next()
+    })
+    .await;
+    assert!(
+        job.name_any().starts_with("qserv-ci-smig-update-"),
+        "{}",
+        job.name_any()
+    );
+    eventually(&local, "schema updated and Ready", 180, || async {
+        let c = clusters.get("qserv-ci").await.ok()?;
+        (schema(&c).as_deref() == Some(next) && ready(&c)).then_some(())
+    })
+    .await;
+    eventually(&local, "schema-update Job pruned", 60, || async {
+        jobs.list(&smig).await.ok()?.items.is_empty().then_some(())
+    })
+    .await;
+    let events: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client.clone(), "default");
+    let updated = eventually(&local, "a SchemaUpdated event", 30, || async {
+        let all = events.list(&ListParams::default()).await.ok()?.items;
+        all.into_iter()
+            .find(|e| e.reason.as_deref() == Some("SchemaUpdated"))
+    })
+    .await;
+    assert!(updated.message.unwrap_or_default().contains(next));
+
     // Delete with storageRetention: Delete: the PVCs go too.
     let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), "default");
     let claims = pvcs.list(&ListParams::default()).await.unwrap().items.len();

@@ -793,6 +793,7 @@ impl Simulator for EchoReplicationWorker {
             Ok(SimulatedContainer {
                 ports: BTreeMap::from([(25004, addr)]),
                 task: Some(task),
+                exit: None,
             })
         })
     }
@@ -951,4 +952,92 @@ where
     )
     .await;
     assert!(matches!(gone, Ok(Ok(None))), "{name} not deleted: {gone:?}");
+}
+
+/// A Job's simulated container ends with the code its simulator sets, and `restartPolicy` and
+/// `backoffLimit` apply as to a process: the schema-update stand-in logs in to the databases it
+/// is given and ends 0, or 1 on a wrong password or an option Qserv's smig-update lacks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_simulated_job_container_ends_with_its_simulator_s_exit_code() {
+    let local = Local::start_with(|o| {
+        o.simulate(
+            "smig-update",
+            None,
+            Arc::new(qserv_local::schema_update::SchemaUpdate),
+        )
+    })
+    .await;
+    create_secret(&local).await;
+    let (mut sts, svc, cm) = worker_fixture();
+    sts["spec"]["replicas"] = json!(1);
+    local.create::<ConfigMap>(cm).await;
+    local.create::<Service>(svc).await;
+    local.create::<StatefulSet>(sts).await;
+    sts_ready(&local, "qserv-ci-worker", 1).await;
+
+    let smig = |name: &str, arg: &str| {
+        json!({
+            "metadata": {"name": name, "namespace": NS},
+            "spec": {"backoffLimit": 0, "template": {"spec": {"restartPolicy": "Never",
+                "containers": [{"name": "smig-update", "image": "ghcr.io/lsst/qserv:x",
+                    "command": ["entrypoint"], "args": ["smig-update", arg],
+                    "env": [{"name": "PW", "valueFrom": {"secretKeyRef":
+                        {"name": "qserv-ci-secrets", "key": "mariadb-root-password"}}}]}]}}}
+        })
+    };
+    let worker = "qserv-ci-worker-0.qserv-ci-worker:3306";
+    for (name, arg) in [
+        (
+            "smig-ok",
+            format!("--worker-connection=mysql://root:$(PW)@{worker}"),
+        ),
+        (
+            "smig-wrong-password",
+            format!("--worker-connection=mysql://root:nope@{worker}"),
+        ),
+        (
+            "smig-bad-option",
+            format!("--worker-connections=mysql://root:$(PW)@{worker}"),
+        ),
+    ] {
+        local.create::<Job>(smig(name, &arg)).await;
+    }
+    let jobs = local.api::<Job>();
+    let ok = wait_for(&jobs, "smig-ok", "Complete", |j: &Job| {
+        job_condition(j, "Complete").is_some()
+    })
+    .await;
+    assert_eq!(ok.status.unwrap().succeeded, Some(1));
+    for name in ["smig-wrong-password", "smig-bad-option"] {
+        let failed = wait_for(&jobs, name, "Failed", |j: &Job| {
+            job_condition(j, "Failed").is_some()
+        })
+        .await;
+        assert_eq!(
+            job_condition(&failed, "Failed"),
+            Some(("Failed".into(), Some("BackoffLimitExceeded".into()))),
+            "{name}"
+        );
+        let pods = local
+            .api::<Pod>()
+            .list(&ListParams::default().labels(&format!("job-name={name}")))
+            .await
+            .unwrap()
+            .items;
+        let term = pods[0]
+            .status
+            .as_ref()
+            .unwrap()
+            .container_statuses
+            .as_ref()
+            .unwrap()[0]
+            .state
+            .as_ref()
+            .unwrap()
+            .terminated
+            .clone()
+            .unwrap();
+        assert_eq!(term.exit_code, 1, "{name}");
+    }
+    local.shutdown().await;
 }

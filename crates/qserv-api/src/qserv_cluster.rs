@@ -316,6 +316,12 @@ pub struct QservClusterStatus {
     /// When the cluster deletes itself (from `spec.ttl`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<Time>,
+    /// The Qserv image whose schema migrations the cluster's databases have had. When
+    /// `spec.image` changes, the Job `<cluster>-smig-update-<hash>` runs that image's
+    /// `entrypoint smig-update` on the czar, worker and replication databases (the new pods
+    /// wait for it), then this becomes the new image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_image: Option<String>,
 }
 
 /// Phase of a QservCluster.

@@ -5,6 +5,7 @@ pub mod demo;
 pub mod mode;
 pub mod replication;
 pub mod runtime;
+pub mod schema_update;
 pub mod simulators;
 
 pub use mode::{LocalMode, LocalOptions};

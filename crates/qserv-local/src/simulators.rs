@@ -8,6 +8,9 @@
 //!   worker StatefulSet, followed as they scale and as their pods restart on other ports (a
 //!   restarting worker stays registered, as in Qserv).
 //!
+//! - the schema-update Job's `smig-update` ([`crate::schema_update`]): logs in to every
+//!   database it names, then ends.
+//!
 //! Other Qserv containers (xrootd, cmsd, the registry, the workers' replication services) are
 //! ready without serving: nothing in local mode talks to them.
 
@@ -34,6 +37,11 @@ pub fn register(options: RuntimeOptions) -> RuntimeOptions {
             "repl-ctl",
             Some(Component::ReplicationController.label()),
             Arc::new(ReplicationController),
+        )
+        .simulate(
+            "smig-update",
+            Some(Component::SchemaUpdate.label()),
+            Arc::new(super::schema_update::SchemaUpdate),
         )
 }
 
@@ -66,6 +74,7 @@ impl Simulator for QueryEndpoint {
             Ok(SimulatedContainer {
                 ports: [(PROXY_PORT, *mariadb)].into(),
                 task: None,
+                exit: None,
             })
         })
     }
@@ -188,6 +197,7 @@ impl Simulator for ReplicationController {
             Ok(SimulatedContainer {
                 ports: [(REPLICATION_PORT, addr)].into(),
                 task: Some(task),
+                exit: None,
             })
         })
     }

@@ -17,6 +17,8 @@
 //!   the crash-loop backoff.
 //! - When the pod is deleted or the runtime shuts down, `task` (if any) is aborted: put the
 //!   server's accept loop in it so its listener closes with the pod.
+//! - A simulated container that ends (a Job's) sets [`SimulatedContainer::exit`]: the container
+//!   then terminates with that code, as a process would, and `restartPolicy` applies.
 //!
 //! Registration: [`super::RuntimeOptions::simulate`] by container name and, optionally, the
 //! pod's `app.kubernetes.io/component` label. Unregistered containers get
@@ -84,6 +86,13 @@ impl PodContext {
             .get(host, port)
     }
 
+    /// The container's args with `$(VAR)` expanded from its environment, as the kubelet does.
+    pub fn args(&self) -> Vec<String> {
+        let args = self.container.args.iter().flatten();
+        args.map(|a| super::kubelet::env::expand(a, &self.env))
+            .collect()
+    }
+
     /// A snapshot of the whole address map.
     pub fn address_map(&self) -> AddressMap {
         self.addresses
@@ -100,6 +109,8 @@ pub struct SimulatedContainer {
     pub ports: BTreeMap<u16, SocketAddr>,
     /// Aborted when the pod goes away.
     pub task: Option<tokio::task::JoinHandle<()>>,
+    /// Set once by a container that ends: its exit code.
+    pub exit: Option<Arc<std::sync::OnceLock<i32>>>,
 }
 
 impl Drop for SimulatedContainer {

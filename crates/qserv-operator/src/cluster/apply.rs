@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::fmt::Debug;
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
@@ -18,7 +19,7 @@ use serde::de::DeserializeOwned;
 
 use super::build::{Component, DesiredObject, MANAGER, owned_selector};
 use super::error::ReconcileError;
-use super::status::WorkloadState;
+use super::status::{SchemaJobState, WorkloadState};
 
 /// What applying reported back.
 #[derive(Debug, Default)]
@@ -26,6 +27,8 @@ pub struct Applied {
     pub workloads: Vec<WorkloadState>,
     /// `kind/name` of objects deleted because they are no longer desired.
     pub deleted: Vec<String>,
+    /// The schema-update Job, when one is desired.
+    pub schema_job: Option<SchemaJobState>,
 }
 
 /// Applies `objects` in order and prunes what the cluster `name` no longer needs.
@@ -50,6 +53,10 @@ pub async fn apply_all(
             DesiredObject::Deployment(o) => {
                 let live = apply(client, namespace, o).await?;
                 applied.workloads.push(deployment_state(component, &live));
+            }
+            DesiredObject::Job(o) => {
+                let live = apply(client, namespace, o).await?;
+                applied.schema_job = Some(job_state(&live));
             }
         }
     }
@@ -95,6 +102,7 @@ pub async fn apply_all(
     )
     .await?;
     prune::<Secret>(client, namespace, &selector, &keep("Secret"), &mut applied).await?;
+    prune::<Job>(client, namespace, &selector, &keep("Job"), &mut applied).await?;
     Ok(applied)
 }
 
@@ -156,6 +164,29 @@ where
         }
     }
     Ok(())
+}
+
+/// Done when it succeeded; failed when the Job controller gave up (`Failed` condition,
+/// after `backoffLimit` failed pods).
+fn job_state(job: &Job) -> SchemaJobState {
+    let status = job.status.as_ref();
+    let condition = |type_: &str| {
+        status
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|cs| cs.iter().find(|c| c.type_ == type_ && c.status == "True"))
+    };
+    SchemaJobState {
+        name: job.name_any(),
+        succeeded: condition("Complete").is_some()
+            || status.and_then(|s| s.succeeded).unwrap_or(0) > 0,
+        failed: condition("Failed").map(|c| {
+            format!(
+                "{}: {}",
+                c.reason.clone().unwrap_or_default(),
+                c.message.clone().unwrap_or_default()
+            )
+        }),
+    }
 }
 
 fn statefulset_state(component: Component, sts: &StatefulSet) -> WorkloadState {

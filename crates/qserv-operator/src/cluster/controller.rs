@@ -241,6 +241,7 @@ async fn apply_cluster(cluster: &QservCluster, ctx: &Context) -> Result<Action, 
         Ok(applied) => applied,
         Err(e) => {
             let observation = Observation {
+                image: cluster.spec.image.clone(),
                 apply_error: Some(e.to_string()),
                 ..Observation::default()
             };
@@ -258,6 +259,8 @@ async fn apply_cluster(cluster: &QservCluster, ctx: &Context) -> Result<Action, 
 
     let expires = decide::expires_at(cluster);
     let observation = Observation {
+        image: cluster.spec.image.clone(),
+        schema_job: applied.schema_job,
         workloads: applied.workloads,
         endpoints: build::meta::Ctx::new(cluster)
             .map(|c| build::services::endpoints(&c))

@@ -57,7 +57,12 @@ pub fn expired(cluster: &QservCluster, now: Timestamp) -> Option<Note> {
 /// The spec validated and every object built, or why the spec cannot be applied.
 pub fn plan(cluster: &QservCluster, observed: &Observed) -> Result<Planned, String> {
     cluster.spec.validate().map_err(|p| p.to_string())?;
-    let objects = build::build(cluster, &observed.secrets).map_err(|e| e.to_string())?;
+    let objects = build::build_with_schema(
+        cluster,
+        &observed.secrets,
+        observed.previous.schema_image.as_deref(),
+    )
+    .map_err(|e| e.to_string())?;
     let namespace = cluster.namespace().unwrap_or_default();
     Ok(Planned {
         objects,
@@ -153,6 +158,14 @@ pub fn transition_notes(
         notes.push(Note::normal(
             "Scaled",
             format!("workers {before} -> {after}"),
+        ));
+    }
+    if let (Some(before), Some(after)) = (&previous.schema_image, &status.schema_image)
+        && before != after
+    {
+        notes.push(Note::normal(
+            "SchemaUpdated",
+            format!("the databases have the schema migrations of {after} (were {before})"),
         ));
     }
     if !deleted.is_empty() {

@@ -39,9 +39,22 @@ impl WorkloadState {
     }
 }
 
+/// The schema-update Job as the apply response reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SchemaJobState {
+    pub name: String,
+    pub succeeded: bool,
+    /// The Job's `Failed` condition (reason: message), once it gave up.
+    pub failed: Option<String>,
+}
+
 /// Everything the status stage needs besides the previous status.
 #[derive(Clone, Debug, Default)]
 pub struct Observation {
+    /// `spec.image`: what `schemaImage` becomes once no schema update is pending.
+    pub image: String,
+    /// The schema-update Job, when an image change needs one.
+    pub schema_job: Option<SchemaJobState>,
     pub workloads: Vec<WorkloadState>,
     pub endpoints: Option<Endpoints>,
     pub expires_at: Option<Timestamp>,
@@ -122,7 +135,10 @@ pub fn compute(
         .collect();
     let all_ready = not_ready.is_empty() && !observed.workloads.is_empty();
     let rolled_out = observed.workloads.iter().all(|w| w.rolled_out);
-    let ready = all_ready && rolled_out && observed.apply_error.is_none();
+    // An image change is not done before its schema migrations are (the new pods wait for them).
+    let schema_pending = observed.schema_job.as_ref().filter(|j| !j.succeeded);
+    let ready =
+        all_ready && rolled_out && observed.apply_error.is_none() && schema_pending.is_none();
 
     let describe = |ws: &[&WorkloadState]| {
         ws.iter()
@@ -133,6 +149,12 @@ pub fn compute(
     let lost_replicas =
         !all_ready && rolling.is_empty() && ever_ready && (was_ready || was_degraded_by_loss);
 
+    let schema_message = |job: &SchemaJobState| {
+        format!(
+            "running the schema migrations of {} (Job {}): the new pods wait for them",
+            observed.image, job.name
+        )
+    };
     let ready_update = if ready {
         ConditionUpdate::new(
             READY,
@@ -146,6 +168,8 @@ pub fn compute(
         )
     } else if let Some(err) = &observed.apply_error {
         ConditionUpdate::new(READY, false, "ApplyFailed", err.clone())
+    } else if let Some(job) = schema_pending {
+        ConditionUpdate::new(READY, false, "SchemaUpdate", schema_message(job))
     } else if !rolling.is_empty() {
         ConditionUpdate::new(
             READY,
@@ -169,7 +193,9 @@ pub fn compute(
         )
     };
 
-    let progressing_update = if !rolling.is_empty() {
+    let progressing_update = if let Some(job) = schema_pending.filter(|j| j.failed.is_none()) {
+        ConditionUpdate::new(PROGRESSING, true, "SchemaUpdate", schema_message(job))
+    } else if !rolling.is_empty() {
         ConditionUpdate::new(
             PROGRESSING,
             true,
@@ -198,6 +224,16 @@ pub fn compute(
 
     let degraded_update = if let Some(err) = &observed.apply_error {
         ConditionUpdate::new(DEGRADED, true, "ApplyFailed", err.clone())
+    } else if let Some((job, why)) = schema_pending.and_then(|j| Some((j, j.failed.as_ref()?))) {
+        ConditionUpdate::new(
+            DEGRADED,
+            true,
+            "SchemaUpdateFailed",
+            format!(
+                "Job {} (smig-update of {}) failed: {why}; see its pod's log",
+                job.name, observed.image
+            ),
+        )
     } else if let Some(msg) = &observed.scale_down_refused {
         ConditionUpdate::new(DEGRADED, true, "ScaleDownRefused", msg.clone())
     } else if lost_replicas {
@@ -233,7 +269,20 @@ pub fn compute(
     status.components = Some(component_counts(observed));
     status.endpoints = observed.endpoints.clone();
     status.expires_at = observed.expires_at.map(Time);
+    status.schema_image = schema_image(previous.schema_image.as_deref(), observed);
     status
+}
+
+/// What the databases are migrated for after this reconcile: a cluster seen for the first time
+/// adopts its image (its entrypoints initialise the databases); after an image change, the new
+/// image once its schema-update Job succeeded.
+fn schema_image(done: Option<&str>, observed: &Observation) -> Option<String> {
+    let succeeded = observed.schema_job.as_ref().is_some_and(|j| j.succeeded);
+    match done {
+        None => Some(observed.image.clone()),
+        Some(done) if done != observed.image && succeeded => Some(observed.image.clone()),
+        Some(done) => Some(done.to_string()),
+    }
 }
 
 fn workers(observed: &Observation) -> Option<&WorkloadState> {
@@ -291,6 +340,7 @@ mod tests {
                 w(Component::ReplicationRegistry, 1, 1, true),
                 w(Component::ReplicationController, 1, 1, true),
             ],
+            image: "ghcr.io/lsst/qserv:A".into(),
             ..Observation::default()
         }
     }
@@ -298,6 +348,65 @@ mod tests {
     fn cond<'a>(s: &'a QservClusterStatus, type_: &str) -> (&'a str, &'a str, &'a str) {
         let c = condition::find(&s.conditions, type_).unwrap();
         (&c.status, &c.reason, &c.message)
+    }
+
+    #[test]
+    fn an_image_change_is_ready_only_once_its_schema_update_succeeded() {
+        // A new cluster adopts its image: its entrypoints initialise the databases.
+        let ready = compute(
+            &QservClusterStatus::default(),
+            Some(1),
+            &observation(2, true),
+            t(0),
+        );
+        assert_eq!(ready.schema_image.as_deref(), Some("ghcr.io/lsst/qserv:A"));
+        assert_eq!(cond(&ready, READY).0, "True");
+
+        let mut changed = observation(2, true);
+        changed.image = "ghcr.io/lsst/qserv:B".into();
+        changed.schema_job = Some(SchemaJobState {
+            name: "qserv-ci-smig-update-1234abcd".into(),
+            succeeded: false,
+            failed: None,
+        });
+        let running = compute(&ready, Some(2), &changed, t(1));
+        assert_eq!(
+            running.schema_image.as_deref(),
+            Some("ghcr.io/lsst/qserv:A")
+        );
+        assert_eq!(cond(&running, READY).0, "False");
+        assert_eq!(cond(&running, READY).1, "SchemaUpdate");
+        assert_eq!(cond(&running, PROGRESSING).1, "SchemaUpdate");
+        assert!(
+            cond(&running, PROGRESSING)
+                .2
+                .contains("Job qserv-ci-smig-update-1234abcd")
+        );
+
+        let mut failed = changed.clone();
+        failed.schema_job.as_mut().unwrap().failed = Some("BackoffLimitExceeded: 7 pods".into());
+        let degraded = compute(&running, Some(2), &failed, t(2));
+        assert_eq!(degraded.phase, Some(ClusterPhase::Degraded));
+        assert_eq!(cond(&degraded, DEGRADED).1, "SchemaUpdateFailed");
+        assert!(cond(&degraded, DEGRADED).2.contains("BackoffLimitExceeded"));
+        assert_eq!(
+            degraded.schema_image.as_deref(),
+            Some("ghcr.io/lsst/qserv:A")
+        );
+
+        let mut done = changed.clone();
+        done.schema_job.as_mut().unwrap().succeeded = true;
+        let updated = compute(&running, Some(2), &done, t(3));
+        assert_eq!(
+            updated.schema_image.as_deref(),
+            Some("ghcr.io/lsst/qserv:B")
+        );
+        assert_eq!(cond(&updated, READY).0, "True");
+        // Without a Job (it is pruned once done) the image stays.
+        let mut after = observation(2, true);
+        after.image = "ghcr.io/lsst/qserv:B".into();
+        let stays = compute(&updated, Some(2), &after, t(4));
+        assert_eq!(stays.schema_image.as_deref(), Some("ghcr.io/lsst/qserv:B"));
     }
 
     #[test]

@@ -103,7 +103,7 @@ pub enum State {
 
 pub enum Running {
     Process(Box<Supervised>),
-    Simulated(#[allow(dead_code)] SimulatedContainer),
+    Simulated(SimulatedContainer),
     Nothing,
 }
 
@@ -337,8 +337,12 @@ impl ContainerRun {
         let State::Running { started, run } = &self.state else {
             return;
         };
-        let Running::Process(p) = run else { return };
-        let Some(code) = p.exit_code() else { return };
+        let code = match run {
+            Running::Process(p) => p.exit_code(),
+            Running::Simulated(s) => s.exit.as_ref().and_then(|e| e.get().copied()),
+            Running::Nothing => None,
+        };
+        let Some(code) = code else { return };
         let terminated = Terminated {
             exit_code: code,
             reason: if code == 0 { "Completed" } else { "Error" }.into(),

@@ -4,7 +4,7 @@
 //! share a data directory.
 
 mod container;
-mod env;
+pub(crate) mod env;
 mod logins;
 mod pod;
 mod volumes;

@@ -35,10 +35,12 @@ pub enum Component {
     ReplicationRegistry,
     ReplicationDb,
     Reference,
+    /// The Job that runs a new image's schema migrations on the existing databases.
+    SchemaUpdate,
 }
 
 impl Component {
-    pub const ALL: [Component; 8] = [
+    pub const ALL: [Component; 9] = [
         Component::Cluster,
         Component::Czar,
         Component::Worker,
@@ -47,6 +49,7 @@ impl Component {
         Component::ReplicationRegistry,
         Component::ReplicationDb,
         Component::Reference,
+        Component::SchemaUpdate,
     ];
 
     /// Value of the `app.kubernetes.io/component` label.
@@ -60,6 +63,7 @@ impl Component {
             Component::ReplicationRegistry => "replication-registry",
             Component::ReplicationDb => "replication-db",
             Component::Reference => "reference",
+            Component::SchemaUpdate => "smig-update",
         }
     }
 
@@ -74,6 +78,7 @@ impl Component {
             Component::ReplicationRegistry => "repl-registry",
             Component::ReplicationDb => "repl-db",
             Component::Reference => "reference",
+            Component::SchemaUpdate => "smig-update",
         }
     }
 

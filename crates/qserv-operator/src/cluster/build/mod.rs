@@ -23,13 +23,15 @@ pub mod reference;
 pub mod replication;
 pub mod secrets;
 pub mod services;
+pub mod smig;
 pub mod worker;
 pub mod xrootd;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -52,6 +54,8 @@ pub enum DesiredObject {
     StatefulSet(StatefulSet),
     Deployment(Deployment),
     NetworkPolicy(NetworkPolicy),
+    /// Only the schema-update Job ([`smig`]), and only while an image change needs it.
+    Job(Job),
 }
 
 impl DesiredObject {
@@ -63,6 +67,7 @@ impl DesiredObject {
             DesiredObject::StatefulSet(_) => "StatefulSet",
             DesiredObject::Deployment(_) => "Deployment",
             DesiredObject::NetworkPolicy(_) => "NetworkPolicy",
+            DesiredObject::Job(_) => "Job",
         }
     }
 
@@ -74,6 +79,7 @@ impl DesiredObject {
             }
             DesiredObject::StatefulSet(_) | DesiredObject::Deployment(_) => "apps/v1",
             DesiredObject::NetworkPolicy(_) => "networking.k8s.io/v1",
+            DesiredObject::Job(_) => "batch/v1",
         }
     }
 
@@ -85,6 +91,7 @@ impl DesiredObject {
             DesiredObject::StatefulSet(o) => &o.metadata,
             DesiredObject::Deployment(o) => &o.metadata,
             DesiredObject::NetworkPolicy(o) => &o.metadata,
+            DesiredObject::Job(o) => &o.metadata,
         }
     }
 
@@ -111,13 +118,31 @@ impl DesiredObject {
                     (!name.starts_with(|c: char| c.is_ascii_lowercase()))
                         .then(|| "must start with a lowercase letter".to_string())
                 }),
+            // Its name is also the pods' `job-name` label value: at most 63 characters.
+            DesiredObject::Job(_) => meta::dns1123_label_problem(name, meta::MAX_SERVICE_NAME),
             _ => meta::dns1123_subdomain_problem(name),
         }
     }
 }
 
 /// Every object the cluster should have, in apply order: Secret, ConfigMaps, Services, the
-/// workloads (databases first), then NetworkPolicies.
+/// workloads (databases first), then NetworkPolicies; and the schema-update Job when the
+/// databases were migrated for another image than `spec.image` (`schema_image`, from status).
+pub fn build_with_schema(
+    cluster: &QservCluster,
+    secrets: &GeneratedSecrets,
+    schema_image: Option<&str>,
+) -> Result<Vec<DesiredObject>, BuildError> {
+    let mut objects = build(cluster, secrets)?;
+    if smig::needs_schema_update(schema_image, &cluster.spec.image) {
+        let ctx = Ctx::new(cluster)?;
+        objects.push(DesiredObject::Job(smig::schema_update_job(&ctx)));
+    }
+    Ok(objects)
+}
+
+/// Every object of the cluster besides the schema-update Job, in apply order: Secret,
+/// ConfigMaps, Services, the workloads (databases first), then NetworkPolicies.
 pub fn build(
     cluster: &QservCluster,
     secrets: &GeneratedSecrets,

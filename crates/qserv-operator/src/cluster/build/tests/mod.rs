@@ -18,7 +18,7 @@ use crate::api::QservCluster;
 
 pub(super) const UID: &str = "6f1c2a4e-0000-4000-8000-000000000001";
 
-pub(super) fn cluster(spec_yaml: &str) -> QservCluster {
+pub(crate) fn cluster(spec_yaml: &str) -> QservCluster {
     let spec = serde_norway::from_str(spec_yaml).unwrap();
     let mut c = QservCluster::new("qserv-ci", spec);
     c.metadata.namespace = Some("ci".into());
@@ -37,6 +37,10 @@ pub(super) fn test_secrets() -> GeneratedSecrets {
 
 pub(super) fn built(spec_yaml: &str) -> Vec<DesiredObject> {
     build(&cluster(spec_yaml), &test_secrets()).unwrap()
+}
+
+pub(crate) fn built_with_schema(spec_yaml: &str, schema_image: Option<&str>) -> Vec<DesiredObject> {
+    build_with_schema(&cluster(spec_yaml), &test_secrets(), schema_image).unwrap()
 }
 
 pub(super) fn statefulset<'a>(objects: &'a [DesiredObject], name: &str) -> &'a StatefulSet {
