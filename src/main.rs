@@ -76,6 +76,10 @@ enum Command {
         /// YAML files holding QservClusters (other kinds are skipped).
         #[arg(short = 'f', long = "filename", required = true)]
         files: Vec<PathBuf>,
+        /// Render as right after `spec.image` changed from this image: with the schema-update
+        /// Job (`entrypoint smig-update`) the controller then runs.
+        #[arg(long, value_name = "IMAGE")]
+        from_image: Option<String>,
     },
     /// Load catalog files (HDF5, CSV/TSV, Parquet) into a table of a plain MariaDB database.
     /// With --to-workers and --partitioned: partitioner output onto Qserv workers as chunk tables.
@@ -122,7 +126,7 @@ fn main() -> anyhow::Result<()> {
         Command::Crds { out_dir } => print_crds(out_dir),
         Command::CrdDocs { out_dir } => write_crd_docs(&out_dir),
         Command::Validate { files } => validate_manifests(&files),
-        Command::Render { files } => render_clusters(&files),
+        Command::Render { files, from_image } => render_clusters(&files, from_image.as_deref()),
         Command::Partition(args) => Ok(partition::cli::run(*args)?),
         Command::Load(args) => {
             let summary = tokio::runtime::Runtime::new()?.block_on(load::cli::run(&args))?;
@@ -252,13 +256,13 @@ fn write_crd_docs(dir: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn render_clusters(files: &[PathBuf]) -> anyhow::Result<()> {
+fn render_clusters(files: &[PathBuf], from_image: Option<&str>) -> anyhow::Result<()> {
     use qserv_operator::cluster::render;
     let mut out = String::new();
     for file in files {
         for cluster in render::clusters_in(file)? {
-            let objects =
-                render::render(cluster, &render::fresh_secrets()).map_err(anyhow::Error::msg)?;
+            let objects = render::render(cluster, &render::fresh_secrets(), from_image)
+                .map_err(anyhow::Error::msg)?;
             out.push_str(&render::to_yaml(&objects)?);
         }
     }

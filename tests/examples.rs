@@ -97,7 +97,7 @@ fn the_cli_renders_every_object_of_the_example_cluster() {
             .collect();
     let cluster: QservCluster = load("qservcluster-ci.yaml");
     let secrets = qserv_operator::cluster::render::fresh_secrets();
-    let expected = qserv_operator::cluster::render::render(cluster, &secrets).unwrap();
+    let expected = qserv_operator::cluster::render::render(cluster, &secrets, None).unwrap();
     let kinds = |v: &[Value]| -> Vec<String> {
         v.iter()
             .map(|d| {

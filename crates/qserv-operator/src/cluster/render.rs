@@ -69,17 +69,20 @@ pub fn fresh_secrets() -> GeneratedSecrets {
     build::generate_secrets(|| uuid::Uuid::new_v4().as_u64_pair().0)
 }
 
-/// Every object of `cluster`, as the build stage makes them for `secrets`.
+/// Every object of `cluster`, as the build stage makes them for `secrets`; with `from_image`,
+/// as right after `spec.image` changed from it (the schema-update Job included).
 pub fn render(
     mut cluster: QservCluster,
     secrets: &GeneratedSecrets,
+    from_image: Option<&str>,
 ) -> Result<Vec<DesiredObject>, String> {
     if cluster.namespace().is_none() {
         cluster.metadata.namespace = Some("default".into());
     }
     cluster.metadata.uid = Some(PLACEHOLDER_UID.into());
     let name = cluster.name_any();
-    build::build(&cluster, secrets).map_err(|e| format!("QservCluster {name}: {e}"))
+    build::build_with_schema(&cluster, secrets, from_image)
+        .map_err(|e| format!("QservCluster {name}: {e}"))
 }
 
 /// The objects as one multi-document YAML stream (keys sorted, as `kubectl get -o yaml`; the
@@ -111,7 +114,15 @@ mod tests {
         let clusters = clusters_in(&file).unwrap();
         assert_eq!(clusters.len(), 1);
         let secrets = build::generate_secrets(|| 7);
-        let objects = render(clusters[0].clone(), &secrets).unwrap();
+        let objects = render(clusters[0].clone(), &secrets, None).unwrap();
+        let upgrade = render(
+            clusters[0].clone(),
+            &secrets,
+            Some("ghcr.io/lsst/qserv:old"),
+        )
+        .unwrap();
+        assert_eq!(upgrade.len(), objects.len() + 1);
+        assert_eq!(upgrade.last().unwrap().kind(), "Job");
         let yaml = to_yaml(&objects).unwrap();
         let docs: Vec<serde_json::Value> = serde_norway::Deserializer::from_str(&yaml)
             .map(|d| serde_json::Value::deserialize(d).unwrap())
