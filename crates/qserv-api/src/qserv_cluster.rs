@@ -213,9 +213,14 @@ pub struct ReplicationSpec {
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct XrootdSpec {
-    /// Number of redirector replicas.
+    /// Number of redirector replicas: 1. The release's xrootd templates name one manager
+    /// address (`all.manager {{cmsd_manager_name}}:2131`,
+    /// `Q@2026.3.3-rc1:src/admin/templates/xrootd/etc/cmsd-worker.cf.jinja:52` and
+    /// `xrootd-manager.cf.jinja`), so workers and the czar would use only one of several.
     #[serde(default = "default_xrootd_replicas")]
-    #[x_kube(validation = Rule::new("self >= 1").message("xrootd.replicas must be >= 1"))]
+    #[x_kube(validation = Rule::new("self == 1").message(
+        "xrootd.replicas must be 1: Qserv 2026.3.3-rc1 configures a single redirector address"
+    ))]
     pub replicas: i32,
 }
 
@@ -386,11 +391,12 @@ impl QservClusterSpec {
             self.workers.replicas.into(),
             1,
         );
-        p.min_i64(
-            &spec.at("xrootd").at("replicas"),
-            self.xrootd.replicas.into(),
-            1,
-        );
+        let xrootd = self.xrootd.replicas;
+        p.ensure(&spec.at("xrootd").at("replicas"), xrootd == 1, || {
+            format!(
+                "must be 1 (Qserv 2026.3.3-rc1 configures a single redirector address), got {xrootd}"
+            )
+        });
         check_storage(&mut p, &spec.at("czar").at("storage"), &self.czar.storage);
         check_storage(
             &mut p,
@@ -515,7 +521,7 @@ mod tests {
             vec![
                 "spec.image: must not be empty",
                 "spec.workers.replicas: must be >= 1, got 0",
-                "spec.xrootd.replicas: must be >= 1, got -1",
+                "spec.xrootd.replicas: must be 1 (Qserv 2026.3.3-rc1 configures a single redirector address), got -1",
                 "spec.workers.storage.size: must be a positive size like 10Gi or 500M, got \"lots\"",
                 "spec.reference.storage.size: must be a positive size like 10Gi or 500M, got \"0\"",
                 "spec.queryService.nodePort: is only allowed with type NodePort, got type ClusterIP",
