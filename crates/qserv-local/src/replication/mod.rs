@@ -79,6 +79,7 @@
 //! let mut config = StandInConfig::new("auth", "admin", "mysql://root@127.0.0.1:3306");
 //! config.workers = vec![StandInWorker {
 //!     name: "worker-0".into(),
+//!     host: "worker-0.local".into(),
 //!     mysql: "mysql://root@127.0.0.1:41001".into(),
 //! }];
 //! let standin = ReplicationStandIn::start(config).await?;
