@@ -323,3 +323,110 @@ async fn retained_volumes_outlive_the_cluster() {
     assert_eq!(after, before);
     local.shutdown().await;
 }
+
+/// The replication system's workers as the operator's client reads them (Qserv's names and
+/// the pods they registered from), through local mode's address of `qserv-ci-repl:8080`.
+async fn replication_workers(local: &LocalMode, name: &str) -> Option<Vec<(String, String)>> {
+    let addr = local.resolve(&format!("{name}-repl"), 8080)?;
+    let secret: Secret = Api::namespaced(local.client(), "default")
+        .get(&format!("{name}-secrets"))
+        .await
+        .ok()?;
+    let client = qserv_operator::qserv::replication::ReplicationClient::new(
+        &format!("http://{addr}"),
+        &secret_value(&secret, "replication-auth-key"),
+        &secret_value(&secret, "replication-admin-auth-key"),
+    )
+    .ok()?;
+    let workers = client.workers().await.ok()?;
+    Some(
+        workers
+            .into_iter()
+            .map(|w| {
+                let pod = w.short_host_names().next().unwrap_or_default().to_string();
+                (w.name, pod)
+            })
+            .collect(),
+    )
+}
+
+/// Scaling 3 → 2 workers without data: the scale-down guard lets it happen, the departed
+/// worker leaves Qserv's registry and configuration (it would stay registered and enabled
+/// otherwise, taking new chunks: `a_departed_worker_stays_registered_...` in
+/// `replication_qserv_rules`), and an Event names it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scale_down_removes_the_departed_worker_from_the_replication_system() {
+    let (local, _dir) = start("scale-down", true).await;
+    let client = local.client();
+    let clusters: Api<QservCluster> = Api::namespaced(client.clone(), "default");
+    let mut manifest: serde_json::Value =
+        serde_norway::from_str(include_str!("../examples/qservcluster-ci.yaml")).unwrap();
+    let name = "shrink";
+    manifest["metadata"]["name"] = json!(name);
+    manifest["spec"]["workers"]["replicas"] = json!(3);
+    manifest["spec"]["reference"]["enabled"] = json!(false);
+    clusters
+        .patch(name, &PatchParams::apply("test"), &Patch::Apply(&manifest))
+        .await
+        .unwrap();
+    let pods = |n: u32| -> Vec<String> { (0..n).map(|i| format!("{name}-worker-{i}")).collect() };
+    let registered = |workers: &[(String, String)]| {
+        let mut p: Vec<String> = workers.iter().map(|(_, pod)| pod.clone()).collect();
+        p.sort();
+        p
+    };
+    let before = eventually(&local, "3 workers Ready and registered", 240, || async {
+        let c = clusters.get(name).await.ok()?;
+        if !ready(&c) || c.status.as_ref()?.components.as_ref()?.workers != "3/3" {
+            return None;
+        }
+        let workers = replication_workers(&local, name).await?;
+        (registered(&workers) == pods(3)).then_some(workers)
+    })
+    .await;
+    let departing = before
+        .iter()
+        .find(|(_, pod)| *pod == format!("{name}-worker-2"))
+        .map(|(worker, _)| worker.clone())
+        .unwrap();
+    // Qserv names workers by an id of their own, not by pod.
+    assert!(!departing.contains("worker-2"), "{departing}");
+
+    clusters
+        .patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"workers": {"replicas": 2}}})),
+        )
+        .await
+        .unwrap();
+    let after = eventually(&local, "the departed worker deregistered", 180, || async {
+        let workers = replication_workers(&local, name).await?;
+        (registered(&workers) == pods(2)).then_some(workers)
+    })
+    .await;
+    assert!(after.iter().all(|(w, _)| *w != departing), "{after:?}");
+    let events: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(client.clone(), "default");
+    let note = eventually(&local, "WorkersDeregistered event", 60, || async {
+        let list = events.list(&ListParams::default()).await.ok()?;
+        list.items
+            .into_iter()
+            .find(|e| {
+                e.reason.as_deref() == Some("WorkersDeregistered")
+                    && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
+            })
+            .and_then(|e| e.note)
+    })
+    .await;
+    assert!(
+        note.contains(&departing) && note.contains(&format!("pod {name}-worker-2")),
+        "{note}"
+    );
+    // Still Ready, not Degraded.
+    let c = clusters.get(name).await.unwrap();
+    assert!(ready(&c));
+    let degraded = condition::find(&c.status.as_ref().unwrap().conditions, DEGRADED).unwrap();
+    assert_eq!(degraded.status, "False", "{}", degraded.message);
+    local.shutdown().await;
+}

@@ -77,10 +77,12 @@ async fn standin() -> ReplicationStandIn {
     config.workers = vec![
         StandInWorker {
             name: "worker-0".into(),
+            host: "worker-0.local".into(),
             mysql: w0.url(),
         },
         StandInWorker {
             name: "worker-1".into(),
+            host: "worker-1.local".into(),
             mysql: w1.url(),
         },
     ];
@@ -1058,6 +1060,7 @@ async fn the_worker_list_can_change_while_running() {
     let mut config = StandInConfig::new(AUTH, ADMIN, &czar.url());
     config.workers = vec![StandInWorker {
         name: "worker-0".into(),
+        host: "worker-0.local".into(),
         mysql: w0.url(),
     }];
     let standin = ReplicationStandIn::start(config).await.unwrap();
@@ -1066,10 +1069,12 @@ async fn the_worker_list_can_change_while_running() {
     let both = vec![
         StandInWorker {
             name: "worker-0".into(),
+            host: "worker-0.local".into(),
             mysql: w0.url(),
         },
         StandInWorker {
             name: "worker-1".into(),
+            host: "worker-1.local".into(),
             mysql: w1.url(),
         },
     ];
@@ -1097,6 +1102,7 @@ async fn the_worker_list_can_change_while_running() {
     standin
         .set_workers(vec![StandInWorker {
             name: "worker-0".into(),
+            host: "worker-0.local".into(),
             mysql: w0.url(),
         }])
         .await
@@ -1113,6 +1119,7 @@ async fn the_worker_list_can_change_while_running() {
     standin
         .set_workers(vec![StandInWorker {
             name: "worker-0".into(),
+            host: "worker-0.local".into(),
             mysql: w1.url(),
         }])
         .await

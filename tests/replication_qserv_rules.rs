@@ -46,10 +46,12 @@ async fn standin() -> ReplicationStandIn {
     config.workers = vec![
         StandInWorker {
             name: "worker-0".into(),
+            host: "worker-0.local".into(),
             mysql: w0.url(),
         },
         StandInWorker {
             name: "worker-1".into(),
+            host: "worker-1.local".into(),
             mysql: w1.url(),
         },
     ];
@@ -666,4 +668,212 @@ async fn a_server_of_another_api_version_is_refused_before_anything_is_sent() {
         "{e}"
     );
     assert_eq!(requests.load(Ordering::SeqCst), 1, "only GET /meta/version");
+}
+
+/// Workers as Qserv 2026.3.3-rc1 keeps them: `config.workers` in `ConfigWorker::toJson`'s
+/// shape (`ConfigWorker.cc:87-108`); `DELETE /replication/config/worker/:worker` with a key
+/// only (`HttpProcessor.cc:184-189`) and "unknown worker" for a name it does not know
+/// (`Configuration.cc:699-705`); a worker whose pod is gone stays registered and enabled, and
+/// least-loaded placement (`HttpIngestChunksModule.cc:212-240`) picks it, so the
+/// contribution fails; deleted from the configuration only, the registry's tracker brings it
+/// back (`Controller.cc:74-90`); deleted from both, it is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_departed_worker_stays_registered_until_deleted_from_registry_and_config() {
+    let [w0, w1, czar] = servers();
+    let mut config = StandInConfig::new(AUTH, ADMIN, &czar.url());
+    config.instance_id = "qserv-ci".into();
+    let worker = |name: &str, host: &str, db: &MariaDb| StandInWorker {
+        name: name.into(),
+        host: host.into(),
+        mysql: db.url(),
+    };
+    let fqdn = |n: u32| format!("qserv-ci-worker-{n}.qserv-ci-worker.default.svc.cluster.local");
+    config.workers = vec![
+        worker("uuid-a", &fqdn(0), w0),
+        worker("uuid-b", &fqdn(1), w1),
+    ];
+    let standin = ReplicationStandIn::start(config).await.unwrap();
+    let base = standin.controller_url();
+    let registry = format!("http://{}", standin.registry_addr());
+    let c = client(&base);
+
+    // The real shape, by name.
+    let v = reqwest::get(format!("{base}/replication/config?version=55"))
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let listed = v["config"]["workers"].as_array().unwrap();
+    assert_eq!(listed.len(), 2, "{v}");
+    let a = &listed[0];
+    assert_eq!(a["name"], "uuid-a");
+    assert_eq!(
+        (a["is-enabled"].clone(), a["is-read-only"].clone()),
+        (json!(1), json!(0))
+    );
+    assert_eq!(a["svc-host"]["name"], fqdn(0));
+    assert!(a["svc-host"]["addr"].is_string());
+    assert_eq!(a["http-loader-host"]["name"], fqdn(0));
+    for key in [
+        "svc-port",
+        "fs-host",
+        "fs-port",
+        "loader-host",
+        "loader-port",
+        "http-loader-port",
+    ] {
+        assert!(!a[key].is_null(), "{key} missing: {a}");
+    }
+    let workers = c.workers().await.unwrap();
+    assert_eq!(workers[1].name, "uuid-b");
+    assert_eq!(
+        workers[1].short_host_names().next(),
+        Some("qserv-ci-worker-1")
+    );
+
+    // No key: refused with the real text; an unknown worker: the real error.
+    let delete = |url: String, body: Value| async move {
+        reqwest::Client::new()
+            .delete(url)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    let v = delete(
+        format!("{base}/replication/config/worker/uuid-b"),
+        json!({"version": 55}),
+    )
+    .await;
+    assert_eq!(
+        error(&v),
+        "failed to pass authorization requirements, ex: none of the authorization keys \
+         'auth_key' or 'admin_auth_key' was found in the request. Please, provide one."
+    );
+    let v = raw(
+        reqwest::Method::DELETE,
+        format!("{base}/replication/config/worker/nobody"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        error(&v),
+        "operation failed due to: CONFIG  deleteWorker unknown worker 'nobody'."
+    );
+    assert!(
+        !c.delete_worker("nobody").await.unwrap(),
+        "already gone is fine"
+    );
+    let v = delete(
+        format!("{registry}/worker/uuid-b"),
+        json!({"version": 55, "auth_key": AUTH, "instance_id": "other"}),
+    )
+    .await;
+    assert_eq!(
+        error(&v),
+        "invalid parameters of the request, ex: REGISTRY-HTTP-SVC \
+         executeImpl[sub-module='DELETE-WORKER'] Qserv instance identifier mismatch. Client \
+         sent 'other' instead of 'qserv-ci'."
+    );
+
+    // worker-1's pod goes: still listed and enabled, and the emptiest, so it gets new chunks.
+    standin
+        .set_workers(vec![worker("uuid-a", &fqdn(0), w0)])
+        .await
+        .unwrap();
+    let db = "case01_departed";
+    c.register_database(db, 85, 12, 0.01667).await.unwrap();
+    let table = TableRegistration {
+        database: db.into(),
+        table: "Object".into(),
+        kind: TableKind::Director {
+            key: "id".into(),
+            latitude_key: "dec".into(),
+            longitude_key: "ra".into(),
+        },
+        schema: DIRECTOR.iter().map(|(n, t)| Column::new(n, t)).collect(),
+        charset_name: None,
+        collation_name: None,
+    };
+    c.register_table(&table).await.unwrap();
+    let id = c.start_transaction(db).await.unwrap();
+    let chunks = valid_chunks(2);
+    let first = c.locate_chunk(id, chunks[0]).await.unwrap();
+    assert_eq!(first.worker, "uuid-a", "by name among equals");
+    let second = c.locate_chunk(id, chunks[1]).await.unwrap();
+    assert_eq!(
+        second.worker, "uuid-b",
+        "the departed, empty worker is least loaded"
+    );
+    let departed = c.workers().await.unwrap();
+    assert!(
+        departed.iter().any(|w| w.name == "uuid-b" && w.is_enabled),
+        "{departed:?}"
+    );
+    let file = std::env::temp_dir().join(format!("departed-{}.csv", std::process::id()));
+    std::fs::write(&file, "1,0.1,0.1,0,0\n").unwrap();
+    let dialect = CsvDialect::qserv_testdata();
+    let refused = c
+        .send_contribution(
+            &second,
+            &Contribution {
+                transaction_id: id,
+                table: "Object",
+                chunk: chunks[1],
+                overlap: false,
+                file: &file,
+                dialect: &dialect,
+            },
+        )
+        .await
+        .unwrap_err();
+    // Nothing listens where the worker was: the contribution gets no answer.
+    let text = refused.to_string();
+    assert!(
+        text.starts_with("POST /ingest/csv") && text.contains("Connection refused"),
+        "{text}"
+    );
+    c.end_transaction(id, false).await.unwrap();
+
+    // Deleted from the configuration only: the registry still lists it, the tracker adds it.
+    assert!(c.delete_worker("uuid-b").await.unwrap());
+    assert!(
+        c.workers()
+            .await
+            .unwrap()
+            .iter()
+            .all(|w| w.name != "uuid-b")
+    );
+    standin.track_registry();
+    assert!(
+        c.workers()
+            .await
+            .unwrap()
+            .iter()
+            .any(|w| w.name == "uuid-b")
+    );
+
+    // From the registry, then the configuration: gone for good.
+    c.delete_registry_worker(&registry, "qserv-ci", "uuid-b")
+        .await
+        .unwrap();
+    c.delete_registry_worker(&registry, "qserv-ci", "uuid-b")
+        .await
+        .unwrap();
+    assert!(c.delete_worker("uuid-b").await.unwrap());
+    standin.track_registry();
+    let names: Vec<String> = c
+        .workers()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|w| w.name)
+        .collect();
+    assert_eq!(names, ["uuid-a"]);
+    std::fs::remove_file(&file).ok();
+    standin.shutdown().await;
 }

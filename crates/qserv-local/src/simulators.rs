@@ -6,13 +6,19 @@
 //! - the replication controller's `repl-ctl` (port 8080): the contract-level stand-in of the
 //!   ingest REST API, writing into the workers' MariaDBs; its workers are the ordinals of the
 //!   worker StatefulSet, followed as they scale and as their pods restart on other ports (a
-//!   restarting worker stays registered, as in Qserv).
+//!   restarting worker stays registered, as in Qserv, and so does one a scale-down removed,
+//!   until it is deleted from the registry and the configuration). Each worker is named, as
+//!   in Qserv, by an id of its own (a UUID there, read from its MariaDB; here one derived from
+//!   the pod's name, so a pod back on its volume has its name again) and reports the pod's
+//!   FQDN as its host;
+//! - the registry's `repl-registry` (port 8080): the same stand-in's registry services, so the
+//!   registry and the controller share one worker list.
 //!
 //! - the schema-update Job's `smig-update` ([`crate::schema_update`]): logs in to every
 //!   database it names, then ends.
 //!
-//! Other Qserv containers (xrootd, cmsd, the registry, the workers' replication services) are
-//! ready without serving: nothing in local mode talks to them.
+//! Other Qserv containers (xrootd, cmsd, the workers' replication services) are ready without
+//! serving: nothing in local mode talks to them.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -39,10 +45,28 @@ pub fn register(options: RuntimeOptions) -> RuntimeOptions {
             Arc::new(ReplicationController),
         )
         .simulate(
+            "repl-registry",
+            Some(Component::ReplicationRegistry.label()),
+            Arc::new(Registry),
+        )
+        .simulate(
             "smig-update",
             Some(Component::SchemaUpdate.label()),
             Arc::new(super::schema_update::SchemaUpdate),
         )
+}
+
+/// Qserv's name of the worker serving `pod` in `namespace`: a UUID, as the worker's schema
+/// migration makes one (`Q@2026.3.3-rc1:python/lsst/qserv/schema/migrations/worker/migrate-None-to-3.sql.jinja:59`),
+/// here a fixed function of the pod so it survives restarts as the volume's does.
+pub fn worker_name(namespace: &str, pod: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let half = |salt: u8| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (salt, namespace, pod).hash(&mut h);
+        h.finish()
+    };
+    uuid::Uuid::from_u64_pair(half(0), half(1)).to_string()
 }
 
 const PROXY_PORT: u16 = 4040;
@@ -103,13 +127,17 @@ impl ReplicationController {
             .take_while(|ordinal| limit.is_none_or(|n| *ordinal < n))
             .map_while(|ordinal| {
                 let pod = format!("{sts}-{ordinal}");
+                let name = worker_name(&ctx.namespace, &pod);
                 if let Some(addr) = ctx.resolve(&format!("{pod}.{sts}"), MARIADB_PORT) {
                     return Some(Some(StandInWorker {
-                        name: pod,
+                        name,
+                        // `util::get_current_host_fqdn` in a StatefulSet pod with its
+                        // headless Service as subdomain (`Registry.cc:114`).
+                        host: format!("{pod}.{sts}.{}.svc.cluster.local", ctx.namespace),
                         mysql: format!("mysql://root:{password}@{addr}"),
                     }));
                 }
-                match known.iter().find(|w| w.name == pod) {
+                match known.iter().find(|w| w.name == name) {
                     Some(w) => Some(Some(w.clone())),
                     // Without the StatefulSet's size, the first unknown ordinal ends the list.
                     None => limit.map(|_| None),
@@ -176,14 +204,16 @@ impl Simulator for ReplicationController {
                 .map_err(|e| simulator_error(ctx, e.to_string()))?;
             let addr = standin.controller_addr();
             let registered = Registered::new(addr, standin.faults());
+            let registry = RegistryEntry::new(&ctx.namespace, &cluster, standin.registry_addr());
             // Follow the worker pods: scaled up, or restarted on another port.
             let follow = ctx.clone();
             let task = tokio::spawn(async move {
-                let _registered = registered;
+                let _registered = (registered, registry);
                 let standin = standin;
                 let mut known = started_with;
                 loop {
                     tokio::time::sleep(Duration::from_millis(500)).await;
+                    standin.track_registry();
                     let replicas = Self::worker_replicas(&follow, &cluster).await;
                     let workers = Self::workers(&follow, &cluster, &password, replicas, &known);
                     if workers != known {
@@ -237,5 +267,71 @@ impl Drop for Registered {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&self.0);
+    }
+}
+
+/// The registry addresses of the running stand-ins, by (namespace, cluster).
+static REGISTRIES: std::sync::Mutex<BTreeMap<(String, String), SocketAddr>> =
+    std::sync::Mutex::new(BTreeMap::new());
+
+/// A stand-in's entry in [`REGISTRIES`], removed with its container.
+struct RegistryEntry((String, String));
+
+impl RegistryEntry {
+    fn new(namespace: &str, cluster: &str, addr: SocketAddr) -> Self {
+        let key = (namespace.to_string(), cluster.to_string());
+        REGISTRIES
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.clone(), addr);
+        RegistryEntry(key)
+    }
+}
+
+impl Drop for RegistryEntry {
+    fn drop(&mut self) {
+        REGISTRIES
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.0);
+    }
+}
+
+/// The registry: port 8080 is the registry services of the cluster's replication stand-in
+/// (started with the controller's pod; until then this container does not start).
+pub struct Registry;
+
+impl Simulator for Registry {
+    fn start<'a>(
+        &'a self,
+        ctx: &'a PodContext,
+    ) -> BoxFuture<'a, Result<SimulatedContainer, RuntimeError>> {
+        Box::pin(async move {
+            let cluster = ctx
+                .pod
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("app.kubernetes.io/instance"))
+                .cloned()
+                .ok_or_else(|| simulator_error(ctx, "pod without instance label".into()))?;
+            let key = (ctx.namespace.clone(), cluster);
+            let found = REGISTRIES
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&key)
+                .copied();
+            let Some(addr) = found else {
+                return Err(simulator_error(
+                    ctx,
+                    format!("the replication controller of {} is not running yet", key.1),
+                ));
+            };
+            Ok(SimulatedContainer {
+                ports: [(REPLICATION_PORT, addr)].into(),
+                task: None,
+                exit: None,
+            })
+        })
     }
 }

@@ -52,6 +52,7 @@ async fn route(s: &Shared, method: &Method, path: &str, p: &Params) -> Outcome {
         (method.as_str(), segs.as_slice()),
         ("GET", ["meta", "version"])
             | ("GET", ["replication", "config"])
+            | ("DELETE", ["replication", "config", "worker", _])
             | ("POST", ["ingest", "database"])
             | ("PUT" | "DELETE", ["ingest", "database", _])
             | ("POST", ["ingest", "table"])
@@ -81,6 +82,7 @@ async fn route(s: &Shared, method: &Method, path: &str, p: &Params) -> Outcome {
             "database_schema_version": 14,
         })),
         ("GET", ["replication", "config"]) => Ok(config(s)),
+        ("DELETE", ["replication", "config", "worker", name]) => delete_worker(s, name),
         ("POST", ["ingest", "database"]) => databases::register_database(s, p).await,
         ("PUT", ["ingest", "database", db]) => publishing::publish(s, db).await,
         ("DELETE", ["ingest", "database", db]) => databases::delete_database(s, db, is_admin).await,
@@ -121,6 +123,26 @@ fn min_version(method: &Method, segs: &[&str], p: &Params) -> Option<u32> {
     })
 }
 
+/// `DELETE /replication/config/worker/:worker` (`Q@2026.3.3-rc1:src/replica/contr/HttpProcessor.cc:184-189`,
+/// keys required; `HttpConfigurationModule::_deleteWorker`, `HttpConfigurationModule.cc:164-171`):
+/// `Configuration::deleteWorker` refuses a name it does not know (`Configuration.cc:699-705`) and
+/// answers `{}`. The registry still lists the worker unless it was deleted there too, so the
+/// tracker adds it again ([`Shared::track_registry`]).
+fn delete_worker(s: &Shared, encoded: &str) -> Outcome {
+    let name: String = form_urlencoded::parse(format!("n={encoded}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    let mut workers = s.workers();
+    let Some(w) = workers.iter_mut().find(|w| w.name == name && w.configured) else {
+        return Err(Refusal::new(
+            qserv_operator::qserv::replication::unknown_worker_error(&name),
+        ));
+    };
+    w.configured = false;
+    Ok(json!({}))
+}
+
 /// `GET /replication/config`. Lists nobody filled are `null`, not `[]`: `Configuration::_toJson`
 /// takes a reference to each key and pushes into it (`Q@2026.3.3-rc1:src/replica/config/Configuration.cc:813-833`).
 fn config(s: &Shared) -> Value {
@@ -132,11 +154,16 @@ fn config(s: &Shared) -> Value {
             Value::Array(items)
         }
     };
-    let workers: Vec<Value> = s
+    // A worker whose pod is gone stays listed and enabled until deleted (or, in Qserv, evicted).
+    let mut workers: Vec<(String, Value)> = s
         .workers()
         .iter()
-        .map(|w| json!({"name": w.name, "is_enabled": 1, "is_read_only": 0}))
+        .filter(|w| w.configured)
+        .map(|w| (w.name.clone(), w.config_json()))
         .collect();
+    // `_workers` is a std::map: by name (`Configuration.cc:816-819`).
+    workers.sort_by(|a, b| a.0.cmp(&b.0));
+    let workers: Vec<Value> = workers.into_iter().map(|(_, w)| w).collect();
     json!({"config": {
         "general": {},
         "workers": list(workers),

@@ -23,7 +23,18 @@
 //! - ending a transaction only from the states Qserv allows (abort from any failed or
 //!   transitional state); publishing with unfinished transactions or without chunks;
 //!   `row_counters_deploy_at_qserv=1` without `ENABLED`; deleting a published database without
-//!   the admin key.
+//!   the admin key;
+//! - workers: `config.workers` in `ConfigWorker::toJson`'s shape, `null` when none
+//!   (`Q@2026.3.3-rc1:src/replica/config/Configuration.cc:813-819`); a worker whose pod is gone
+//!   stays there, enabled, and `/ingest/chunk` still places chunks on it by least load
+//!   (`src/replica/contr/HttpIngestChunksModule.cc:212-240`), so the contribution fails;
+//!   `DELETE /replication/config/worker/:worker` needs a key (`HttpProcessor.cc:184-189`) and
+//!   refuses an unknown worker with `Configuration::deleteWorker`'s text
+//!   (`Configuration.cc:699-705`); a deleted worker the registry still lists is configured
+//!   again by the controller's tracker (`src/replica/contr/Controller.cc:74-90`,
+//!   `auto-register-workers=1`); the registry (its own port, [`ReplicationStandIn::registry_addr`])
+//!   forgets a worker only on `DELETE /worker/:name`, which checks the keys, `instance_id` and
+//!   API ≥ 52 (`src/replica/registry/RegistryHttpSvcMod.cc:82-85,136-142`).
 //!
 //! Fault injection ([`FaultInjector`]): contributions failing with an HTTP status,
 //! transaction starts ending `START_FAILED`, commits ending `FINISH_FAILED`.
@@ -31,7 +42,16 @@
 //! Known differences from the real server (each a bug until fixed):
 //! - no persistence: the services' state lives in memory (the MariaDB tables stay);
 //! - no replicas, no worker states: every configured worker is enabled, a chunk lives on one
-//!   worker; refusal texts of `DatabaseInfo::validate` are shortened (no table JSON dump);
+//!   worker; no health monitor, so a departed worker is never evicted (Qserv disables and
+//!   removes it after `worker-evict-timeout`, 3600 s by default,
+//!   `Q@2026.3.3-rc1:src/replica/apps/MasterControllerHttpApp.cc:69,259-286`); workers are not
+//!   added or updated through `POST`/`PUT /replication/config/worker`; `config.workers[]`
+//!   hosts are all `127.0.0.1` with the registered name, ports other than the ingest one are
+//!   the schema defaults; the stand-in's eager DDL (databases, tables, chunk tables at
+//!   allocation) skips a departed worker, where Qserv does none; the registry lists only
+//!   workers (no czars, controllers) and only their replication entry, and local mode's
+//!   registry pod keeps the controller's first registry address if the controller pod restarts;
+//!   refusal texts of `DatabaseInfo::validate` are shortened (no table JSON dump);
 //! - names are refused unless letters, digits and `_` (1-64), character sets and collations
 //!   likewise (the stand-in writes them into SQL), and partitioning the partitioner cannot do
 //!   (Qserv takes any stripes);
@@ -59,6 +79,7 @@
 //! let mut config = StandInConfig::new("auth", "admin", "mysql://root@127.0.0.1:3306");
 //! config.workers = vec![StandInWorker {
 //!     name: "worker-0".into(),
+//!     host: "worker-0.local".into(),
 //!     mysql: "mysql://root@127.0.0.1:41001".into(),
 //! }];
 //! let standin = ReplicationStandIn::start(config).await?;
@@ -72,6 +93,7 @@ mod contract;
 mod controller;
 mod databases;
 mod publishing;
+mod registry;
 mod rows;
 mod state;
 pub mod tables;
@@ -93,10 +115,14 @@ use tables::Sql;
 
 pub use contract::{MAX_VERSION, MIN_VERSION};
 
-/// A worker of the stand-in: its name (Qserv's worker id) and its MariaDB.
+/// A worker of the stand-in: its name (Qserv's worker id), the host it reports from, and its
+/// MariaDB.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StandInWorker {
     pub name: String,
+    /// The FQDN it registers from (`svc-host.name` of `config.workers`); empty: `localhost`.
+    #[serde(default)]
+    pub host: String,
     /// `mysql://user[:password]@host:port`, reachable from this process and from the czar's
     /// MariaDB (FederatedX connects with it).
     pub mysql: String,
@@ -211,8 +237,10 @@ impl FaultInjector {
 pub struct ReplicationStandIn {
     shared: Arc<Shared>,
     controller_addr: SocketAddr,
+    registry_addr: SocketAddr,
     stop: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    registry_task: tokio::task::JoinHandle<()>,
 }
 
 impl ReplicationStandIn {
@@ -242,16 +270,26 @@ impl ReplicationStandIn {
                 port: config.controller_port,
                 source,
             })?;
+        let registry = bind(0).await?;
+        let registry_addr = registry
+            .local_addr()
+            .map_err(|source| StandInError::Listen { port: 0, source })?;
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
         let s = shared.clone();
-        let task = tokio::spawn(serve(listener, stop_rx, move |req| {
+        let task = tokio::spawn(serve(listener, stop_rx.clone(), move |req| {
             controller::handle(s.clone(), req)
+        }));
+        let s = shared.clone();
+        let registry_task = tokio::spawn(serve(registry, stop_rx, move |req| {
+            registry::handle(s.clone(), req)
         }));
         let standin = ReplicationStandIn {
             shared,
             controller_addr,
+            registry_addr,
             stop,
             task,
+            registry_task,
         };
         standin.set_workers(config.workers).await?;
         Ok(standin)
@@ -266,27 +304,43 @@ impl ReplicationStandIn {
         self.controller_addr
     }
 
-    /// `http://127.0.0.1:PORT` of a worker's ingest service.
+    /// The registry's services (`DELETE /worker/:name`, `GET /services`).
+    pub fn registry_addr(&self) -> SocketAddr {
+        self.registry_addr
+    }
+
+    /// `http://127.0.0.1:PORT` of a serving worker's ingest service.
     pub fn worker_url(&self, name: &str) -> Option<String> {
         self.shared
             .workers()
             .iter()
-            .find(|w| w.name == name)
+            .find(|w| w.name == name && w.serving)
             .map(|w| format!("http://127.0.0.1:{}", w.http_port))
     }
 
-    /// Worker names in allocation order.
+    /// The names `config.workers` lists, a departed worker's too, in the order workers came.
     pub fn worker_names(&self) -> Vec<String> {
         self.shared
             .workers()
             .iter()
+            .filter(|w| w.configured)
             .map(|w| w.name.clone())
             .collect()
     }
 
-    /// Replaces the worker list: new names get an ingest service, missing ones lose theirs,
-    /// known ones keep theirs and take the new MariaDB URL. Chunks already allocated stay
-    /// where they are.
+    /// One pass of the controller's registry tracker (`Controller.cc:58-131`, each
+    /// `registry.heartbeat-ival-sec`): a worker the registry lists but the configuration
+    /// lacks is configured again.
+    pub fn track_registry(&self) {
+        self.shared.track_registry();
+    }
+
+    /// The workers whose pods run: each reports to the registry (a heartbeat,
+    /// `Q@2026.3.3-rc1:src/replica/apps/WorkerApp.cc:127-144`) and serves ingest; new names
+    /// get an ingest service, known ones keep theirs and take the new MariaDB URL. A worker
+    /// missing from the list stops serving but stays in the registry and the configuration,
+    /// enabled, as a departed worker does in Qserv until it is deleted (or evicted); chunks
+    /// already allocated stay where they are.
     pub fn set_workers<'a>(
         &'a self,
         workers: Vec<StandInWorker>,
@@ -295,14 +349,13 @@ impl ReplicationStandIn {
     }
 
     async fn set_workers_unboxed(&self, workers: Vec<StandInWorker>) -> Result<(), StandInError> {
-        let keep: HashSet<&str> = workers.iter().map(|w| w.name.as_str()).collect();
-        self.shared.workers().retain(|w| {
-            let keep = keep.contains(w.name.as_str());
-            if !keep {
+        let running: HashSet<&str> = workers.iter().map(|w| w.name.as_str()).collect();
+        for w in self.shared.workers().iter_mut() {
+            if w.serving && !running.contains(w.name.as_str()) {
                 let _ = w.stop.send(true);
+                w.serving = false;
             }
-            keep
-        });
+        }
         for w in workers {
             let sql = Sql::new(&w.mysql, &format!("worker {}", w.name)).map_err(|reason| {
                 StandInError::Worker {
@@ -310,13 +363,25 @@ impl ReplicationStandIn {
                     reason,
                 }
             })?;
-            // A known worker keeps its ingest service; its MariaDB may have moved (a pod
+            let host = if w.host.is_empty() {
+                "localhost".to_string()
+            } else {
+                w.host.clone()
+            };
+            // A serving worker keeps its ingest service; its MariaDB may have moved (a pod
             // restarted on another port).
-            if let Some(e) = self.shared.workers().iter_mut().find(|e| e.name == w.name) {
+            if let Some(e) = self
+                .shared
+                .workers()
+                .iter_mut()
+                .find(|e| e.name == w.name && e.serving)
+            {
                 if e.mysql_url != w.mysql {
                     e.mysql_url = w.mysql;
                     e.sql = Arc::new(sql);
                 }
+                e.host = host;
+                e.registered = true;
                 continue;
             }
             let listener = bind(0).await?;
@@ -330,14 +395,25 @@ impl ReplicationStandIn {
             tokio::spawn(serve(listener, stop_rx, move |req| {
                 worker::handle(s.clone(), name.clone(), req)
             }));
-            self.shared.workers().push(WorkerEntry {
+            let entry = WorkerEntry {
                 name: w.name,
+                host,
                 mysql_url: w.mysql,
                 sql: Arc::new(sql),
                 http_port: port,
                 stop,
-            });
+                configured: false,
+                registered: true,
+                serving: true,
+            };
+            // A departed worker back (the same name: the same volume) serves again.
+            let mut list = self.shared.workers();
+            match list.iter_mut().find(|e| e.name == entry.name) {
+                Some(e) => *e = entry,
+                None => list.push(entry),
+            }
         }
+        self.shared.track_registry();
         Ok(())
     }
 
@@ -356,8 +432,10 @@ impl ReplicationStandIn {
             let _ = w.stop.send(true);
         }
         let _ = self.stop.send(true);
-        if let Err(e) = self.task.await {
-            tracing::warn!(%e, "replication stand-in task ended abnormally");
+        for task in [self.task, self.registry_task] {
+            if let Err(e) = task.await {
+                tracing::warn!(%e, "replication stand-in task ended abnormally");
+            }
         }
     }
 }

@@ -34,9 +34,12 @@ pub(super) async fn publish(s: &Shared, database: &str) -> Outcome {
         db.clone()
     };
     let partitioned: Vec<&TableMeta> = db.tables.iter().filter(|t| t.partitioned).collect();
+    // Every configured worker, a departed one too: Qserv's publishing runs jobs on all of
+    // them, and fails on one that does not answer.
     let workers: Vec<(String, String, Arc<tables::Sql>)> = s
         .workers()
         .iter()
+        .filter(|w| w.configured)
         .map(|w| (w.name.clone(), w.mysql_url.clone(), w.sql.clone()))
         .collect();
     // Workers: tables lose their transaction partitions; a view per table over its chunks.

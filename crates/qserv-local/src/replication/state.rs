@@ -10,13 +10,42 @@ use super::contract::Refusal;
 use super::tables::{Charset, Sql};
 use qserv_operator::qserv::replication::Column;
 
-/// A worker as the running stand-in knows it.
+/// A worker as the running stand-in knows it: listed by the registry, the controller's
+/// configuration, or both; serving while its pod runs.
 pub(crate) struct WorkerEntry {
     pub name: String,
+    /// The FQDN it registered from (`svc-host.name`, `Q@2026.3.3-rc1:src/replica/registry/Registry.cc:112-122`).
+    pub host: String,
     pub mysql_url: String,
     pub sql: Arc<Sql>,
+    /// Its last ingest port; nothing listens there once it stopped serving.
     pub http_port: u16,
     pub stop: tokio::sync::watch::Sender<bool>,
+    /// In the controller's configuration (`config.workers`): chunks go to it, enabled.
+    pub configured: bool,
+    /// In the registry: the controller registers it again when it leaves the configuration.
+    pub registered: bool,
+    /// Its pod runs: the ingest service answers and its MariaDB is there.
+    pub serving: bool,
+}
+
+impl WorkerEntry {
+    /// As `ConfigWorker::toJson` (`Q@2026.3.3-rc1:src/replica/config/ConfigWorker.cc:87-108`),
+    /// every host the registered one (`Registry.cc:76-98`), the ports `ConfigurationSchema.cc`'s
+    /// defaults but the ingest one, which is the stand-in's.
+    pub fn config_json(&self) -> Value {
+        let host = json!({"addr": "127.0.0.1", "name": self.host});
+        json!({
+            "name": self.name, "is-enabled": 1, "is-read-only": 0,
+            "svc-host": host, "svc-port": 25000, "fs-host": host, "fs-port": 25001,
+            "data-dir": "/qserv/data/mysql", "loader-host": host, "loader-port": 25002,
+            "loader-tmp-dir": "/qserv/data/ingest", "exporter-host": host,
+            "exporter-port": 25003, "exporter-tmp-dir": "/qserv/data/export",
+            "http-loader-host": host, "http-loader-port": self.http_port,
+            "http-loader-tmp-dir": "/qserv/data/ingest",
+            "qserv-worker": {"host": {"addr": "", "name": ""}, "management-port": 0, "data-port": 0},
+        })
+    }
 }
 
 /// A registered table.
@@ -148,19 +177,35 @@ impl Shared {
         self.workers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// (name, sql) of every worker.
+    /// (name, sql) of every configured worker whose pod runs (the stand-in's own eager DDL
+    /// skips a departed one; Qserv does no DDL on workers there).
     pub fn worker_sqls(&self) -> Vec<(String, Arc<Sql>)> {
         self.workers()
             .iter()
+            .filter(|w| w.configured && w.serving)
             .map(|w| (w.name.clone(), w.sql.clone()))
             .collect()
     }
 
+    /// The MariaDB of a configured worker whose pod runs.
     pub fn worker_sql(&self, name: &str) -> Option<Arc<Sql>> {
         self.workers()
             .iter()
-            .find(|w| w.name == name)
+            .find(|w| w.name == name && w.configured && w.serving)
             .map(|w| w.sql.clone())
+    }
+
+    /// The controller's registry tracker: a worker the registry lists but the configuration
+    /// lacks is added (`controller.auto-register-workers`, on in the operator's clusters,
+    /// `Q@2026.3.3-rc1:src/replica/contr/Controller.cc:74-90`); one neither lists is forgotten.
+    pub fn track_registry(&self) {
+        let mut workers = self.workers();
+        for w in workers.iter_mut() {
+            if w.registered {
+                w.configured = true;
+            }
+        }
+        workers.retain(|w| w.registered || w.configured);
     }
 
     /// Takes one injected start (`true`) or commit (`false`) failure, if one is pending.

@@ -275,6 +275,7 @@ pub(super) fn locate_regular(s: &Shared, p: &Params) -> Outcome {
     let locations: Vec<Value> = s
         .workers()
         .iter()
+        .filter(|w| w.configured)
         .map(|w| location_json(&w.name, w.http_port))
         .collect();
     Ok(json!({ "locations": locations }))
@@ -326,7 +327,14 @@ pub(super) async fn allocate_chunk(s: &Shared, p: &Params) -> Outcome {
         if chunk > i32::MAX as u32 || !chunker.is_valid_chunk(chunk as i32) {
             return Err(Refusal::new("this chunk number is not valid"));
         }
-        let mut names: Vec<String> = s.workers().iter().map(|w| w.name.clone()).collect();
+        // Every enabled worker of the configuration, a departed one too: Qserv's
+        // `config->workers()` knows nothing of pods (`HttpIngestChunksModule.cc:240`).
+        let mut names: Vec<String> = s
+            .workers()
+            .iter()
+            .filter(|w| w.configured)
+            .map(|w| w.name.clone())
+            .collect();
         // The configuration lists workers by name.
         names.sort();
         let partitioned: Vec<TableMeta> = db
@@ -347,10 +355,12 @@ pub(super) async fn allocate_chunk(s: &Shared, p: &Params) -> Outcome {
         };
         (database, worker, partitioned)
     };
-    // The chunk's tables appear on its worker when it is allocated, as in Qserv.
-    let sql = s
-        .worker_sql(&worker)
-        .ok_or_else(|| Refusal::internal(format!("worker {worker} is gone")))?;
+    // The stand-in makes the chunk's tables when it is allocated. Qserv's allocation touches
+    // no worker (`HttpIngestChunksModule.cc:242`, a replica record), so a departed worker is
+    // still answered with its location: the contribution is what fails.
+    let Some(sql) = s.worker_sql(&worker) else {
+        return Ok(json!({ "location": location_json(&worker, last_port(s, &worker)) }));
+    };
     let _ddl = s.ddl.lock().await;
     for t in &new_tables {
         for overlap in [false, true] {
@@ -365,11 +375,14 @@ pub(super) async fn allocate_chunk(s: &Shared, p: &Params) -> Outcome {
             s.catalog().created.insert(key);
         }
     }
-    let port = s
-        .workers()
+    Ok(json!({ "location": location_json(&worker, last_port(s, &worker)) }))
+}
+
+/// The ingest port a worker was last seen at (nothing may listen there any more).
+fn last_port(s: &Shared, worker: &str) -> u16 {
+    s.workers()
         .iter()
         .find(|w| w.name == worker)
         .map(|w| w.http_port)
-        .unwrap_or(0);
-    Ok(json!({ "location": location_json(&worker, port) }))
+        .unwrap_or(0)
 }

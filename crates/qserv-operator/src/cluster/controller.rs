@@ -27,8 +27,9 @@ use serde_json::json;
 use super::apply::apply_all;
 use super::build::{self, Component, GeneratedSecrets, MANAGER};
 use super::decide::{self, Observed};
+use super::departed;
 use super::error::ReconcileError;
-use super::scale::refuse_scale_down;
+use super::scale::{ReplicationAccess, deregister_departed, refuse_scale_down};
 use super::status::{self, Observation};
 use crate::api::qserv_cluster::{QservCluster, QservClusterStatus, StorageRetention};
 use crate::events::{Note, Publisher};
@@ -258,29 +259,75 @@ async fn apply_cluster(cluster: &QservCluster, ctx: &Context) -> Result<Action, 
         .remove(&ObjectRef::from_obj(cluster));
 
     let expires = decide::expires_at(cluster);
+    let endpoints = build::meta::Ctx::new(cluster)
+        .map(|c| build::services::endpoints(&c))
+        .ok();
+    // A carried-out scale-down: its workers leave the replication system too.
+    let deregistered = match (&scale_down_refused, &endpoints) {
+        (None, Some(e)) => deregister(cluster, &observed, &applied.workloads, e).await,
+        _ => Ok(Vec::new()),
+    };
     let observation = Observation {
         image: cluster.spec.image.clone(),
         schema_job: applied.schema_job,
         workloads: applied.workloads,
-        endpoints: build::meta::Ctx::new(cluster)
-            .map(|c| build::services::endpoints(&c))
-            .ok(),
+        endpoints,
         expires_at: expires,
         scale_down_refused: scale_down_refused.clone(),
         apply_error: None,
+        deregister_error: deregistered.as_ref().err().cloned(),
     };
     let status = status::compute(previous, generation, &observation, Timestamp::now());
-    let notes = decide::transition_notes(
+    let mut notes = decide::transition_notes(
         cluster,
         previous,
         &status,
         &applied.deleted,
         scale_down_refused.as_deref(),
     );
+    match &deregistered {
+        Ok(removed) => notes.extend(departed::removed_note(removed)),
+        Err(message) => notes.push(departed::failed_note(message)),
+    }
     ctx.events.publish(cluster, &notes).await;
     write_status(&ctx.client, cluster, previous, &status).await?;
+    if let Err(message) = deregistered {
+        return Err(ReconcileError::Replication(message));
+    }
     let requeue = decide::requeue_after(ctx.options.resync, expires, Timestamp::now());
     Ok(Action::requeue(requeue))
+}
+
+/// Removes the workers beyond `spec.workers.replicas` from the replication system, once
+/// [`departed::time_to_look`] says their pods are down.
+async fn deregister(
+    cluster: &QservCluster,
+    observed: &Observed,
+    workloads: &[status::WorkloadState],
+    endpoints: &crate::api::qserv_cluster::Endpoints,
+) -> Result<Vec<departed::Departed>, String> {
+    let desired = cluster.spec.workers.replicas;
+    if !departed::time_to_look(workloads, desired) {
+        return Ok(Vec::new());
+    }
+    let namespace = cluster.namespace().unwrap_or_default();
+    let registry = format!(
+        "{}-{}",
+        cluster.name_any(),
+        Component::ReplicationRegistry.suffix()
+    );
+    let access = ReplicationAccess {
+        controller_url: endpoints.replication.clone(),
+        registry_url: format!(
+            "http://{registry}.{namespace}.svc:{}",
+            build::ports::REPLICATION_HTTP_PORT
+        ),
+        instance_id: cluster.name_any(),
+        auth_key: observed.secrets.replication_auth_key.clone(),
+        admin_auth_key: observed.secrets.replication_admin_auth_key.clone(),
+    };
+    let sts = decide::worker_statefulset_name(cluster);
+    deregister_departed(&access, &sts, desired).await
 }
 
 /// The stored status, the cluster's secret values and the live worker StatefulSet's size.

@@ -21,6 +21,9 @@ pub enum ReconcileError {
     /// The finalizer machinery failed around the apply or cleanup stage.
     #[error("finalizer: {0}")]
     Finalizer(String),
+    /// The replication system refused or failed a request (removing departed workers).
+    #[error("replication system: {0}")]
+    Replication(String),
     /// An object the API server returned lacks what the controller needs.
     #[error("{0}")]
     Unexpected(String),
@@ -38,6 +41,7 @@ impl ReconcileError {
             ReconcileError::Build(e) => e.metric_label(),
             ReconcileError::Kube { .. } => "kube_api",
             ReconcileError::Finalizer(_) => "finalizer",
+            ReconcileError::Replication(_) => "replication",
             ReconcileError::Unexpected(_) => "unexpected",
         }
     }

@@ -5,13 +5,14 @@
 //! [`status`]) from what the API server reports, and its Events ([`decide`]).
 //!
 //! Only [`controller`] (observe, act, write status), [`apply`] and [`scale`] do I/O; [`decide`],
-//! [`build`] and [`status`] are functions of their inputs, with no network, clock or
+//! [`departed`], [`build`] and [`status`] are functions of their inputs, with no network, clock or
 //! randomness, so they are tested on YAML fixtures and plain values.
 
 pub mod apply;
 pub mod build;
 pub mod controller;
 pub mod decide;
+pub mod departed;
 pub mod error;
 pub mod render;
 pub mod scale;

@@ -62,6 +62,8 @@ pub struct Observation {
     pub scale_down_refused: Option<String>,
     /// Why applying the desired objects failed.
     pub apply_error: Option<String>,
+    /// Why removing departed workers from the replication system failed.
+    pub deregister_error: Option<String>,
 }
 
 /// The status of a cluster whose spec cannot be built: no objects were touched; the message
@@ -236,6 +238,8 @@ pub fn compute(
         )
     } else if let Some(msg) = &observed.scale_down_refused {
         ConditionUpdate::new(DEGRADED, true, "ScaleDownRefused", msg.clone())
+    } else if let Some(msg) = &observed.deregister_error {
+        ConditionUpdate::new(DEGRADED, true, "WorkerDeregistrationFailed", msg.clone())
     } else if lost_replicas {
         ConditionUpdate::new(
             DEGRADED,

@@ -3,8 +3,9 @@
 //! replication REST API (8080) from anywhere, and the worker ingest port (25004) and the
 //! reference database (3306) from this operator's Jobs (pods labelled
 //! `app.kubernetes.io/part-of: qserv` in the namespace), which load and check catalogs, and the
-//! workers' MariaDB (3306) from the operator's own pod, in whatever namespace it runs, for the
-//! scale-down guard (`cluster/scale.rs`).
+//! workers' MariaDB (3306) and the replication registry (8080) from the operator's own pod, in
+//! whatever namespace it runs: the scale-down guard asks the workers for chunks, and a worker
+//! scaled away is deleted from the registry (`cluster/scale.rs`).
 //!
 //! The workers' qsmaster password is the release's hard-coded `CHANGEME`
 //! (`Q@2026.3.3-rc1:python/lsst/qserv/admin/cli/script.py:59,452`), so worker 3306 is on no
@@ -16,7 +17,7 @@ use k8s_openapi::api::networking::v1::{
     NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
     NetworkPolicySpec,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::meta::{Component, Ctx};
@@ -117,10 +118,19 @@ pub fn network_policies(ctx: &Ctx) -> Vec<NetworkPolicy> {
             Some(vec![tcp(WORKER_HTTP_LOADER_PORT)]),
         ),
     ];
+    let mut workers_and_registry = labels(&instance);
+    workers_and_registry.match_expressions = Some(vec![LabelSelectorRequirement {
+        key: "app.kubernetes.io/component".into(),
+        operator: "In".into(),
+        values: Some(vec![
+            Component::Worker.label().into(),
+            Component::ReplicationRegistry.label().into(),
+        ]),
+    }]);
     out.push(NetworkPolicy {
         metadata: ctx.meta(ctx.named("operator"), Component::Cluster),
         spec: Some(NetworkPolicySpec {
-            pod_selector: Some(component(Component::Worker)),
+            pod_selector: Some(workers_and_registry),
             policy_types: Some(vec!["Ingress".into()]),
             ingress: Some(vec![NetworkPolicyIngressRule {
                 from: Some(vec![NetworkPolicyPeer {
@@ -129,7 +139,7 @@ pub fn network_policies(ctx: &Ctx) -> Vec<NetworkPolicy> {
                     pod_selector: Some(labels(&[("app.kubernetes.io/name", OPERATOR_POD_NAME)])),
                     ..NetworkPolicyPeer::default()
                 }]),
-                ports: Some(vec![tcp(MARIADB_PORT)]),
+                ports: Some(vec![tcp(MARIADB_PORT), tcp(REPLICATION_HTTP_PORT)]),
             }]),
             ..NetworkPolicySpec::default()
         }),

@@ -36,6 +36,7 @@ pub mod rules;
 mod transactions;
 mod transport;
 mod types;
+mod workers;
 
 use std::time::Instant;
 
@@ -47,6 +48,7 @@ pub use error::{ReplicationError, Result, RetryPolicy};
 pub use files::file_chunks;
 use transport::{Repeat, Wait, str_of, urlencode};
 pub use types::*;
+pub use workers::{REGISTRY_MIN_VERSION, unknown_worker_error};
 
 impl ReplicationClient {
     /// `GET /meta/version`: the API version the controller implements (the handler checks
@@ -157,7 +159,7 @@ impl ReplicationClient {
         Ok(self.config().await?.databases)
     }
 
-    /// `GET /replication/config`: the databases and the database families.
+    /// `GET /replication/config`: the databases, the database families and the workers.
     /// Handler: `HttpConfigurationModule::_get` (`Q@2026.3.3-rc1:src/replica/contr/HttpConfigurationModule.cc:107`),
     /// routed at `HttpProcessor.cc:167`.
     pub async fn config(&self) -> Result<ReplicationConfig> {
@@ -216,9 +218,14 @@ impl ReplicationClient {
                 })
             })
             .collect::<Result<_>>()?;
+        let workers = list("workers")?
+            .into_iter()
+            .map(workers::worker_of)
+            .collect();
         Ok(ReplicationConfig {
             databases,
             families,
+            workers,
         })
     }
 

@@ -285,11 +285,47 @@ pub struct DatabaseFamily {
     pub overlap: f64,
 }
 
-/// What `GET /replication/config` says about databases.
+/// A worker as `config.workers[]` of `GET /replication/config` describes it
+/// (`ConfigWorker::toJson`, `Q@2026.3.3-rc1:src/replica/config/ConfigWorker.cc:87-108`).
+/// `name` is the worker's identity, a UUID the worker reads from its own MariaDB
+/// (`qservw_worker.Id`, filled with `UUID()` by the worker's schema migration,
+/// `python/lsst/qserv/schema/migrations/worker/migrate-None-to-3.sql.jinja:59`;
+/// `src/replica/apps/WorkerApp.cc:93-108`), not the pod's name: a pod is found by
+/// `svc_host_name`, the FQDN it registered from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerInfo {
+    pub name: String,
+    pub is_enabled: bool,
+    pub is_read_only: bool,
+    /// `svc-host.name`: `util::get_current_host_fqdn(true)` of the worker's container
+    /// (`Q@2026.3.3-rc1:src/replica/registry/Registry.cc:112-122`, copied into the
+    /// configuration at `Registry.cc:76-81`), e.g.
+    /// `qserv-ci-worker-2.qserv-ci-worker.default.svc.cluster.local`; several canonical names
+    /// are joined with `,` (`src/util/common.cc:68-78`).
+    pub svc_host_name: String,
+    pub svc_host_addr: String,
+    /// `http-loader-host` and `http-loader-port`: where its `/ingest/csv` service listens.
+    pub http_loader_host_addr: String,
+    pub http_loader_port: u16,
+}
+
+impl WorkerInfo {
+    /// The short host names the worker registered from: the first label of each canonical
+    /// name, which for a StatefulSet pod is the pod's name (its `hostname`).
+    pub fn short_host_names(&self) -> impl Iterator<Item = &str> {
+        self.svc_host_name
+            .split(',')
+            .map(|fqdn| fqdn.trim().split('.').next().unwrap_or_default())
+            .filter(|h| !h.is_empty())
+    }
+}
+
+/// What `GET /replication/config` says about databases and workers.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ReplicationConfig {
     pub databases: Vec<DatabaseInfo>,
     pub families: Vec<DatabaseFamily>,
+    pub workers: Vec<WorkerInfo>,
 }
 
 #[cfg(test)]

@@ -189,10 +189,19 @@ fn network_policies_only_when_enabled() {
         "qserv-operator"
     );
     assert!(peer.namespace_selector.is_some(), "any namespace");
+    let selected = operator.pod_selector.unwrap().match_expressions.unwrap();
     assert_eq!(
-        operator.pod_selector.unwrap().match_labels.unwrap()["app.kubernetes.io/component"],
-        "worker"
+        selected[0].values.as_deref().unwrap(),
+        ["worker", "replication-registry"]
     );
+    let ports: Vec<_> = rule
+        .ports
+        .iter()
+        .flatten()
+        .map(|p| p.port.clone().unwrap())
+        .collect();
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int;
+    assert_eq!(ports, [Int(3306), Int(8080)]);
     // Clients reach exactly 4040 on the czar and 8080 on the controller.
     let open: Vec<(String, Vec<i32>)> = objects
         .iter()
