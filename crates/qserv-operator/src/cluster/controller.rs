@@ -215,14 +215,7 @@ async fn apply_cluster(cluster: &QservCluster, ctx: &Context) -> Result<Action, 
     let generation = cluster.meta().generation;
     let mut planned = match decide::plan(cluster, &observed) {
         Ok(planned) => planned,
-        Err(message) => {
-            // An invalid spec touches no object.
-            let status = status::invalid_spec(previous, generation, &message, Timestamp::now());
-            let notes = [Note::warning("InvalidSpec", message)];
-            ctx.events.publish(cluster, &notes).await;
-            write_status(&ctx.client, cluster, previous, &status).await?;
-            return Ok(Action::await_change());
-        }
+        Err(message) => return report_invalid_spec(ctx, cluster, previous, message).await,
     };
     let scale_down_refused = refuse_scale_down(&planned.departing).await;
     if let (Some(_), Some(live)) = (&scale_down_refused, observed.live_workers) {
@@ -240,18 +233,7 @@ async fn apply_cluster(cluster: &QservCluster, ctx: &Context) -> Result<Action, 
     .await
     {
         Ok(applied) => applied,
-        Err(e) => {
-            let observation = Observation {
-                image: cluster.spec.image.clone(),
-                apply_error: Some(e.to_string()),
-                ..Observation::default()
-            };
-            let status = status::compute(previous, generation, &observation, Timestamp::now());
-            let notes = [Note::warning("ApplyFailed", e.to_string())];
-            ctx.events.publish(cluster, &notes).await;
-            write_status(&ctx.client, cluster, previous, &status).await?;
-            return Err(e);
-        }
+        Err(e) => return Err(report_apply_failure(ctx, cluster, previous, e).await),
     };
     ctx.failures
         .lock()
@@ -296,6 +278,44 @@ async fn apply_cluster(cluster: &QservCluster, ctx: &Context) -> Result<Action, 
     }
     let requeue = decide::requeue_after(ctx.options.resync, expires, Timestamp::now());
     Ok(Action::requeue(requeue))
+}
+
+/// An invalid spec touches no object: status and an Event name the field.
+async fn report_invalid_spec(
+    ctx: &Context,
+    cluster: &QservCluster,
+    previous: &QservClusterStatus,
+    message: String,
+) -> Result<Action, ReconcileError> {
+    let generation = cluster.meta().generation;
+    let status = status::invalid_spec(previous, generation, &message, Timestamp::now());
+    let notes = [Note::warning("InvalidSpec", message)];
+    ctx.events.publish(cluster, &notes).await;
+    write_status(&ctx.client, cluster, previous, &status).await?;
+    Ok(Action::await_change())
+}
+
+/// A failed apply degrades the cluster (status and an Event); the error goes back to the
+/// controller's backoff.
+async fn report_apply_failure(
+    ctx: &Context,
+    cluster: &QservCluster,
+    previous: &QservClusterStatus,
+    e: ReconcileError,
+) -> ReconcileError {
+    let observation = Observation {
+        image: cluster.spec.image.clone(),
+        apply_error: Some(e.to_string()),
+        ..Observation::default()
+    };
+    let generation = cluster.meta().generation;
+    let status = status::compute(previous, generation, &observation, Timestamp::now());
+    let notes = [Note::warning("ApplyFailed", e.to_string())];
+    ctx.events.publish(cluster, &notes).await;
+    if let Err(write) = write_status(&ctx.client, cluster, previous, &status).await {
+        return write;
+    }
+    e
 }
 
 /// Removes the workers beyond `spec.workers.replicas` from the replication system, once
