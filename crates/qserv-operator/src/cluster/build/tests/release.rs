@@ -267,3 +267,23 @@ fn the_worker_logins_are_the_release_s_hard_coded_one() {
     assert_eq!(settings["mysql"]["username"], "qsmaster");
     assert_eq!(settings["mysql"]["password"], "CHANGEME");
 }
+
+/// The MariaDB image initialises a new data directory with networking off before it listens
+/// (`Q@2026.3.3-rc1:deploy/docker/mariadb/Dockerfile:44-45`: scisql's init script too): every
+/// MariaDB container gets a startup probe long enough for that before liveness may kill it.
+#[test]
+fn every_mariadb_may_initialise_for_ten_minutes_before_liveness_applies() {
+    let objects = built("{reference: {enabled: true}}");
+    let mut seen = 0;
+    for (pod, spec) in pod_specs(&objects) {
+        for c in spec.containers.iter().filter(|c| c.name == "mariadb") {
+            let probe = c.startup_probe.as_ref().unwrap_or_else(|| panic!("{pod}"));
+            let allowed = probe.period_seconds.unwrap() * probe.failure_threshold.unwrap();
+            assert!(allowed >= 600, "{pod}: {allowed} s");
+            assert!(probe.tcp_socket.is_some(), "{pod}");
+            seen += 1;
+        }
+    }
+    // czar, workers, replication database, reference.
+    assert_eq!(seen, 4);
+}
