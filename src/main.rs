@@ -116,7 +116,20 @@ enum Command {
     },
 }
 
-fn main() -> anyhow::Result<()> {
+/// A user error ends with its message and causes on one line, exit code 1, and never a Rust
+/// backtrace, whatever `RUST_BACKTRACE` says (anyhow's `Debug`, which `main` returning a
+/// `Result` would print, adds one when it is set).
+fn main() -> std::process::ExitCode {
+    match run_command() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("Error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_command() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // The demo talks to a person: its logs go to a file in its work dir (see qserv_local::demo).
     if !matches!(cli.command, Command::Demo { .. }) {

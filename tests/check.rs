@@ -667,6 +667,66 @@ async fn rows_and_value_checks_pass_and_fail_as_they_should() {
     );
 }
 
+/// A check's SQL only reads: `DROP DATABASE other` (and a DELETE hidden after a `;`) is a failed
+/// check naming why, and the other database is still there on both sides.
+#[tokio::test(flavor = "multi_thread")]
+async fn checks_that_would_change_data_fail_and_change_nothing() {
+    let s = servers().await;
+    for server in [&s.qserv, &s.reference] {
+        let mut conn = Conn::from_url(server.url()).await.unwrap();
+        conn.query_drop("CREATE DATABASE IF NOT EXISTS check_other; CREATE TABLE IF NOT EXISTS check_other.t (i INT)")
+            .await
+            .unwrap();
+    }
+    let plan = CheckPlan {
+        checks: vec![
+            user_check(
+                "drop",
+                "DROP DATABASE check_other",
+                Expect::Reference,
+                None,
+                None,
+            ),
+            user_check(
+                "hidden-delete",
+                "SELECT 1; DELETE FROM Filter",
+                Expect::Rows,
+                Some(1),
+                None,
+            ),
+            user_check(
+                "outfile",
+                "SELECT * FROM Filter INTO OUTFILE '/tmp/check-outfile.txt'",
+                Expect::Value,
+                None,
+                Some("1"),
+            ),
+        ],
+        ..CheckPlan::default()
+    };
+    let report = run_checks(&target(s, DB, true), &plan).await.unwrap();
+    for (name, reason) in [
+        ("drop", "starts with DROP"),
+        ("hidden-delete", "more than one statement"),
+        ("outfile", "SELECT ... INTO"),
+    ] {
+        let c = check(&report, name);
+        let message = c.message.clone().unwrap_or_default();
+        assert!(!c.passed, "{name} passed");
+        assert!(
+            message.contains("not a read-only query") && message.contains(reason),
+            "{name}: {message}"
+        );
+    }
+    for server in [&s.qserv, &s.reference] {
+        let mut conn = Conn::from_url(server.url()).await.unwrap();
+        let tables: Vec<String> = conn.query("SHOW TABLES FROM check_other").await.unwrap();
+        assert_eq!(tables, ["t"]);
+        let filters: i64 = one(&mut conn, &format!("SELECT COUNT(*) FROM {DB}.Filter")).await;
+        assert_eq!(filters, 9);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn sorted_comparisons_are_capped_with_a_clear_error() {
     let s = servers().await;

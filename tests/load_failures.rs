@@ -323,3 +323,43 @@ async fn a_lost_connection_names_endpoint_and_table() {
     }
     assert!(server.lock().unwrap().is_none(), "the server was stopped");
 }
+
+/// An input without rows is an error naming the table and the file, and the good table stays
+/// as it was; only `allow_empty` loads it as an empty table.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_input_is_refused_and_the_good_table_stays() {
+    let db = "load_empty";
+    let dir = temp_dir("load_empty");
+    let good = tsv(&dir, "good.tsv", 0..9, |id| format!("{id}\tab\t1.5"));
+    let empty = tsv(&dir, "empty.tsv", 0..0, |_| String::new());
+    let endpoint = endpoint();
+    load_reference(&endpoint, &tsv_load(db, &dir, vec![good]), None)
+        .await
+        .unwrap();
+    let err = load_reference(&endpoint, &tsv_load(db, &dir, vec![empty.clone()]), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, LoadError::Empty { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "table `T`: no rows in {} (an empty input is refused; the table is unchanged)",
+            empty.display()
+        )
+    );
+    let mut conn = connect().await;
+    assert_eq!(
+        scalar(&mut conn, &format!("SELECT COUNT(*) FROM {db}.T")).await,
+        9
+    );
+    no_staging(&mut conn, db).await;
+
+    let mut allowed = tsv_load(db, &dir, vec![empty]);
+    allowed.allow_empty = true;
+    let summary = load_reference(&endpoint, &allowed, None).await.unwrap();
+    assert_eq!(summary.rows, 0);
+    assert_eq!(
+        scalar(&mut conn, &format!("SELECT COUNT(*) FROM {db}.T")).await,
+        0
+    );
+}

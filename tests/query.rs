@@ -154,3 +154,74 @@ async fn errors_name_the_endpoint_the_sql_problem_and_the_file() {
         "{message}"
     );
 }
+
+/// `query` only reads: statements that write, a second statement hidden after a `;` or in a
+/// comment, and `SELECT ... INTO OUTFILE` are refused before they are sent (exit 1, the reason
+/// named, the data untouched); on the connection itself MariaDB refuses any write after
+/// `make_read_only`, so even a statement the guard let through could not change data.
+#[tokio::test(flavor = "multi_thread")]
+async fn statements_that_would_change_data_are_refused_and_change_nothing() {
+    use mysql_async::prelude::Queryable;
+    let url = loaded("q_read_only").await;
+    let outfile = temp_dir("q_read_only").join("outfile.txt");
+    let outfile_sql = format!(
+        "SELECT * FROM forced_src INTO OUTFILE '{}'",
+        outfile.display()
+    );
+    let count = "SELECT COUNT(*) FROM forced_src";
+    let before = stdout(&query(&["--endpoint", &url, "--format", "csv", count]));
+    for (sql, reason) in [
+        ("DROP TABLE forced_src", "starts with DROP"),
+        ("DELETE FROM forced_src", "starts with DELETE"),
+        (
+            "INSERT INTO forced_src SELECT * FROM forced_src",
+            "starts with INSERT",
+        ),
+        ("UPDATE forced_src SET id = 0", "starts with UPDATE"),
+        ("DROP DATABASE q_read_only", "starts with DROP"),
+        (outfile_sql.as_str(), "SELECT ... INTO"),
+        ("SELECT 1; DROP TABLE forced_src", "more than one statement"),
+        (
+            "SELECT 1 /* ; */ ; -- x\n DELETE FROM forced_src",
+            "more than one statement",
+        ),
+        (
+            "SELECT 1 /*! ; DROP TABLE forced_src */",
+            "executable comment",
+        ),
+    ] {
+        let out = query(&["--endpoint", &url, sql]);
+        assert!(!out.status.success(), "{sql} ran");
+        let message = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            message.contains("not a read-only query") && message.contains(reason),
+            "{sql}: {message}"
+        );
+        assert!(!message.contains("stack backtrace"), "{message}");
+    }
+    assert_eq!(
+        stdout(&query(&["--endpoint", &url, "--format", "csv", count])),
+        before
+    );
+    assert!(!outfile.exists());
+    // A user error never prints a Rust backtrace, whatever the environment asks.
+    let out = Command::new(env!("CARGO_BIN_EXE_qserv-operator"))
+        .args(["query", "--endpoint", &url, "DROP TABLE forced_src"])
+        .env("RUST_BACKTRACE", "full")
+        .output()
+        .unwrap();
+    let message = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        message.starts_with("Error: not a read-only query (starts with DROP)"),
+        "{message}"
+    );
+    assert!(!message.to_lowercase().contains("backtrace"), "{message}");
+
+    let mut conn = mysql_async::Conn::from_url(url.as_str()).await.unwrap();
+    assert!(qserv_operator::read_only::make_read_only(&mut conn).await);
+    let err = conn.query_drop("DROP TABLE forced_src").await.unwrap_err();
+    assert!(err.to_string().contains("READ ONLY"), "{err}");
+    let n: Option<i64> = conn.query_first(count).await.unwrap();
+    assert!(n.unwrap() > 0);
+}

@@ -227,6 +227,10 @@ pub struct TableSpec {
     /// schema when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<String>,
+    /// The table may be empty: its input may have no rows. Otherwise an input without rows
+    /// fails the ingest (an empty file is far more often a broken export than intended).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_empty: bool,
 }
 
 /// CSV/TSV dialect, as in sph-partition's `in.csv.*` options.

@@ -19,6 +19,7 @@ pub mod load;
 pub mod metrics;
 pub mod qserv;
 pub mod query;
+pub mod read_only;
 pub mod run;
 pub mod shutdown;
 pub mod telemetry;

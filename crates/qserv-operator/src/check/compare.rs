@@ -86,6 +86,12 @@ impl std::fmt::Display for Side {
 pub enum CompareError {
     #[error("{side}: {message}")]
     Sql { side: Side, message: String },
+    /// Refused before it was sent: user SQL may only read.
+    #[error("{side}: {source}")]
+    NotAQuery {
+        side: Side,
+        source: crate::read_only::NotAQuery,
+    },
     #[error(
         "{side}: the result is over {limit} bytes, too big to sort in memory; \
          give the query an ORDER BY and compare without sorting"
@@ -200,6 +206,12 @@ pub async fn compare(
             message: reason(&err),
         }
     };
+    let guard = |side, sql| {
+        crate::read_only::only_a_query(sql)
+            .map_err(|source| CompareError::NotAQuery { side, source })
+    };
+    guard(Side::Qserv, qserv_sql)?;
+    guard(Side::Reference, reference_sql)?;
     // Both statements start before either is read, so both servers work at once.
     let (q, r) = futures::join!(
         qserv.query_iter(qserv_sql),
@@ -439,6 +451,8 @@ pub async fn run_one(
         side,
         message: reason(&err),
     };
+    crate::read_only::only_a_query(sql)
+        .map_err(|source| CompareError::NotAQuery { side, source })?;
     let mut result = conn.query_iter(sql).await.map_err(sql_error)?;
     let columns = Columns::new(result.columns_ref());
     let mut first = None;

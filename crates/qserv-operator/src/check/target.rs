@@ -87,10 +87,13 @@ async fn use_database(
         compare::Side::Qserv => czar::connect(endpoint, database).await,
         compare::Side::Reference => endpoint.connect_on(database).await,
     };
-    conn.map_err(|err| CheckError::Database {
+    let mut conn = conn.map_err(|err| CheckError::Database {
         side,
         endpoint: endpoint.address(),
         database: database.to_string(),
         message: reason(&err),
-    })
+    })?;
+    // Checks only read: where the server takes it, nothing later on this connection can write.
+    crate::read_only::make_read_only(&mut conn).await;
+    Ok(conn)
 }

@@ -291,6 +291,7 @@ pub fn reference_load(
     };
     let mut load = crate::load::ReferenceLoad::new(&spec.database, &table.name, input);
     load.ddl_file = table.schema.as_ref().map(|s| source.join(s));
+    load.allow_empty = table.allow_empty;
     Ok(load)
 }
 

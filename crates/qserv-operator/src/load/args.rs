@@ -90,6 +90,10 @@ pub struct LoadArgs {
     /// A mysqldump `.schema` file: its CREATE TABLE defines the table (and types CSV/TSV).
     #[arg(long, value_name = "FILE")]
     pub schema: Option<PathBuf>,
+    /// Load an input without rows as an empty table (by default it is an error and the table
+    /// is left as it was).
+    #[arg(long)]
+    pub allow_empty: bool,
     /// CSV/TSV files start with a header line of column names.
     #[arg(long)]
     pub header: bool,
@@ -164,6 +168,7 @@ impl LoadArgs {
         };
         let mut load = ReferenceLoad::new(&self.database, &self.table, input);
         load.ddl_file = self.schema.clone();
+        load.allow_empty = self.allow_empty;
         Ok(load)
     }
 }

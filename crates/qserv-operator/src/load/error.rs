@@ -23,6 +23,14 @@ pub enum LoadError {
     #[error("cannot connect to MariaDB at {endpoint}: {reason}")]
     Connect { endpoint: String, reason: String },
 
+    /// The input has no rows and an empty table was not asked for (`allow_empty`); the table
+    /// as it was is kept.
+    #[error(
+        "table `{table}`: no rows in {} (an empty input is refused; the table is unchanged)",
+        files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ")
+    )]
+    Empty { table: String, files: Vec<PathBuf> },
+
     /// The connection broke during a load.
     #[error("table `{table}`: connection to {endpoint} lost: {reason}")]
     ConnectionLost {

@@ -46,6 +46,9 @@ pub struct ReferenceLoad {
     pub ddl_file: Option<std::path::PathBuf>,
     /// Rows per `LOAD DATA` statement (cut at batch boundaries).
     pub rows_per_statement: u64,
+    /// An input without rows is loaded as an empty table; otherwise it is an error and the
+    /// table as it was stays (an empty file is far more often a broken export than intended).
+    pub allow_empty: bool,
 }
 
 impl ReferenceLoad {
@@ -56,6 +59,7 @@ impl ReferenceLoad {
             input,
             ddl_file: None,
             rows_per_statement: 1_000_000,
+            allow_empty: false,
         }
     }
 }
@@ -96,6 +100,13 @@ async fn load_reference_unboxed(
     };
     create_staging(&sql, &mut conn, load, &plan).await?;
     let rows = match stream_rows(&mut conn, &sql, plan, load, progress).await {
+        Ok(0) if !load.allow_empty => Err(LoadError::Empty {
+            table: load.table.clone(),
+            files: load.input.files.clone(),
+        }),
+        other => other,
+    };
+    let rows = match rows {
         Ok(rows) => rows,
         Err(error) => {
             drop_after_failure(endpoint, &mut conn, load).await;

@@ -10,6 +10,9 @@ pub enum QueryError {
     /// The endpoint URL is bad or the server cannot be reached (names the endpoint).
     #[error(transparent)]
     Connect(#[from] DbError),
+    /// Refused before it was sent: `query` only reads.
+    #[error(transparent)]
+    NotAQuery(#[from] crate::read_only::NotAQuery),
     /// The statement failed; `message` is MariaDB's.
     #[error("query failed on {endpoint}: {message}")]
     Sql { endpoint: String, message: String },

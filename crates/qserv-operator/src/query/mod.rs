@@ -47,6 +47,7 @@ pub fn run<'a>(args: &'a QueryArgs) -> LocalBoxFuture<'a, Result<u64, QueryError
 
 async fn run_unboxed(args: &QueryArgs) -> Result<u64, QueryError> {
     let endpoint = Endpoint::parse(&args.endpoint)?;
+    crate::read_only::only_a_query(&args.sql)?;
     if args.format == OutputFormat::Hdf5 {
         return run_hdf5(args, &endpoint).await;
     }
@@ -63,6 +64,7 @@ async fn run_unboxed(args: &QueryArgs) -> Result<u64, QueryError> {
     };
     let out = std::io::BufWriter::with_capacity(1 << 16, out);
     let mut conn = endpoint.connect().await?;
+    crate::read_only::make_read_only(&mut conn).await;
     let sql_error = |err: mysql_async::Error| QueryError::Sql {
         endpoint: endpoint.address(),
         message: reason(&err),
@@ -110,6 +112,7 @@ async fn run_hdf5(args: &QueryArgs, endpoint: &Endpoint) -> Result<u64, QueryErr
         reason: "HDF5 output needs --out FILE".into(),
     })?;
     let mut conn = endpoint.connect().await?;
+    crate::read_only::make_read_only(&mut conn).await;
     let sql_error = |err: mysql_async::Error| QueryError::Sql {
         endpoint: endpoint.address(),
         message: reason(&err),
