@@ -158,8 +158,10 @@ fn the_case01_ingest_example_reads_through_the_table_spec() {
     let expected_rows = [("Object", 88), ("Source", 3339), ("Filter", 9)];
     for (table, rows) in expected_rows {
         let spec_table = ingest.spec.tables.iter().find(|t| t.name == table).unwrap();
-        let format = spec::input_format(spec_table, &case01()).unwrap();
-        let file = case01().join(&spec_table.files[0]);
+        // The example's source is the dataset (data/ and queries/ side by side).
+        let source = case01().parent().unwrap().to_path_buf();
+        let format = spec::input_format(spec_table, &source).unwrap();
+        let file = source.join(&spec_table.files[0]);
         let reader = CatalogReader::open(&file, &format, 500).unwrap();
         let selection = spec::selection_spec(spec_table, None, None).unwrap();
         let selected = reader.select(&selection).unwrap();
@@ -173,7 +175,8 @@ fn the_case01_ingest_example_reads_through_the_table_spec() {
         .iter()
         .find(|t| t.name == "Object")
         .unwrap();
-    let InputFormat::Csv(options) = spec::input_format(object, &case01()).unwrap() else {
+    let InputFormat::Csv(options) = spec::input_format(object, case01().parent().unwrap()).unwrap()
+    else {
         panic!("tsv is csv")
     };
     let schema = options.schema.unwrap();

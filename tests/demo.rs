@@ -278,7 +278,7 @@ fn demo_names_the_missing_data_before_starting_anything() {
     // case01 reads qserv_testdata/case01/data from the volume; this data dir has no such thing.
     assert!(
         err.contains("examples/catalogingest-case01.yaml: spec.source.pvc subPath")
-            && err.contains("qserv_testdata/case01/data"),
+            && err.contains("qserv_testdata/case01"),
         "{err}"
     );
     assert!(String::from_utf8_lossy(&out.stdout).is_empty());

@@ -225,17 +225,19 @@ fn case01_example_matches_the_dataset_configs() {
         object.dec_column.as_deref(),
         ingest["latitude_key"].as_str()
     );
+    let source = data.parent().unwrap();
+    assert!(source.join(cing.spec.queries.as_deref().unwrap()).is_dir());
     for t in &cing.spec.tables {
         for f in &t.files {
             assert!(
-                data.join(f).is_file(),
+                source.join(f).is_file(),
                 "{} names a missing file {f}",
                 t.name
             );
         }
         let schema = t.schema.as_ref().unwrap();
         assert!(
-            data.join(schema).is_file(),
+            source.join(schema).is_file(),
             "{} names a missing schema {schema}",
             t.name
         );

@@ -94,7 +94,7 @@ async fn case01_and_macs2243_succeed_and_qserv_answers_as_the_reference() {
         &local,
         &ingest_from(
             "catalogingest-case01.yaml",
-            &data.join("qserv_testdata/case01/data"),
+            &data.join("qserv_testdata/case01"),
             None,
         ),
     )
@@ -624,10 +624,11 @@ async fn bad_specs_and_files_are_named_in_status_and_launch_nothing_wrong() {
     ready_cluster(&local).await;
     let data = tempfile::tempdir().unwrap();
     let case01 = shared_data().join("qserv_testdata/case01/data");
-    std::fs::create_dir(data.path().join("schema")).unwrap();
+    // The example's layout: the source holds data/ (files and schemas).
+    std::fs::create_dir_all(data.path().join("data/schema")).unwrap();
     std::fs::copy(
         case01.join("schema/Object.schema"),
-        data.path().join("schema/Object.schema"),
+        data.path().join("data/schema/Object.schema"),
     )
     .unwrap();
     let mut bytes = Vec::new();
@@ -647,7 +648,7 @@ async fn bad_specs_and_files_are_named_in_status_and_launch_nothing_wrong() {
     fields[4] = b"4.5x".to_vec(); // decl_PS
     lines[16] = fields.join(&b'\t');
     let mut gz = flate2::write::GzEncoder::new(
-        std::fs::File::create(data.path().join("Object.tsv.gz")).unwrap(),
+        std::fs::File::create(data.path().join("data/Object.tsv.gz")).unwrap(),
         flate2::Compression::fast(),
     );
     std::io::Write::write_all(&mut gz, &lines.join(&b'\n')).unwrap();

@@ -50,7 +50,9 @@ fn partition(index: usize, out: &Path) -> PartitionConfig {
         &std::fs::read_to_string(root.join("examples/catalogingest-case01.yaml")).unwrap(),
     )
     .unwrap();
-    let (config, opts) = table_plan(&ingest.spec, &ingest.spec.tables[index], &case01(), out)
+    // The example's source is the dataset directory, its files under data/.
+    let source = case01().parent().unwrap().to_path_buf();
+    let (config, opts) = table_plan(&ingest.spec, &ingest.spec.tables[index], &source, out)
         .unwrap_or_else(|err| panic!("plan: {err}"));
     partition_files(&config, &opts).unwrap_or_else(|err| panic!("partition: {err}"));
     config

@@ -664,8 +664,13 @@ fn catalog_ingest_tables_plan_their_partitioning() {
     .unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let object = &ingest.spec.tables[0];
-    let (config, opts) =
-        table_plan(&ingest.spec, object, &case01(), &tmp.path().join("Object")).unwrap();
+    let (config, opts) = table_plan(
+        &ingest.spec,
+        object,
+        case01().parent().unwrap(),
+        &tmp.path().join("Object"),
+    )
+    .unwrap();
     assert_eq!(
         (config.num_stripes, config.num_sub_stripes, config.overlap),
         (85, 12, 0.01667)

@@ -897,6 +897,8 @@ async fn the_case01_manifest_ingests_through_the_spec_plan() {
     // The manifest's own database name, as Qserv's integration tests name it.
     assert_eq!(ingest.spec.database, "qservTest_case01_qserv");
     let spec = ingest.spec;
+    // The manifest's source is the dataset directory (data/ and queries/ side by side).
+    let source = case01().parent().unwrap().to_path_buf();
     // Partition as the partition Job does: table_plan's config and options; Object in the
     // Job's shard layout (`<table>/<shard>`), Source flat. Regular tables are not partitioned.
     let chunks = tempfile::tempdir().unwrap();
@@ -906,8 +908,7 @@ async fn the_case01_manifest_ingests_through_the_spec_plan() {
             out = out.join("0");
         }
         let (config, opts) =
-            qserv_operator::from_spec::partition::table_plan(&spec, table, &case01(), &out)
-                .unwrap();
+            qserv_operator::from_spec::partition::table_plan(&spec, table, &source, &out).unwrap();
         partition_files(&config, &opts).unwrap();
     }
     let standin = standin().await;
@@ -915,7 +916,7 @@ async fn the_case01_manifest_ingests_through_the_spec_plan() {
     let summary = qserv_operator::load::ingest_plan::ingest_spec(
         &client(&standin),
         &spec,
-        &case01(),
+        &source,
         chunks.path(),
         &IngestOptions::default(),
     )

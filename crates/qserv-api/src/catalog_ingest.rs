@@ -72,6 +72,7 @@ pub struct CatalogIngestSpec {
     /// sortresult`, `-- withQserv`, `-- noQserv`; `.FIXME` files skipped), relative to the
     /// source: each runs on Qserv and on the reference and must give the same rows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("!self.startsWith('/') && !self.matches('(^|/)[.][.](/|$)')").message("queries must be a path inside the source (relative, without ..)"))]
     pub queries: Option<String>,
     /// Let a table through when Qserv's `LOAD DATA` of a contribution reports warnings (values
     /// coerced or truncated, missing fields: `num_warnings` of the contribution,
@@ -196,8 +197,10 @@ pub struct TableSpec {
     /// HDF5 options.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hdf5: Option<Hdf5Options>,
-    /// Input files relative to the source: paths or glob patterns (`Object*.tsv.gz`).
+    /// Input files relative to the source: paths or glob patterns (`Object*.tsv.gz`), inside
+    /// it (no absolute path, no `..`).
     #[schemars(length(min = 1))]
+    #[x_kube(validation = Rule::new("self.all(f, !f.startsWith('/') && !f.matches('(^|/)[.][.](/|$)'))").message("files must be paths inside the source (relative, without ..)"))]
     pub files: Vec<String>,
     /// Qserv table role.
     #[serde(default)]
@@ -226,6 +229,7 @@ pub struct TableSpec {
     /// MySQL DDL of the table (a file relative to the source); derived from the input's
     /// schema when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("!self.startsWith('/') && !self.matches('(^|/)[.][.](/|$)')").message("schema must be a path inside the source (relative, without ..)"))]
     pub schema: Option<String>,
     /// The table may be empty: its input may have no rows. Otherwise an input without rows
     /// fails the ingest (an empty file is far more often a broken export than intended).
@@ -439,6 +443,9 @@ impl CatalogIngestSpec {
         self.check_partitioning(&mut p, &spec.at("partitioning"));
         self.check_source(&mut p, &spec.at("source"));
         self.check_tables(&mut p, &spec.at("tables"));
+        if let Some(queries) = &self.queries {
+            p.inside_source(&spec.at("queries"), queries);
+        }
         if let Some(region) = &self.region {
             let at = spec.at("region");
             p.ensure(&at.at("ra"), (0.0..360.0).contains(&region.ra), || {
@@ -540,6 +547,7 @@ impl CatalogIngestSpec {
             for (j, f) in t.files.iter().enumerate() {
                 let fat = tat.at("files").index(j);
                 p.not_empty(&fat, f);
+                p.inside_source(&fat, f);
                 if let Err(e) = globset::Glob::new(f) {
                     p.add(&fat, format!("not a valid glob: {e}"));
                 }
@@ -551,6 +559,9 @@ impl CatalogIngestSpec {
                         format!("not a valid glob: {e}"),
                     );
                 }
+            }
+            if let Some(schema) = &t.schema {
+                p.inside_source(&tat.at("schema"), schema);
             }
             self.check_position_columns(p, &tat, t);
             if t.hdf5.is_some() && t.format != Format::Hdf5 {
@@ -763,6 +774,55 @@ mod tests {
             );
         }
         assert_eq!(messages.len(), 4, "{messages:?}");
+    }
+
+    /// `files`, `schema` and `queries` stay inside the source, in `validate` and in the CRD's
+    /// CEL (what kube-apiserver applies before storing).
+    #[test]
+    fn paths_that_leave_the_source_are_refused_by_both_validations() {
+        let mut v = good();
+        v["tables"][0]["files"] =
+            json!(["../../../../etc/passwd", "ok/../Object.tsv.gz", "a/b*.tsv"]);
+        v["tables"][0]["schema"] = json!("/etc/shadow");
+        v["tables"][1]["schema"] = json!("schema/..");
+        v["queries"] = json!("queries/../../elsewhere");
+        let errors = spec(v.clone()).validate().unwrap_err();
+        let problems: Vec<&str> = errors
+            .paths()
+            .into_iter()
+            .filter(|p| p.contains("files") || p.contains("schema") || p.contains("queries"))
+            .collect();
+        assert_eq!(
+            problems,
+            [
+                "spec.tables[0].files[0]",
+                "spec.tables[0].files[1]",
+                "spec.tables[0].schema",
+                "spec.tables[1].schema",
+                "spec.queries",
+            ],
+            "{errors}"
+        );
+        assert!(errors.to_string().contains(
+            "spec.tables[0].files[0]: must be a path inside the source (relative, without `..`), got \"../../../../etc/passwd\""
+        ));
+        let messages = cel_messages(v, None);
+        for expected in [
+            "files must be paths inside the source",
+            "schema must be a path inside the source",
+            "queries must be a path inside the source",
+        ] {
+            assert!(
+                messages.iter().any(|m| m.contains(expected)),
+                "missing {expected:?} in {messages:?}"
+            );
+        }
+        // Names that merely contain dots are fine.
+        let mut fine = good();
+        fine["tables"][0]["files"] = json!(["..hidden/x.tsv", "a..b.tsv", "dir/./f.tsv"]);
+        fine["queries"] = json!("queries");
+        assert_eq!(spec(fine.clone()).validate(), Ok(()));
+        assert_eq!(cel_messages(fine, None), Vec::<String>::new());
     }
 
     #[test]

@@ -116,6 +116,14 @@ impl Problems {
         });
     }
 
+    /// A path (or glob) that stays inside the source it is relative to: not absolute, no `..`
+    /// component (the Job checks the resolved path again, symlinks included).
+    pub fn inside_source(&mut self, path: &FieldPath, value: &str) {
+        self.ensure(path, stays_inside(value), || {
+            format!("must be a path inside the source (relative, without `..`), got {value:?}")
+        });
+    }
+
     /// A MariaDB/Qserv identifier: letters, digits and '_', not starting with a digit, <= 64.
     pub fn sql_identifier(&mut self, path: &FieldPath, value: &str) {
         let ok = !value.is_empty()
@@ -135,6 +143,11 @@ impl Problems {
     pub fn finish(self) -> Result<(), ValidationErrors> {
         ValidationErrors(self.0).into_result()
     }
+}
+
+/// Relative, no `..` component, no NUL.
+pub fn stays_inside(path: &str) -> bool {
+    !path.starts_with('/') && !path.contains('\0') && !path.split('/').any(|part| part == "..")
 }
 
 #[cfg(test)]

@@ -44,10 +44,8 @@ pub fn input_format(table: &TableSpec, source_dir: &Path) -> Result<InputFormat>
                 options.fields = dialect.fields.clone();
             }
             if let Some(schema) = &table.schema {
-                options.schema = Some(Arc::new(schema_from_ddl_file(
-                    &source_dir.join(schema),
-                    Some(&table.name),
-                )?));
+                let file = inside_source(source_dir, schema, &table.name, "schema")?;
+                options.schema = Some(Arc::new(schema_from_ddl_file(&file, Some(&table.name))?));
             }
             InputFormat::Csv(options)
         }
@@ -58,10 +56,62 @@ pub fn input_format(table: &TableSpec, source_dir: &Path) -> Result<InputFormat>
 /// or a glob over the file names of one directory (`Object*.tsv.gz`, `2024/*.parquet`),
 /// expanded in name order. An entry that matches nothing is an error (a typo would otherwise
 /// ingest nothing, successfully).
+/// `source_dir/relative`, refused when it leaves the source: an absolute path or `..` (as
+/// `validate` refuses them), or a symlink to outside (checked on the resolved path when it
+/// exists). `table` and `field` name the spec field in the error.
+pub fn inside_source(
+    source_dir: &Path,
+    relative: &str,
+    table: &str,
+    field: &str,
+) -> Result<PathBuf> {
+    if !crate::api::validation::stays_inside(relative) {
+        return Err(outside(
+            table,
+            field,
+            relative,
+            source_dir,
+            "is outside the source".into(),
+        ));
+    }
+    let path = source_dir.join(relative);
+    resolves_inside(source_dir, &path, table, field)?;
+    Ok(path)
+}
+
+/// An existing `path` under `source_dir` whose real path (symlinks followed) is outside it is
+/// refused.
+fn resolves_inside(source_dir: &Path, path: &Path, table: &str, field: &str) -> Result<()> {
+    if let (Ok(real), Ok(root)) = (path.canonicalize(), source_dir.canonicalize())
+        && !real.starts_with(&root)
+    {
+        let why = format!("resolves to {}, outside the source", real.display());
+        return Err(outside(
+            table,
+            field,
+            &path.display().to_string(),
+            source_dir,
+            why,
+        ));
+    }
+    Ok(())
+}
+
+fn outside(table: &str, field: &str, value: &str, source_dir: &Path, why: String) -> CatalogError {
+    CatalogError::Selection {
+        table: table.to_string(),
+        reason: format!(
+            "{field}: {value:?} {why} (the source is {})",
+            source_dir.display()
+        ),
+    }
+}
+
 pub fn table_files(table: &TableSpec, source_dir: &Path) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
-    for entry in &table.files {
-        let path = source_dir.join(entry);
+    for (j, entry) in table.files.iter().enumerate() {
+        let field = format!("files[{j}]");
+        let path = inside_source(source_dir, entry, &table.name, &field)?;
         let is_glob = entry.contains(['*', '?', '[', '{']);
         if !is_glob {
             std::fs::metadata(&path).map_err(|err| CatalogError::io(&path, err))?;
@@ -82,6 +132,9 @@ pub fn table_files(table: &TableSpec, source_dir: &Path) -> Result<Vec<PathBuf>>
             .filter(|e| e.file_type().is_ok_and(|t| t.is_file()) && matcher.is_match(e.file_name()))
             .map(|e| e.path())
             .collect();
+        for m in &matched {
+            resolves_inside(source_dir, m, &table.name, &field)?;
+        }
         if matched.is_empty() {
             return Err(CatalogError::io(&path, "the pattern matches no file"));
         }
@@ -149,4 +202,59 @@ pub fn selection_spec(
             values: f.values.clone(),
         }),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(files: &[&str]) -> TableSpec {
+        serde_json::from_value(serde_json::json!({
+            "name": "T", "format": "tsv", "files": files
+        }))
+        .unwrap()
+    }
+
+    /// The Job refuses what `validate` refuses, and also a symlink inside the source that
+    /// points outside it (which no lexical check can see).
+    #[test]
+    fn files_that_leave_the_source_are_refused_naming_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("source");
+        std::fs::create_dir(&source).unwrap();
+        std::fs::write(source.join("a.tsv"), "1\n").unwrap();
+        std::fs::write(dir.path().join("secret.tsv"), "x\n").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("secret.tsv"), source.join("link.tsv")).unwrap();
+
+        assert_eq!(
+            table_files(&table(&["a.tsv"]), &source).unwrap(),
+            [source.join("a.tsv")]
+        );
+        let err = table_files(&table(&["../secret.tsv"]), &source)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("table `T`: files[0]: \"../secret.tsv\" is outside the source"),
+            "{err}"
+        );
+        let err = table_files(&table(&["a.tsv", "link.tsv"]), &source)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("files[1]:") && err.contains("outside the source"),
+            "{err}"
+        );
+        // A pattern never follows a symlink out: it matches regular files only.
+        assert_eq!(
+            table_files(&table(&["*.tsv"]), &source).unwrap(),
+            [source.join("a.tsv")]
+        );
+        let err = inside_source(&source, "/etc/passwd", "", "spec.queries")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("spec.queries: \"/etc/passwd\" is outside the source"),
+            "{err}"
+        );
+    }
 }

@@ -290,7 +290,15 @@ pub fn reference_load(
         batch_rows: crate::catalog::DEFAULT_BATCH_ROWS,
     };
     let mut load = crate::load::ReferenceLoad::new(&spec.database, &table.name, input);
-    load.ddl_file = table.schema.as_ref().map(|s| source.join(s));
+    load.ddl_file = match &table.schema {
+        Some(s) => Some(crate::from_spec::catalog::inside_source(
+            source,
+            s,
+            &table.name,
+            "schema",
+        )?),
+        None => None,
+    };
     load.allow_empty = table.allow_empty;
     Ok(load)
 }
@@ -382,7 +390,15 @@ async fn check(job: &JobEnv, args: &JobArgs) -> anyhow::Result<Done> {
         args.without_qserv_functions,
     )?;
     let mut plan = CheckPlan::from_spec(spec)?.with_rows_read(&args.rows_read());
-    plan.queries = spec.queries.as_ref().map(|q| args.source.join(q));
+    plan.queries = match &spec.queries {
+        Some(q) => Some(crate::from_spec::catalog::inside_source(
+            &args.source,
+            q,
+            "",
+            "spec.queries",
+        )?),
+        None => None,
+    };
     let report = run_checks(&target, &plan).await?;
     Ok(Done {
         skipped: report.status_skipped(),
