@@ -764,6 +764,96 @@ async fn custom_resources_violating_cel_rules_or_types_are_422() {
     assert_eq!(api_status(qsc.get("typo").await).code, 404);
 }
 
+/// What kube-apiserver refuses before storing (each rule cited in `apiserver/schema.rs`,
+/// `http.rs`, `write.rs`): an int32 field's overflow and a missing required `spec` are 422; a
+/// merge patch that is not an object is a 400 Status (not a dropped connection); a body over
+/// 3 MiB is a 413 Status; and none of them stored anything.
+#[tokio::test]
+async fn what_kube_apiserver_refuses_is_refused_with_a_status() {
+    let (server, client) = server().await;
+    let resource = ApiResource::erase::<QservCluster>(&());
+    let dynamic: Api<DynamicObject> = Api::namespaced_with(client.clone(), "default", &resource);
+    let mut big = DynamicObject::new("big", &resource);
+    big.data = json!({"spec": {"workers": {"replicas": 99_999_999_999_i64}}});
+    let overflow = api_status(dynamic.create(&PostParams::default(), &big).await);
+    assert_eq!((overflow.code, overflow.reason.as_str()), (422, "Invalid"));
+    let causes = overflow.details.expect("details").causes;
+    assert_eq!(causes[0].field, "spec.workers.replicas");
+    assert!(
+        causes[0]
+            .message
+            .contains("must be of type integer with format int32"),
+        "{causes:?}"
+    );
+
+    let ingest = ApiResource::erase::<CatalogIngest>(&());
+    let ingests: Api<DynamicObject> = Api::namespaced_with(client.clone(), "default", &ingest);
+    let no_spec = api_status(
+        ingests
+            .create(
+                &PostParams::default(),
+                &DynamicObject::new("nospec", &ingest),
+            )
+            .await,
+    );
+    assert_eq!(no_spec.code, 422);
+    assert_eq!(no_spec.details.expect("details").causes[0].field, "spec");
+    assert_eq!(api_status(ingests.get("nospec").await).code, 404);
+
+    let qsc: Api<QservCluster> = Api::namespaced(client.clone(), "default");
+    qsc.create(&PostParams::default(), &qserv_cluster("ok", 2))
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let url = format!(
+        "{}/apis/qserv.in2p3.fr/v1alpha1/namespaces/default/qservclusters/ok",
+        server.url()
+    );
+    let status = |r: reqwest::Response| async move {
+        let code = r.status().as_u16();
+        let body: Value = r.json().await.expect("a JSON Status");
+        assert_eq!(body["kind"], "Status", "{body}");
+        assert_eq!(body["code"], code, "{body}");
+        (
+            code,
+            body["reason"].as_str().unwrap_or_default().to_string(),
+        )
+    };
+    for (content_type, body) in [
+        ("application/merge-patch+json", "[1]"),
+        ("application/merge-patch+json", "\"text\""),
+        ("application/strategic-merge-patch+json", "[1]"),
+    ] {
+        let r = http
+            .patch(&url)
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("a response, not a dropped connection");
+        assert_eq!(
+            status(r).await,
+            (400, "BadRequest".to_string()),
+            "{content_type} {body}"
+        );
+    }
+    let huge = format!(
+        "{{\"metadata\": {{\"annotations\": {{\"a\": \"{}\"}}}}}}",
+        "x".repeat(3 << 20)
+    );
+    let r = http
+        .patch(&url)
+        .header("Content-Type", "application/merge-patch+json")
+        .body(huge)
+        .send()
+        .await
+        .expect("a response");
+    assert_eq!(status(r).await, (413, "RequestEntityTooLarge".to_string()));
+    let kept = qsc.get("ok").await.unwrap();
+    assert_eq!(kept.spec.workers.replicas, 2);
+    assert!(kept.metadata.annotations.unwrap_or_default().is_empty());
+}
+
 #[tokio::test]
 async fn transition_rules_see_the_old_object() {
     let (_server, client) = server().await;

@@ -59,6 +59,13 @@ pub enum ApiError {
     ApplyConflict(Vec<Conflict>),
     #[error("injected fault (HTTP {0})")]
     Injected(u16),
+    /// A body over the limit (k8s.io/apiserver `NewRequestEntityTooLargeError`, 413).
+    #[error("Request entity too large: limit is {0}")]
+    TooLarge(usize),
+    /// A handler failed where it never should: the request gets a Status, not a dropped
+    /// connection.
+    #[error("Internal error occurred: {0}")]
+    Internal(String),
     // Starting the server, not serving a request:
     #[error("binding 127.0.0.1: {0}")]
     Bind(std::io::Error),
@@ -100,6 +107,8 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => 415,
             ApiError::Gone { .. } => 410,
             ApiError::Injected(code) => *code,
+            ApiError::TooLarge(_) => 413,
+            ApiError::Internal(_) => 500,
             ApiError::Bind(_) | ApiError::Kubeconfig { .. } | ApiError::Client(_) => 500,
         }
     }
@@ -118,7 +127,8 @@ impl ApiError {
             ApiError::Injected(429) => "TooManyRequests",
             ApiError::Injected(503) => "ServiceUnavailable",
             ApiError::Injected(504) => "Timeout",
-            ApiError::Injected(_) => "InternalError",
+            ApiError::Injected(_) | ApiError::Internal(_) => "InternalError",
+            ApiError::TooLarge(_) => "RequestEntityTooLarge",
             ApiError::Bind(_) | ApiError::Kubeconfig { .. } | ApiError::Client(_) => {
                 "InternalError"
             }

@@ -24,6 +24,9 @@ pub async fn handle(
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, http::MAX_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return Ok(error_response(&ApiError::TooLarge(http::MAX_BODY)));
+        }
         Err(e) => {
             return Ok(error_response(&ApiError::BadRequest(format!(
                 "reading the request body: {e}"
@@ -48,7 +51,20 @@ pub async fn handle(
     };
     let fault = shared.faults.take(&format!("{} {}", req.method, req.path));
     let response = match fault.map_or_else(|| from_protobuf(&mut req), Err) {
-        Ok(()) => dispatch(&shared, &req).unwrap_or_else(|e| error_response(&e)),
+        // No request may take the server's connection down: a handler that panics answers 500.
+        Ok(()) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            dispatch(&shared, &req)
+        }))
+        .unwrap_or_else(|panic| {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(method = %req.method, path = %req.path, %what, "handler panicked");
+            Err(ApiError::Internal(format!("the handler failed: {what}")))
+        })
+        .unwrap_or_else(|e| error_response(&e)),
         Err(e) => error_response(&e),
     };
     tracing::debug!(method = %req.method, uri = %parts.uri, status = response.status().as_u16(), "request");

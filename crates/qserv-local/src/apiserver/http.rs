@@ -13,8 +13,10 @@ use super::errors::ApiError;
 
 pub type Body = BoxBody<Bytes, Infallible>;
 
-/// Largest request body accepted; our biggest objects are CRDs of a few hundred KiB.
-pub const MAX_BODY: usize = 16 << 20;
+/// Largest request body accepted: kube-apiserver's default `MaxRequestBodyBytes`, 3 MiB
+/// (k8s.io/apiserver `pkg/server/config.go`, `NewConfig`: `int64(3 * 1024 * 1024)`); bigger
+/// bodies get 413 before they are read further.
+pub const MAX_BODY: usize = 3 << 20;
 
 /// A request after its body was read: what every handler gets.
 #[derive(Debug)]

@@ -3,9 +3,12 @@
 //! schema defaults, check the structural schema, then evaluate the CEL rules (with the old
 //! object on update, so transition rules such as an immutable field hold).
 //!
-//! Checked: `type` (incl. `x-kubernetes-int-or-string`), `nullable`, `required`, `enum`,
-//! `minimum`/`maximum`, `minLength`/`maxLength`, `minItems`/`maxItems`, and
-//! `x-kubernetes-validations`. Not checked: `format`, `pattern`, `multipleOf`, `uniqueItems`,
+//! Checked: `type` (incl. `x-kubernetes-int-or-string`), `nullable`, `required` (the root's
+//! too: a custom resource without a required `spec` is refused), `enum`, `minimum`/`maximum`,
+//! the range of the integer formats `int32`/`int64` (kube-openapi's `IsValueValidAgainstRange`,
+//! `pkg/validation/validate/values.go:333-385`, called for every number at `validator.go:151`),
+//! `minLength`/`maxLength`, `minItems`/`maxItems`, and `x-kubernetes-validations`. Not checked:
+//! string `format`s, `pattern`, `multipleOf`, `uniqueItems`,
 //! `x-kubernetes-list-type` uniqueness, `maxProperties`, `metadata` beyond its name. A `null`
 //! for a non-nullable field is dropped rather than rejected.
 
@@ -62,6 +65,16 @@ pub fn admit(
     *obj = kube::core::cel::apply_defaults(schema, obj);
 
     let mut causes = Vec::new();
+    for req in schema["required"].as_array().into_iter().flatten() {
+        if let Some(req) = req.as_str()
+            && obj.get(req).is_none()
+        {
+            causes.push(Cause {
+                field: req.to_string(),
+                message: "Required value".into(),
+            });
+        }
+    }
     for key in ["spec", "status"] {
         if let Some(value) = obj.get(key) {
             check(&schema["properties"][key], value, key, &mut causes);
@@ -182,6 +195,9 @@ fn check(schema: &Value, value: &Value, path: &str, causes: &mut Vec<Cause>) {
         let list: Vec<String> = allowed.iter().map(Value::to_string).collect();
         fail(format!("supported values: {}", list.join(", ")));
     }
+    if let Some(problem) = integer_format_problem(schema, value, path) {
+        fail(problem);
+    }
     if let Some(n) = value.as_f64() {
         if let Some(min) = schema["minimum"].as_f64()
             && n < min
@@ -254,6 +270,25 @@ fn check(schema: &Value, value: &Value, path: &str, causes: &mut Vec<Cause>) {
     }
 }
 
+/// kube-openapi's range check of an integer against its `format`: `int32` must fit 32 bits,
+/// `int64` (and no format) 64 bits; the message is the real one (`values.go:378-383`).
+fn integer_format_problem(schema: &Value, value: &Value, path: &str) -> Option<String> {
+    if schema["type"].as_str() != Some("integer") || !value.is_number() {
+        return None;
+    }
+    let format = schema["format"].as_str().unwrap_or_default();
+    let fits = match format {
+        "int32" => value.as_i64().is_some_and(|n| i32::try_from(n).is_ok()),
+        "uint32" => value.as_u64().is_some_and(|n| u32::try_from(n).is_ok()),
+        "uint64" => value.as_u64().is_some(),
+        _ => value.as_i64().is_some(),
+    };
+    (!fits).then(|| match format {
+        "" => format!("Checked value must be of type integer (default format) in {path}"),
+        f => format!("Checked value must be of type integer with format {f} in {path}"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,6 +316,35 @@ mod tests {
         assert!(
             causes[0].message.contains("must be of type integer"),
             "{causes:?}"
+        );
+    }
+
+    /// As kube-apiserver (kube-openapi `IsValueValidAgainstRange`): an int32 field refuses a
+    /// value that needs 64 bits, and the CRD's required `spec` must be there.
+    #[test]
+    fn int32_overflow_and_a_missing_spec_are_422() {
+        let mut obj = qsc(json!({"workers": {"replicas": 99_999_999_999_i64}}));
+        let err = admit(&qsc_type(), &mut obj, None, false).expect_err("int32 overflow");
+        let ApiError::Invalid { causes, .. } = &err else {
+            panic!("expected Invalid, got {err:?}")
+        };
+        assert_eq!(causes[0].field, "spec.workers.replicas");
+        assert_eq!(
+            causes[0].message,
+            "99999999999: Checked value must be of type integer with format int32 in spec.workers.replicas"
+        );
+        let mut fits = qsc(json!({"workers": {"replicas": 2_147_483_647_i64}}));
+        admit(&qsc_type(), &mut fits, None, false).expect("the largest int32 fits");
+
+        let mut no_spec = qsc(json!({}));
+        no_spec.as_object_mut().unwrap().remove("spec");
+        let err = admit(&qsc_type(), &mut no_spec, None, false).expect_err("no spec");
+        let ApiError::Invalid { causes, .. } = &err else {
+            panic!("expected Invalid, got {err:?}")
+        };
+        assert_eq!(
+            (causes[0].field.as_str(), causes[0].message.as_str()),
+            ("spec", "Required value")
         );
     }
 

@@ -280,6 +280,20 @@ fn plain_patch(
     name: &str,
     sub: Option<&str>,
 ) -> ApiResult<Value> {
+    // A merge patch that is not an object would replace the whole object with a non-object
+    // (RFC 7386); kube-apiserver fails to decode such a result into an object: 400.
+    if matches!(kind, PatchKind::Merge | PatchKind::Strategic) && !body.is_object() {
+        return Err(ApiError::BadRequest(format!(
+            "the patch must be a JSON object, got {}",
+            match body {
+                Value::Array(_) => "an array",
+                Value::String(_) => "a string",
+                Value::Number(_) => "a number",
+                Value::Bool(_) => "a boolean",
+                _ => "null",
+            }
+        )));
+    }
     let mut patched = old.clone();
     match kind {
         PatchKind::Merge => patch::merge_patch(&mut patched, body),
