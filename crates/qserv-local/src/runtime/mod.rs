@@ -13,8 +13,9 @@
 //!   - a MariaDB image (`image` contains `mariadb`) → a real `mariadbd` on a free loopback
 //!     port (`mariadb.rs`); data dir `<first mounted volume>/mysql` (a PVC's directory under
 //!     `<state>/volumes`, kept across pod restarts, removed with the PVC object), root password
-//!     from `MYSQL_ROOT_PASSWORD` (root@'%' and root@localhost), user `qsmaster` without
-//!     password and with all privileges; readiness = the server answers its handshake on its
+//!     from `MYSQL_ROOT_PASSWORD` (root@'%' and root@localhost), and the accounts the pod's
+//!     image and Qserv's migrations create (`kubelet/logins.rs`: qsmaster with the czar's or
+//!     the workers' password, read-only outside its databases); readiness = the server answers its handshake on its
 //!     own unix socket. The image's `args` and `my.cnf` are not used.
 //!   - `command[0]` (or `args[0]` when `command` is empty) `qserv-operator` → this binary
 //!     ([`RuntimeOptions::operator_binary`]) with the rest as args, `$(VAR)` expanded, the
