@@ -42,7 +42,7 @@ const LAYERS: &[(&str, &[&[&str]])] = &[
         "qserv_operator",
         &[
             &["connect_to", "telemetry", "shutdown", "identity", "metrics"],
-            &["db", "from_spec", "events"],
+            &["db", "from_spec", "events", "read_only"],
             &["qserv"],
             &["load"],
             &["check", "query"],
