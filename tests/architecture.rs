@@ -42,6 +42,7 @@ const LAYERS: &[(&str, &[&[&str]])] = &[
         "qserv_operator",
         &[
             &["connect_to", "telemetry", "shutdown", "identity", "metrics"],
+            &["tolerant"],
             &["db", "from_spec", "events", "read_only"],
             &["qserv"],
             &["load"],

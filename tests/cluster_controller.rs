@@ -609,3 +609,66 @@ async fn delete_honours_storage_retention_and_ttl_expiry_deletes_the_cluster() {
     .await;
     h.shutdown().await;
 }
+
+/// One stored QservCluster that does not decode as the type (here stored under a schema that
+/// let anything through, as an older CRD or a server without validation would) is reported and
+/// skipped; the other clusters are still reconciled. With kube-runtime's typed watcher a
+/// controller started after it failed every list and reconciled no cluster at all.
+#[tokio::test]
+async fn a_cluster_that_does_not_decode_is_skipped_and_the_others_are_reconciled() {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::api::{ApiResource, DynamicObject};
+    let h = Harness::start("ctl-tolerant").await;
+    // A QservCluster CRD whose spec schema accepts anything.
+    let crds: Api<CustomResourceDefinition> = Api::all(h.client.clone());
+    let mut crd =
+        serde_json::to_value(crds.get("qservclusters.qserv.in2p3.fr").await.unwrap()).unwrap();
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"] =
+        json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true});
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+        .as_object_mut()
+        .unwrap()
+        .remove("x-kubernetes-validations");
+    crds.replace(
+        "qservclusters.qserv.in2p3.fr",
+        &PostParams::default(),
+        &serde_json::from_value(crd).unwrap(),
+    )
+    .await
+    .unwrap();
+    let resource = ApiResource::erase::<QservCluster>(&());
+    let dynamic: Api<DynamicObject> =
+        Api::namespaced_with(h.client.clone(), &h.namespace, &resource);
+    let mut bad = DynamicObject::new("bad", &resource);
+    bad.data = json!({"spec": {"workers": {"replicas": "two"}}});
+    dynamic.create(&PostParams::default(), &bad).await.unwrap();
+    let skipped_before = qserv_operator::metrics::global().undecodable_count("cluster");
+    // A controller that starts now lists the bad object first (a typed list fails on it).
+    let mut h = h;
+    h.restart_controller().await;
+
+    h.apply_cluster(ci_cluster("good")).await;
+    let statefulsets = h.all_statefulsets().await;
+    assert!(
+        statefulsets
+            .iter()
+            .all(|s| s.name_any().starts_with("good-"))
+    );
+    let good = eventually("the good cluster's status", || async {
+        h.cluster("good")
+            .await
+            .status
+            .filter(|s| s.observed_generation.is_some())
+    })
+    .await;
+    assert!(good.phase.is_some());
+    eventually("the bad cluster counted as skipped", || async {
+        (qserv_operator::metrics::global().undecodable_count("cluster") > skipped_before)
+            .then_some(())
+    })
+    .await;
+    // The bad one got nothing.
+    let stored = dynamic.get("bad").await.unwrap();
+    assert!(stored.data.get("status").is_none(), "{:?}", stored.data);
+    h.shutdown().await;
+}

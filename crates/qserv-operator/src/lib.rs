@@ -23,3 +23,4 @@ pub mod read_only;
 pub mod run;
 pub mod shutdown;
 pub mod telemetry;
+pub mod tolerant;

@@ -48,6 +48,8 @@ pub struct Metrics {
     pub ingest_rows: Counter,
     pub ingest_bytes: Counter,
     pub checks: Family<CheckLabels, Counter>,
+    /// Objects a controller skipped because they do not decode (`tolerant.rs`).
+    pub undecodable_objects: Family<ControllerLabels, Counter>,
     pub leader: Gauge,
     registry: Registry,
     ready: AtomicBool,
@@ -66,6 +68,7 @@ impl Metrics {
         let ingest_rows = Counter::default();
         let ingest_bytes = Counter::default();
         let checks = Family::<CheckLabels, Counter>::default();
+        let undecodable_objects = Family::<ControllerLabels, Counter>::default();
         let leader = Gauge::default();
         registry.register(
             "reconciles",
@@ -94,6 +97,11 @@ impl Metrics {
         );
         registry.register("checks", "Result checks by outcome", checks.clone());
         registry.register(
+            "undecodable_objects",
+            "Objects skipped by a controller because they do not decode as its type",
+            undecodable_objects.clone(),
+        );
+        registry.register(
             "leader",
             "1 when this replica holds the leader lease (or runs without election)",
             leader.clone(),
@@ -105,10 +113,25 @@ impl Metrics {
             ingest_rows,
             ingest_bytes,
             checks,
+            undecodable_objects,
             leader,
             registry,
             ready: AtomicBool::new(false),
         }
+    }
+
+    /// Counts one object `controller` skipped because it does not decode.
+    pub fn undecodable(&self, controller: &'static str) {
+        self.undecodable_objects
+            .get_or_create(&ControllerLabels { controller })
+            .inc();
+    }
+
+    /// How many objects `controller` skipped so far.
+    pub fn undecodable_count(&self, controller: &'static str) -> u64 {
+        self.undecodable_objects
+            .get_or_create(&ControllerLabels { controller })
+            .get()
     }
 
     /// Records one reconcile of `controller`.

@@ -87,30 +87,34 @@ pub fn run(
 }
 
 async fn run_unboxed(client: Client, options: ControllerOptions, shutdown: Shutdown) {
-    let (clusters, statefulsets, deployments, services, configmaps, secrets) =
-        match &options.namespace {
-            Some(ns) => (
-                Api::<QservCluster>::namespaced(client.clone(), ns),
-                Api::<StatefulSet>::namespaced(client.clone(), ns),
-                Api::<Deployment>::namespaced(client.clone(), ns),
-                Api::<Service>::namespaced(client.clone(), ns),
-                Api::<ConfigMap>::namespaced(client.clone(), ns),
-                Api::<Secret>::namespaced(client.clone(), ns),
-            ),
-            None => (
-                Api::all(client.clone()),
-                Api::all(client.clone()),
-                Api::all(client.clone()),
-                Api::all(client.clone()),
-                Api::all(client.clone()),
-                Api::all(client.clone()),
-            ),
-        };
+    let (statefulsets, deployments, services, configmaps, secrets) = match &options.namespace {
+        Some(ns) => (
+            Api::<StatefulSet>::namespaced(client.clone(), ns),
+            Api::<Deployment>::namespaced(client.clone(), ns),
+            Api::<Service>::namespaced(client.clone(), ns),
+            Api::<ConfigMap>::namespaced(client.clone(), ns),
+            Api::<Secret>::namespaced(client.clone(), ns),
+        ),
+        None => (
+            Api::all(client.clone()),
+            Api::all(client.clone()),
+            Api::all(client.clone()),
+            Api::all(client.clone()),
+            Api::all(client.clone()),
+        ),
+    };
     let owned = watcher::Config::default().labels(&format!(
         "app.kubernetes.io/managed-by={MANAGER},app.kubernetes.io/name=qserv"
     ));
+    // Clusters are watched untyped and decoded one by one: one that does not fit the type is
+    // reported and skipped, the others keep being reconciled (`tolerant.rs`).
+    let (store, trigger) = crate::tolerant::objects::<QservCluster>(
+        crate::tolerant::dynamic_api::<QservCluster>(client.clone(), options.namespace.as_deref()),
+        watcher::Config::default(),
+        "cluster",
+    );
     let ctx = Context::new(client, options);
-    Controller::new(clusters, watcher::Config::default())
+    Controller::for_stream(trigger, store)
         .owns(statefulsets, owned.clone())
         .owns(deployments, owned.clone())
         .owns(services, owned.clone())

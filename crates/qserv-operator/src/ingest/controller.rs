@@ -75,25 +75,26 @@ pub fn run(client: Client, options: IngestOptions, shutdown: Shutdown) -> BoxFut
 }
 
 async fn run_unboxed(client: Client, options: IngestOptions, shutdown: Shutdown) {
-    let (ingests, jobs, configmaps) = match &options.namespace {
+    let (jobs, configmaps) = match &options.namespace {
         Some(ns) => (
-            Api::<CatalogIngest>::namespaced(client.clone(), ns),
             Api::<Job>::namespaced(client.clone(), ns),
             Api::<ConfigMap>::namespaced(client.clone(), ns),
         ),
-        None => (
-            Api::all(client.clone()),
-            Api::all(client.clone()),
-            Api::all(client.clone()),
-        ),
+        None => (Api::all(client.clone()), Api::all(client.clone())),
     };
+    // One CatalogIngest that does not decode is reported and skipped (`tolerant.rs`).
+    let (store, trigger) = crate::tolerant::objects::<CatalogIngest>(
+        crate::tolerant::dynamic_api::<CatalogIngest>(client.clone(), options.namespace.as_deref()),
+        watcher::Config::default(),
+        "ingest",
+    );
     let owned = watcher::Config::default().labels("app.kubernetes.io/name=qserv-ingest");
     let ctx = Arc::new(Context {
         events: Publisher::new(client.clone(), "Ingest"),
         client,
         options,
     });
-    Controller::new(ingests, watcher::Config::default())
+    Controller::for_stream(trigger, store)
         .owns(jobs, owned.clone())
         .owns(configmaps, owned)
         .graceful_shutdown_on(shutdown)
