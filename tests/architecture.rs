@@ -42,8 +42,7 @@ const LAYERS: &[(&str, &[&[&str]])] = &[
         "qserv_operator",
         &[
             &["connect_to", "telemetry", "shutdown", "identity", "metrics"],
-            &["tolerant"],
-            &["db", "from_spec", "events", "read_only"],
+            &["db", "from_spec", "events", "read_only", "tolerant"],
             &["qserv"],
             &["load"],
             &["check", "query"],

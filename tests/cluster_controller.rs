@@ -667,6 +667,22 @@ async fn a_cluster_that_does_not_decode_is_skipped_and_the_others_are_reconciled
             .then_some(())
     })
     .await;
+    // A Warning Event on the bad one says why it is skipped.
+    let events: Api<k8s_openapi::api::core::v1::Event> =
+        Api::namespaced(h.client.clone(), &h.namespace);
+    let event = eventually("an Undecodable event", || async {
+        let all = events.list(&ListParams::default()).await.ok()?.items;
+        all.into_iter().find(|e| {
+            e.reason.as_deref() == Some("Undecodable")
+                && e.involved_object.name.as_deref() == Some("bad")
+        })
+    })
+    .await;
+    let message = event.message.unwrap_or_default();
+    assert!(
+        message.contains("skipped by the cluster controller") && message.contains("expected i32"),
+        "{message}"
+    );
     // The bad one got nothing.
     let stored = dynamic.get("bad").await.unwrap();
     assert!(stored.data.get("status").is_none(), "{:?}", stored.data);

@@ -55,7 +55,15 @@ impl Publisher {
 
     /// Publishes `notes` in order about `object`.
     pub async fn publish<K: Resource<DynamicType = ()>>(&self, object: &K, notes: &[Note]) {
-        let reference = object.object_ref(&());
+        self.publish_about(&object.object_ref(&()), notes).await;
+    }
+
+    /// Publishes `notes` about the object `reference` names (one that may not decode).
+    pub async fn publish_about(
+        &self,
+        reference: &k8s_openapi::api::core::v1::ObjectReference,
+        notes: &[Note],
+    ) {
         for note in notes {
             let event = Event {
                 type_: if note.warning {
@@ -68,7 +76,7 @@ impl Publisher {
                 action: self.action.into(),
                 secondary: None,
             };
-            if let Err(e) = self.recorder.publish(&event, &reference).await {
+            if let Err(e) = self.recorder.publish(&event, reference).await {
                 tracing::warn!(%e, reason = %note.reason, "cannot publish event");
             }
         }

@@ -3,7 +3,7 @@
 //! Rust type (written before a CRD change, or by an API server that did not validate it) fails
 //! every list, and the controller then reconciles nothing at all. Here the resource is listed
 //! and watched untyped and each object is decoded on its own: one that does not decode is
-//! reported (a warning log naming it and why, the metric
+//! reported (a Warning Event `Undecodable` on it, a log line naming it and why, the metric
 //! `qserv_operator_undecodable_objects_total{controller}`) and left out, and every other object
 //! keeps being reconciled. When the object is fixed, its next change brings it back.
 //!
@@ -11,6 +11,8 @@
 //! the controller's cache until it is fixed, or until the next relist after its deletion.
 
 use futures::{Stream, StreamExt};
+
+use crate::events::{Note, Publisher};
 use kube::api::{ApiResource, DynamicObject};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Resource, ResourceExt};
@@ -21,6 +23,7 @@ pub fn objects<K>(
     api: Api<DynamicObject>,
     config: watcher::Config,
     controller: &'static str,
+    events: std::sync::Arc<Publisher>,
 ) -> (
     reflector::Store<K>,
     impl Stream<Item = Result<K, watcher::Error>> + Send + 'static,
@@ -35,9 +38,19 @@ where
         + 'static,
 {
     let (reader, writer) = reflector::store();
+    let resource = ApiResource::erase::<K>(&());
     let typed = watcher(api, config).filter_map(move |event| {
+        let report = |obj: &DynamicObject, error: String| {
+            let reference = obj.object_ref(&resource);
+            let events = events.clone();
+            let note = Note::warning(
+                "Undecodable",
+                format!("skipped by the {controller} controller: {error}"),
+            );
+            tokio::spawn(async move { events.publish_about(&reference, &[note]).await });
+        };
         std::future::ready(match event {
-            Ok(event) => decode_event::<K>(event, controller).map(Ok),
+            Ok(event) => decode_event::<K>(event, controller, report).map(Ok),
             Err(e) => Some(Err(e)),
         })
     });
@@ -56,35 +69,44 @@ pub fn dynamic_api<K: Resource<DynamicType = ()>>(
     }
 }
 
+/// The event with its object decoded; `report` is told of an object that does not decode.
 fn decode_event<K>(
     event: watcher::Event<DynamicObject>,
     controller: &'static str,
+    report: impl Fn(&DynamicObject, String),
 ) -> Option<watcher::Event<K>>
 where
     K: Resource<DynamicType = ()> + DeserializeOwned,
 {
     use watcher::Event;
+    let reported = |o: DynamicObject| match decode(&o, controller) {
+        Ok(k) => Some(k),
+        Err(error) => {
+            report(&o, error);
+            None
+        }
+    };
     match event {
-        Event::Apply(o) => decode(o, controller).map(Event::Apply),
-        Event::InitApply(o) => decode(o, controller).map(Event::InitApply),
+        Event::Apply(o) => reported(o).map(Event::Apply),
+        Event::InitApply(o) => reported(o).map(Event::InitApply),
         Event::Delete(o) => deleted(o).map(Event::Delete),
         Event::Init => Some(Event::Init),
         Event::InitDone => Some(Event::InitDone),
     }
 }
 
-/// `obj` as `K`, or `None` after reporting why it does not decode.
-pub fn decode<K: DeserializeOwned>(obj: DynamicObject, controller: &'static str) -> Option<K> {
+/// `obj` as `K`, or why it does not decode (logged and counted).
+pub fn decode<K: DeserializeOwned>(
+    obj: &DynamicObject,
+    controller: &'static str,
+) -> Result<K, String> {
     let name = format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any());
-    let value = serde_json::to_value(&obj).ok()?;
-    match serde_json::from_value(value) {
-        Ok(k) => Some(k),
-        Err(e) => {
-            tracing::warn!(controller, object = %name, error = %e, "skipping an object that does not decode");
-            crate::metrics::global().undecodable(controller);
-            None
-        }
-    }
+    let decoded = serde_json::to_value(obj).and_then(serde_json::from_value);
+    decoded.map_err(|e| {
+        tracing::warn!(controller, object = %name, error = %e, "skipping an object that does not decode");
+        crate::metrics::global().undecodable(controller);
+        e.to_string()
+    })
 }
 
 /// A deleted object as `K`, to take it out of the cache; one that does not decode was never
@@ -109,21 +131,28 @@ mod tests {
     #[test]
     fn a_good_object_decodes_and_a_bad_one_is_counted_and_skipped() {
         let good = dynamic(serde_json::json!({"workers": {"replicas": 2}}));
-        let c: QservCluster = decode(good, "test-decode").unwrap();
+        let c: QservCluster = decode(&good, "test-decode").unwrap();
         assert_eq!(c.spec.workers.replicas, 2);
         let before = crate::metrics::global().undecodable_count("test-decode");
         let bad = dynamic(serde_json::json!({"workers": {"replicas": 99_999_999_999_i64}}));
-        assert!(decode::<QservCluster>(bad, "test-decode").is_none());
+        let error = decode::<QservCluster>(&bad, "test-decode").unwrap_err();
+        assert!(
+            error.contains("invalid value: integer `99999999999`"),
+            "{error}"
+        );
         assert_eq!(
             crate::metrics::global().undecodable_count("test-decode"),
             before + 1
         );
         // The events follow: a bad Apply is dropped, Init/InitDone pass.
         let bad = dynamic(serde_json::json!({"workers": {"replicas": "two"}}));
-        assert!(decode_event::<QservCluster>(watcher::Event::Apply(bad), "test-decode").is_none());
-        assert!(matches!(
-            decode_event::<QservCluster>(watcher::Event::Init, "test-decode"),
-            Some(watcher::Event::Init)
-        ));
+        let reports = std::cell::RefCell::new(Vec::new());
+        let report = |o: &DynamicObject, e: String| reports.borrow_mut().push((o.name_any(), e));
+        let event = decode_event::<QservCluster>(watcher::Event::Apply(bad), "test-decode", report);
+        assert!(event.is_none());
+        assert_eq!(reports.borrow().len(), 1);
+        assert_eq!(reports.borrow()[0].0, "q");
+        let init = decode_event::<QservCluster>(watcher::Event::Init, "test-decode", |_, _| {});
+        assert!(matches!(init, Some(watcher::Event::Init)));
     }
 }

@@ -112,6 +112,7 @@ async fn run_unboxed(client: Client, options: ControllerOptions, shutdown: Shutd
         crate::tolerant::dynamic_api::<QservCluster>(client.clone(), options.namespace.as_deref()),
         watcher::Config::default(),
         "cluster",
+        std::sync::Arc::new(crate::events::Publisher::new(client.clone(), "Watch")),
     );
     let ctx = Context::new(client, options);
     Controller::for_stream(trigger, store)

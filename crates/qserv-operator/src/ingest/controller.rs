@@ -87,6 +87,7 @@ async fn run_unboxed(client: Client, options: IngestOptions, shutdown: Shutdown)
         crate::tolerant::dynamic_api::<CatalogIngest>(client.clone(), options.namespace.as_deref()),
         watcher::Config::default(),
         "ingest",
+        std::sync::Arc::new(crate::events::Publisher::new(client.clone(), "Watch")),
     );
     let owned = watcher::Config::default().labels("app.kubernetes.io/name=qserv-ingest");
     let ctx = Arc::new(Context {
