@@ -15,6 +15,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Service};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -87,15 +88,18 @@ pub fn run(
 }
 
 async fn run_unboxed(client: Client, options: ControllerOptions, shutdown: Shutdown) {
-    let (statefulsets, deployments, services, configmaps, secrets) = match &options.namespace {
+    let (statefulsets, deployments, services, configmaps, secrets, jobs) = match &options.namespace
+    {
         Some(ns) => (
             Api::<StatefulSet>::namespaced(client.clone(), ns),
             Api::<Deployment>::namespaced(client.clone(), ns),
             Api::<Service>::namespaced(client.clone(), ns),
             Api::<ConfigMap>::namespaced(client.clone(), ns),
             Api::<Secret>::namespaced(client.clone(), ns),
+            Api::<Job>::namespaced(client.clone(), ns),
         ),
         None => (
+            Api::all(client.clone()),
             Api::all(client.clone()),
             Api::all(client.clone()),
             Api::all(client.clone()),
@@ -120,7 +124,9 @@ async fn run_unboxed(client: Client, options: ControllerOptions, shutdown: Shutd
         .owns(deployments, owned.clone())
         .owns(services, owned.clone())
         .owns(configmaps, owned.clone())
-        .owns(secrets, owned)
+        .owns(secrets, owned.clone())
+        // The schema-update Job: its completion is what moves an image change on.
+        .owns(jobs, owned)
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {

@@ -70,7 +70,11 @@ pub fn schema_update_job(ctx: &Ctx) -> Job {
     Job {
         metadata: ctx.meta(job_name(ctx), component),
         spec: Some(JobSpec {
-            backoff_limit: Some(6),
+            // The databases restart as the image change rolls their pods, and Qserv's command
+            // fails at once when one cannot be reached (`update=True` does not wait,
+            // `script.py:121-122`): retries with the Job controller's backoff (10 s doubling,
+            // capped at 6 min) ride out a roll of about half an hour.
+            backoff_limit: Some(10),
             template: PodTemplateSpec {
                 // The instance's labels: its NetworkPolicy lets the Job reach the databases.
                 metadata: Some(ObjectMeta {
