@@ -26,9 +26,8 @@ use qserv_operator::qserv::replication::{
 };
 use serde_json::{Value, json};
 
-const AUTH: &str = "ingest-key";
+use common::standin::{ADMIN, AUTH};
 const PARTITIONED: [&str; 2] = ["Object", "Source"];
-const ADMIN: &str = "admin-key";
 
 fn case01() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/qserv_testdata/case01/data")
@@ -73,20 +72,7 @@ fn chunk_dirs() -> &'static (PathBuf, PathBuf) {
 
 async fn standin() -> ReplicationStandIn {
     let [w0, w1, czar] = servers();
-    let mut config = StandInConfig::new(AUTH, ADMIN, &czar.url());
-    config.workers = vec![
-        StandInWorker {
-            name: "worker-0".into(),
-            host: "worker-0.local".into(),
-            mysql: w0.url(),
-        },
-        StandInWorker {
-            name: "worker-1".into(),
-            host: "worker-1.local".into(),
-            mysql: w1.url(),
-        },
-    ];
-    ReplicationStandIn::start(config).await.unwrap()
+    common::standin::start([w0, w1], czar).await
 }
 
 fn client(standin: &ReplicationStandIn) -> ReplicationClient {

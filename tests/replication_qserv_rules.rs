@@ -25,8 +25,7 @@ use qserv_operator::qserv::replication::{
 };
 use serde_json::{Value, json};
 
-const AUTH: &str = "ingest-key";
-const ADMIN: &str = "admin-key";
+use common::standin::{ADMIN, AUTH};
 
 fn servers() -> &'static [MariaDb; 3] {
     static SERVERS: OnceLock<[MariaDb; 3]> = OnceLock::new();
@@ -42,20 +41,7 @@ fn servers() -> &'static [MariaDb; 3] {
 
 async fn standin() -> ReplicationStandIn {
     let [w0, w1, czar] = servers();
-    let mut config = StandInConfig::new(AUTH, ADMIN, &czar.url());
-    config.workers = vec![
-        StandInWorker {
-            name: "worker-0".into(),
-            host: "worker-0.local".into(),
-            mysql: w0.url(),
-        },
-        StandInWorker {
-            name: "worker-1".into(),
-            host: "worker-1.local".into(),
-            mysql: w1.url(),
-        },
-    ];
-    ReplicationStandIn::start(config).await.unwrap()
+    common::standin::start([w0, w1], czar).await
 }
 
 fn client(url: &str) -> ReplicationClient {

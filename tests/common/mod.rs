@@ -5,6 +5,7 @@
 
 pub mod local;
 pub mod mariadb;
+pub mod standin;
 
 use std::path::PathBuf;
 

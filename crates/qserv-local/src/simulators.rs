@@ -203,8 +203,12 @@ impl Simulator for ReplicationController {
                 .await
                 .map_err(|e| simulator_error(ctx, e.to_string()))?;
             let addr = standin.controller_addr();
-            let registered = Registered::new(addr, standin.faults());
-            let registry = RegistryEntry::new(&ctx.namespace, &cluster, standin.registry_addr());
+            let registered = Entry::new(&STANDINS, addr, standin.faults());
+            let registry = Entry::new(
+                &REGISTRIES,
+                (ctx.namespace.clone(), cluster.clone()),
+                standin.registry_addr(),
+            );
             // Follow the worker pods: scaled up, or restarted on another port.
             let follow = ctx.clone();
             let task = tokio::spawn(async move {
@@ -248,54 +252,34 @@ pub fn replication_faults(controller: SocketAddr) -> Option<FaultInjector> {
         .cloned()
 }
 
-/// A stand-in's entry in [`STANDINS`], removed with the container (its task is aborted).
-struct Registered(SocketAddr);
+/// An entry of one of this module's maps ([`STANDINS`], [`REGISTRIES`]) that lives as long as
+/// its container: removed when the container's task is aborted and the entry dropped.
+struct Entry<K: Ord + 'static, V: 'static> {
+    map: &'static std::sync::Mutex<BTreeMap<K, V>>,
+    key: K,
+}
 
-impl Registered {
-    fn new(addr: SocketAddr, faults: FaultInjector) -> Self {
-        STANDINS
-            .lock()
+impl<K: Ord + Clone + 'static, V: 'static> Entry<K, V> {
+    fn new(map: &'static std::sync::Mutex<BTreeMap<K, V>>, key: K, value: V) -> Self {
+        map.lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(addr, faults);
-        Registered(addr)
+            .insert(key.clone(), value);
+        Entry { map, key }
     }
 }
 
-impl Drop for Registered {
+impl<K: Ord + 'static, V: 'static> Drop for Entry<K, V> {
     fn drop(&mut self) {
-        STANDINS
+        self.map
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(&self.0);
+            .remove(&self.key);
     }
 }
 
 /// The registry addresses of the running stand-ins, by (namespace, cluster).
 static REGISTRIES: std::sync::Mutex<BTreeMap<(String, String), SocketAddr>> =
     std::sync::Mutex::new(BTreeMap::new());
-
-/// A stand-in's entry in [`REGISTRIES`], removed with its container.
-struct RegistryEntry((String, String));
-
-impl RegistryEntry {
-    fn new(namespace: &str, cluster: &str, addr: SocketAddr) -> Self {
-        let key = (namespace.to_string(), cluster.to_string());
-        REGISTRIES
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key.clone(), addr);
-        RegistryEntry(key)
-    }
-}
-
-impl Drop for RegistryEntry {
-    fn drop(&mut self) {
-        REGISTRIES
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&self.0);
-    }
-}
 
 /// The registry: port 8080 is the registry services of the cluster's replication stand-in
 /// (started with the controller's pod; until then this container does not start).

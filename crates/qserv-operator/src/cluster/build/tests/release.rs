@@ -67,6 +67,31 @@ fn variables(text: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// The template variables of the `--repl-*` click options (`entrypoint.py` `option_repl_*`).
+const REPL_OPTIONS: &[&str] = &[
+    "repl_instance_id",
+    "repl_auth_key",
+    "repl_admin_auth_key",
+    "repl_registry_host",
+    "repl_registry_port",
+    "repl_http_port",
+];
+
+/// Every `{{ name }}` of `text` is one of `provided` (StrictUndefined refuses any other).
+fn assert_uses_only(text: &str, provided: &[&[&str]]) {
+    let provided: BTreeSet<String> = provided
+        .iter()
+        .flat_map(|p| p.iter())
+        .map(|v| v.to_string())
+        .collect();
+    let used = variables(text);
+    assert!(
+        used.is_subset(&provided),
+        "{:?}",
+        used.difference(&provided)
+    );
+}
+
 #[test]
 fn the_default_images_are_the_release_on_ghcr() {
     assert_eq!(QSERV_RELEASE, "2026.3.3-rc1");
@@ -92,28 +117,19 @@ fn the_default_images_are_the_release_on_ghcr() {
 fn the_czar_config_uses_only_what_entrypoint_proxy_provides() {
     let objects = built("{}");
     let text = config_file(&objects, "qserv-ci-config-czar", "qserv-czar.cnf");
-    let provided: BTreeSet<String> = [
-        "xrootd_manager",
-        "repl_instance_id",
-        "repl_auth_key",
-        "repl_admin_auth_key",
-        "repl_registry_host",
-        "repl_registry_port",
-        "repl_http_port",
-        "proxy_backend_address",
-        "mysqld_user_qserv_password",
-        "czar_db_host",
-        "czar_db_port",
-        "czar_db_socket",
-    ]
-    .into_iter()
-    .map(String::from)
-    .collect();
-    let used = variables(&text);
-    assert!(
-        used.is_subset(&provided),
-        "{:?}",
-        used.difference(&provided)
+    assert_uses_only(
+        &text,
+        &[
+            &["xrootd_manager"],
+            REPL_OPTIONS,
+            &[
+                "proxy_backend_address",
+                "mysqld_user_qserv_password",
+                "czar_db_host",
+                "czar_db_port",
+                "czar_db_socket",
+            ],
+        ],
     );
     // Gone from the templates in 2024.5 (commit f12512410): StrictUndefined would refuse it.
     assert!(!text.contains("empty_chunk_path") && !text.contains("[partitioner]"));
@@ -172,26 +188,12 @@ fn the_worker_config_has_the_required_keys_from_what_both_entrypoints_provide() 
         !settings.contains_key("memman"),
         "memman left Qserv in 2025.6"
     );
-    let cmsd_provides: BTreeSet<String> = [
-        "db_host",
-        "db_port",
-        "db_socket",
-        "repl_instance_id",
-        "repl_auth_key",
-        "repl_admin_auth_key",
-        "repl_registry_host",
-        "repl_registry_port",
-        "repl_http_port",
-        "results_dirname",
-    ]
-    .into_iter()
-    .map(String::from)
-    .collect();
-    let used = variables(&text);
-    assert!(
-        used.is_subset(&cmsd_provides),
-        "{:?}",
-        used.difference(&cmsd_provides)
+    assert_uses_only(
+        &text,
+        &[
+            &["db_host", "db_port", "db_socket", "results_dirname"],
+            REPL_OPTIONS,
+        ],
     );
     for name in ["xrootd", "cmsd"] {
         let c = container(&objects, "qserv-ci-worker", name);
