@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: deps test demo crds bench
+.PHONY: deps test demo crds bench fuzz
 .PHONY: chart
 
 deps:
@@ -40,3 +40,8 @@ bench: deps
 	$(CARGO) test --release --test catalog_bench -- --ignored --nocapture
 	$(CARGO) test --release --test load_bench -- --ignored --nocapture
 	$(CARGO) test --release --test ingest_bench -- --ignored --nocapture
+
+## Fuzzing (nightly, cargo-fuzz): every target in fuzz/ for FUZZ_SECONDS (600) each; prints
+## executions per target. Crashes land in fuzz/artifacts/; see scripts/fuzz.sh.
+fuzz: deps
+	@bash scripts/fuzz.sh

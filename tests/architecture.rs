@@ -23,6 +23,7 @@ const CRATES: &[(&str, &str)] = &[
     ("qserv_data", "crates/qserv-data/src"),
     ("qserv_operator", "crates/qserv-operator/src"),
     ("qserv_local", "crates/qserv-local/src"),
+    ("qserv_fuzz", "crates/qserv-fuzz/src"),
     ("qserv_operator_cli", "src"),
 ];
 
@@ -62,6 +63,7 @@ const LAYERS: &[(&str, &[&[&str]])] = &[
             &["demo"],
         ],
     ),
+    ("qserv_fuzz", &[]),
     ("qserv_operator_cli", &[]),
 ];
 

@@ -674,3 +674,120 @@ async fn bad_specs_and_files_are_named_in_status_and_launch_nothing_wrong() {
     assert_eq!(replication_state(&local, "bad_row").await, None);
     local.shutdown().await;
 }
+
+/// The pid's parent: for a Job container's process, the supervisor that wraps it in local mode
+/// (the container runtime's shim, on a real node).
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Field 4, after the parenthesised command name and the state, is the parent's pid.
+    let rest = stat.rsplit_once(')')?.1;
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Kills, once the load step has a transaction open, either the load container's process or
+/// the wrapper that runs it; the pod it ran in.
+async fn kill_mid_load(local: &LocalMode, ingest: &str, database: &str, wrapper: bool) -> String {
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(local.client(), "default");
+    let selector = format!("job-name={ingest}-load");
+    let what = format!("a {ingest}-load pod with a transaction open");
+    eventually(local, &what, 300, || async {
+        let listed = pods
+            .list(&kube::api::ListParams::default().labels(&selector))
+            .await
+            .ok()?;
+        let running = listed.items.iter().find(|p| {
+            p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
+                && p.metadata.deletion_timestamp.is_none()
+        })?;
+        let name = running.metadata.name.clone()?;
+        let (_, states) = replication_state(local, database).await?;
+        if !states.iter().any(|s| s == "STARTED") {
+            return None;
+        }
+        let pid = local
+            .runtime()
+            .kill_pod_process("default", &name, "load")
+            .ok()
+            .filter(|_| !wrapper)
+            .or_else(|| {
+                // The wrapper: SIGKILL to the process that runs the container's command.
+                let pid = local.runtime().process_of("default", &name, "load")?;
+                let parent = parent_of(pid)?;
+                rustix::process::kill_process(
+                    rustix::process::Pid::from_raw(parent as i32)?,
+                    rustix::process::Signal::KILL,
+                )
+                .ok()?;
+                Some(parent)
+            })?;
+        println!(
+            "killed {} {pid} of pod {name}",
+            if wrapper {
+                "the wrapper"
+            } else {
+                "the process"
+            }
+        );
+        Some(name)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_load_pod_whose_process_or_wrapper_is_killed_is_retried_and_ends_exact() {
+    let (local, _dir) = start("load-killed", true).await;
+    ready_cluster(&local).await;
+    apply(&local, &macs("macs-jobkill")).await;
+    let first = kill_mid_load(&local, "macs-jobkill", "macs_jobkill", true).await;
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(local.client(), "default");
+    // The pod whose wrapper died ends Failed, as the kubelet reports a container it lost.
+    let reason = eventually(&local, "the first load pod to fail", 120, || async {
+        let pod = pods.get(&first).await.ok()?;
+        let status = pod.status?;
+        (status.phase.as_deref() == Some("Failed")).then_some(())?;
+        let terminated = status
+            .container_statuses?
+            .first()?
+            .state
+            .clone()?
+            .terminated?;
+        Some((terminated.exit_code, terminated.reason))
+    })
+    .await;
+    assert_ne!(reason.0, 0, "{reason:?}");
+    let second = kill_mid_load(&local, "macs-jobkill", "macs_jobkill", false).await;
+    assert_ne!(first, second, "the Job replaced the failed pod");
+    let status = finished(&local, "macs-jobkill", 600).await;
+    if status.phase != Some(IngestPhase::Succeeded) {
+        let listed = pods
+            .list(&kube::api::ListParams::default().labels("job-name=macs-jobkill-load"))
+            .await
+            .unwrap();
+        for pod in listed.items {
+            let name = pod.metadata.name.unwrap();
+            let log = local.runtime().log_path("default", &name, "load");
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            println!("--- {name}:\n{text}");
+        }
+    }
+    assert_exact(&local, "macs-jobkill", &status).await;
+    let (published, states) = replication_state(&local, "macs_jobkill").await.unwrap();
+    assert!(published);
+    // The killed attempts' transactions were aborted by the attempt after them; one committed.
+    let committed = states.iter().filter(|s| *s == "FINISHED").count();
+    assert_eq!(committed, 1, "{states:?}");
+    assert!(
+        states.iter().all(|s| s == "FINISHED" || s == "ABORTED"),
+        "{states:?}"
+    );
+    assert!(
+        states.len() >= 3,
+        "two killed attempts and the one that committed: {states:?}"
+    );
+    let job: k8s_openapi::api::batch::v1::Job = Api::namespaced(local.client(), "default")
+        .get("macs-jobkill-load")
+        .await
+        .unwrap();
+    assert_eq!(job.status.unwrap().failed, Some(2));
+    local.shutdown().await;
+}

@@ -33,6 +33,18 @@ pub async fn handle(
             ))));
         }
     };
+    Ok(handle_read(&shared, &parts, body))
+}
+
+/// A request whose body was read: dispatched, errors rendered as `Status`.
+pub fn handle_read(
+    shared: &Arc<Shared>,
+    parts: &hyper::http::request::Parts,
+    body: bytes::Bytes,
+) -> Response<Body> {
+    if body.len() > http::MAX_BODY {
+        return error_response(&ApiError::TooLarge(http::MAX_BODY));
+    }
     let header = |name: hyper::header::HeaderName| {
         parts
             .headers
@@ -52,23 +64,21 @@ pub async fn handle(
     let fault = shared.faults.take(&format!("{} {}", req.method, req.path));
     let response = match fault.map_or_else(|| from_protobuf(&mut req), Err) {
         // No request may take the server's connection down: a handler that panics answers 500.
-        Ok(()) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            dispatch(&shared, &req)
-        }))
-        .unwrap_or_else(|panic| {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            tracing::error!(method = %req.method, path = %req.path, %what, "handler panicked");
-            Err(ApiError::Internal(format!("the handler failed: {what}")))
-        })
-        .unwrap_or_else(|e| error_response(&e)),
+        Ok(()) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(shared, &req)))
+            .unwrap_or_else(|panic| {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(method = %req.method, path = %req.path, %what, "handler panicked");
+                Err(ApiError::Internal(format!("the handler failed: {what}")))
+            })
+            .unwrap_or_else(|e| error_response(&e)),
         Err(e) => error_response(&e),
     };
     tracing::debug!(method = %req.method, uri = %parts.uri, status = response.status().as_u16(), "request");
-    Ok(response)
+    response
 }
 
 /// kubectl's typed generators (`create namespace`, `create configmap`, …) POST protobuf; the

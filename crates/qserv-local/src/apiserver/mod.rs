@@ -231,6 +231,40 @@ impl LocalApiServer {
     }
 }
 
+/// The server without a socket: requests handed in as values, answered by the same handlers
+/// (the fuzz targets and property tests drive it; `http::Request` in, `http::Response` out).
+pub struct InProcess {
+    shared: Arc<Shared>,
+    _shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+impl InProcess {
+    /// A fresh store with our CRDs installed.
+    pub fn new() -> Result<Self, ApiError> {
+        let mut store = Store::new(Options::default().watch_history);
+        install_crds(&mut store)?;
+        let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
+        let shared = Arc::new(Shared {
+            store: Mutex::new(store),
+            faults: faults::Faults::default(),
+            address: "127.0.0.1:0".into(),
+            bookmark_interval: Options::default().bookmark_interval,
+            shutdown: shutdown_rx,
+        });
+        Ok(InProcess {
+            shared,
+            _shutdown: shutdown,
+        })
+    }
+
+    /// Answers one request (inside a Tokio runtime: a watch starts a task). A watch's body
+    /// streams until the `InProcess` is dropped.
+    pub fn request(&self, req: hyper::Request<bytes::Bytes>) -> hyper::Response<http::Body> {
+        let (parts, body) = req.into_parts();
+        handlers::handle_read(&self.shared, &parts, body)
+    }
+}
+
 async fn serve(
     listener: tokio::net::TcpListener,
     shared: Arc<Shared>,

@@ -198,6 +198,16 @@ impl RuntimeHandle {
             .collect()
     }
 
+    /// The pid of the process `container` of pod `namespace/pod` runs, while it runs.
+    pub fn process_of(&self, namespace: &str, pod: &str, container: &str) -> Option<u32> {
+        self.ctx
+            .live()
+            .get(&(namespace.to_string(), pod.to_string()))?
+            .pids
+            .get(container)
+            .copied()
+    }
+
     /// Fault injection: SIGKILL to the process of `container` in pod `namespace/pod`. The pod
     /// turns not ready, then its `restartPolicy` applies. The pid killed.
     pub fn kill_pod_process(

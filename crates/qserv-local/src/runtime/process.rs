@@ -8,7 +8,9 @@
 //! /dev/null in a non-interactive shell.) The supervisor prints the child's pid, the watcher's
 //! (`watcher N`), then `exit N` when the child ends (`N` = 128 + signal for a signal), which is
 //! how the runtime learns a process died. [`Supervised::stop`] returns once the child, the
-//! supervisor and the watcher are all gone.
+//! supervisor and the watcher are all gone. A supervisor that dies itself (its stdout closes
+//! with no `exit N`; only it holds that pipe) takes its process with it: SIGKILL, exit 137, as
+//! containerd reports a container whose shim died.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -30,7 +32,7 @@ echo "$pid"
   kill -TERM "$pid" 2>/dev/null
   i=0
   while kill -0 "$pid" 2>/dev/null && [ "$i" -lt "$grace" ]; do sleep 0.1; i=$((i+1)); done
-  kill -KILL "$pid" 2>/dev/null ) &
+  kill -KILL "$pid" 2>/dev/null ) >/dev/null &
 echo "watcher $!"
 wait "$pid"
 echo "exit $?"
@@ -119,8 +121,17 @@ impl Supervised {
                             break code.trim().parse().unwrap_or(-1);
                         }
                     }
-                    // The supervisor died without reporting (it was killed): unknown status.
-                    _ => break -1,
+                    // The supervisor died without reporting (it was killed). As containerd does
+                    // when a container's shim dies (core/runtime/v2/shim.go,
+                    // `cleanupAfterDeadShim`: the shim's `delete` kills the container and
+                    // reports `128 + SIGKILL`), the process it ran is killed and ends with 137:
+                    // it never runs on unsupervised.
+                    _ => {
+                        for orphan in [Some(pid), watcher].into_iter().flatten() {
+                            let _ = send_signal(orphan, rustix::process::Signal::KILL);
+                        }
+                        break 128 + 9;
+                    }
                 }
             };
             let _ = tx.send(Some(code));
@@ -262,5 +273,23 @@ mod tests {
             .unwrap();
         p.signal(rustix::process::Signal::KILL).unwrap();
         assert_eq!(p.wait().await, 128 + 9);
+    }
+
+    #[tokio::test]
+    async fn a_killed_supervisor_ends_its_process_with_137() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut p = Supervised::spawn(&spec(dir.path(), "exec sleep 60"))
+            .await
+            .unwrap();
+        let (pid, watcher) = (p.pid(), p.watcher.unwrap());
+        let supervisor = p.supervisor.id().unwrap();
+        send_signal(supervisor, rustix::process::Signal::KILL).unwrap();
+        assert_eq!(p.wait().await, 128 + 9, "as containerd reports a lost shim");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while (is_alive(pid) || is_alive(watcher)) && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(!is_alive(pid), "the process outlived its supervisor");
+        assert!(!is_alive(watcher), "the watcher outlived its supervisor");
     }
 }

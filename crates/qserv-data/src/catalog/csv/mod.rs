@@ -83,6 +83,18 @@ pub struct CsvReader {
 impl CsvReader {
     pub fn open(file: &Path, options: &CsvOptions, batch_rows: usize) -> Result<Self> {
         let (input, gzip) = open_input(file)?;
+        let mut reader = Self::from_reader(file, input, options, batch_rows)?;
+        reader.gzip = gzip;
+        Ok(reader)
+    }
+
+    /// Streams already-opened (decompressed) text; `file` names it in errors.
+    pub fn from_reader(
+        file: &Path,
+        input: Box<dyn Read + Send>,
+        options: &CsvOptions,
+        batch_rows: usize,
+    ) -> Result<Self> {
         let mut records = match options.dialect {
             Dialect::Rfc4180 => Records::rfc4180(input, options.delimiter, &options.null),
             Dialect::MySql => Records::mysql(Box::new(BufReader::new(input)), options.delimiter),
@@ -133,7 +145,7 @@ impl CsvReader {
             .collect::<Result<_>>()?;
         Ok(CsvReader {
             file: file.to_path_buf(),
-            gzip,
+            gzip: false,
             schema,
             records,
             record,

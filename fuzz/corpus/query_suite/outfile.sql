@@ -1,0 +1,1 @@
+SELECT * FROM t /* ; DROP TABLE t */ WHERE a='x;y' INTO OUTFILE '/tmp/x'
