@@ -23,7 +23,11 @@ command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --version 
 targets=${FUZZ_TARGETS:-$(cargo +nightly fuzz list)}
 # Coverage instrumentation without a sanitizer: the code under test is safe Rust, and a panic,
 # an overflow (debug assertions on) or a 500 from the API server is what a target looks for.
-cargo +nightly fuzz build -s none -a $targets >&2
+if [[ -n ${FUZZ_TARGETS:-} ]]; then
+  for t in $targets; do cargo +nightly fuzz build -s none -a "$t" >&2; done
+else
+  cargo +nightly fuzz build -s none -a >&2
+fi
 
 mkdir -p fuzz/work
 status=0

@@ -854,6 +854,160 @@ async fn what_kube_apiserver_refuses_is_refused_with_a_status() {
     assert!(kept.metadata.annotations.unwrap_or_default().is_empty());
 }
 
+/// etcd stores objects up to 1.5 MiB (its `--max-request-bytes`): bodies under the 3 MiB limit
+/// whose object is bigger, or patches that grow an object past it, are refused with the 500
+/// Status kube-apiserver passes on from etcd, and nothing is stored; and a request whose body
+/// does not arrive within the request timeout gets 504, its connection's memory freed.
+#[tokio::test]
+async fn objects_over_etcds_limit_and_bodies_too_slow_are_refused() {
+    let (server, client) = start(Options {
+        request_timeout: std::time::Duration::from_secs(1),
+        ..Options::default()
+    })
+    .await;
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let blob = |mib: f64| "x".repeat((mib * (1 << 20) as f64) as usize);
+    let too_big = api_status(
+        cms.create(
+            &PostParams::default(),
+            &config_map("big", json!({}), json!({"blob": blob(2.0)})),
+        )
+        .await,
+    );
+    assert_eq!(
+        (too_big.code, too_big.message.as_str(), too_big.reason.as_str()),
+        (500, "etcdserver: request is too large", "")
+    );
+    assert_eq!(api_status(cms.get("big").await).code, 404);
+
+    cms.create(
+        &PostParams::default(),
+        &config_map("grows", json!({}), json!({"a": blob(1.0)})),
+    )
+    .await
+    .unwrap();
+    let grown = api_status(
+        cms.patch(
+            "grows",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"b": blob(1.0)}})),
+        )
+        .await,
+    );
+    assert_eq!(grown.code, 500, "{grown:?}");
+    let kept = cms.get("grows").await.unwrap();
+    assert_eq!(
+        kept.data.unwrap().keys().collect::<Vec<_>>(),
+        ["a"],
+        "the refused patch left the object as it was"
+    );
+
+    // Headers that promise a body which never comes.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut slow = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    slow.write_all(
+        b"POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: x\r\n\
+          Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"kind\"",
+    )
+    .await
+    .unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = slow.read(&mut buf).await.unwrap_or(0);
+            answer.extend_from_slice(&buf[..n]);
+            let needle: &[u8] = b"context deadline exceeded";
+            if n == 0 || answer.windows(needle.len()).any(|w| w == needle) {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "no answer to a body that never came");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 504"), "{answer}");
+    assert!(
+        answer.contains("request did not complete within requested timeout"),
+        "{answer}"
+    );
+}
+
+/// `pattern` and `format: date-time` of a CRD's schema, as kube-openapi checks them (messages of
+/// `validate/string.go` and `validate/formats.go`), on a CRD stored through the server.
+#[tokio::test]
+async fn patterns_and_date_times_of_a_crd_schema_are_enforced() {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let (_server, client) = server().await;
+    let crd: CustomResourceDefinition = serde_json::from_value(json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com"},
+        "spec": {
+            "group": "example.com",
+            "names": {"kind": "Widget", "plural": "widgets", "singular": "widget", "listKind": "WidgetList"},
+            "scope": "Namespaced",
+            "versions": [{
+                "name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                    "spec": {"type": "object", "properties": {
+                        "slug": {"type": "string", "pattern": "^[a-z][a-z0-9-]*$"},
+                        "when": {"type": "string", "format": "date-time"}
+                    }}
+                }}}
+            }]
+        }
+    }))
+    .unwrap();
+    Api::<CustomResourceDefinition>::all(client.clone())
+        .create(&PostParams::default(), &crd)
+        .await
+        .unwrap();
+    let resource = ApiResource {
+        group: "example.com".into(),
+        version: "v1".into(),
+        api_version: "example.com/v1".into(),
+        kind: "Widget".into(),
+        plural: "widgets".into(),
+    };
+    let widgets: Api<DynamicObject> = Api::namespaced_with(client.clone(), "default", &resource);
+    let widget = |name: &str, spec: Value| {
+        let mut w = DynamicObject::new(name, &resource);
+        w.data = json!({ "spec": spec });
+        w
+    };
+    let refused = api_status(
+        widgets
+            .create(
+                &PostParams::default(),
+                &widget("bad", json!({"slug": "Not OK", "when": "yesterday"})),
+            )
+            .await,
+    );
+    assert_eq!(refused.code, 422, "{refused:?}");
+    let causes = refused.details.expect("details").causes;
+    let messages: Vec<&str> = causes.iter().map(|c| c.message.as_str()).collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("spec.slug in body should match '^[a-z][a-z0-9-]*$'")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("spec.when in body must be of type date-time: \"yesterday\"")),
+        "{messages:?}"
+    );
+    widgets
+        .create(
+            &PostParams::default(),
+            &widget("good", json!({"slug": "ok-1", "when": "2026-12-06T21:00:00Z"})),
+        )
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn transition_rules_see_the_old_object() {
     let (_server, client) = server().await;

@@ -62,6 +62,18 @@ pub enum ApiError {
     /// A body over the limit (k8s.io/apiserver `NewRequestEntityTooLargeError`, 413).
     #[error("Request entity too large: limit is {0}")]
     TooLarge(usize),
+    /// An object bigger than etcd stores (its default `--max-request-bytes`, 1.5 MiB). etcd
+    /// answers `etcdserver: request is too large` (etcd `api/v3rpc/rpctypes/error.go`
+    /// `ErrGRPCRequestTooLarge`) and kube-apiserver passes it on as a 500 Status with that message
+    /// and no reason (kubernetes/kubernetes#112152, still open: "Apiserver should map etcd errors
+    /// to proper response code/status").
+    #[error("etcdserver: request is too large")]
+    ObjectTooLarge,
+    /// The request took longer than the request timeout (k8s.io/apiserver
+    /// `pkg/server/filters/timeout.go`: `NewTimeoutError("request did not complete within requested
+    /// timeout - context deadline exceeded", 0)`, 504).
+    #[error("Timeout: request did not complete within requested timeout - context deadline exceeded")]
+    Timeout,
     /// A handler failed where it never should: the request gets a Status, not a dropped
     /// connection.
     #[error("Internal error occurred: {0}")]
@@ -108,7 +120,8 @@ impl ApiError {
             ApiError::Gone { .. } => 410,
             ApiError::Injected(code) => *code,
             ApiError::TooLarge(_) => 413,
-            ApiError::Internal(_) => 500,
+            ApiError::Timeout => 504,
+            ApiError::Internal(_) | ApiError::ObjectTooLarge => 500,
             ApiError::Bind(_) | ApiError::Kubeconfig { .. } | ApiError::Client(_) => 500,
         }
     }
@@ -129,6 +142,8 @@ impl ApiError {
             ApiError::Injected(504) => "Timeout",
             ApiError::Injected(_) | ApiError::Internal(_) => "InternalError",
             ApiError::TooLarge(_) => "RequestEntityTooLarge",
+            ApiError::ObjectTooLarge => "",
+            ApiError::Timeout => "Timeout",
             ApiError::Bind(_) | ApiError::Kubeconfig { .. } | ApiError::Client(_) => {
                 "InternalError"
             }
@@ -146,6 +161,10 @@ impl ApiError {
             "reason": self.reason(),
             "code": self.code(),
         });
+        if self.reason().is_empty() {
+            // StatusReasonUnknown is "" and omitted, as the real server's JSON shows.
+            status.as_object_mut().map(|o| o.remove("reason"));
+        }
         let details = match self {
             ApiError::NotFound { group, kind, name }
             | ApiError::AlreadyExists { group, kind, name }

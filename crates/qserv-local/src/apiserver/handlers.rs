@@ -22,12 +22,19 @@ pub async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     let (parts, body) = req.into_parts();
-    let body = match Limited::new(body, http::MAX_BODY).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+    // Reading the body is bounded in bytes and in time (a slow sender holds 3 MiB at most, for
+    // the request timeout at most).
+    let read = tokio::time::timeout(
+        shared.request_timeout,
+        Limited::new(body, http::MAX_BODY).collect(),
+    );
+    let body = match read.await {
+        Err(_elapsed) => return Ok(error_response(&ApiError::Timeout)),
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
             return Ok(error_response(&ApiError::TooLarge(http::MAX_BODY)));
         }
-        Err(e) => {
+        Ok(Err(e)) => {
             return Ok(error_response(&ApiError::BadRequest(format!(
                 "reading the request body: {e}"
             ))));

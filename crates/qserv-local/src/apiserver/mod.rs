@@ -18,9 +18,27 @@
 //!   paths: `type` (incl. int-or-string), `nullable`, `required`, `enum`, `minimum`/`maximum`,
 //!   `minLength`/`maxLength`, `minItems`/`maxItems`, and the CEL rules through
 //!   `qserv_operator::api::cel::check_cel_rules` (with the old object on update, so transition rules
-//!   such as the immutable `spec.partitioning` hold). Not validated: `format`, `pattern`,
-//!   `multipleOf`, `uniqueItems`, list-type uniqueness, `metadata` beyond the name (see
-//!   `schema.rs`).
+//!   such as the immutable `spec.partitioning` hold). See the rules below.
+//!
+//! # The rules kube-apiserver enforces, here too, and where each comes from
+//! | Rule | Answer | Source |
+//! |---|---|---|
+//! | a request body is at most 3 MiB | 413 `RequestEntityTooLarge`, "Request entity too large: limit is 3145728", before the rest is read | k8s.io/apiserver `pkg/server/config.go` (`MaxRequestBodyBytes: 3 * 1024 * 1024`), `pkg/endpoints/handlers/rest.go` (`limitedReadBody`) — `http.rs` |
+//! | a stored object is at most 1.5 MiB | 500, "etcdserver: request is too large", nothing stored | etcd `server/embed/config.go` (`DefaultMaxRequestBytes`), kubernetes/kubernetes#112152 (the 500) — `store/mod.rs` |
+//! | request line and headers within 32 s | connection closed | k8s.io/apiserver `pkg/server/secure_serving.go` (`ReadHeaderTimeout: 32 * time.Second`) — `serve` |
+//! | a body within the request timeout (60 s; watches excepted) | 504 `Timeout` | kube-apiserver `--request-timeout` (default `1m0s`), k8s.io/apiserver `pkg/server/filters/timeout.go` — `handlers.rs` |
+//! | names: DNS-1123 subdomains (Namespaces DNS-1123 labels, Services DNS-1035 labels); label keys and values | 422 `Invalid` with the field | k8s.io/apimachinery `pkg/util/validation/validation.go` — `meta.rs` |
+//! | custom resources: the structural schema (`type`, `nullable`, `required` incl. the root's, `enum`, `minimum`/`maximum`, `format: int32/int64` ranges, `minLength`/`maxLength`, `pattern`, `format: date-time`, `minItems`/`maxItems`), then CEL rules | 422 `Invalid`, every field at once | k8s.io/kube-openapi `pkg/validation/validate` (`values.go`, `string.go`, `formats.go`), k8s.io/apiextensions-apiserver `pkg/apiserver/schema/cel` — `schema.rs` |
+//! | unknown fields | pruned; with `fieldValidation=Strict` (kubectl's default) 400 `BadRequest` "strict decoding error: unknown field …" | KEP-2885 server-side field validation — `schema.rs` |
+//! | a merge or strategic patch that is not an object; a JSON patch that is not a list of operations | 400 `BadRequest` | RFC 7386 / RFC 6902, k8s.io/apiserver `pkg/endpoints/handlers/patch.go` — `write.rs`, `patch.rs` |
+//! | an update with a stale `resourceVersion` | 409 `Conflict` | k8s.io/apiserver `pkg/registry/generic/registry/store.go` — `write.rs` |
+//! | a handler that panics | 500 `InternalError` Status; the connection and the server go on | k8s.io/apiserver `pkg/server/filters/wrap.go` (`WithPanicRecovery`) — `handlers.rs` |
+//!
+//! Differences (bugs until fixed): other string `format`s, `multipleOf`, `uniqueItems`,
+//! list-type uniqueness and `maxProperties` are not checked; the object limit is measured on the
+//! object's JSON (etcd's on its protobuf form for built-in kinds, a little smaller); no
+//! `--max-requests-inflight` / API priority and fairness (no 429 under load); no etcd quota
+//! (`--quota-backend-bytes`, 2 GiB: "mvcc: database space exceeded").
 //!
 //! # Limits (what it does not do)
 //! - No authentication, authorization, TLS, admission webhooks, API priority and fairness,
@@ -99,6 +117,9 @@ pub struct Options {
     pub watch_history: usize,
     /// How often watches that allow bookmarks get one.
     pub bookmark_interval: Duration,
+    /// How long reading a request's body may take before the request gets 504: kube-apiserver's
+    /// `--request-timeout` (default `1m0s`), which covers every request but watches.
+    pub request_timeout: Duration,
 }
 
 impl Default for Options {
@@ -109,9 +130,12 @@ impl Default for Options {
             install_crds: true,
             watch_history: 10_000,
             bookmark_interval: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
         }
     }
 }
+
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(32);
 
 /// State shared by all connections.
 pub(crate) struct Shared {
@@ -119,6 +143,7 @@ pub(crate) struct Shared {
     faults: faults::Faults,
     address: String,
     bookmark_interval: Duration,
+    request_timeout: Duration,
     shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
@@ -160,6 +185,7 @@ impl LocalApiServer {
             faults: faults::Faults::default(),
             address: addr.to_string(),
             bookmark_interval: opts.bookmark_interval,
+            request_timeout: opts.request_timeout,
             shutdown: shutdown_rx.clone(),
         });
         if let Some(path) = &opts.kubeconfig_out {
@@ -249,6 +275,7 @@ impl InProcess {
             faults: faults::Faults::default(),
             address: "127.0.0.1:0".into(),
             bookmark_interval: Options::default().bookmark_interval,
+            request_timeout: Options::default().request_timeout,
             shutdown: shutdown_rx,
         });
         Ok(InProcess {
@@ -278,7 +305,13 @@ async fn serve(
                     let shared = shared.clone();
                     connections.spawn(async move {
                         let service = service_fn(move |req| handlers::handle(shared.clone(), req));
+                        // The request line and headers within 32 s, as kube-apiserver's
+                        // http.Server (k8s.io/apiserver pkg/server/secure_serving.go:
+                        // `ReadHeaderTimeout: 32 * time.Second`); a connection that never
+                        // sends one is closed.
                         let conn = hyper::server::conn::http1::Builder::new()
+                            .timer(hyper_util::rt::TokioTimer::new())
+                            .header_read_timeout(HEADER_READ_TIMEOUT)
                             .serve_connection(TokioIo::new(stream), service);
                         if let Err(e) = conn.await {
                             tracing::debug!(%e, "connection ended");

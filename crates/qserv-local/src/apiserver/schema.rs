@@ -7,8 +7,8 @@
 //! too: a custom resource without a required `spec` is refused), `enum`, `minimum`/`maximum`,
 //! the range of the integer formats `int32`/`int64` (kube-openapi's `IsValueValidAgainstRange`,
 //! `pkg/validation/validate/values.go:333-385`, called for every number at `validator.go:151`),
-//! `minLength`/`maxLength`, `minItems`/`maxItems`, and `x-kubernetes-validations`. Not checked:
-//! string `format`s, `pattern`, `multipleOf`, `uniqueItems`,
+//! `minLength`/`maxLength`, `pattern`, the `date-time` format, `minItems`/`maxItems`, and
+//! `x-kubernetes-validations`. Not checked: other string `format`s, `multipleOf`, `uniqueItems`,
 //! `x-kubernetes-list-type` uniqueness, `maxProperties`, `metadata` beyond its name. A `null`
 //! for a non-nullable field is dropped rather than rejected.
 
@@ -227,6 +227,20 @@ fn check(schema: &Value, value: &Value, path: &str, causes: &mut Vec<Cause>) {
                 "{path} in body may not be longer than {}",
                 schema["maxLength"]
             ));
+        }
+        // kube-openapi `validate/string.go` (PatternFail, "should match"); Go's RE2 syntax,
+        // which the regex crate shares. A pattern that does not compile was refused with the CRD.
+        if let Some(pattern) = schema["pattern"].as_str()
+            && let Ok(re) = regex::Regex::new(pattern)
+            && !re.is_match(s)
+        {
+            fail(format!("{path} in body should match '{pattern}'"));
+        }
+        // kube-openapi `validate/formats.go` checks the formats of `strfmt.Default`; of those
+        // our CRDs use `date-time` (RFC 3339).
+        if schema["format"].as_str() == Some("date-time") && s.parse::<jiff::Timestamp>().is_err()
+        {
+            fail(format!("{path} in body must be of type date-time: {s:?}"));
         }
     }
     match value {

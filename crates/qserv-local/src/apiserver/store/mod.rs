@@ -198,6 +198,7 @@ impl Store {
     /// Stores a new object; the caller has filled `metadata.name` and validated it.
     pub fn create(&mut self, rt: &ResourceType, obj: Value) -> ApiResult<Value> {
         let mut obj = stored_form(rt, obj);
+        check_size(&obj)?;
         let ns = if rt.namespaced {
             meta_str(&obj, "namespace").to_string()
         } else {
@@ -253,6 +254,7 @@ impl Store {
     /// object being deleted whose last finalizer was just removed goes away instead.
     pub fn replace(&mut self, rt: &ResourceType, obj: Value) -> ApiResult<Value> {
         let mut obj = stored_form(rt, obj);
+        check_size(&obj)?;
         let ns = meta_str(&obj, "namespace").to_string();
         let name = meta_str(&obj, "name").to_string();
         if !obj["metadata"]["deletionTimestamp"].is_null() && finalizers(&obj).is_empty() {
@@ -350,6 +352,36 @@ impl Store {
         self.objects
             .get(&(String::new(), "namespaces".to_string()))
             .and_then(|m| m.get(&(String::new(), name.to_string())))
+    }
+}
+
+/// The largest object etcd stores: its default `--max-request-bytes`, 1.5 MiB (etcd
+/// `server/embed/config.go` `DefaultMaxRequestBytes = 1.5 * 1024 * 1024`; "System limits" in
+/// etcd's docs). The real limit applies to etcd's request (key and protobuf-encoded object, or
+/// JSON for custom resources); this one to the object's JSON, which for built-in kinds is a
+/// little larger than their protobuf form.
+pub const MAX_OBJECT_BYTES: usize = 3 << 19;
+
+fn check_size(obj: &Value) -> ApiResult<()> {
+    let mut counter = ByteCounter(0);
+    // Counting the serialized bytes without keeping them.
+    let _ = serde_json::to_writer(&mut counter, obj);
+    if counter.0 > MAX_OBJECT_BYTES {
+        return Err(ApiError::ObjectTooLarge);
+    }
+    Ok(())
+}
+
+struct ByteCounter(usize);
+
+impl std::io::Write for ByteCounter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
