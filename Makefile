@@ -40,6 +40,7 @@ bench: deps
 	$(CARGO) test --release --test catalog_bench -- --ignored --nocapture
 	$(CARGO) test --release --test load_bench -- --ignored --nocapture
 	$(CARGO) test --release --test ingest_bench -- --ignored --nocapture
+	$(CARGO) test --release --test apiserver_flood -- --ignored --nocapture
 
 ## Fuzzing (nightly, cargo-fuzz): every target in fuzz/ for FUZZ_SECONDS (600) each; prints
 ## executions per target. Crashes land in fuzz/artifacts/; see scripts/fuzz.sh.

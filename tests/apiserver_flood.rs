@@ -32,7 +32,13 @@ async fn peak_memory_under_a_flood_of_large_requests() {
         .port();
     let bin = std::env::var("FLOOD_BIN").unwrap_or(env!("CARGO_BIN_EXE_qserv-operator").into());
     let mut server = std::process::Command::new(&bin)
-        .args(["local", "--no-controllers", "--fake-pods", "--port", &port.to_string()])
+        .args([
+            "local",
+            "--no-controllers",
+            "--fake-pods",
+            "--port",
+            &port.to_string(),
+        ])
         .arg("--state-dir")
         .arg(dir.path().join("state"))
         .arg("--kubeconfig-out")
@@ -66,7 +72,13 @@ async fn peak_memory_under_a_flood_of_large_requests() {
             semaphore.clone().acquire_owned().await.unwrap(),
         );
         tasks.spawn(async move {
-            let code = match http.post(url).header("content-type", "application/json").body(body).send().await {
+            let code = match http
+                .post(url)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+            {
                 Ok(r) => r.status().as_u16(),
                 Err(_) => 0,
             };
@@ -89,7 +101,16 @@ async fn peak_memory_under_a_flood_of_large_requests() {
         .await
         .unwrap()["items"]
         .as_array()
-        .map_or(0, |items| items.iter().filter(|i| i["metadata"]["name"].as_str().is_some_and(|n| n.starts_with("flood-"))).count());
+        .map_or(0, |items| {
+            items
+                .iter()
+                .filter(|i| {
+                    i["metadata"]["name"]
+                        .as_str()
+                        .is_some_and(|n| n.starts_with("flood-"))
+                })
+                .count()
+        });
     println!(
         "flood: {REQUESTS} requests of {:.2} MiB, {AT_ONCE} at once, in {:.1} s: answers {codes:?}; \
          {stored} stored; RSS idle {:.0} MB, peak {:.0} MB, after {:.0} MB ({bin})",

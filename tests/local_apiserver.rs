@@ -875,7 +875,11 @@ async fn objects_over_etcds_limit_and_bodies_too_slow_are_refused() {
         .await,
     );
     assert_eq!(
-        (too_big.code, too_big.message.as_str(), too_big.reason.as_str()),
+        (
+            too_big.code,
+            too_big.message.as_str(),
+            too_big.reason.as_str()
+        ),
         (500, "etcdserver: request is too large", "")
     );
     assert_eq!(api_status(cms.get("big").await).code, 404);
@@ -1002,7 +1006,10 @@ async fn patterns_and_date_times_of_a_crd_schema_are_enforced() {
     widgets
         .create(
             &PostParams::default(),
-            &widget("good", json!({"slug": "ok-1", "when": "2026-12-06T21:00:00Z"})),
+            &widget(
+                "good",
+                json!({"slug": "ok-1", "when": "2026-12-06T21:00:00Z"}),
+            ),
         )
         .await
         .unwrap();

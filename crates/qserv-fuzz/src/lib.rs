@@ -13,8 +13,11 @@ use std::sync::{Arc, OnceLock};
 
 use qserv_operator::catalog::{CsvOptions, CsvReader, sqlschema};
 
+/// What a target does with one input.
+pub type Body = fn(&[u8]);
+
 /// The targets, by name (the directory names under `fuzz/corpus` and `fuzz/regressions`).
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Body)] = &[
     ("csv_reader", csv_reader),
     ("ddl_schema", ddl_schema),
     ("query_suite", query_suite),

@@ -72,7 +72,9 @@ pub enum ApiError {
     /// The request took longer than the request timeout (k8s.io/apiserver
     /// `pkg/server/filters/timeout.go`: `NewTimeoutError("request did not complete within requested
     /// timeout - context deadline exceeded", 0)`, 504).
-    #[error("Timeout: request did not complete within requested timeout - context deadline exceeded")]
+    #[error(
+        "Timeout: request did not complete within requested timeout - context deadline exceeded"
+    )]
     Timeout,
     /// A handler failed where it never should: the request gets a Status, not a dropped
     /// connection.

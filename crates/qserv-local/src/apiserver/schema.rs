@@ -238,8 +238,7 @@ fn check(schema: &Value, value: &Value, path: &str, causes: &mut Vec<Cause>) {
         }
         // kube-openapi `validate/formats.go` checks the formats of `strfmt.Default`; of those
         // our CRDs use `date-time` (RFC 3339).
-        if schema["format"].as_str() == Some("date-time") && s.parse::<jiff::Timestamp>().is_err()
-        {
+        if schema["format"].as_str() == Some("date-time") && s.parse::<jiff::Timestamp>().is_err() {
             fail(format!("{path} in body must be of type date-time: {s:?}"));
         }
     }
