@@ -10,7 +10,7 @@
 //!   shortest float32 text could (rarely) round twice to a neighbour;
 //! - NaN never reaches here (the readers make it null, see `catalog::ddl`); an infinity has no
 //!   MariaDB value, so it is an error naming the column rather than a silent change;
-//! - text and bytes with `\`, tab, newline and NUL escaped.
+//! - text and bytes with `\`, tab, newline, carriage return and NUL escaped.
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::*;
@@ -135,11 +135,11 @@ fn finite(buffer: &mut ryu::Buffer, v: f64) -> Option<&[u8]> {
     v.is_finite().then(|| buffer.format_finite(v).as_bytes())
 }
 
-/// Appends `bytes` with the four bytes `LOAD DATA` would misread escaped.
+/// Appends `bytes` with the bytes `LOAD DATA` (or a CRLF-tolerant reader) would misread escaped.
 fn escape(bytes: &[u8], out: &mut Vec<u8>) {
     if !bytes
         .iter()
-        .any(|&b| matches!(b, b'\\' | b'\t' | b'\n' | 0))
+        .any(|&b| matches!(b, b'\\' | b'\t' | b'\n' | b'\r' | 0))
     {
         out.extend_from_slice(bytes);
         return;
@@ -149,6 +149,9 @@ fn escape(bytes: &[u8], out: &mut Vec<u8>) {
             b'\\' => out.extend_from_slice(b"\\\\"),
             b'\t' => out.extend_from_slice(b"\\t"),
             b'\n' => out.extend_from_slice(b"\\n"),
+            // LOAD DATA reads `\r` as CR; a raw one before the newline would be taken for a CRLF
+            // line end by readers of this text (ours: catalog::csv, one CRLF rule everywhere).
+            b'\r' => out.extend_from_slice(b"\\r"),
             0 => out.extend_from_slice(b"\\0"),
             b => out.push(b),
         }
