@@ -44,7 +44,11 @@ fn finite() -> impl Strategy<Value = f64> {
 
 fn rows() -> impl Strategy<Value = Vec<Row>> {
     proptest::collection::vec(
-        (any::<i64>(), proptest::option::of(finite()), proptest::option::of(text())),
+        (
+            any::<i64>(),
+            proptest::option::of(finite()),
+            proptest::option::of(text()),
+        ),
         1..20,
     )
 }
@@ -83,9 +87,21 @@ fn round_trip(rows: &[Row]) -> Vec<Row> {
     let mut out = Vec::new();
     for batch in reader {
         let batch = batch.unwrap();
-        let ids = batch.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
-        let xs = batch.column(1).as_any().downcast_ref::<Float64Array>().unwrap();
-        let ss = batch.column(2).as_any().downcast_ref::<StringArray>().unwrap();
+        let ids = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap();
+        let xs = batch
+            .column(1)
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .unwrap();
+        let ss = batch
+            .column(2)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
         for i in 0..batch.num_rows() {
             out.push((
                 ids.value(i),
