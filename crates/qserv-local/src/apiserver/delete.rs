@@ -6,11 +6,11 @@ use std::sync::Arc;
 use hyper::Response;
 use serde_json::Value;
 
-use super::Shared;
 use super::errors::{ApiError, ApiResult};
 use super::http::{Body, Req, ResourcePath, json_response};
 use super::listing::{list_document, path_namespace, select};
 use super::resources::ResourceType;
+use super::shared::Shared;
 use super::store::{Propagation, meta_str};
 
 fn dry_run(req: &Req) -> bool {

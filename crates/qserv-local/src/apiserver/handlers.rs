@@ -14,7 +14,8 @@ use super::errors::{ApiError, ApiResult};
 use super::http::{self, Body, Req, ResourcePath, Route, error_response, json_response};
 use super::listing::{list_document, path_namespace, select};
 use super::resources::ResourceType;
-use super::{Shared, delete, discovery, openapi, protobuf, table, watch, write};
+use super::shared::Shared;
+use super::{delete, discovery, openapi, protobuf, table, watch, write};
 
 /// The hyper service: reads the body, dispatches, renders errors as `Status`.
 pub async fn handle(

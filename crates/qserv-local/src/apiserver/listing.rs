@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::Shared;
 use super::errors::{ApiError, ApiResult};
 use super::http::{Req, ResourcePath};
 use super::resources::ResourceType;
 use super::selectors::{FieldSelector, LabelSelector};
+use super::shared::Shared;
 
 /// The namespace an object of `rt` lives in according to the path ("" when cluster-scoped).
 pub fn path_namespace(rt: &ResourceType, path: &ResourcePath) -> ApiResult<String> {

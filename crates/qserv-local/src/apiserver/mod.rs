@@ -85,6 +85,7 @@ mod protobuf;
 mod resources;
 mod schema;
 mod selectors;
+mod shared;
 mod store;
 mod strategic;
 mod table;
@@ -94,7 +95,7 @@ mod write;
 use futures::future::BoxFuture;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hyper::service::service_fn;
@@ -102,6 +103,7 @@ use hyper_util::rt::TokioIo;
 use tokio::task::JoinSet;
 
 pub use errors::{ApiError, Cause};
+use shared::Shared;
 use store::Store;
 
 /// How to start the server.
@@ -136,24 +138,6 @@ impl Default for Options {
 }
 
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(32);
-
-/// State shared by all connections.
-pub(crate) struct Shared {
-    store: Mutex<Store>,
-    faults: faults::Faults,
-    address: String,
-    bookmark_interval: Duration,
-    request_timeout: Duration,
-    shutdown: tokio::sync::watch::Receiver<bool>,
-}
-
-impl Shared {
-    /// The store lock. Critical sections are short and never await; a panic while holding it
-    /// cannot leave an object half-written (writes are single map inserts), so poison is ignored.
-    fn lock(&self) -> MutexGuard<'_, Store> {
-        self.store.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
 
 /// A running server; dropping it stops the server too.
 pub struct LocalApiServer {

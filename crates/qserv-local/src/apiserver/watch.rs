@@ -27,12 +27,12 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::Shared;
 use super::errors::{ApiError, ApiResult};
 use super::http::{Body, Req, ResourcePath};
 use super::listing::selectors;
 use super::resources::ResourceType;
 use super::selectors::{FieldSelector, LabelSelector};
+use super::shared::Shared;
 use super::store::{Event, EventType, meta_str, with_api_version};
 use super::table;
 

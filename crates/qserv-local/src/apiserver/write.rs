@@ -8,7 +8,6 @@ use std::sync::Arc;
 use hyper::Response;
 use serde_json::{Value, json};
 
-use super::Shared;
 use super::apply;
 use super::errors::{ApiError, ApiResult};
 use super::http::{Body, Req, ResourcePath, json_response};
@@ -17,6 +16,7 @@ use super::meta;
 use super::patch::{self, PatchKind};
 use super::resources::ResourceType;
 use super::schema;
+use super::shared::Shared;
 use super::store::{Store, finalizers, meta_str};
 use super::strategic;
 
