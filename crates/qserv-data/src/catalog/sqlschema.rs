@@ -145,17 +145,48 @@ fn split_top_level(body: &str) -> Vec<&str> {
     items
 }
 
+/// The name of a backtick-quoted identifier whose opening backtick is already consumed, and what
+/// follows its closing one; a backtick inside is written doubled (MySQL "Schema Object Names").
+fn quoted_identifier(quoted: &str) -> Option<(String, &str)> {
+    let mut name = String::new();
+    let mut chars = quoted.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c != '`' {
+            name.push(c);
+            continue;
+        }
+        if chars.peek().is_some_and(|&(_, next)| next == '`') {
+            chars.next();
+            name.push('`');
+        } else {
+            return Some((name, &quoted[i + 1..]));
+        }
+    }
+    None
+}
+
+/// MySQL "Schema Object Names": unquoted identifiers are `[0-9a-zA-Z$_]` and U+0080..U+FFFF.
+fn unquoted_identifier_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '$' || c == '_' || ('\u{80}'..='\u{FFFF}').contains(&c)
+}
+
 /// One column definition: `` `name` type[(args)] [unsigned] [NOT NULL] [COMMENT '...'] ``.
 fn column(item: &str) -> Result<Field, String> {
     let (name, rest) = if let Some(quoted) = item.strip_prefix('`') {
-        let end = quoted
-            .find('`')
-            .ok_or_else(|| format!("unterminated name in `{item}`"))?;
-        (&quoted[..end], &quoted[end + 1..])
+        quoted_identifier(quoted).ok_or_else(|| format!("unterminated name in `{item}`"))?
     } else {
-        item.split_once(char::is_whitespace)
-            .ok_or_else(|| format!("no type in `{item}`"))?
+        let (name, rest) = item
+            .split_once(char::is_whitespace)
+            .ok_or_else(|| format!("no type in `{item}`"))?;
+        if !name.chars().all(unquoted_identifier_char) {
+            return Err(format!(
+                "column name {name:?} is not a valid unquoted identifier (MySQL allows \
+                 [0-9a-zA-Z$_] and U+0080..U+FFFF there): quote it with backticks"
+            ));
+        }
+        (name.to_string(), rest)
     };
+    let name = name.as_str();
     let rest = rest.trim_start();
     let type_end = match (rest.find('('), rest.find(char::is_whitespace)) {
         (Some(p), ws) if ws.is_none_or(|w| p < w) => matching_paren(rest, p)
@@ -314,5 +345,16 @@ mod tests {
             schema_from_ddl(bad, None).unwrap_err(),
             "column `x`: unsupported type `geometry`"
         );
+    }
+
+    /// Found by the ddl_schema fuzz target: a name with a backtick, which we render doubled
+    /// (`ddl::quote_identifier`), was read back wrong, and an unquoted name with one was taken.
+    #[test]
+    fn doubled_backticks_quote_a_backtick_and_unquoted_names_are_identifiers() {
+        let schema = schema_from_ddl("CREATE TABLE t (`a``b` INT, `c` DOUBLE)", None).unwrap();
+        let names: Vec<&String> = schema.fields().iter().map(|f| f.name()).collect();
+        assert_eq!(names, ["a`b", "c"]);
+        let err = schema_from_ddl("CREATE TABLE t (a-b INT)", None).unwrap_err();
+        assert!(err.contains("not a valid unquoted identifier"), "{err}");
     }
 }

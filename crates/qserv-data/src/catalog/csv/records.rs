@@ -71,10 +71,15 @@ impl Records {
     pub fn rfc4180(input: Box<dyn Read + Send>, delimiter: u8, null: &str) -> Self {
         let reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
+            // One line-ending rule everywhere: a record ends at LF, a CR right before it is
+            // dropped (`CrlfAsLf`), as the partitioner's `partition::input::lines` and the MySQL
+            // dialect read lines; a lone CR is data. (The csv crate's default also ends records
+            // at a lone CR: the reference copy would then get a row more than Qserv.)
+            .terminator(csv::Terminator::Any(b'\n'))
             .has_headers(false)
             // A wrong field count is reported by the caller with the expected count.
             .flexible(true)
-            .from_reader(input);
+            .from_reader(Box::new(CrlfAsLf::new(input)) as Box<dyn Read + Send>);
         Records::Rfc4180 {
             reader,
             raw: csv::ByteRecord::new(),
@@ -275,5 +280,95 @@ mod tests {
         assert!(records.next_into(&mut rec).ok().unwrap());
         assert_eq!((rec.line, rec.field(1)), (2, Some(&b"say \"hi\""[..])));
         assert!(!records.next_into(&mut rec).ok().unwrap());
+    }
+}
+
+/// A byte stream with every CR that ends a line dropped: before an LF, or as the last byte.
+pub(crate) struct CrlfAsLf<R> {
+    inner: std::io::BufReader<R>,
+    /// A CR just read, not yet known to end a line.
+    held_cr: bool,
+}
+
+impl<R: Read> CrlfAsLf<R> {
+    pub fn new(inner: R) -> Self {
+        CrlfAsLf {
+            inner: std::io::BufReader::with_capacity(1 << 16, inner),
+            held_cr: false,
+        }
+    }
+}
+
+impl<R: Read> Read for CrlfAsLf<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let mut w = 0;
+        while w < out.len() {
+            let buf = self.inner.fill_buf()?;
+            let Some(&first) = buf.first() else {
+                // The end: a held CR ended the last line.
+                self.held_cr = false;
+                break;
+            };
+            if self.held_cr {
+                self.held_cr = false;
+                if first == b'\n' {
+                    out[w] = b'\n';
+                    w += 1;
+                    self.inner.consume(1);
+                } else {
+                    out[w] = b'\r';
+                    w += 1;
+                }
+                continue;
+            }
+            // Copy up to the next CR in one go.
+            let room = out.len() - w;
+            let run = memchr::memchr(b'\r', &buf[..buf.len().min(room)]);
+            let n = run.unwrap_or(buf.len().min(room));
+            out[w..w + n].copy_from_slice(&buf[..n]);
+            w += n;
+            if run.is_some() {
+                self.held_cr = true;
+                self.inner.consume(n + 1);
+            } else {
+                self.inner.consume(n);
+            }
+        }
+        Ok(w)
+    }
+}
+
+#[cfg(test)]
+mod crlf_tests {
+    use super::*;
+
+    /// Reads through the adapter in chunks of `chunk` bytes.
+    fn through(input: &[u8], chunk: usize) -> Vec<u8> {
+        struct Chunked<'a>(&'a [u8], usize);
+        impl Read for Chunked<'_> {
+            fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+                let n = self.0.len().min(self.1).min(out.len());
+                out[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let mut out = Vec::new();
+        CrlfAsLf::new(Chunked(input, chunk))
+            .read_to_end(&mut out)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn a_cr_before_lf_or_at_the_end_goes_a_lone_one_stays() {
+        let input = b"a,b\r\nc\rd,e\r\r\nlast\r";
+        for chunk in 1..=input.len() {
+            assert_eq!(
+                through(input, chunk),
+                b"a,b\nc\rd,e\r\nlast",
+                "chunks of {chunk}"
+            );
+        }
     }
 }
