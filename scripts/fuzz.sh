@@ -42,8 +42,10 @@ run() {
     result="CRASH (see $log and fuzz/artifacts/$t)"
   fi
   local runs secs
-  runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
-  secs=$(grep -o 'Done [0-9]* runs in [0-9]* second' "$log" | grep -o 'in [0-9]*' | grep -o '[0-9]*' | tail -1)
+  # A crashed run prints no final stats: its last status line (`#N ... exec/s`) says how far it got.
+  runs=$( (grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" || grep -o '^#[0-9]*' "$log" || true) \
+    | grep -o '[0-9]*$' | tail -1)
+  secs=$( (grep -o 'Done [0-9]* runs in [0-9]* second' "$log" || true) | grep -o 'in [0-9]*' | grep -o '[0-9]*' | tail -1)
   echo "fuzz: $t: ${runs:-?} executions in ${secs:-?} s: $result"
   [[ $result == ok ]]
 }
