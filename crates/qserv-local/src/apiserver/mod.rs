@@ -315,12 +315,24 @@ fn install_crds(store: &mut Store) -> Result<(), ApiError> {
     let rt = store
         .find("apiextensions.k8s.io", "v1", "customresourcedefinitions")
         .ok_or(ApiError::NoRoute)?;
-    for (_, crd) in qserv_operator::api::crds() {
-        let mut obj = serde_json::to_value(&crd)
-            .map_err(|e| ApiError::BadRequest(format!("our CRD does not serialize: {e}")))?;
-        obj["apiVersion"] = serde_json::json!("apiextensions.k8s.io/v1");
-        obj["kind"] = serde_json::json!("CustomResourceDefinition");
-        store.create(&rt, obj)?;
+    // Generating the schemas is the costly part; every server (tests and fuzz inputs start many)
+    // installs the same objects.
+    static OURS: std::sync::OnceLock<Result<Vec<serde_json::Value>, String>> =
+        std::sync::OnceLock::new();
+    let ours = OURS.get_or_init(|| {
+        qserv_operator::api::crds()
+            .into_iter()
+            .map(|(_, crd)| {
+                let mut obj = serde_json::to_value(&crd)
+                    .map_err(|e| format!("our CRD does not serialize: {e}"))?;
+                obj["apiVersion"] = serde_json::json!("apiextensions.k8s.io/v1");
+                obj["kind"] = serde_json::json!("CustomResourceDefinition");
+                Ok(obj)
+            })
+            .collect()
+    });
+    for obj in ours.as_ref().map_err(|e| ApiError::BadRequest(e.clone()))? {
+        store.create(&rt, obj.clone())?;
     }
     Ok(())
 }
