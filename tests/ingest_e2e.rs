@@ -286,13 +286,10 @@ async fn replication_state(local: &LocalMode, database: &str) -> Option<(bool, V
         .unwrap()
         .into_iter()
         .find(|d| d.database == database)?;
-    let states = client
-        .list_transactions(database)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|t| t.state)
-        .collect();
+    // Oldest first: the ids grow with each transaction begun.
+    let mut transactions = client.list_transactions(database).await.unwrap();
+    transactions.sort_by_key(|t| t.id);
+    let states = transactions.into_iter().map(|t| t.state).collect();
     Some((db.is_published, states))
 }
 
@@ -684,9 +681,18 @@ fn parent_of(pid: u32) -> Option<u32> {
     rest.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Kills, once the load step has a transaction open, either the load container's process or
-/// the wrapper that runs it; the pod it ran in.
-async fn kill_mid_load(local: &LocalMode, ingest: &str, database: &str, wrapper: bool) -> String {
+/// Kills, once the load step has a transaction open that is newer than the first `seen`
+/// transactions of `database`, either the load container's process or the wrapper that runs
+/// it; the pod it ran in and how many transactions there were then. (An older transaction still
+/// STARTED is a killed attempt's, not yet aborted by the retry: killing the retry before it
+/// opens its own would leave one attempt fewer than the test counts.)
+async fn kill_mid_load(
+    local: &LocalMode,
+    ingest: &str,
+    database: &str,
+    wrapper: bool,
+    seen: usize,
+) -> (String, usize) {
     let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(local.client(), "default");
     let selector = format!("job-name={ingest}-load");
     let what = format!("a {ingest}-load pod with a transaction open");
@@ -701,7 +707,7 @@ async fn kill_mid_load(local: &LocalMode, ingest: &str, database: &str, wrapper:
         })?;
         let name = running.metadata.name.clone()?;
         let (_, states) = replication_state(local, database).await?;
-        if !states.iter().any(|s| s == "STARTED") {
+        if !states.iter().skip(seen).any(|s| s == "STARTED") {
             return None;
         }
         let pid = local
@@ -728,7 +734,7 @@ async fn kill_mid_load(local: &LocalMode, ingest: &str, database: &str, wrapper:
                 "the process"
             }
         );
-        Some(name)
+        Some((name, states.len()))
     })
     .await
 }
@@ -738,7 +744,7 @@ async fn a_load_pod_whose_process_or_wrapper_is_killed_is_retried_and_ends_exact
     let (local, _dir) = start("load-killed", true).await;
     ready_cluster(&local).await;
     apply(&local, &macs("macs-jobkill")).await;
-    let first = kill_mid_load(&local, "macs-jobkill", "macs_jobkill", true).await;
+    let (first, seen) = kill_mid_load(&local, "macs-jobkill", "macs_jobkill", true, 0).await;
     let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(local.client(), "default");
     // The pod whose wrapper died ends Failed, as the kubelet reports a container it lost.
     let reason = eventually(&local, "the first load pod to fail", 120, || async {
@@ -755,7 +761,7 @@ async fn a_load_pod_whose_process_or_wrapper_is_killed_is_retried_and_ends_exact
     })
     .await;
     assert_ne!(reason.0, 0, "{reason:?}");
-    let second = kill_mid_load(&local, "macs-jobkill", "macs_jobkill", false).await;
+    let (second, _) = kill_mid_load(&local, "macs-jobkill", "macs_jobkill", false, seen).await;
     assert_ne!(first, second, "the Job replaced the failed pod");
     let status = finished(&local, "macs-jobkill", 600).await;
     if status.phase != Some(IngestPhase::Succeeded) {
