@@ -33,7 +33,7 @@ const LAYERS: &[(&str, &[&[&str]])] = &[
     (
         "qserv_api",
         &[
-            &["angle", "condition", "validation", "cel"],
+            &["angle", "condition", "validation", "cel", "csv_dialect"],
             &["catalog_ingest", "qserv_cluster"],
             &["docs", "manifest"],
         ],

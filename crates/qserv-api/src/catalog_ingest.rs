@@ -9,6 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::angle::parse_angle_degrees;
+pub use super::csv_dialect::CsvDialect;
 use super::validation::{FieldPath, Problems, ValidationErrors};
 
 /// Ingest of one catalog (a Qserv database of one or more tables) into a QservCluster:
@@ -184,7 +185,9 @@ pub enum AngleUnit {
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("self.role != 'director' || (has(self.idColumn) && has(self.raColumn) && has(self.decColumn))").message("a director table needs idColumn, raColumn and decColumn"))]
 #[x_kube(validation = Rule::new("self.role != 'child' || (has(self.director) && has(self.foreignKey))").message("a child table needs director and foreignKey"))]
+#[x_kube(validation = Rule::new("self.role != 'child' || (has(self.raColumn) && has(self.decColumn)) || (has(self.partition) && has(self.partition.raColumn) && has(self.partition.decColumn))").message("a child table needs the position its rows are partitioned by: raColumn and decColumn, or partition.raColumn and partition.decColumn"))]
 #[x_kube(validation = Rule::new("self.format == 'hdf5' || !has(self.hdf5)").message("hdf5 options need format hdf5"))]
+#[x_kube(validation = Rule::new("self.role != 'regular' || !has(self.partition)").message("partition is only for director and child tables"))]
 pub struct TableSpec {
     /// Table name in Qserv.
     #[x_kube(validation = Rule::new("self.matches('^[A-Za-z_][A-Za-z0-9_]{0,63}$')").message("table name must be a SQL identifier"))]
@@ -217,6 +220,11 @@ pub struct TableSpec {
     /// Unit of ra/dec in the input; radians are converted to degrees for partitioning.
     #[serde(default)]
     pub angle_unit: AngleUnit,
+    /// This table's own partitioning, where it differs from the defaults: the columns its rows
+    /// are located by and its overlap (sph-partition's `part.pos` and `part.overlap` of the
+    /// table's `partition/<table>.json`). Director and child tables only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<TablePartition>,
     /// Director table of a child table.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub director: Option<String>,
@@ -237,23 +245,48 @@ pub struct TableSpec {
     pub allow_empty: bool,
 }
 
-/// CSV/TSV dialect, as in sph-partition's `in.csv.*` options.
-#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+/// How one table is partitioned (sph-partition's `part.pos`, `part.overlap`).
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Default, KubeSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct CsvDialect {
-    /// Field delimiter (one character; `\t` for tab).
+#[x_kube(validation = Rule::new("has(self.raColumn) == has(self.decColumn)").message("partition.raColumn and partition.decColumn must be given together"))]
+pub struct TablePartition {
+    /// Right ascension column the rows are located by (`part.pos`). Default: the table's
+    /// `raColumn`. A child table partitioned by its director's position names the copy of that
+    /// position it carries (case01's Source: `raObject`), while its own `raColumn` is what
+    /// Qserv registers as the table's longitude.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delimiter: Option<String>,
-    /// The token that stands for NULL (sph-partition's `in.csv.null`), e.g. `\N`. Not named
-    /// `null`: a bare `null:` key is a YAML null, not a string, for kubectl.
+    pub ra_column: Option<String>,
+    /// Declination column the rows are located by. Default: the table's `decColumn`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub null_token: Option<String>,
-    /// The first line is a header of column names.
-    #[serde(default)]
-    pub header: bool,
-    /// Column names when there is no header (in file order).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub fields: Vec<String>,
+    pub dec_column: Option<String>,
+    /// Overlap radius of this table in degrees (`part.overlap`). Default: `partitioning.overlap`
+    /// for a director, 0 for a child (Qserv registers dependent tables without overlap,
+    /// `Q@2026.3.3-rc1:src/replica/contr/HttpIngestModule.cc:1226-1228`). A director's overlap
+    /// must be the database's: Qserv keeps one per database family.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self >= 0.0 && self < 10.0").message("partition.overlap must be in [0, 10) degrees"))]
+    pub overlap: Option<f64>,
+}
+
+impl TableSpec {
+    /// The columns the table's rows are located by: its own partitioning position, else its
+    /// `raColumn`/`decColumn`.
+    pub fn partition_position(&self) -> Option<(&str, &str)> {
+        let own = self
+            .partition
+            .as_ref()
+            .and_then(|p| Some((p.ra_column.as_deref()?, p.dec_column.as_deref()?)));
+        own.or_else(|| Some((self.ra_column.as_deref()?, self.dec_column.as_deref()?)))
+    }
+
+    /// The overlap the table is partitioned with, given the database's.
+    pub fn partition_overlap(&self, database_overlap: f64) -> f64 {
+        match self.partition.as_ref().and_then(|p| p.overlap) {
+            Some(o) => o,
+            None if self.role == TableRole::Child => 0.0,
+            None => database_overlap,
+        }
+    }
 }
 
 /// HDF5 options.
@@ -577,13 +610,51 @@ impl CatalogIngestSpec {
                         format!("is only allowed with format csv or tsv, got {:?}", t.format),
                     );
                 }
-                if let Some(d) = &csv.delimiter {
-                    let ok = d == "\\t" || d.chars().count() == 1;
-                    p.ensure(&tat.at("csv").at("delimiter"), ok, || {
-                        format!("must be one character (or \\t), got {d:?}")
-                    });
+                if let Err(problems) = CsvDialect::resolve(Some(csv), t.format == Format::Tsv) {
+                    for (field, message) in problems {
+                        p.add(&tat.at("csv").at(field), message);
+                    }
                 }
             }
+        }
+        self.check_director_overlaps(p, at);
+    }
+
+    /// Qserv keeps one overlap per database family (stripes, sub-stripes), the first
+    /// registered, and registers every director table with it
+    /// (`Q@2026.3.3-rc1:src/replica/contr/HttpIngestModule.cc:229-251,1226-1228`): a director
+    /// partitioned with another overlap would be queried as if it had the family's, and
+    /// near-neighbour queries would miss pairs.
+    fn check_director_overlaps(&self, p: &mut Problems, at: &FieldPath) {
+        let database = self.partitioning.overlap;
+        let mut first: Option<(&str, f64)> = None;
+        for (i, t) in self.tables.iter().enumerate() {
+            if t.role != TableRole::Director {
+                continue;
+            }
+            let overlap = t.partition_overlap(database);
+            let path = at.index(i).at("partition").at("overlap");
+            match first {
+                Some((other, theirs)) if theirs != overlap => p.add(
+                    &path,
+                    format!(
+                        "{overlap} differs from director table {other}'s overlap {theirs}: Qserv \
+                         keeps one overlap per database family and registers every director \
+                         table with it (HttpIngestModule.cc:229-251,1226-1228)"
+                    ),
+                ),
+                _ if overlap != database => p.add(
+                    &path,
+                    format!(
+                        "{overlap} differs from the database's overlap {database} \
+                         (spec.partitioning.overlap): Qserv keeps one overlap per database family \
+                         and registers every director table with it \
+                         (HttpIngestModule.cc:229-251,1226-1228)"
+                    ),
+                ),
+                _ => {}
+            }
+            first.get_or_insert((t.name.as_str(), overlap));
         }
     }
 
@@ -606,6 +677,35 @@ impl CatalogIngestSpec {
         }
         if t.ra_column.is_some() != t.dec_column.is_some() {
             p.add(tat, "raColumn and decColumn must be given together");
+        }
+        if let Some(part) = &t.partition {
+            let pat = tat.at("partition");
+            p.ensure(&pat, t.role != TableRole::Regular, || {
+                "is only for director and child tables (a regular table is not partitioned)".into()
+            });
+            if part.ra_column.is_some() != part.dec_column.is_some() {
+                p.add(&pat, "raColumn and decColumn must be given together");
+            }
+            for (field, value) in [
+                ("raColumn", &part.ra_column),
+                ("decColumn", &part.dec_column),
+            ] {
+                if let Some(v) = value {
+                    p.not_empty(&pat.at(field), v);
+                }
+            }
+            if let Some(o) = part.overlap {
+                p.ensure(&pat.at("overlap"), (0.0..10.0).contains(&o), || {
+                    format!("must be in [0, 10) degrees, got {o}")
+                });
+            }
+        }
+        if t.role == TableRole::Child && t.partition_position().is_none() {
+            p.add(
+                tat,
+                "a child table needs the position its rows are partitioned by: raColumn and \
+                 decColumn, or partition.raColumn and partition.decColumn",
+            );
         }
         if t.role == TableRole::Child {
             match &t.director {
@@ -712,6 +812,7 @@ mod tests {
                 "spec.tables[0].csv.delimiter",
                 "spec.tables[1].name",
                 "spec.tables[1].files",
+                "spec.tables[1]",
                 "spec.tables[1].director",
                 "spec.tables[1].foreignKey",
                 "spec.tables[1].csv",
@@ -839,5 +940,114 @@ mod tests {
         let mut other = good();
         other["checks"] = json!([]);
         assert_eq!(cel_messages(other, Some(good())), Vec::<String>::new());
+    }
+
+    /// Every dialect option of sph-partition, with its rules, each problem at its field.
+    #[test]
+    fn csv_dialects_are_checked_field_by_field() {
+        let mut v = good();
+        v["tables"][0]["csv"] = json!({"quote": "'", "escape": "'", "nullToken": "\\N"});
+        v["tables"][1]["csv"] = json!({"noQuote": true, "quote": "\"", "delimiter": "|"});
+        let errors = spec(v).validate().unwrap_err();
+        assert_eq!(
+            errors.paths(),
+            ["spec.tables[0].csv.escape", "spec.tables[1].csv.noQuote"],
+            "{errors}"
+        );
+        assert!(
+            errors
+                .to_string()
+                .contains("spec.tables[0].csv.escape: '\\'' is also the quote character"),
+            "{errors}"
+        );
+        let mut fine = good();
+        fine["tables"][0]["csv"] =
+            json!({"delimiter": ",", "quote": "\"", "escape": "\\", "nullToken": "\\N"});
+        fine["tables"][1]["csv"] = json!({"noQuote": true, "noEscape": true, "delimiter": "|"});
+        assert_eq!(spec(fine.clone()).validate(), Ok(()));
+        check_cel_rules(&CatalogIngest::crd(), &object(fine), None).unwrap();
+    }
+
+    /// A table's own partitioning as its `partition/<table>.json` gives it; one overlap per
+    /// database family for the directors.
+    #[test]
+    fn per_table_partitioning_and_one_overlap_per_family() {
+        let mut v = good();
+        // case02's Source: partitioned by its director's position, registered with its own.
+        v["tables"][1]["raColumn"] = json!("ra");
+        v["tables"][1]["decColumn"] = json!("decl");
+        v["tables"][1]["partition"] =
+            json!({"raColumn": "raObject", "decColumn": "declObject", "overlap": 0.0});
+        let s = spec(v.clone());
+        assert_eq!(s.validate(), Ok(()));
+        assert_eq!(
+            s.tables[1].partition_position(),
+            Some(("raObject", "declObject"))
+        );
+        assert_eq!(s.tables[0].partition_position(), Some(("ra_PS", "decl_PS")));
+        assert_eq!(s.tables[0].partition_overlap(0.01667), 0.01667);
+        assert_eq!(s.tables[1].partition_overlap(0.01667), 0.0);
+        check_cel_rules(&CatalogIngest::crd(), &object(v.clone()), None).unwrap();
+
+        // Two directors with different overlaps: the second names the first.
+        let mut two = v.clone();
+        let mut other = two["tables"][0].clone();
+        other["name"] = json!("RefObject");
+        other["partition"] = json!({"overlap": 0.001});
+        two["tables"].as_array_mut().unwrap().push(other);
+        let errors = spec(two).validate().unwrap_err();
+        assert_eq!(
+            errors.paths(),
+            ["spec.tables[2].partition.overlap"],
+            "{errors}"
+        );
+        assert!(
+            errors.to_string().contains(
+                "spec.tables[2].partition.overlap: 0.001 differs from director table Object's \
+                 overlap 0.01667: Qserv keeps one overlap per database family"
+            ),
+            "{errors}"
+        );
+        // A director's overlap other than the database's, a regular table with a partition,
+        // a child without any position.
+        let mut bad = v;
+        bad["tables"][0]["partition"] = json!({"overlap": 0.002, "raColumn": "ra_SG"});
+        bad["tables"][1]
+            .as_object_mut()
+            .unwrap()
+            .remove("partition");
+        bad["tables"][1].as_object_mut().unwrap().remove("raColumn");
+        bad["tables"][1]
+            .as_object_mut()
+            .unwrap()
+            .remove("decColumn");
+        bad["tables"].as_array_mut().unwrap().push(json!({
+            "name": "Filter", "format": "tsv", "files": ["Filter.tsv"], "partition": {"overlap": 1}
+        }));
+        let errors = spec(bad.clone()).validate().unwrap_err();
+        assert_eq!(
+            errors.paths(),
+            [
+                "spec.tables[0].partition",
+                "spec.tables[1]",
+                "spec.tables[2].partition",
+                "spec.tables[0].partition.overlap",
+            ],
+            "{errors}"
+        );
+        assert!(errors.to_string().contains(
+            "0.002 differs from the database's overlap 0.01667 (spec.partitioning.overlap)"
+        ));
+        let messages = cel_messages(bad, None);
+        for expected in [
+            "partition.raColumn and partition.decColumn must be given together",
+            "a child table needs the position its rows are partitioned by",
+            "partition is only for director and child tables",
+        ] {
+            assert!(
+                messages.iter().any(|m| m.contains(expected)),
+                "missing {expected:?} in {messages:?}"
+            );
+        }
     }
 }

@@ -5,6 +5,7 @@ pub mod angle;
 pub mod catalog_ingest;
 pub mod cel;
 pub mod condition;
+pub mod csv_dialect;
 pub mod docs;
 pub mod manifest;
 pub mod qserv_cluster;

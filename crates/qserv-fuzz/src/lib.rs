@@ -11,7 +11,7 @@ use std::io::Cursor;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use qserv_operator::catalog::{CsvOptions, CsvReader, sqlschema};
+use qserv_operator::catalog::{CsvOptions, CsvReader, Dialect, sqlschema};
 
 /// What a target does with one input.
 pub type Body = fn(&[u8]);
@@ -25,19 +25,19 @@ pub const TARGETS: &[(&str, Body)] = &[
     ("apiserver_requests", apiserver_requests),
 ];
 
-/// The CSV/TSV reader. The first byte picks the dialect, delimiter and header; the second
-/// whether a typed schema (integer, double, text, nullable or not) is given; the rest is the file.
+/// The CSV/TSV reader. The first byte picks the dialect (delimiter, quote, escape, NULL token)
+/// and the header; the second whether a typed schema (integer, double, text, nullable or not)
+/// is given; the rest is the file.
 pub fn csv_reader(data: &[u8]) {
     let [mode, typed, text @ ..] = data else {
         return;
     };
-    let mut options = if mode & 1 == 0 {
-        CsvOptions::csv()
-    } else {
-        CsvOptions::tsv()
-    };
-    options.delimiter = [b',', b'\t', b'|', b';'][usize::from(mode >> 1 & 3)];
-    options.header = mode & 8 != 0;
+    let delimiter = [b',', b'\t', b'|', b';'][usize::from(mode & 3)];
+    let quote = [None, Some(b'"'), Some(b'\''), Some(b'"')][usize::from(mode >> 2 & 3)];
+    let escape = (mode & 16 != 0).then_some(b'\\');
+    let null = (mode & 64 != 0).then(|| b"\\N".to_vec());
+    let mut options = CsvOptions::with_dialect(Dialect::new(delimiter, quote, escape, null));
+    options.header = mode & 32 != 0;
     if typed & 1 != 0 {
         let ddl = "CREATE TABLE t (id BIGINT NOT NULL, ra DOUBLE, name VARCHAR(20), flag TINYINT NOT NULL)";
         let schema = sqlschema::schema_from_ddl(ddl, None).expect("the fixed DDL parses");

@@ -1,75 +1,13 @@
-//! sph-partition's CSV dialects and record editing, byte for byte: fields split on the
-//! delimiter with an escape character and optional quoting, NULL tokens, and re-encoding into the
-//! output dialect (lsst/qserv `src/partition/Csv.cc`, `Dialect` and `Editor`).
+//! sph-partition's line splitting, byte for byte: one line split into fields on the delimiter
+//! with an escape character and optional quoting, as `Q@2026.3.3-rc1:src/partition/Csv.cc`
+//! `Editor::readRecord` does. The partitioner's own CSV/TSV path (the `partition` command) reads
+//! with it; the dialect itself, its rules and the value codec are the catalog reader's
+//! ([`crate::catalog::csv::Dialect`]), which reads whole records (a quoted or escaped line break
+//! continues one) for everything else.
 
-/// A CSV dialect as sph-partition defines it (`in.csv.*` / `out.csv.*`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Dialect {
-    pub delimiter: u8,
-    pub quote: Option<u8>,
-    pub escape: Option<u8>,
-    pub null: Vec<u8>,
-}
-
-/// Characters that, escaped, would read as standard escape sequences (Csv.cc `_prohibited`).
-const PROHIBITED: &[u8] = b"0bfnrtvNZ";
+pub use crate::catalog::csv::{Dialect, EncodeError};
 
 impl Dialect {
-    /// The sanity rules of `Dialect::_validate`.
-    pub fn check(&self) -> Result<(), String> {
-        let specials = [b'\0', b'\n', b'\r'];
-        if specials.contains(&self.delimiter) {
-            return Err("the delimiter may not be NUL, CR or LF".into());
-        }
-        if let Some(e) = self.escape {
-            if e == self.delimiter || e == b'\n' || e == b'\r' {
-                return Err("the escape character may not be CR, LF or the delimiter".into());
-            }
-            if Some(e) == self.quote {
-                return Err("the escape and quote characters are identical".into());
-            }
-            let used = [Some(e), self.quote, Some(self.delimiter)];
-            if used.iter().flatten().any(|c| PROHIBITED.contains(c)) {
-                return Err(
-                    "escaping the delimiter, quote or escape character would produce a standard \
-                            escape sequence (avoid 0bfnrtvNZ) or disable escaping"
-                        .into(),
-                );
-            }
-        }
-        if let Some(q) = self.quote
-            && (q == self.delimiter || q == b'\n' || q == b'\r')
-        {
-            return Err("the quote character may not be CR, LF or the delimiter".into());
-        }
-        if self
-            .null
-            .iter()
-            .any(|c| *c == b'\n' || *c == b'\r' || *c == self.delimiter)
-        {
-            return Err("the NULL string may not contain CR, LF or the delimiter".into());
-        }
-        Ok(())
-    }
-
-    pub fn is_null(&self, value: &[u8]) -> bool {
-        value == self.null.as_slice()
-    }
-
-    /// True when the NULL token contains a character that encoding would escape, so a literal
-    /// value equal to it can never be mistaken for NULL (Csv.cc `_nullHasSpecial`).
-    fn null_has_special(&self) -> bool {
-        self.null.iter().any(|c| self.is_special(*c))
-    }
-
-    fn is_special(&self, c: u8) -> bool {
-        c == b'\r'
-            || c == b'\n'
-            || c == self.delimiter
-            || Some(c) == self.escape
-            || Some(c) == self.quote
-    }
-
     /// Splits one line (without its terminator) into exactly `fields` fields. The same state
     /// machine as Csv.cc `Editor::readRecord`, but jumping from one special character to the
     /// next with SIMD searches instead of looking at every byte.
@@ -147,80 +85,6 @@ impl Dialect {
         }
         Ok(())
     }
-
-    /// Decodes an escaped and/or quoted input value (Csv.cc `Dialect::decode`).
-    pub fn decode_into(&self, value: &[u8], out: &mut Vec<u8>) {
-        if self.quote.is_none() && self.escape.is_none() || self.is_null(value) {
-            out.extend_from_slice(value);
-            return;
-        }
-        let quoted = !value.is_empty() && Some(value[0]) == self.quote;
-        let value = if quoted { &value[1..] } else { value };
-        let mut i = 0;
-        while i < value.len() {
-            let mut c = value[i];
-            i += 1;
-            if Some(c) == self.escape {
-                if i < value.len() {
-                    c = unescape(value[i]);
-                    i += 1;
-                }
-            } else if quoted && Some(c) == self.quote {
-                if i < value.len() {
-                    if Some(value[i]) == self.quote {
-                        i += 1;
-                    }
-                } else {
-                    break; // the closing quote
-                }
-            }
-            out.push(c);
-        }
-    }
-
-    /// Encodes a decoded value into this dialect (Csv.cc `Dialect::encode`).
-    pub fn encode_into(&self, value: &[u8], out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        if !value.iter().any(|c| self.is_special(*c)) {
-            if !self.null_has_special() && self.is_null(value) {
-                let Some(q) = self.quote else {
-                    return Err(EncodeError::AmbiguousNull);
-                };
-                out.push(q);
-                out.extend_from_slice(value);
-                out.push(q);
-            } else {
-                out.extend_from_slice(value);
-            }
-            return Ok(());
-        }
-        if let Some(e) = self.escape {
-            for &c in value {
-                match c {
-                    b'\r' => out.extend_from_slice(&[e, b'r']),
-                    b'\n' => out.extend_from_slice(&[e, b'n']),
-                    c if c == self.delimiter || c == e || Some(c) == self.quote => {
-                        out.extend_from_slice(&[e, c])
-                    }
-                    c => out.push(c),
-                }
-            }
-        } else if let Some(q) = self.quote {
-            if value.iter().any(|c| *c == b'\r' || *c == b'\n') {
-                return Err(EncodeError::LineBreak);
-            }
-            out.push(q);
-            for &c in value {
-                if c == q {
-                    out.push(q);
-                }
-                out.push(c);
-            }
-            out.push(q);
-        } else {
-            return Err(EncodeError::Unencodable);
-        }
-        Ok(())
-    }
 }
 
 /// Position of the first `a` or `b` in `hay` (either may be absent).
@@ -229,21 +93,6 @@ fn find2(hay: &[u8], a: Option<u8>, b: Option<u8>) -> Option<usize> {
         (Some(a), Some(b)) => memchr::memchr2(a, b, hay),
         (Some(c), None) | (None, Some(c)) => memchr::memchr(c, hay),
         (None, None) => None,
-    }
-}
-
-/// The character an escape sequence stands for (Csv.cc `_unescape`).
-fn unescape(c: u8) -> u8 {
-    match c {
-        b'0' => 0,
-        b'Z' => 0x1a,
-        b'b' => 0x08,
-        b'f' => 0x0c,
-        b'n' => b'\n',
-        b'r' => b'\r',
-        b't' => b'\t',
-        b'v' => 0x0b,
-        other => other,
     }
 }
 
@@ -286,19 +135,6 @@ pub enum SplitError {
     TooFewFields { expected: usize, got: usize },
     #[error("a quoted field without its closing quote, or a trailing escape character")]
     Unterminated,
-}
-
-/// Why a value cannot be written in the output dialect.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum EncodeError {
-    #[error("the value equals the output NULL string and the dialect cannot quote it")]
-    AmbiguousNull,
-    #[error("the value contains CR or LF, which a quoting dialect without escapes cannot encode")]
-    LineBreak,
-    #[error(
-        "the value contains the delimiter, CR or LF and the output dialect neither quotes nor escapes"
-    )]
-    Unencodable,
 }
 
 #[cfg(test)]
@@ -456,47 +292,6 @@ mod tests {
         assert_eq!(
             fields(&tsv(), b"1\tend\\", 2),
             Err(SplitError::Unterminated)
-        );
-    }
-
-    #[test]
-    fn decode_then_encode_converts_dialects_like_sph_partition() {
-        let (i, o) = (tsv(), qserv_out());
-        let mut dec = Vec::new();
-        i.decode_into(b"\"a,\"\"b\"\"\"", &mut dec);
-        assert_eq!(dec, b"a,\"b\"");
-        let mut enc = Vec::new();
-        o.encode_into(&dec, &mut enc).unwrap();
-        assert_eq!(enc, b"a\\,\"b\"");
-        dec.clear();
-        i.decode_into(b"line\\nbreak\\\\", &mut dec);
-        assert_eq!(dec, b"line\nbreak\\");
-        enc.clear();
-        o.encode_into(&dec, &mut enc).unwrap();
-        assert_eq!(enc, b"line\\nbreak\\\\");
-    }
-
-    #[test]
-    fn dialect_rules_reject_ambiguous_settings() {
-        let mut d = tsv();
-        d.escape = Some(b'"');
-        assert!(d.check().unwrap_err().contains("identical"));
-        let mut d = qserv_out();
-        d.delimiter = b'n';
-        assert!(d.check().unwrap_err().contains("standard escape sequence"));
-        let plain = Dialect {
-            delimiter: b',',
-            quote: None,
-            escape: None,
-            null: Vec::new(),
-        };
-        assert_eq!(
-            plain.encode_into(b"a,b", &mut Vec::new()),
-            Err(EncodeError::Unencodable)
-        );
-        assert_eq!(
-            plain.encode_into(b"", &mut Vec::new()),
-            Err(EncodeError::AmbiguousNull)
         );
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::api::catalog_ingest::{self as api, Format, TableSpec};
 
 use crate::catalog::InputFormat;
-use crate::catalog::csv::CsvOptions;
+use crate::catalog::csv::{CsvOptions, Dialect};
 use crate::catalog::error::{CatalogError, Result};
 use crate::catalog::select::{AngleUnit, BandFilter, Cone, Position, SelectionSpec};
 use crate::catalog::sqlschema::schema_from_ddl_file;
@@ -24,22 +24,22 @@ pub fn input_format(table: &TableSpec, source_dir: &Path) -> Result<InputFormat>
         },
         Format::Parquet => InputFormat::Parquet,
         Format::Csv | Format::Tsv => {
-            let mut options = if table.format == Format::Tsv {
-                CsvOptions::tsv()
-            } else {
-                CsvOptions::csv()
-            };
+            let chars = api::CsvDialect::resolve(table.csv.as_ref(), table.format == Format::Tsv)
+                .map_err(|problems| CatalogError::Selection {
+                table: table.name.clone(),
+                reason: problems
+                    .iter()
+                    .map(|(field, message)| format!("csv.{field}: {message}"))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            })?;
+            let mut options = CsvOptions::with_dialect(Dialect::new(
+                chars.delimiter,
+                chars.quote,
+                chars.escape,
+                Some(chars.null),
+            ));
             if let Some(dialect) = &table.csv {
-                if let Some(d) = &dialect.delimiter {
-                    options.delimiter =
-                        delimiter_byte(d).ok_or_else(|| CatalogError::Selection {
-                            table: table.name.clone(),
-                            reason: format!("csv delimiter {d:?} is not one ASCII character"),
-                        })?;
-                }
-                if let Some(null) = &dialect.null_token {
-                    options.null = null.clone();
-                }
                 options.header = dialect.header;
                 options.fields = dialect.fields.clone();
             }
@@ -144,14 +144,6 @@ pub fn table_files(table: &TableSpec, source_dir: &Path) -> Result<Vec<PathBuf>>
     Ok(files)
 }
 
-fn delimiter_byte(d: &str) -> Option<u8> {
-    match d {
-        "\\t" | "\t" => Some(b'\t'),
-        _ if d.len() == 1 && d.is_ascii() => Some(d.as_bytes()[0]),
-        _ => None,
-    }
-}
-
 /// What to keep of `table`, given the ingest's region and band filter.
 pub fn selection_spec(
     table: &TableSpec,
@@ -162,10 +154,12 @@ pub fn selection_spec(
         table: table.name.clone(),
         reason,
     };
-    let position = match (&table.ra_column, &table.dec_column) {
-        (Some(ra), Some(dec)) => Some(Position {
-            ra: ra.clone(),
-            dec: dec.clone(),
+    // Partitioned tables are selected by the position they are partitioned by, so a child's
+    // rows stay with their director's.
+    let position = match table.partition_position() {
+        Some((ra, dec)) => Some(Position {
+            ra: ra.to_string(),
+            dec: dec.to_string(),
             unit: match table.angle_unit {
                 api::AngleUnit::Degree => AngleUnit::Degree,
                 api::AngleUnit::Radian => AngleUnit::Radian,
@@ -181,6 +175,10 @@ pub fn selection_spec(
         }),
         None => None,
     };
+    let partition_columns = table
+        .partition
+        .as_ref()
+        .map(|p| [&p.ra_column, &p.dec_column]);
     let keep = [
         &table.id_column,
         &table.ra_column,
@@ -188,6 +186,7 @@ pub fn selection_spec(
         &table.foreign_key,
     ]
     .into_iter()
+    .chain(partition_columns.into_iter().flatten())
     .flatten()
     .cloned()
     .collect();

@@ -29,10 +29,10 @@ pub fn table_plan(
         )
         .into());
     }
-    let (Some(ra), Some(dec)) = (&table.ra_column, &table.dec_column) else {
+    let Some((ra, dec)) = table.partition_position() else {
         return Err(key_error(
             &format!("table {}", table.name),
-            "needs raColumn and decColumn".into(),
+            "needs raColumn and decColumn (or partition.raColumn and partition.decColumn)".into(),
         )
         .into());
     };
@@ -49,7 +49,10 @@ pub fn table_plan(
     let p = &spec.partitioning;
     store.set("part.num-stripes", Value::from(p.stripes));
     store.set("part.num-sub-stripes", Value::from(p.sub_stripes));
-    store.set("part.overlap", Value::from(p.overlap));
+    store.set(
+        "part.overlap",
+        Value::from(table.partition_overlap(p.overlap)),
+    );
     store.set("part.pos", Value::from(format!("{ra}, {dec}")));
     if table.role == TableRole::Director
         && let Some(id) = &table.id_column

@@ -112,11 +112,25 @@ pub fn plan_from_spec(
                 tables.push(regular_table_plan(spec, table, source_dir, chunks_root)?);
                 continue;
             }
-            TableRole::Director => TableKind::Director {
-                key: required(&table.id_column, &table.name, "idColumn")?,
-                latitude_key: required(&table.dec_column, &table.name, "decColumn")?,
-                longitude_key: required(&table.ra_column, &table.name, "raColumn")?,
-            },
+            // A director is registered with the position it is partitioned by: Qserv locates its
+            // rows and builds its sub-chunks from those columns.
+            TableRole::Director => {
+                let (ra, dec) = table.partition_position().ok_or_else(|| {
+                    IngestError::Plan(format!(
+                        "table {}: raColumn and decColumn are required",
+                        table.name
+                    ))
+                })?;
+                TableKind::Director {
+                    key: required(&table.id_column, &table.name, "idColumn")?,
+                    latitude_key: dec.to_string(),
+                    longitude_key: ra.to_string(),
+                }
+            }
+            // A child is registered with its own position columns, if any (case02's Source:
+            // `ra`, `decl`), which need not be those it is partitioned by (its director's,
+            // `raObject`, `declObject`); Qserv allows none
+            // (`Q@2026.3.3-rc1:src/replica/config/ConfigDatabase.cc:322-335`).
             TableRole::Child => TableKind::Child {
                 director_table: required(&table.director, &table.name, "director")?,
                 key: required(&table.foreign_key, &table.name, "foreignKey")?,

@@ -6,6 +6,7 @@
 //! column is text: guessing types from a prefix of a stream would fail late on big files.
 
 mod columns;
+mod dialect;
 mod records;
 
 use std::fs::File;
@@ -19,24 +20,14 @@ use flate2::read::MultiGzDecoder;
 
 use super::error::{CatalogError, Result};
 use columns::ColumnBuilder;
+pub use dialect::{Dialect, EncodeError, unescape};
 use records::{Record, Records};
-
-/// How fields are quoted or escaped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Dialect {
-    /// RFC 4180: `"` quotes fields, `""` is a quote inside one.
-    Rfc4180,
-    /// MySQL `INTO OUTFILE` / `LOAD DATA` defaults: no quotes, `\` escapes, `\N` is NULL.
-    MySql,
-}
 
 /// How to read a delimited text file.
 #[derive(Clone, Debug)]
 pub struct CsvOptions {
+    /// Delimiter, quote, escape and NULL token (sph-partition's `in.csv.*`).
     pub dialect: Dialect,
-    pub delimiter: u8,
-    /// NULL token of the RFC 4180 dialect (the MySQL dialect always uses `\N`).
-    pub null: String,
     /// The first line holds the column names.
     pub header: bool,
     /// Column names in file order when there is no header.
@@ -46,25 +37,26 @@ pub struct CsvOptions {
 }
 
 impl CsvOptions {
-    /// Comma-separated, RFC 4180 quoting, `\N` for NULL.
-    pub fn csv() -> Self {
+    /// Reads `dialect`, without a header, field list or schema.
+    pub fn with_dialect(dialect: Dialect) -> Self {
         CsvOptions {
-            dialect: Dialect::Rfc4180,
-            delimiter: b',',
-            null: "\\N".to_string(),
+            dialect,
             header: false,
             fields: Vec::new(),
             schema: None,
         }
     }
 
-    /// Tab-separated in the MySQL dialect (the qserv_testdata and `sph-partition` format).
+    /// Comma-separated with sph-partition's other defaults: `"` quotes, `\` escapes, `NULL`
+    /// (and `\N`) for NULL ([`Dialect::csv`]).
+    pub fn csv() -> Self {
+        CsvOptions::with_dialect(Dialect::csv())
+    }
+
+    /// Tab-separated as MySQL writes it (`SELECT ... INTO OUTFILE`, the qserv_testdata TSVs):
+    /// no quoting, `\` escapes, `\N` for NULL ([`Dialect::mysql_tsv`]).
     pub fn tsv() -> Self {
-        CsvOptions {
-            dialect: Dialect::MySql,
-            delimiter: b'\t',
-            ..CsvOptions::csv()
-        }
+        CsvOptions::with_dialect(Dialect::mysql_tsv())
     }
 }
 
@@ -95,10 +87,14 @@ impl CsvReader {
         options: &CsvOptions,
         batch_rows: usize,
     ) -> Result<Self> {
-        let mut records = match options.dialect {
-            Dialect::Rfc4180 => Records::rfc4180(input, options.delimiter, &options.null),
-            Dialect::MySql => Records::mysql(Box::new(BufReader::new(input)), options.delimiter),
-        };
+        options
+            .dialect
+            .check()
+            .map_err(|reason| record_error(file, 1, format!("CSV dialect: {reason}")))?;
+        let mut records = Records::new(
+            Box::new(BufReader::with_capacity(1 << 16, input)),
+            options.dialect.clone(),
+        );
         let mut record = Record::default();
         let names: Option<Vec<String>> = if options.header {
             let found = records
