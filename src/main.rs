@@ -41,6 +41,9 @@ enum Command {
         #[arg(long, default_value = "docs/crds")]
         out_dir: PathBuf,
     },
+    /// Write a CatalogIngest from a dataset's own configs (a qserv_testdata case: its
+    /// ingest/*.json and partition/*.json, optionally Qserv's integration_tests.yaml).
+    ImportDataset(Box<qserv_operator::import::cli::ImportArgs>),
     /// Partition CSV/TSV (sph-partition compatible), HDF5 or Parquet into Qserv chunks with overlap.
     Partition(Box<partition::cli::PartitionArgs>),
     /// Try it without a cluster: local mode, the example QservCluster and CatalogIngests, their
@@ -141,6 +144,7 @@ fn run_command() -> anyhow::Result<()> {
         Command::Validate { files } => validate_manifests(&files),
         Command::Render { files, from_image } => render_clusters(&files, from_image.as_deref()),
         Command::Partition(args) => Ok(partition::cli::run(*args)?),
+        Command::ImportDataset(args) => qserv_operator::import::cli::run(&args),
         Command::Load(args) => {
             let summary = tokio::runtime::Runtime::new()?.block_on(load::cli::run(&args))?;
             println!("{summary}");

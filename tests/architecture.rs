@@ -43,7 +43,14 @@ const LAYERS: &[(&str, &[&[&str]])] = &[
         "qserv_operator",
         &[
             &["connect_to", "telemetry", "shutdown", "identity", "metrics"],
-            &["db", "from_spec", "events", "read_only", "tolerant"],
+            &[
+                "db",
+                "from_spec",
+                "import",
+                "events",
+                "read_only",
+                "tolerant",
+            ],
             &["qserv"],
             &["load"],
             &["check", "query"],

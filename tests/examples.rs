@@ -192,52 +192,113 @@ fn macs2243_example_carries_the_pipeline_config() {
     );
 }
 
+/// The case01 example is the dataset as its own configs write it: what `import-dataset`
+/// makes of `ingest/*.json` and `partition/*.json`, nothing edited by hand but the checks.
 #[test]
-fn case01_example_matches_the_dataset_configs() {
+fn case01_example_is_the_dataset_as_its_configs_write_it() {
+    use qserv_operator::api::catalog_ingest::{PvcSource, Source};
+    use qserv_operator::import::{ImportOptions, import_dataset};
     let cing: CatalogIngest = load("catalogingest-case01.yaml");
-    let data =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/qserv_testdata/case01/data");
-    let common: Value =
-        serde_json::from_str(&std::fs::read_to_string(data.join("partition/common.json")).unwrap())
-            .unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/qserv_testdata/case01");
+    let imported = import_dataset(&ImportOptions {
+        root: root.clone(),
+        case: None,
+        tables: None,
+        name: Some("case01".into()),
+        cluster: "qserv-ci".into(),
+        source: Some(Source {
+            pvc: Some(PvcSource {
+                claim_name: "catalogs".into(),
+                sub_path: Some("qserv_testdata/case01".into()),
+            }),
+            ..Source::default()
+        }),
+    })
+    .unwrap();
+    let spec = &cing.spec;
+    assert_eq!(spec.tables, imported.spec.tables);
     assert_eq!(
-        i64::from(cing.spec.partitioning.stripes),
-        common["part"]["num-stripes"].as_i64().unwrap()
+        (
+            &spec.database,
+            &spec.partitioning,
+            &spec.source,
+            &spec.queries
+        ),
+        (
+            &imported.spec.database,
+            &imported.spec.partitioning,
+            &imported.spec.source,
+            &imported.spec.queries
+        )
     );
+    // The figures themselves, from the files: the layout of database.json, Object's registered
+    // columns, Source's overlap (partition/Source.json says 0) and the dialects.
+    let json = |f: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(root.join("data").join(f)).unwrap()).unwrap()
+    };
+    let database = json("ingest/database.json");
     assert_eq!(
-        i64::from(cing.spec.partitioning.sub_stripes),
-        common["part"]["num-sub-stripes"].as_i64().unwrap()
+        (
+            i64::from(spec.partitioning.stripes),
+            i64::from(spec.partitioning.sub_stripes),
+            spec.partitioning.overlap
+        ),
+        (
+            database["num_stripes"].as_i64().unwrap(),
+            database["num_sub_stripes"].as_i64().unwrap(),
+            database["overlap"].as_f64().unwrap()
+        )
     );
+    let object_ingest = json("ingest/Object.json");
+    let object = &spec.tables[0];
     assert_eq!(
-        cing.spec.partitioning.overlap,
-        common["part"]["default-overlap"].as_f64().unwrap()
+        object.id_column.as_deref(),
+        object_ingest["director_key"].as_str()
     );
-    let ingest: Value =
-        serde_json::from_str(&std::fs::read_to_string(data.join("ingest/Object.json")).unwrap())
-            .unwrap();
-    let object = &cing.spec.tables[0];
-    assert_eq!(object.id_column.as_deref(), ingest["director_key"].as_str());
     assert_eq!(
         object.ra_column.as_deref(),
-        ingest["longitude_key"].as_str()
+        object_ingest["longitude_key"].as_str()
     );
     assert_eq!(
         object.dec_column.as_deref(),
-        ingest["latitude_key"].as_str()
+        object_ingest["latitude_key"].as_str()
     );
-    let source = data.parent().unwrap();
-    assert!(source.join(cing.spec.queries.as_deref().unwrap()).is_dir());
-    for t in &cing.spec.tables {
+    let source_table = &spec.tables[1];
+    assert_eq!(
+        source_table.partition_overlap(spec.partitioning.overlap),
+        0.0
+    );
+    let object_csv = object.csv.as_ref().unwrap();
+    // in.csv of common.json (tab, \N) with sph-partition's defaults (quote ", escape \).
+    assert_eq!(
+        (
+            object_csv.delimiter.as_deref(),
+            object_csv.quote.as_deref(),
+            object_csv.escape.as_deref(),
+            object_csv.null_token.as_deref()
+        ),
+        (Some("\\t"), Some("\""), Some("\\"), Some("\\N"))
+    );
+    let filter_csv = spec
+        .tables
+        .iter()
+        .find(|t| t.name == "Filter")
+        .unwrap()
+        .csv
+        .as_ref()
+        .unwrap();
+    assert!(filter_csv.no_quote, "LOAD DATA's default: no enclosing");
+    for t in &spec.tables {
         for f in &t.files {
             assert!(
-                source.join(f).is_file(),
+                root.join(f).is_file(),
                 "{} names a missing file {f}",
                 t.name
             );
         }
         let schema = t.schema.as_ref().unwrap();
         assert!(
-            source.join(schema).is_file(),
+            root.join(schema).is_file(),
             "{} names a missing schema {schema}",
             t.name
         );

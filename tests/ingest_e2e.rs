@@ -8,7 +8,9 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::local::{apply, eventually, ingest_from, kubectl_ok, shared_data, start};
+use common::local::{
+    apply, eventually, ingest_from, kubectl_ok, replication_state, shared_data, start,
+};
 use kube::Api;
 use mysql_async::prelude::Queryable;
 use qserv_local::LocalMode;
@@ -16,7 +18,6 @@ use qserv_local::simulators::replication_faults;
 use qserv_operator::api::CatalogIngest;
 use qserv_operator::api::catalog_ingest::{CatalogIngestStatus, IngestPhase};
 use qserv_operator::api::condition::{self, READY};
-use qserv_operator::qserv::replication::ReplicationClient;
 
 /// Applies the example QservCluster with kubectl and waits until kubectl says it is Ready.
 async fn ready_cluster(local: &LocalMode) {
@@ -264,34 +265,6 @@ const MACS_TABLES: [(&str, i64); 3] = [
     ("deepCoadd_forced_src", 6395),
     ("forced_src", 1961),
 ];
-
-/// The replication stand-in's view: the database's transactions' states and whether it is
-/// published (`None`: it was never registered).
-async fn replication_state(local: &LocalMode, database: &str) -> Option<(bool, Vec<String>)> {
-    let addr = local.resolve("qserv-ci-repl", 8080).unwrap();
-    let secret: k8s_openapi::api::core::v1::Secret = Api::namespaced(local.client(), "default")
-        .get("qserv-ci-secrets")
-        .await
-        .unwrap();
-    let key = |k: &str| String::from_utf8(secret.data.as_ref().unwrap()[k].0.clone()).unwrap();
-    let client = ReplicationClient::new(
-        &format!("http://{addr}"),
-        &key("replication-auth-key"),
-        &key("replication-admin-auth-key"),
-    )
-    .unwrap();
-    let db = client
-        .databases()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|d| d.database == database)?;
-    // Oldest first: the ids grow with each transaction begun.
-    let mut transactions = client.list_transactions(database).await.unwrap();
-    transactions.sort_by_key(|t| t.id);
-    let states = transactions.into_iter().map(|t| t.state).collect();
-    Some((db.is_published, states))
-}
 
 /// Rows of `database.table` through the czar's query port (`None`: no such table there).
 async fn qserv_rows(local: &LocalMode, database: &str, table: &str) -> Option<i64> {

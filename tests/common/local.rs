@@ -12,6 +12,7 @@ use kube::api::ListParams;
 use kube::{Api, ResourceExt};
 use qserv_local::{LocalMode, LocalOptions};
 use qserv_operator::api::{CatalogIngest, QservCluster};
+use qserv_operator::qserv::replication::ReplicationClient;
 
 pub const KUBECTL: &str = "/usr/bin/kubectl";
 
@@ -180,4 +181,32 @@ where
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// The replication stand-in's view: the database's transactions' states and whether it is
+/// published (`None`: it was never registered).
+pub async fn replication_state(local: &LocalMode, database: &str) -> Option<(bool, Vec<String>)> {
+    let addr = local.resolve("qserv-ci-repl", 8080).unwrap();
+    let secret: k8s_openapi::api::core::v1::Secret = Api::namespaced(local.client(), "default")
+        .get("qserv-ci-secrets")
+        .await
+        .unwrap();
+    let key = |k: &str| String::from_utf8(secret.data.as_ref().unwrap()[k].0.clone()).unwrap();
+    let client = ReplicationClient::new(
+        &format!("http://{addr}"),
+        &key("replication-auth-key"),
+        &key("replication-admin-auth-key"),
+    )
+    .unwrap();
+    let db = client
+        .databases()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|d| d.database == database)?;
+    // Oldest first: the ids grow with each transaction begun.
+    let mut transactions = client.list_transactions(database).await.unwrap();
+    transactions.sort_by_key(|t| t.id);
+    let states = transactions.into_iter().map(|t| t.state).collect();
+    Some((db.is_published, states))
 }

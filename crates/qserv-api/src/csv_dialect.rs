@@ -41,7 +41,7 @@ pub struct CsvDialect {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub null_token: Option<String>,
     /// The first line is a header of column names.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub header: bool,
     /// Column names when there is no header (in file order).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

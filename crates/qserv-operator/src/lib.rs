@@ -14,6 +14,7 @@ pub mod db;
 pub mod events;
 pub mod from_spec;
 pub mod identity;
+pub mod import;
 pub mod ingest;
 pub mod load;
 pub mod metrics;

@@ -111,6 +111,13 @@ impl ConfigStore {
                     self.add_json(&key, v);
                 }
             }
+            // A JSON merge patch (`ConfigStore::add`, `Q@2026.3.3-rc1:src/partition/ConfigStore.cc:45-50`):
+            // null removes the key.
+            Value::Null => {
+                let below = format!("{prefix}.");
+                self.values
+                    .retain(|key, _| key != prefix && !key.starts_with(&below));
+            }
             other => {
                 self.values.insert(prefix.to_string(), other.clone());
             }
@@ -233,7 +240,7 @@ pub enum AngleUnit {
 pub struct PartitionConfig {
     pub num_stripes: u32,
     pub num_sub_stripes: u32,
-    /// Overlap radius in degrees (`part.overlap`, else `part.default-overlap`).
+    /// Overlap radius in degrees (`part.overlap`).
     pub overlap: f64,
     /// Names of the longitude and latitude fields (`part.pos`).
     pub pos: (String, String),
@@ -264,10 +271,9 @@ impl PartitionConfig {
         if num_sub_stripes == 0 {
             return Err(key_error("part.num-sub-stripes", "must be > 0"));
         }
-        let overlap = match store.f64("part.overlap")? {
-            Some(v) => v,
-            None => store.f64("part.default-overlap")?.unwrap_or(0.01667),
-        };
+        // sph-partition's default (`Q@2026.3.3-rc1:src/partition/Chunker.cc:256`); the
+        // `part.default-overlap` of qserv_testdata's common.json is not one of its keys.
+        let overlap = store.f64("part.overlap")?.unwrap_or(0.01);
         if !(0.0..10.0).contains(&overlap) {
             return Err(key_error(
                 "part.overlap",
@@ -477,6 +483,36 @@ mod tests {
             e,
             "config key part.overlap: must be in [0, 10) degrees, got 12.5"
         );
+    }
+
+    /// Files merge as sph-partition merges them at 2026.3.3-rc1: a JSON merge patch, later
+    /// files winning, null removing a key; the overlap defaults to sph-partition's 0.01.
+    #[test]
+    fn files_merge_as_json_merge_patches_with_sph_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let table = dir.path().join("T.json");
+        let common = dir.path().join("common.json");
+        std::fs::write(
+            &table,
+            r#"{"part": {"pos": "ra, dec", "overlap": 0}, "in": {"csv": {"field": ["ra", "dec"], "null": "x"}}}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            &common,
+            r#"{"part": {"overlap": 0.001, "default-overlap": 0.5}, "in": {"csv": {"null": null, "delimiter": ","}}}"#,
+        )
+        .unwrap();
+        let mut store = ConfigStore::default();
+        store.add_file(&table).unwrap();
+        store.add_file(&common).unwrap();
+        let c = PartitionConfig::from_store(&store).unwrap();
+        // qserv's itest passes the table's file first and common.json last: common wins.
+        assert_eq!(c.overlap, 0.001);
+        assert_eq!(c.input_dialect.delimiter, b',');
+        // The null token was removed, so the default applies (quoting on: NULL).
+        assert_eq!(c.input_dialect.null, b"NULL");
+        store.add_json("", &serde_json::json!({"part": {"overlap": null}}));
+        assert_eq!(PartitionConfig::from_store(&store).unwrap().overlap, 0.01);
     }
 
     #[test]
