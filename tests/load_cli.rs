@@ -122,3 +122,73 @@ async fn a_parquet_file_loads_exactly() {
         assert_eq!(g, e, "row {i}");
     }
 }
+
+/// `load` reads any dialect sph-partition reads: here `|`-delimited, `'`-quoted, `\`-escaped
+/// text with a quoted delimiter, a doubled quote, an escaped line break and both NULL forms.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_csv_dialect_flags_read_what_they_say() {
+    let dir = temp_dir("load-dialect");
+    let file = dir.join("t.psv");
+    std::fs::write(
+        &file,
+        b"1|'a|b'|x\n2|'it''s'|line\\\nbreak\n3|NULL|\\N\n4|'NULL'|'\\N'\n",
+    )
+    .unwrap();
+    let schema = dir.join("t.schema");
+    std::fs::write(
+        &schema,
+        "CREATE TABLE t (id INT NOT NULL, a VARCHAR(10), b VARCHAR(10))",
+    )
+    .unwrap();
+    load_command(&[
+        "--database",
+        "cli",
+        "--table",
+        "dialect",
+        "--format",
+        "csv",
+        "--delimiter",
+        "|",
+        "--quote",
+        "'",
+        "--schema",
+        path_str(&schema),
+        path_str(&file),
+    ]);
+    let mut conn = connect().await;
+    let got: Vec<(i32, Option<String>, Option<String>)> = mysql_async::prelude::Queryable::query(
+        &mut conn,
+        "SELECT id, a, b FROM cli.dialect ORDER BY id",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        got,
+        [
+            (1, Some("a|b".into()), Some("x".into())),
+            (2, Some("it's".into()), Some("line\nbreak".into())),
+            (3, None, None),
+            (4, Some("NULL".into()), None),
+        ]
+    );
+    // A dialect that contradicts itself is refused before anything is read.
+    let out = Command::new(env!("CARGO_BIN_EXE_qserv-operator"))
+        .args([
+            "load",
+            "--to",
+            &MariaDb::shared().url(),
+            "--database",
+            "cli",
+        ])
+        .args([
+            "--table", "dialect", "--format", "csv", "--escape", "'", "--quote", "'",
+        ])
+        .arg(path_str(&file))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "Error: CSV dialect: escape: '\\'' is also the quote character"
+    );
+}

@@ -17,9 +17,10 @@ use crate::catalog::{
 pub enum FileFormat {
     /// An astropy table in HDF5 (`--dataset` names it).
     Hdf5,
-    /// Comma-separated, RFC 4180 quoting, `\N` for NULL.
+    /// Comma-separated; sph-partition's defaults otherwise: `"` quotes, `\` escapes, `NULL`
+    /// and `\N` for NULL.
     Csv,
-    /// Tab-separated, MySQL escaping (qserv_testdata, `LOAD DATA` defaults).
+    /// Tab-separated as MySQL writes it: no quoting, `\` escapes, `\N` for NULL.
     Tsv,
     Parquet,
 }
@@ -97,6 +98,24 @@ pub struct LoadArgs {
     /// CSV/TSV files start with a header line of column names.
     #[arg(long)]
     pub header: bool,
+    /// CSV/TSV field delimiter (one character, `\t` for tab; default: by --format).
+    #[arg(long, value_name = "C")]
+    pub delimiter: Option<String>,
+    /// CSV/TSV quote character (sph-partition's `in.csv.quote`; default `"` for csv).
+    #[arg(long, value_name = "C", conflicts_with = "no_quote")]
+    pub quote: Option<String>,
+    /// No quoting: quote characters are data (the default for tsv).
+    #[arg(long)]
+    pub no_quote: bool,
+    /// CSV/TSV escape character (`in.csv.escape`; default `\`).
+    #[arg(long, value_name = "C", conflicts_with = "no_escape")]
+    pub escape: Option<String>,
+    /// No escaping.
+    #[arg(long)]
+    pub no_escape: bool,
+    /// The token that stands for NULL (`in.csv.null`; default `NULL` with quoting, else `\N`).
+    #[arg(long, value_name = "TOKEN")]
+    pub null: Option<String>,
     /// Rows per batch read from the files.
     #[arg(long, default_value_t = DEFAULT_BATCH_ROWS)]
     pub batch_rows: usize,
@@ -133,17 +152,40 @@ impl LoadArgs {
             )),
             _ => None,
         };
-        let csv = |mut options: CsvOptions| {
+        let csv = |tsv: bool| -> Result<InputFormat> {
+            let dialect = crate::api::catalog_ingest::CsvDialect {
+                delimiter: self.delimiter.clone(),
+                quote: self.quote.clone(),
+                no_quote: self.no_quote,
+                escape: self.escape.clone(),
+                no_escape: self.no_escape,
+                null_token: self.null.clone(),
+                ..Default::default()
+            };
+            let chars = crate::api::catalog_ingest::CsvDialect::resolve(Some(&dialect), tsv)
+                .map_err(|problems| {
+                    let text: Vec<String> = problems
+                        .iter()
+                        .map(|(field, why)| format!("{field}: {why}"))
+                        .collect();
+                    LoadError::Arguments(format!("CSV dialect: {}", text.join("; ")))
+                })?;
+            let mut options = CsvOptions::with_dialect(catalog::Dialect::new(
+                chars.delimiter,
+                chars.quote,
+                chars.escape,
+                Some(chars.null),
+            ));
             options.header = self.header;
             options.schema = schema.clone();
-            InputFormat::Csv(options)
+            Ok(InputFormat::Csv(options))
         };
         let format = match format {
             FileFormat::Hdf5 => InputFormat::Hdf5 {
                 dataset: self.dataset.clone().unwrap_or_else(|| self.table.clone()),
             },
-            FileFormat::Csv => csv(CsvOptions::csv()),
-            FileFormat::Tsv => csv(CsvOptions::tsv()),
+            FileFormat::Csv => csv(false)?,
+            FileFormat::Tsv => csv(true)?,
             FileFormat::Parquet => InputFormat::Parquet,
         };
         let position = self.cone.map(|_| Position {
