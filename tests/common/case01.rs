@@ -15,9 +15,7 @@ use qserv_operator::api::catalog_ingest::CatalogIngest;
 use qserv_operator::catalog::{
     CsvOptions, DEFAULT_BATCH_ROWS, InputFormat, SelectionSpec, schema_from_ddl_file,
 };
-use qserv_operator::check::{
-    CheckPlan, CheckReport, CheckResult, CheckTarget, reference_database,
-};
+use qserv_operator::check::{CheckPlan, CheckReport, CheckResult, CheckTarget, reference_database};
 use qserv_operator::db::Endpoint;
 use qserv_operator::load::{Input, ReferenceLoad, load_reference};
 use qserv_operator::partition::{ConfigStore, Options, PartitionConfig, partition_files};
@@ -223,10 +221,12 @@ pub async fn copy(s: &Servers, name: &str) -> Conn {
     conn
 }
 
-pub async fn one<T: mysql_async::prelude::FromRow + Send + 'static>(conn: &mut Conn, sql: &str) -> T {
+pub async fn one<T: mysql_async::prelude::FromRow + Send + 'static>(
+    conn: &mut Conn,
+    sql: &str,
+) -> T {
     conn.query_first(sql)
         .await
         .unwrap()
         .unwrap_or_else(|| panic!("{sql}: no row"))
 }
-
