@@ -82,9 +82,8 @@ pub fn read_query_dir(
                 file,
                 kind: SkipKind::SkipNumber,
                 reason: format!(
-                    "{file_name}: its number {number} is a skip number (as skip_numbers in \
-                     Qserv's integration_tests.yaml: the text before the first '_' of the file \
-                     name)"
+                    "its number is a skip number ({number}: the text before the first '_' of \
+                     {file_name}, as skip_numbers in Qserv's integration_tests.yaml)"
                 ),
             });
             continue;
@@ -112,10 +111,9 @@ fn not_sql(file_name: &str, file: PathBuf) -> SkippedFile {
             name: format!("{file_name}/"),
             file,
             kind: SkipKind::NotSql,
-            reason: format!(
-                "{file_name}/: a directory (query group); the integration test runner runs only \
-                 the *.sql files directly in the query directory"
-            ),
+            reason: "a directory (query group): the integration test runner runs only the *.sql \
+                     files directly in the query directory"
+                .into(),
         };
     }
     let end = [".sql.", ".FIXME"]
@@ -127,14 +125,14 @@ fn not_sql(file_name: &str, file: PathBuf) -> SkippedFile {
         (
             SkipKind::Fixme,
             format!(
-                "{file_name}: marked FIXME, known not to work on Qserv; the integration test \
-                 runner runs only *.sql files"
+                "marked FIXME, known not to work on Qserv: the integration test runner runs only \
+                 *.sql files ({file_name})"
             ),
         )
     } else {
         (
             SkipKind::NotSql,
-            format!("{file_name}: not a *.sql file; the integration test runner runs only those"),
+            format!("not a *.sql file: the integration test runner runs only those ({file_name})"),
         )
     };
     SkippedFile {
@@ -201,6 +199,14 @@ mod tests {
             .filter(|q| q.needs_qserv_functions().is_some())
             .count();
         assert_eq!(blocked, 12);
+        // The rule comes first, the file last: the demo's summary shows one line per reason's
+        // text before ':' or '(', so one per rule.
+        let rules: std::collections::BTreeSet<&str> = dir
+            .skipped
+            .iter()
+            .filter_map(|s| s.reason.split([':', '(']).next())
+            .collect();
+        assert_eq!(rules.len(), 1, "{rules:?}");
         let fixme = dir
             .skipped
             .iter()
@@ -208,8 +214,8 @@ mod tests {
             .unwrap();
         assert_eq!(
             fixme.reason,
-            "2100_groupByChunkId.sql.FIXME: marked FIXME, known not to work on Qserv; the \
-             integration test runner runs only *.sql files"
+            "marked FIXME, known not to work on Qserv: the integration test runner runs only \
+             *.sql files (2100_groupByChunkId.sql.FIXME)"
         );
     }
 
@@ -264,9 +270,9 @@ mod tests {
         );
         assert_eq!(
             dir.skipped[1].reason,
-            "0003_selectMetadataForOneGalaxy.sql: its number 0003 is a skip number (as \
-             skip_numbers in Qserv's integration_tests.yaml: the text before the first '_' of \
-             the file name)"
+            "its number is a skip number (0003: the text before the first '_' of \
+             0003_selectMetadataForOneGalaxy.sql, as skip_numbers in Qserv's \
+             integration_tests.yaml)"
         );
         // Numbers that match nothing leave everything to run.
         assert_eq!(
@@ -315,10 +321,9 @@ mod tests {
             ]
         );
         assert!(dir.skipped[5].reason.contains("a directory (query group)"));
-        assert!(
-            dir.skipped[3]
-                .reason
-                .starts_with("0007_noext: not a *.sql file")
+        assert_eq!(
+            dir.skipped[3].reason,
+            "not a *.sql file: the integration test runner runs only those (0007_noext)"
         );
         let errors: Vec<String> = dir.invalid.iter().map(|e| e.to_string()).collect();
         assert_eq!(errors.len(), 4, "{errors:?}");
