@@ -19,8 +19,10 @@
 //!   qserv_testdata's runner replaced `{DBTAG_A}` only (`benchmark.py:215`); the 2026 rule is
 //!   followed.
 //!
-//! Unlike the runner, a trailing `;` is dropped (the text protocol sends one statement), and a
-//! file that renders to nothing is an error naming it (it would compare two empty outputs).
+//! Unlike the runner, a trailing `;` is dropped (the text protocol sends one statement; a file
+//! of several statements, which `mysql -e` would run one after the other, fails the read-only
+//! guard), and a file that renders to nothing is an error naming it (it would compare two empty
+//! outputs).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
