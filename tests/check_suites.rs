@@ -471,3 +471,62 @@ async fn values_compare_as_the_client_prints_them_and_null_apart() {
         ]
     );
 }
+
+/// `check --reference-database` names the reference's database where the rule's name does not
+/// fit; an unknown one is an error naming it (exit 2).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_takes_the_reference_database_it_is_given() {
+    let s = servers().await;
+    // `cli_other` on both sides, one row fewer in the reference's.
+    copy(s, "cli_other").await;
+    let mut reference = Conn::from_url(s.reference.url()).await.unwrap();
+    reference
+        .query_drop("DELETE FROM cli_other.Filter WHERE filterId = 0")
+        .await
+        .unwrap();
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_qserv-operator"))
+            .args([
+                "check",
+                "--qserv",
+                &s.qserv.url(),
+                "--reference",
+                &s.reference.url(),
+            ])
+            .args(["--without-qserv-functions", "--format", "json", "--queries"])
+            .arg(case01_queries())
+            .args(["--database", "cli_other"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    // By the rule the reference is `cli_other`: the missing row fails queries.
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: CheckReport = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report.reference_database, "cli_other");
+    assert!(report.failed > 0);
+    // Named: the untouched reference copy, and every query passes.
+    let out = run(&["--reference-database", REF_DB]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: CheckReport = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (report.database.as_str(), report.reference_database.as_str()),
+        ("cli_other", REF_DB)
+    );
+    assert_eq!((report.passed, report.failed), (56, 0));
+    let out = run(&["--reference-database", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "reference (127.0.0.1:{}): cannot connect to database `nope`",
+            s.reference.port()
+        )),
+        "{stderr}"
+    );
+}
