@@ -1,229 +1,22 @@
-//! The result checks against two real MariaDB servers holding qserv_testdata case01: the
-//! reference loaded by the reference loader, the "Qserv" side with Object and Source as our
-//! partitioner writes them (chunk files with `chunkId`/`subChunkId`, loaded as they are) and
-//! the other tables like the reference. Every case01 query local mode can run gives identical
-//! results; tampered copies fail with the right first difference; the CLI's table and exit code.
+//! The result checks against two real MariaDB servers holding qserv_testdata case01
+//! (`common::case01`). Every case01 query local mode can run gives identical results; tampered
+//! copies fail with the right first difference; the CLI's table and exit code. The rules of the
+//! query suites themselves are in `check_suites.rs`.
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
 
 use mysql_async::Conn;
 use mysql_async::prelude::Queryable;
-use qserv_operator::api::catalog_ingest::{CatalogIngest, CheckSpec, Expect};
-use qserv_operator::catalog::{
-    CsvOptions, DEFAULT_BATCH_ROWS, InputFormat, SelectionSpec, schema_from_ddl_file,
-};
+use qserv_operator::api::catalog_ingest::{CheckSpec, Expect};
 use qserv_operator::check::{
     CheckPlan, CheckReport, CheckResult, CheckTarget, SkipKind, layout_chunker, run_checks,
     run_for_ingest,
 };
-use qserv_operator::db::Endpoint;
-use qserv_operator::load::{Input, ReferenceLoad, load_reference};
-use qserv_operator::partition::{ConfigStore, Options, PartitionConfig, partition_files};
-use tokio::sync::OnceCell;
 
-use common::MariaDb;
-
-const DB: &str = "qservTest_case01_qserv";
-/// Every case01 table, as the example CatalogIngest ingests them.
-const TABLES: [&str; 9] = [
-    "Object",
-    "Source",
-    "Filter",
-    "LeapSeconds",
-    "Logs",
-    "RefSrcMatch",
-    "Science_Ccd_Exposure",
-    "SimRefObject",
-    "sdqa_Metric",
-];
-const PARTITIONED: [&str; 2] = ["Object", "Source"];
-
-fn case01() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/qserv_testdata/case01")
-}
-
-struct Servers {
-    qserv: MariaDb,
-    reference: MariaDb,
-    /// Rows the reference loader read per table.
-    rows_read: BTreeMap<String, u64>,
-}
-
-/// Both servers with case01 loaded (once per test binary).
-async fn servers() -> &'static Servers {
-    static SERVERS: OnceCell<Servers> = OnceCell::const_new();
-    SERVERS
-        .get_or_init(|| async {
-            let (qserv, reference) = (MariaDb::start(), MariaDb::start());
-            let mut rows_read = BTreeMap::new();
-            for table in TABLES {
-                let n = load_tsv(&reference.url(), DB, table).await;
-                rows_read.insert(table.to_string(), n);
-                if PARTITIONED.contains(&table) {
-                    load_partitioned(&qserv, table).await;
-                } else {
-                    load_tsv(&qserv.url(), DB, table).await;
-                }
-            }
-            Servers {
-                qserv,
-                reference,
-                rows_read,
-            }
-        })
-        .await
-}
-
-/// Loads `case01/data/<table>.tsv.gz` with its schema; returns the rows read.
-async fn load_tsv(url: &str, db: &str, table: &str) -> u64 {
-    let data = case01().join("data");
-    // Science_Ccd_Exposure's MySQL 5.1 DDL has a zero-date default: the loader takes it.
-    let ddl = data.join(format!("schema/{table}.schema"));
-    let mut options = CsvOptions::tsv();
-    options.schema = Some(Arc::new(schema_from_ddl_file(&ddl, Some(table)).unwrap()));
-    let input = Input {
-        files: vec![data.join(format!("{table}.tsv.gz"))],
-        format: InputFormat::Csv(options),
-        selection: SelectionSpec {
-            table: table.into(),
-            ..Default::default()
-        },
-        batch_rows: DEFAULT_BATCH_ROWS,
-    };
-    let mut load = ReferenceLoad::new(db, table, input);
-    load.ddl_file = Some(ddl);
-    load_reference(&Endpoint::parse(url).unwrap(), &load, None)
-        .await
-        .unwrap_or_else(|err| panic!("loading {db}.{table}: {err}"))
-        .rows
-}
-
-/// Partitions `table` with case01's own sph-partition configs and loads the chunk files (not
-/// the overlap) into a table of the schema plus `chunkId`, `subChunkId`, as Qserv stores it.
-async fn load_partitioned(server: &MariaDb, table: &str) {
-    let mut store = ConfigStore::default();
-    let configs = case01().join("data/partition");
-    store.add_file(&configs.join("common.json")).unwrap();
-    store
-        .add_file(&configs.join(format!("{table}.json")))
-        .unwrap();
-    let config = PartitionConfig::from_store(&store).unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join(table);
-    let opts = Options::new(
-        vec![case01().join(format!("data/{table}.tsv.gz"))],
-        out.clone(),
-    );
-    partition_files(&config, &opts).unwrap();
-
-    // The schema's table, made by the loader in a scratch database, copied with the chunk columns.
-    let scratch = format!("scratch_{table}");
-    load_tsv(&server.url(), &scratch, table).await;
-    let mut conn = Conn::from_url(server.url()).await.unwrap();
-    for sql in [
-        format!("CREATE DATABASE IF NOT EXISTS {DB}"),
-        format!("CREATE TABLE {DB}.{table} LIKE {scratch}.{table}"),
-        format!(
-            "ALTER TABLE {DB}.{table} ADD COLUMN chunkId INT NOT NULL, \
-             ADD COLUMN subChunkId INT NOT NULL"
-        ),
-        format!("DROP DATABASE {scratch}"),
-    ] {
-        conn.query_drop(&sql).await.unwrap();
-    }
-    let mut chunk_files: Vec<PathBuf> = std::fs::read_dir(&out)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            let name = p.file_name().unwrap().to_str().unwrap();
-            name.starts_with("chunk_")
-                && name.ends_with(".txt")
-                && !name.contains("overlap")
-                && !name.contains("index")
-        })
-        .collect();
-    chunk_files.sort();
-    assert!(!chunk_files.is_empty(), "{table}: no chunk files");
-    for file in chunk_files {
-        // case01 common.json: out.csv delimiter ',', escape '\', null '\N'.
-        conn.query_drop(format!(
-            "LOAD DATA INFILE '{}' INTO TABLE {DB}.{table} CHARACTER SET utf8mb4 \
-             FIELDS TERMINATED BY ',' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n'",
-            file.display()
-        ))
-        .await
-        .unwrap_or_else(|err| panic!("{}: {err}", file.display()));
-        assert_eq!(conn.get_warnings(), 0, "{}: warnings", file.display());
-    }
-}
-
-/// The case01 CatalogIngest example (Object director, Source child, Filter) with its checks.
-fn case01_ingest() -> CatalogIngest {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/catalogingest-case01.yaml");
-    serde_norway::from_str(&std::fs::read_to_string(file).unwrap()).unwrap()
-}
-
-fn target(s: &Servers, db: &str, local: bool) -> CheckTarget {
-    CheckTarget::parse(&s.qserv.url(), Some(&s.reference.url()), db, local).unwrap()
-}
-
-fn plan(s: &Servers, queries: bool) -> CheckPlan {
-    let mut plan = CheckPlan::from_spec(&case01_ingest().spec)
-        .unwrap()
-        .with_rows_read(&s.rows_read);
-    if queries {
-        plan.queries = Some(case01().join("queries"));
-    }
-    plan
-}
-
-fn check<'a>(report: &'a CheckReport, name: &str) -> &'a CheckResult {
-    report
-        .checks
-        .iter()
-        .find(|c| c.name == name)
-        .unwrap_or_else(|| panic!("no check {name} in {report:#?}"))
-}
-
-fn failures(report: &CheckReport) -> Vec<&CheckResult> {
-    report.checks.iter().filter(|c| !c.passed).collect()
-}
-
-/// A copy of the case01 database under `name` on both servers; returns a connection to the
-/// copy on the Qserv side for tampering.
-async fn copy(s: &Servers, name: &str) -> Conn {
-    for server in [&s.qserv, &s.reference] {
-        let mut conn = Conn::from_url(server.url()).await.unwrap();
-        conn.query_drop(format!("CREATE DATABASE {name}"))
-            .await
-            .unwrap();
-        for table in TABLES {
-            conn.query_drop(format!("CREATE TABLE {name}.{table} LIKE {DB}.{table}"))
-                .await
-                .unwrap();
-            conn.query_drop(format!(
-                "INSERT INTO {name}.{table} SELECT * FROM {DB}.{table}"
-            ))
-            .await
-            .unwrap();
-        }
-    }
-    let mut conn = Conn::from_url(s.qserv.url()).await.unwrap();
-    conn.query_drop(format!("USE {name}")).await.unwrap();
-    conn
-}
-
-async fn one<T: mysql_async::prelude::FromRow + Send + 'static>(conn: &mut Conn, sql: &str) -> T {
-    conn.query_first(sql)
-        .await
-        .unwrap()
-        .unwrap_or_else(|| panic!("{sql}: no row"))
-}
+use common::case01::*;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn case01_local_mode_every_runnable_query_is_identical() {
@@ -233,6 +26,17 @@ async fn case01_local_mode_every_runnable_query_is_identical() {
         .unwrap();
     println!("{}", report.summary());
     assert_eq!(failures(&report), Vec::<&CheckResult>::new());
+    // Each side on its own database: qserv_testdata's `_qserv`/`_mysql` pair, which
+    // 0001.4 names through {DBTAG_A}.
+    assert_eq!(
+        (report.database.as_str(), report.reference_database.as_str()),
+        (DB, REF_DB)
+    );
+    let qualified = check(&report, "query/0001.4_fetchObjectByIdFullyQualified");
+    assert_eq!(
+        (qualified.qserv_rows, qualified.reference_rows),
+        (Some(1), Some(1))
+    );
 
     // 106 files: 38 *.sql.FIXME, 68 *.sql of which 12 call scisql_*/qserv_areaspec_*.
     let kind = |k| report.skipped.iter().filter(|s| s.kind == k).count();
@@ -643,7 +447,7 @@ async fn rows_and_value_checks_pass_and_fail_as_they_should() {
         let mut conn = Conn::from_url(s.reference.url()).await.unwrap();
         one(
             &mut conn,
-            &format!("SELECT filterName FROM {DB}.Filter WHERE filterId = 2"),
+            &format!("SELECT filterName FROM {REF_DB}.Filter WHERE filterId = 2"),
         )
         .await
     };
@@ -718,11 +522,11 @@ async fn checks_that_would_change_data_fail_and_change_nothing() {
             "{name}: {message}"
         );
     }
-    for server in [&s.qserv, &s.reference] {
+    for (server, db) in [(&s.qserv, DB), (&s.reference, REF_DB)] {
         let mut conn = Conn::from_url(server.url()).await.unwrap();
         let tables: Vec<String> = conn.query("SHOW TABLES FROM check_other").await.unwrap();
         assert_eq!(tables, ["t"]);
-        let filters: i64 = one(&mut conn, &format!("SELECT COUNT(*) FROM {DB}.Filter")).await;
+        let filters: i64 = one(&mut conn, &format!("SELECT COUNT(*) FROM {db}.Filter")).await;
         assert_eq!(filters, 9);
     }
 }
@@ -892,7 +696,7 @@ async fn streaming_comparison_counts_past_the_first_difference() {
     let mut q = Conn::from_url(format!("{}/{DB}", s.qserv.url()))
         .await
         .unwrap();
-    let mut r = Conn::from_url(format!("{}/{DB}", s.reference.url()))
+    let mut r = Conn::from_url(format!("{}/{REF_DB}", s.reference.url()))
         .await
         .unwrap();
     let reference_sql = format!("SELECT seq FROM seq_1_to_{n}");

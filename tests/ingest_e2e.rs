@@ -68,18 +68,25 @@ fn table_figures(status: &CatalogIngestStatus) -> BTreeMap<String, (i64, i64, i6
 
 /// `user@host:port` of a Service of the cluster, as local mode serves it.
 /// A connection as `user`; qsmaster logs in with the cluster Secret's password (the czar's,
-/// see `cluster/build/czar.rs`).
+/// see `cluster/build/czar.rs`), root with its MariaDB root password.
 async fn connect(local: &LocalMode, service: &str, port: u16, user: &str) -> mysql_async::Conn {
     let addr = local.resolve(service, port).unwrap();
-    let password = if user == "qsmaster" {
-        let secret: k8s_openapi::api::core::v1::Secret = Api::namespaced(local.client(), "default")
-            .get("qserv-ci-secrets")
-            .await
-            .unwrap();
-        let pw = &secret.data.as_ref().unwrap()["qsmaster-password"].0;
-        format!(":{}", String::from_utf8(pw.clone()).unwrap())
-    } else {
-        String::new()
+    let key = match user {
+        "qsmaster" => Some("qsmaster-password"),
+        "root" => Some("mariadb-root-password"),
+        _ => None,
+    };
+    let password = match key {
+        Some(key) => {
+            let secret: k8s_openapi::api::core::v1::Secret =
+                Api::namespaced(local.client(), "default")
+                    .get("qserv-ci-secrets")
+                    .await
+                    .unwrap();
+            let pw = &secret.data.as_ref().unwrap()[key].0;
+            format!(":{}", String::from_utf8(pw.clone()).unwrap())
+        }
+        None => String::new(),
     };
     mysql_async::Conn::from_url(format!("mysql://{user}{password}@{addr}"))
         .await
@@ -237,6 +244,19 @@ async fn case01_and_macs2243_succeed_and_qserv_answers_as_the_reference() {
         .unwrap()
         .unwrap();
     assert_eq!(objects, rows("Object"));
+    // The reference copy is where qserv_testdata's suite names it: `_mysql` for `_qserv`.
+    let mut reference = connect(&local, "qserv-ci-reference", 3306, "root").await;
+    let copies: Vec<String> = reference
+        .query("SHOW DATABASES LIKE 'qservTest\\_case01\\_%'")
+        .await
+        .unwrap();
+    assert_eq!(copies, ["qservTest_case01_mysql"]);
+    let reference_objects: i64 = reference
+        .query_first("SELECT COUNT(*) FROM qservTest_case01_mysql.Object")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(reference_objects, rows("Object"));
     let primary: i64 = qserv
         .query_first(
             "SELECT COUNT(*) FROM clusters_macs2243.deepCoadd_meas WHERE detect_isPrimary = 1",

@@ -71,10 +71,20 @@ pub struct CatalogIngestSpec {
     pub checks: Vec<CheckSpec>,
     /// A directory of qserv_testdata-style queries (`NNNN_name.sql`, with `-- pragma
     /// sortresult`, `-- withQserv`, `-- noQserv`; `.FIXME` files skipped), relative to the
-    /// source: each runs on Qserv and on the reference and must give the same rows.
+    /// source: each runs on Qserv and on the reference and must give the same rows. The
+    /// reference copy of a `database` ending in `_qserv` ends in `_mysql` instead, as
+    /// qserv_testdata names it (and `{DBTAG_A}` says on each side); other names are the same.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new("!self.startsWith('/') && !self.matches('(^|/)[.][.](/|$)')").message("queries must be a path inside the source (relative, without ..)"))]
     pub queries: Option<String>,
+    /// Query numbers of `queries` not to run, as `skip_numbers` in Qserv's
+    /// `etc/integration_tests.yaml`: a `.sql` file is skipped when the text before the first
+    /// `_` of its name is one of them (`2100` skips `2100_groupByChunkId.sql`, not
+    /// `2100.1_x.sql`). Skipped files are listed in `status.skippedChecks`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 1024))]
+    #[x_kube(validation = Rule::new("self.all(n, n.matches('^[^_/]+$'))").message("querySkipNumbers: a query number is the text before the first '_' of a file name: not empty, without '_' or '/'"))]
+    pub query_skip_numbers: Vec<String>,
     /// Let a table through when Qserv's `LOAD DATA` of a contribution reports warnings (values
     /// coerced or truncated, missing fields: `num_warnings` of the contribution,
     /// `Q@2026.3.3-rc1:src/replica/ingest/TransactionContrib.cc`). By default a warning fails
@@ -479,6 +489,7 @@ impl CatalogIngestSpec {
         if let Some(queries) = &self.queries {
             p.inside_source(&spec.at("queries"), queries);
         }
+        self.check_query_skip_numbers(&mut p, &spec.at("querySkipNumbers"));
         if let Some(region) = &self.region {
             let at = spec.at("region");
             p.ensure(&at.at("ra"), (0.0..360.0).contains(&region.ra), || {
@@ -537,6 +548,28 @@ impl CatalogIngestSpec {
             (0.0..10.0).contains(&part.overlap),
             || format!("must be in [0, 10) degrees, got {}", part.overlap),
         );
+    }
+
+    /// A skip number is compared with the text before the first `_` of a file name: one that
+    /// is empty or holds `_` or `/` can never match, and without `queries` nothing is skipped.
+    fn check_query_skip_numbers(&self, p: &mut Problems, at: &FieldPath) {
+        p.ensure(
+            at,
+            self.query_skip_numbers.is_empty() || self.queries.is_some(),
+            || "skips files of spec.queries, which is not set".into(),
+        );
+        for (i, number) in self.query_skip_numbers.iter().enumerate() {
+            p.ensure(
+                &at.index(i),
+                !number.is_empty() && !number.contains(['_', '/']),
+                || {
+                    format!(
+                        "{number:?} can never match: a query number is the text before the \
+                         first '_' of a file name (not empty, without '_' or '/')"
+                    )
+                },
+            );
+        }
     }
 
     fn check_source(&self, p: &mut Problems, at: &FieldPath) {
@@ -924,6 +957,50 @@ mod tests {
         fine["queries"] = json!("queries");
         assert_eq!(spec(fine.clone()).validate(), Ok(()));
         assert_eq!(cel_messages(fine, None), Vec::<String>::new());
+    }
+
+    /// Skip numbers that could never match a file name are refused by both validations; the
+    /// list needs `queries`, which `validate` alone can see.
+    #[test]
+    fn skip_numbers_that_cannot_match_are_refused() {
+        let mut v = good();
+        v["queries"] = json!("queries");
+        v["querySkipNumbers"] = json!(["2100", "3020.2", "0003_x", "", "a/b"]);
+        let errors = spec(v.clone()).validate().unwrap_err();
+        assert_eq!(
+            errors.paths(),
+            [
+                "spec.querySkipNumbers[2]",
+                "spec.querySkipNumbers[3]",
+                "spec.querySkipNumbers[4]"
+            ],
+            "{errors}"
+        );
+        assert!(errors.to_string().contains(
+            "spec.querySkipNumbers[2]: \"0003_x\" can never match: a query number is the text \
+             before the first '_' of a file name (not empty, without '_' or '/')"
+        ));
+        let messages = cel_messages(v, None);
+        assert_eq!(messages.len(), 1, "{messages:?}");
+        assert!(
+            messages[0].contains("querySkipNumbers: a query number is the text before the first"),
+            "{messages:?}"
+        );
+        let mut fine = good();
+        fine["queries"] = json!("queries");
+        fine["querySkipNumbers"] = json!(["2100", "3008", "3020.2"]);
+        assert_eq!(spec(fine.clone()).validate(), Ok(()));
+        assert_eq!(cel_messages(fine.clone(), None), Vec::<String>::new());
+        assert_eq!(
+            spec(fine.clone()).query_skip_numbers,
+            ["2100", "3008", "3020.2"]
+        );
+        fine.as_object_mut().unwrap().remove("queries");
+        let errors = spec(fine).validate().unwrap_err();
+        assert_eq!(
+            errors.to_string(),
+            "spec.querySkipNumbers: skips files of spec.queries, which is not set"
+        );
     }
 
     #[test]

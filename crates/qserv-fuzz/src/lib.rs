@@ -97,11 +97,14 @@ pub fn query_suite(data: &[u8]) {
     };
     let guard = qserv_operator::read_only::only_a_query;
     let _ = guard(text);
+    let databases = qserv_operator::check::Databases::of("db_qserv");
     let parsed =
-        qserv_operator::check::queries::parse_query("q", Path::new("q.sql"), text, "db_qserv");
+        qserv_operator::check::queries::parse_query("q", Path::new("q.sql"), text, &databases);
     if let Ok(query) = parsed {
         let _ = guard(&query.qserv_sql);
         let _ = guard(&query.reference_sql);
+        // The order rule reads the same statements with the guard's lexer.
+        let _ = qserv_operator::check::order::has_top_level_order_by(&query.qserv_sql);
     }
 }
 

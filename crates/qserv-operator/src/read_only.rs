@@ -55,9 +55,11 @@ pub fn only_a_query(sql: &str) -> Result<(), NotAQuery> {
     Ok(())
 }
 
-/// Words and punctuation of `sql` outside strings and comments (strings and quoted
-/// identifiers are dropped: they cannot be keywords).
-fn tokens(sql: &str) -> Result<Vec<String>, String> {
+/// Words and punctuation of `sql` outside strings and comments, as MariaDB's lexer splits
+/// them (strings and quoted identifiers are dropped: they cannot be keywords; a trailing `;` is
+/// dropped too). `Err` with the reason for an unterminated quote or comment and for an
+/// executable comment, whose content MariaDB would run.
+pub fn tokens(sql: &str) -> Result<Vec<String>, String> {
     let b = sql.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;

@@ -29,12 +29,21 @@ pub struct CheckArgs {
     /// with the reference are skipped.
     #[arg(long, value_name = "URL")]
     pub reference: Option<String>,
-    /// Database on both sides (default: the spec's `database`).
+    /// The database on Qserv (default: the spec's `database`).
     #[arg(long)]
     pub database: Option<String>,
+    /// The database on the reference (default: the Qserv database, with a final `_qserv`
+    /// replaced by `_mysql` as qserv_testdata names its reference copies).
+    #[arg(long, value_name = "NAME")]
+    pub reference_database: Option<String>,
     /// A qserv_testdata `queries/` directory (`NNNN_name.sql` files).
     #[arg(long, value_name = "DIR")]
     pub queries: Option<PathBuf>,
+    /// Do not run the query files of this number, the text before the first `_` of the file
+    /// name (as `skip_numbers` in Qserv's integration_tests.yaml; repeatable or comma-separated;
+    /// added to the spec's `querySkipNumbers`).
+    #[arg(long, value_name = "NUMBER", value_delimiter = ',')]
+    pub skip_number: Vec<String>,
     /// A CatalogIngest manifest (or only its `spec`), YAML or JSON: its tables get the
     /// built-in checks, its `checks` run.
     #[arg(long, value_name = "FILE", conflicts_with = "spec_text")]
@@ -124,18 +133,22 @@ async fn run_unboxed(args: &CheckArgs) -> anyhow::Result<CheckReport> {
     }
     plan = plan.with_rows_read(&rows_read);
     plan.queries = args.queries.clone();
+    plan.skip_numbers.extend(args.skip_number.iter().cloned());
     plan.max_sort_bytes = args.max_sort_bytes;
     plan.timeout = match args.timeout {
         Some(s) if s.is_finite() && s > 0.0 => Some(std::time::Duration::from_secs_f64(s)),
         Some(s) => anyhow::bail!("--timeout {s}: expected a number of seconds > 0"),
         None => None,
     };
-    let target = CheckTarget::parse(
+    let mut target = CheckTarget::parse(
         &args.qserv,
         args.reference.as_deref(),
         &database,
         args.without_qserv_functions,
     )?;
+    if let Some(reference_database) = &args.reference_database {
+        target.reference_database = reference_database.clone();
+    }
 
     let report = run_checks(&target, &plan).await?;
     if let Some(file) = &args.result_file {

@@ -1,16 +1,20 @@
 //! Running one statement on Qserv and on the reference and comparing the results.
 //!
-//! Values are compared as MariaDB renders them in the text protocol, byte for byte: what the
-//! `mysql` client prints and lsst/qserv's integration tests compare (`itest.py` diffs the
-//! clients' outputs). NULL is distinct from `''` and from the string `NULL`. Column names are
-//! compared unless the caller says not to (`-- pragma noheader`), and only when a side has rows:
-//! the Python runner writes no header for an empty result.
+//! Values are compared as MariaDB renders them in the text protocol, byte for byte, and as the
+//! `mysql` client shows them (in hex or as text, [`super::columns`]): what Qserv's integration
+//! test runner compares (`Q@2026.3.3-rc1:python/lsst/qserv/admin/itest.py:300-319,1091-1100`:
+//! the clients' outputs, diffed). So floats compare as the server prints them, with no
+//! tolerance, as there. Where the runner's text is ambiguous the comparison is stricter: NULL is
+//! distinct from the string `NULL` (both print `NULL`), and bytes that are not UTF-8 are
+//! compared as they are (the runner decodes them with `errors="replace"`, `itest.py:152-158`).
+//! Column names are compared as MariaDB compares them unless the caller says not to (`-- pragma
+//! noheader`), and only when a side has rows: the client prints no header for an empty result.
 //!
-//! Qserv's tables carry columns the reference does not: `qserv_trans_id` on every table
-//! (`doc/ingest/api/concepts/transactions.rst`, "Row tagging": visible and queriable) and
-//! `chunkId`/`subChunkId` on partitioned ones, so `SELECT *` returns them. When the Qserv
-//! result's columns are the reference's plus only such columns, those are left out of the
-//! comparison; any other column difference is one.
+//! Qserv's tables carry columns the reference does not (`qserv_trans_id`, `chunkId`,
+//! `subChunkId`), so `SELECT *` returns them. When the Qserv result's columns are the
+//! reference's plus only such columns, those are left out of the comparison; any other column
+//! difference is one. (The runner sees a difference there, which Qserv's suites avoid with
+//! `skip_numbers`, `Q@2026.3.3-rc1:etc/integration_tests.yaml:53-56`.)
 //!
 //! Without sorting, both results are streamed in step (memory bounded by one row per side),
 //! and after the first difference the rest is only counted. Sorting (`sortresult`, `sort`) needs
@@ -18,20 +22,12 @@
 //! that says so. Sorted order is by value, NULL first, bytes compared as bytes; any total order
 //! works since both sides use the same one.
 
-use mysql_async::consts::ColumnType;
 use mysql_async::prelude::Queryable;
-use mysql_async::{Column, Conn, Row, TextProtocol, Value};
+use mysql_async::{Conn, Row, TextProtocol, Value};
 
+pub use super::columns::{Cell, Columns, show_value};
+use super::columns::{qserv_columns_kept, same_row, show_row};
 use crate::db::reason;
-
-/// A value as MariaDB renders it; `None` for NULL.
-pub type Cell = Option<Vec<u8>>;
-
-/// The MariaDB character set number of binary strings (`binary`, id 63).
-const BINARY_CHARSET: u16 = 63;
-
-/// Rendered rows longer than this show only their first column and the differing ones.
-const MAX_ROW_TEXT: usize = 400;
 
 /// Default cap of a sorted comparison: bytes of values held per side.
 pub const DEFAULT_MAX_SORT_BYTES: usize = 256 << 20;
@@ -99,86 +95,6 @@ pub enum CompareError {
     TooBigToSort { side: Side, limit: usize },
 }
 
-/// Column names and how to show values.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Columns {
-    pub names: Vec<String>,
-    /// How each column's values are shown in a difference.
-    kinds: Vec<Kind>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Kind {
-    Number,
-    Text,
-    Binary,
-}
-
-/// Columns Qserv adds to the tables it stores (see the module documentation).
-const QSERV_COLUMNS: [&str; 3] = ["qserv_trans_id", "chunkId", "subChunkId"];
-
-/// The indexes of the Qserv result's columns to compare, when leaving out the columns Qserv
-/// adds makes its column list the reference's; `None` to compare every column.
-fn qserv_columns_kept(qserv: &Columns, reference: &Columns) -> Option<Vec<usize>> {
-    if qserv.names == reference.names {
-        return None;
-    }
-    let keep: Vec<usize> = (0..qserv.names.len())
-        .filter(|&i| {
-            let name = &qserv.names[i];
-            !QSERV_COLUMNS.contains(&name.as_str()) || reference.names.contains(name)
-        })
-        .collect();
-    let kept: Vec<&String> = keep.iter().map(|&i| &qserv.names[i]).collect();
-    (kept == reference.names.iter().collect::<Vec<_>>()).then_some(keep)
-}
-
-impl Columns {
-    fn project(&self, keep: &[usize]) -> Columns {
-        Columns {
-            names: keep.iter().map(|&i| self.names[i].clone()).collect(),
-            kinds: keep.iter().map(|&i| self.kinds[i]).collect(),
-        }
-    }
-
-    fn new(columns: &[Column]) -> Self {
-        let kinds = columns
-            .iter()
-            .map(|c| {
-                if is_numeric(c.column_type()) {
-                    Kind::Number
-                } else if c.character_set() == BINARY_CHARSET {
-                    Kind::Binary
-                } else {
-                    Kind::Text
-                }
-            })
-            .collect();
-        Columns {
-            names: columns.iter().map(|c| c.name_str().into_owned()).collect(),
-            kinds,
-        }
-    }
-}
-
-fn is_numeric(t: ColumnType) -> bool {
-    use ColumnType::*;
-    matches!(
-        t,
-        MYSQL_TYPE_TINY
-            | MYSQL_TYPE_SHORT
-            | MYSQL_TYPE_INT24
-            | MYSQL_TYPE_LONG
-            | MYSQL_TYPE_LONGLONG
-            | MYSQL_TYPE_FLOAT
-            | MYSQL_TYPE_DOUBLE
-            | MYSQL_TYPE_DECIMAL
-            | MYSQL_TYPE_NEWDECIMAL
-            | MYSQL_TYPE_YEAR
-            | MYSQL_TYPE_BIT
-    )
-}
-
 /// The cells of a text-protocol row.
 pub fn cells(row: Row) -> Vec<Cell> {
     row.unwrap()
@@ -234,7 +150,7 @@ pub async fn compare(
         }
     };
     let header_difference =
-        (options.column_names && q_columns.names != r_columns.names).then(|| {
+        (options.column_names && !q_columns.same_names(&r_columns)).then(|| {
             format!(
                 "columns: qserv: ({}) reference: ({})",
                 q_columns.names.join(", "),
@@ -249,15 +165,16 @@ pub async fn compare(
         // error reported does not depend on which server answers first: Qserv's, then the
         // reference's.
         let (q_all, r_all) = futures::join!(
-            collect(&mut q, Side::Qserv, limit, &q_cells),
-            collect(&mut r, Side::Reference, limit, &cells)
+            collect(&mut q, Side::Qserv, limit, &q_cells, &q_columns),
+            collect(&mut r, Side::Reference, limit, &cells, &r_columns)
         );
         let (mut q_all, mut r_all) = (q_all?, r_all?);
         q_all.sort_unstable();
         r_all.sort_unstable();
         rows.qserv = q_all.len() as u64;
         rows.reference = r_all.len() as u64;
-        // Equal encodings are equal rows: only the first differing pair is decoded.
+        // Equal encodings are rows that print the same: only the first differing pair is
+        // decoded.
         let n = q_all.len().min(r_all.len());
         let at = (0..n)
             .find(|&i| q_all[i] != r_all[i])
@@ -304,14 +221,18 @@ impl Rows {
     /// Compares the next pair (a missing row is `None`).
     fn pair(&mut self, q: Option<&Vec<Cell>>, r: Option<&Vec<Cell>>, qc: &Columns, rc: &Columns) {
         self.compared += 1;
-        if self.first_difference.is_some() || q == r {
+        let same = match (q, r) {
+            (Some(q), Some(r)) => same_row(q, qc, r, rc),
+            (q, r) => q.is_none() && r.is_none(),
+        };
+        if self.first_difference.is_some() || same {
             return;
         }
         self.first_difference = Some(format!(
             "row {}: qserv: {} reference: {}",
             self.compared,
-            show_row(q, r, qc),
-            show_row(r, q, rc)
+            show_row(q, qc, r.map(|r| (r, rc))),
+            show_row(r, rc, q.map(|q| (q, qc)))
         ));
     }
 }
@@ -323,6 +244,7 @@ async fn collect(
     side: Side,
     limit: usize,
     cells: &impl Fn(Row) -> Vec<Cell>,
+    columns: &Columns,
 ) -> Result<Vec<Vec<u8>>, CompareError> {
     // A Vec header and the allocator's rounding and bookkeeping, per row.
     const ROW_OVERHEAD: usize = std::mem::size_of::<Vec<u8>>() + 16;
@@ -332,7 +254,7 @@ async fn collect(
         side,
         message: reason(&err),
     })? {
-        let row = encode(&cells(row));
+        let row = encode(&cells(row), columns);
         bytes += row.len() + ROW_OVERHEAD;
         if bytes > limit {
             return Err(CompareError::TooBigToSort { side, limit });
@@ -342,20 +264,20 @@ async fn collect(
     Ok(rows)
 }
 
-/// A row as one allocation: per cell `0` for NULL, or `1`, the length (u32, big-endian) and
-/// the bytes. Byte order of encodings is a total order of rows (what sorting needs), and
-/// equal encodings are equal rows.
-fn encode(row: &[Cell]) -> Vec<u8> {
+/// A row as one allocation: per cell `0` for NULL, or `1` (shown as text) or `2` (shown in
+/// hex), the length (u32, big-endian) and the bytes. Byte order of encodings is a total order
+/// of rows (what sorting needs), and equal encodings are rows that print the same.
+fn encode(row: &[Cell], columns: &Columns) -> Vec<u8> {
     let size = row
         .iter()
         .map(|c| 1 + c.as_ref().map_or(0, |v| 4 + v.len()))
         .sum();
     let mut out = Vec::with_capacity(size);
-    for cell in row {
+    for (i, cell) in row.iter().enumerate() {
         match cell {
             None => out.push(0),
             Some(v) => {
-                out.push(1);
+                out.push(if columns.hex(i) { 2 } else { 1 });
                 // A MariaDB value is under 4 GiB (max_allowed_packet is at most 1 GiB).
                 out.extend_from_slice(&(v.len() as u32).to_be_bytes());
                 out.extend_from_slice(v);
@@ -379,66 +301,6 @@ fn decode(mut bytes: &[u8]) -> Vec<Cell> {
         }
     }
     row
-}
-
-/// `row` as `(v1, v2, ...)`; long rows show their first column and the columns that differ
-/// from `other` as `name=value`.
-pub fn show_row(row: Option<&Vec<Cell>>, other: Option<&Vec<Cell>>, columns: &Columns) -> String {
-    let Some(row) = row else {
-        return "(no row)".into();
-    };
-    let full: Vec<String> = row
-        .iter()
-        .enumerate()
-        .map(|(i, c)| show_cell(c.as_deref(), columns.kinds.get(i).copied()))
-        .collect();
-    let text = format!("({})", full.join(", "));
-    if text.len() <= MAX_ROW_TEXT {
-        return text;
-    }
-    let name = |i: usize| columns.names.get(i).map_or("?", String::as_str);
-    let mut parts = vec![format!("{}={}", name(0), full[0])];
-    let mut length = parts[0].len();
-    let mut last = 0;
-    for (i, value) in full.iter().enumerate().skip(1) {
-        let differs = other.is_none_or(|o| o.get(i) != row.get(i));
-        if !differs {
-            continue;
-        }
-        // Bounded: a missing 200-column row shows its first columns, not all of them.
-        if length > MAX_ROW_TEXT {
-            break;
-        }
-        if i > last + 1 {
-            parts.push("…".into());
-        }
-        let part = format!("{}={value}", name(i));
-        length += part.len() + 2;
-        parts.push(part);
-        last = i;
-    }
-    if last + 1 < full.len() {
-        parts.push("…".into());
-    }
-    format!("({})", parts.join(", "))
-}
-
-/// A value for people: numbers as they are, strings quoted, binary as hex, NULL as NULL.
-fn show_cell(cell: Option<&[u8]>, kind: Option<Kind>) -> String {
-    let Some(bytes) = cell else {
-        return "NULL".into();
-    };
-    match (kind, std::str::from_utf8(bytes)) {
-        (Some(Kind::Number), Ok(text)) => text.to_string(),
-        (Some(Kind::Binary), _) | (_, Err(_)) => {
-            let mut hex = String::from("0x");
-            for b in bytes {
-                hex.push_str(&format!("{b:02X}"));
-            }
-            hex
-        }
-        (_, Ok(text)) => format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'")),
-    }
 }
 
 /// Runs `sql` on one side and counts its rows, keeping the first row (for `expect: value`).
@@ -466,113 +328,31 @@ pub async fn run_one(
     Ok((columns, count, first))
 }
 
-/// Shows one cell of `columns`' column `index` (for messages of other checks).
-pub fn show_value(columns: &Columns, index: usize, cell: &Cell) -> String {
-    show_cell(cell.as_deref(), columns.kinds.get(index).copied())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn columns(n: usize) -> Columns {
-        Columns {
-            names: (0..n).map(|i| format!("c{i}")).collect(),
-            kinds: (0..n)
-                .map(|i| [Kind::Number, Kind::Text, Kind::Binary][i % 3])
-                .collect(),
-        }
-    }
-
-    fn named(names: &[&str]) -> Columns {
-        Columns {
-            names: names.iter().map(|n| n.to_string()).collect(),
-            kinds: vec![Kind::Number; names.len()],
-        }
-    }
-
     #[test]
-    fn only_the_columns_qserv_adds_are_left_out() {
-        let reference = named(&["filterId", "filterName"]);
-        let kept = |q: &[&str]| qserv_columns_kept(&named(q), &reference);
-        assert_eq!(
-            kept(&["qserv_trans_id", "filterId", "filterName"]),
-            Some(vec![1, 2])
-        );
-        assert_eq!(
-            kept(&[
-                "qserv_trans_id",
-                "filterId",
-                "filterName",
-                "chunkId",
-                "subChunkId"
-            ]),
-            Some(vec![1, 2])
-        );
-        assert_eq!(kept(&["filterId", "filterName"]), None, "same columns");
-        // Anything else is a difference: another column, another order, a missing one.
-        assert_eq!(kept(&["qserv_trans_id", "filterId", "photBW"]), None);
-        assert_eq!(kept(&["qserv_trans_id", "filterName", "filterId"]), None);
-        assert_eq!(kept(&["qserv_trans_id", "filterId"]), None);
-        // A column the reference has too is compared, even if Qserv could have added it.
-        let with_chunk = named(&["chunkId", "id"]);
-        assert_eq!(
-            qserv_columns_kept(&named(&["qserv_trans_id", "chunkId", "id"]), &with_chunk),
-            Some(vec![1, 2])
-        );
-    }
-
-    #[test]
-    fn cells_show_null_strings_and_binary_apart() {
-        let c = columns(3);
-        let row = vec![
-            Some(b"42".to_vec()),
-            Some(b"NULL".to_vec()),
-            Some(vec![0, 0xab]),
-        ];
-        assert_eq!(show_row(Some(&row), None, &c), "(42, 'NULL', 0x00AB)");
-        let row = vec![None, Some(b"".to_vec()), None];
-        assert_eq!(show_row(Some(&row), None, &c), "(NULL, '', NULL)");
-        assert_eq!(show_row(None, Some(&row), &c), "(no row)");
-    }
-
-    #[test]
-    fn encoded_rows_round_trip_and_keep_null_apart() {
+    fn encoded_rows_round_trip_and_keep_null_and_hex_apart() {
+        let text = Columns::new(&[]);
         let rows: Vec<Vec<Cell>> = vec![
             vec![None, Some(b"".to_vec())],
             vec![Some(b"".to_vec()), None],
             vec![Some(b"NULL".to_vec()), Some(vec![0, 1, 255])],
             vec![],
         ];
-        let encoded: Vec<Vec<u8>> = rows.iter().map(|r| encode(r)).collect();
+        let encoded: Vec<Vec<u8>> = rows.iter().map(|r| encode(r, &text)).collect();
         for (row, e) in rows.iter().zip(&encoded) {
             assert_eq!(&decode(e), row);
         }
         let distinct: std::collections::BTreeSet<&Vec<u8>> = encoded.iter().collect();
         assert_eq!(distinct.len(), rows.len());
-    }
-
-    #[test]
-    fn long_rows_show_key_and_differing_columns() {
-        let c = columns(90);
-        let row: Vec<Cell> = (0..90)
-            .map(|i| Some(format!("{i}000000").into_bytes()))
-            .collect();
-        let mut other = row.clone();
-        other[40] = Some(b"x".to_vec());
-        assert_eq!(
-            show_row(Some(&row), Some(&other), &c),
-            "(c0=0000000, …, c40='40000000', …)"
-        );
-        // Against a missing row every column differs: the text stays short.
-        let alone = show_row(Some(&row), None, &c);
-        assert!(
-            alone.starts_with("(c0=0000000, c1='1000000', c2=0x"),
-            "{alone}"
-        );
-        assert!(
-            alone.ends_with(", …)") && alone.len() < MAX_ROW_TEXT + 60,
-            "{alone}"
-        );
+        // The same bytes shown in hex and as text encode apart; NULL is NULL either way.
+        let (hex, text) = (Columns::of(&[true, true]), Columns::of(&[false, false]));
+        let row = vec![Some(b"A".to_vec()), None];
+        assert_ne!(encode(&row, &hex), encode(&row, &text));
+        assert_eq!(decode(&encode(&row, &hex)), row);
+        let nulls = vec![None, None];
+        assert_eq!(encode(&nulls, &hex), encode(&nulls, &text));
     }
 }

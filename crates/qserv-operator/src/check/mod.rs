@@ -3,7 +3,10 @@
 //!
 //! 1. built-in data checks per table ([`builtin`]): row counts, chunk placement, unique ids;
 //! 2. the user's checks from the CatalogIngest spec ([`spec`]);
-//! 3. the qserv_testdata query files of a directory ([`queries`]), compared with [`compare`].
+//! 3. the qserv_testdata query files of a directory ([`suite`], [`queries`]), compared with
+//!    [`compare`] as Qserv's integration test runner compares them: each side on its own
+//!    database ([`databases`]), column names as MariaDB compares them ([`columns`]), rows in
+//!    order only where the query orders them ([`order`]).
 //!
 //! A check that fails (wrong rows, an SQL error on a side) is a failed [`CheckResult`] in the
 //! [`CheckReport`]; only what prevents running any check (no connection, an unreadable query
@@ -26,19 +29,25 @@
 
 pub mod builtin;
 pub mod cli;
+pub mod columns;
 pub mod compare;
+pub mod databases;
 mod error;
+pub mod order;
 mod outcome;
 mod plan;
+pub mod qserv_only;
 pub mod queries;
 pub mod report;
 mod run;
 pub mod spec;
+pub mod suite;
 mod target;
 
 pub use crate::api::catalog_ingest::CheckResult;
 pub use builtin::TableCheck;
 pub use compare::{CompareOptions, Comparison, DEFAULT_MAX_SORT_BYTES};
+pub use databases::{Databases, reference_database};
 pub use error::CheckError;
 pub(crate) use outcome::{comparison_result, failed, passed};
 pub use plan::CheckPlan;

@@ -20,6 +20,8 @@ pub struct CheckPlan {
     pub checks: Vec<CheckSpec>,
     /// A qserv_testdata `queries/` directory.
     pub queries: Option<PathBuf>,
+    /// Its files not to run, by number (see [`super::suite`]).
+    pub skip_numbers: Vec<String>,
     /// Cap of sorted comparisons, bytes per side ([`DEFAULT_MAX_SORT_BYTES`] when 0).
     pub max_sort_bytes: usize,
     /// Longest a user check or a query may run (none: no limit). Built-in checks scan whole
@@ -28,13 +30,15 @@ pub struct CheckPlan {
 }
 
 impl CheckPlan {
-    /// Built-in checks of the spec's tables (rows read unknown) and its checks.
+    /// Built-in checks of the spec's tables (rows read unknown), its checks and its query skip
+    /// numbers (the directory itself is where the caller finds it).
     pub fn from_spec(spec: &CatalogIngestSpec) -> Result<Self, CheckError> {
         let p = &spec.partitioning;
         Ok(CheckPlan {
             tables: builtin::tables_from_spec(spec),
             layout: Some((p.stripes, p.sub_stripes, p.overlap)),
             checks: spec.checks.clone(),
+            skip_numbers: spec.query_skip_numbers.clone(),
             ..CheckPlan::default()
         })
     }

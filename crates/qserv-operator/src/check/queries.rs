@@ -1,22 +1,35 @@
-//! The qserv_testdata query format: a directory of `NNNN_name.sql` files, each one query with
-//! annotations, rendered for Qserv and for the reference exactly as lsst/qserv's integration
-//! test runner does (`src/admin/python/lsst/qserv/admin/itest.py`, `ITestQuery`):
+//! One query file of a qserv_testdata-style suite (`NNNN_name.sql`), rendered for Qserv and for
+//! the reference as Qserv 2026.3.3-rc1's integration test runner renders it
+//! (`Q@2026.3.3-rc1:python/lsst/qserv/admin/itest.py`, `ITestQuery`):
 //!
-//! - only files ending in `.sql` run; `*.sql.FIXME` files are known not to work and are skipped
-//!   (`ITestCase.run`);
-//! - `-- pragma key[=value] ...` lines set flags: `sortresult` (compare the rows as sorted
-//!   sets), `noheader` (do not compare column names);
+//! - `-- pragma key[=value] ...` lines (starting at the line's first character) set flags
+//!   (`_get_pragmas`, `itest.py:321-347`): `sortresult` (compare the rows sorted), `noheader` (do
+//!   not compare column names, `itest.py:103`); `no_async` makes the runner refuse the file
+//!   (`NotImplementedError`, `itest.py:104-112`): here the file is a failed check saying so,
+//!   where qserv_testdata's runner only left out its asynchronous run (`benchmark.py:226-228`);
+//!   `async_timeout=N` must be an integer (`int()`, `itest.py:113`) though only the asynchronous
+//!   run, which checks do not make, uses it; other pragmas are ignored, as there;
 //! - each line is trimmed and runs of spaces squeezed; empty lines and lines starting with `--`
 //!   are dropped, except `-- withQserv TEXT`, whose TEXT is kept for Qserv only, while a line
 //!   ending in `-- noQserv` is kept (without the marker) for the reference only; the kept lines
-//!   are joined with single spaces (`_render_query`);
-//! - `{DBTAG_A}` becomes `<database>.` (Python's `str.format`).
+//!   are joined with single spaces (`_render_query`, `itest.py:349-398`);
+//! - the result goes through Python's `str.format(DBTAG_A="<database>.")` (`itest.py:396-397`),
+//!   each side with its own database ([`super::databases`]): `{DBTAG_A}` is replaced, `{{` and
+//!   `}}` are braces, any other `{...}` or a lone brace is an error (the runner would raise).
+//!   qserv_testdata's runner replaced `{DBTAG_A}` only (`benchmark.py:215`); the 2026 rule is
+//!   followed.
 //!
-//! Unlike the Python runner, a trailing `;` is dropped (the text protocol sends one statement),
-//! and a file that renders to nothing or holds an unknown `{placeholder}` is an error naming it.
+//! Unlike the runner, a trailing `;` is dropped (the text protocol sends one statement; a file
+//! of several statements, which `mysql -e` would run one after the other, fails the read-only
+//! guard), and a file that renders to nothing is an error naming it (it would compare two empty
+//! outputs).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+use super::databases::Databases;
+use super::order::RowOrder;
+use super::qserv_only::{QSERV_ONLY_PREFIXES, functions_with_prefix, needs_real_qserv};
 
 /// One runnable query file.
 #[derive(Clone, Debug, PartialEq)]
@@ -28,23 +41,17 @@ pub struct TestQuery {
     pub qserv_sql: String,
     /// The statement sent to the reference (the other way round).
     pub reference_sql: String,
-    /// `-- pragma sortresult`: compare rows as sorted sets.
+    /// `-- pragma sortresult`.
     pub sort_result: bool,
+    /// How the rows are compared (see [`super::order`]).
+    pub order: RowOrder,
     /// No `-- pragma noheader`: column names are compared too.
     pub column_names: bool,
     /// Every pragma, with its value when given as `key=value`.
     pub pragmas: BTreeMap<String, Option<String>>,
 }
 
-/// A file that is not run, and why.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SkippedFile {
-    pub name: String,
-    pub file: PathBuf,
-    pub reason: String,
-}
-
-/// A query file that cannot be rendered.
+/// A query file that cannot be run.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[error("{}: {reason}", file.display())]
 pub struct QueryFileError {
@@ -53,89 +60,46 @@ pub struct QueryFileError {
     pub reason: String,
 }
 
-/// The queries of a directory, in file name order.
-#[derive(Clone, Debug, Default)]
-pub struct QueryDir {
-    pub queries: Vec<TestQuery>,
-    /// `*.sql.FIXME` files.
-    pub fixme: Vec<SkippedFile>,
-    /// Files that cannot be read or rendered (each becomes a failed check).
-    pub invalid: Vec<QueryFileError>,
-}
-
-/// Why the FIXME files are skipped, as status shows it.
-pub const FIXME_REASON: &str = "marked FIXME in qserv_testdata: known not to work on Qserv \
-     (the lsst/qserv integration tests run only *.sql files)";
-
-/// Reads every query file of `dir` (not recursive); files that are neither `.sql` nor
-/// `.sql.FIXME` are ignored.
-pub fn read_query_dir(dir: &Path, database: &str) -> std::io::Result<QueryDir> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|err| annotate(dir, err))?
-        .map(|entry| entry.map(|e| e.path()).map_err(|err| annotate(dir, err)))
-        .collect::<Result<_, _>>()?;
-    files.sort();
-    let mut out = QueryDir::default();
-    for file in files {
-        let Some(file_name) = file.file_name().and_then(|n| n.to_str()) else {
-            continue;
-        };
-        if let Some(stem) = file_name.strip_suffix(".sql.FIXME") {
-            out.fixme.push(SkippedFile {
-                name: stem.to_string(),
-                file: file.clone(),
-                reason: FIXME_REASON.to_string(),
-            });
-            continue;
-        }
-        let Some(stem) = file_name.strip_suffix(".sql") else {
-            continue;
-        };
-        if !file.is_file() {
-            continue;
-        }
-        let parsed = std::fs::read(&file)
-            .map_err(|err| err.to_string())
-            .and_then(|bytes| String::from_utf8(bytes).map_err(|err| format!("not UTF-8: {err}")))
-            .and_then(|text| parse_query(stem, &file, &text, database));
-        match parsed {
-            Ok(query) => out.queries.push(query),
-            Err(reason) => out.invalid.push(QueryFileError {
-                name: stem.to_string(),
-                file,
-                reason,
-            }),
-        }
-    }
-    Ok(out)
-}
-
-fn annotate(dir: &Path, err: std::io::Error) -> std::io::Error {
-    std::io::Error::new(err.kind(), format!("{}: {err}", dir.display()))
-}
-
-/// Renders one query file's text (see the module comment).
+/// Renders one query file's text (see the module comment); `Err` with the reason.
 pub fn parse_query(
     name: &str,
     file: &Path,
     text: &str,
-    database: &str,
+    databases: &Databases,
 ) -> Result<TestQuery, String> {
     let pragmas = pragmas(text);
-    let qserv_sql = finish(render(text, true), database)?;
-    let reference_sql = finish(render(text, false), database)?;
+    if pragmas.contains_key("no_async") {
+        return Err(
+            "pragma no_async: Qserv's integration test runner refuses such a file \
+                    (NotImplementedError: it runs every query asynchronously too)"
+                .into(),
+        );
+    }
+    if let Some(Some(timeout)) = pragmas.get("async_timeout")
+        && !timeout.is_empty()
+        && !is_python_int(timeout)
+    {
+        return Err(format!(
+            "pragma async_timeout={timeout}: not an integer (the runner reads it with int())"
+        ));
+    }
+    let qserv_sql = finish(&render(text, true), &databases.qserv)?;
+    let reference_sql = finish(&render(text, false), &databases.reference)?;
+    let sort_result = pragmas.contains_key("sortresult");
     Ok(TestQuery {
         name: name.to_string(),
         file: file.to_path_buf(),
+        order: RowOrder::of(sort_result, &qserv_sql, &reference_sql),
         qserv_sql,
         reference_sql,
-        sort_result: pragmas.contains_key("sortresult"),
+        sort_result,
         column_names: !pragmas.contains_key("noheader"),
         pragmas,
     })
 }
 
-/// `ITestQuery._get_pragmas`: lines starting with `--` whose second word is `pragma`.
+/// `ITestQuery._get_pragmas`: lines starting with `--` whose second word is `pragma`; a later
+/// key replaces an earlier one.
 fn pragmas(text: &str) -> BTreeMap<String, Option<String>> {
     let mut out = BTreeMap::new();
     for line in text.lines().filter(|l| l.starts_with("--")) {
@@ -150,6 +114,15 @@ fn pragmas(text: &str) -> BTreeMap<String, Option<String>> {
         }
     }
     out
+}
+
+/// What Python's `int()` takes from a word: a sign, digits, single `_` between digits.
+fn is_python_int(text: &str) -> bool {
+    let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
+    !digits.is_empty()
+        && digits
+            .split('_')
+            .all(|group| !group.is_empty() && group.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// `ITestQuery._render_query` without the placeholder step.
@@ -188,16 +161,9 @@ fn squeeze_spaces(line: &str) -> String {
     out
 }
 
-/// Placeholders, the trailing `;`, and the checks that the result is one statement.
-fn finish(sql: String, database: &str) -> Result<String, String> {
-    let sql = sql.replace("{DBTAG_A}", &format!("{database}."));
-    if let Some(start) = sql.find('{') {
-        let end = sql[start..].find('}').map_or(sql.len(), |e| start + e + 1);
-        return Err(format!(
-            "unknown placeholder {} (only {{DBTAG_A}} is defined)",
-            &sql[start..end]
-        ));
-    }
+/// The placeholders, the trailing `;`, and the check that something is left.
+fn finish(sql: &str, database: &str) -> Result<String, String> {
+    let sql = format_dbtag(sql, database)?;
     let sql = sql.trim().trim_end_matches(';').trim_end().to_string();
     if sql.is_empty() {
         return Err("no SQL left once comments are removed".into());
@@ -205,67 +171,43 @@ fn finish(sql: String, database: &str) -> Result<String, String> {
     Ok(sql)
 }
 
-/// Prefixes of functions that exist only on a real Qserv deployment: Qserv's spatial
-/// restrictors `qserv_areaspec_*` (handled by the czar's query analysis), and the sciSQL UDFs
-/// `scisql_*` (installed in Qserv's MariaDB images, on the workers and on the reference).
-pub const QSERV_ONLY_PREFIXES: [&str; 2] = ["qserv_", "scisql_"];
-
-/// The functions called in `sql` whose names start with one of `prefixes`
-/// (case-insensitive, as MariaDB and Qserv treat function names), in order of appearance,
-/// each once. String literals and quoted identifiers are not looked into.
-pub fn functions_with_prefix(sql: &str, prefixes: &[&str]) -> Vec<String> {
-    let bytes = sql.as_bytes();
-    let mut found: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        let c = bytes[i];
-        if c == b'\'' || c == b'"' || c == b'`' {
-            i = skip_quoted(bytes, i);
-            continue;
-        }
-        if c.is_ascii_alphabetic() || c == b'_' {
-            let start = i;
-            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
-                i += 1;
+/// Python's `sql.format(DBTAG_A=f"{database}.")` for the one field the runner passes.
+fn format_dbtag(sql: &str, database: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(sql.len() + database.len());
+    let mut rest = sql;
+    while let Some(at) = rest.find(['{', '}']) {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        if let Some(after) = tail.strip_prefix("{{") {
+            out.push('{');
+            rest = after;
+        } else if let Some(after) = tail.strip_prefix("}}") {
+            out.push('}');
+            rest = after;
+        } else if tail.starts_with('}') {
+            return Err(
+                "a single '}' (Python's str.format, which renders the query for \
+                        the runner, refuses it: write '}}')"
+                    .into(),
+            );
+        } else {
+            let Some(end) = tail.find('}') else {
+                return Err("a '{' without '}' (write '{{' for a brace)".into());
+            };
+            let field = &tail[..=end];
+            if field != "{DBTAG_A}" {
+                return Err(format!(
+                    "unknown placeholder {field} (only {{DBTAG_A}} is defined; write '{{{{' \
+                     for a brace)"
+                ));
             }
-            let word = &sql[start..i];
-            let mut j = i;
-            while j < bytes.len() && bytes[j].is_ascii_whitespace() {
-                j += 1;
-            }
-            let lower = word.to_ascii_lowercase();
-            if bytes.get(j) == Some(&b'(')
-                && prefixes.iter().any(|p| lower.starts_with(p))
-                && !found.iter().any(|f| f.eq_ignore_ascii_case(word))
-            {
-                found.push(word.to_string());
-            }
-            continue;
-        }
-        i += 1;
-    }
-    found
-}
-
-/// The index after the quoted string starting at `start` (doubled quotes and backslash
-/// escapes stay inside).
-fn skip_quoted(bytes: &[u8], start: usize) -> usize {
-    let quote = bytes[start];
-    let mut i = start + 1;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' if quote != b'`' => i += 2,
-            c if c == quote => {
-                if bytes.get(i + 1) == Some(&quote) {
-                    i += 2;
-                } else {
-                    return i + 1;
-                }
-            }
-            _ => i += 1,
+            out.push_str(database);
+            out.push('.');
+            rest = &tail[end + 1..];
         }
     }
-    bytes.len()
+    out.push_str(rest);
+    Ok(out)
 }
 
 impl TestQuery {
@@ -282,20 +224,13 @@ impl TestQuery {
     }
 }
 
-/// The skip reason for SQL calling `functions` (empty: none).
-pub fn needs_real_qserv(functions: &[String]) -> Option<String> {
-    (!functions.is_empty()).then(|| {
-        format!(
-            "needs Qserv-only functions ({}), which exist only on a real Qserv and its \
-             reference: skipped, the Qserv side does not have them",
-            functions.join(", ")
-        )
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn dbs(name: &str) -> Databases {
+        Databases::of(name)
+    }
 
     const CONE: &str = "-- Cone\n\n-- pragma noheader sortresult\nSELECT COUNT(*)\nFROM   Object\n\
         WHERE  ra_PS BETWEEN 0.1 AND 4  -- noQserv\nAND    decl_PS BETWEEN -6 AND 6 -- noQserv\n\
@@ -303,7 +238,7 @@ mod tests {
 
     #[test]
     fn renders_both_sides_like_itest() {
-        let q = parse_query("1002", Path::new("1002.sql"), CONE, "db").unwrap();
+        let q = parse_query("1002", Path::new("1002.sql"), CONE, &dbs("db")).unwrap();
         assert_eq!(
             q.qserv_sql,
             "SELECT COUNT(*) FROM Object WHERE qserv_areaspec_box(0.1, -6, 4, 6) \
@@ -315,6 +250,7 @@ mod tests {
              AND decl_PS BETWEEN -6 AND 6  AND scisql_fluxToAbMag(zFlux_PS) BETWEEN 20 AND 24"
         );
         assert!(q.sort_result);
+        assert_eq!(q.order, RowOrder::Sorted);
         assert!(!q.column_names);
         assert_eq!(
             q.needs_qserv_functions().unwrap(),
@@ -323,106 +259,108 @@ mod tests {
         );
     }
 
+    /// `{DBTAG_A}` names each side's own database: `<x>_qserv` on Qserv, `<x>_mysql` on the
+    /// reference (qserv_testdata's pair), one name for any other database.
     #[test]
-    fn placeholders_semicolons_and_errors() {
+    fn each_side_gets_its_own_database() {
+        let text = "SELECT a\nFROM {DBTAG_A}Object;\n";
         let q = parse_query(
             "x",
             Path::new("x.sql"),
-            "SELECT a\nFROM {DBTAG_A}Object;\n",
-            "case01",
+            text,
+            &dbs("qservTest_case01_qserv"),
         )
         .unwrap();
-        assert_eq!(q.qserv_sql, "SELECT a FROM case01.Object");
+        assert_eq!(q.qserv_sql, "SELECT a FROM qservTest_case01_qserv.Object");
+        assert_eq!(
+            q.reference_sql,
+            "SELECT a FROM qservTest_case01_mysql.Object"
+        );
         assert!(q.column_names && !q.sort_result);
+        assert_eq!(q.order, RowOrder::Unordered);
+        let q = parse_query("x", Path::new("x.sql"), text, &dbs("qcase01")).unwrap();
+        assert_eq!(q.qserv_sql, "SELECT a FROM qcase01.Object");
+        assert_eq!(q.reference_sql, q.qserv_sql);
         assert!(q.needs_qserv_functions().is_none());
-        let err = parse_query("y", Path::new("y.sql"), "SELECT {X} FROM t", "d").unwrap_err();
-        assert!(err.contains("unknown placeholder {X}"), "{err}");
-        let err = parse_query("z", Path::new("z.sql"), "-- only a comment\n", "d").unwrap_err();
+        // Literal names, as qserv_testdata's case03 writes them, are sent as written.
+        let literal = "-- withQserv  SELECT a FROM qservTest_case03_qserv.T;\n\
+                       SELECT a FROM qservTest_case03_mysql.T; -- noQserv\n";
+        let q = parse_query("y", Path::new("y.sql"), literal, &dbs("qcase03")).unwrap();
+        assert_eq!(q.qserv_sql, "SELECT a FROM qservTest_case03_qserv.T");
+        assert_eq!(q.reference_sql, "SELECT a FROM qservTest_case03_mysql.T");
+    }
+
+    #[test]
+    fn braces_follow_python_str_format() {
+        let render = |text: &str| {
+            parse_query("b", Path::new("b.sql"), text, &dbs("d_qserv")).map(|q| q.qserv_sql)
+        };
+        assert_eq!(
+            render("SELECT '{{a}}', {DBTAG_A}t.x FROM {DBTAG_A}t").unwrap(),
+            "SELECT '{a}', d_qserv.t.x FROM d_qserv.t"
+        );
+        for (text, reason) in [
+            ("SELECT {X} FROM t", "unknown placeholder {X}"),
+            (
+                "SELECT {DBTAG_A!r}t FROM t",
+                "unknown placeholder {DBTAG_A!r}",
+            ),
+            ("SELECT '}' FROM t", "a single '}'"),
+            ("SELECT '{' FROM t", "a '{' without '}'"),
+        ] {
+            let err = render(text).unwrap_err();
+            assert!(err.contains(reason), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn pragmas_the_runner_refuses_are_errors() {
+        let parse = |text: &str| parse_query("p", Path::new("p.sql"), text, &dbs("d"));
+        let err = parse("-- pragma no_async\nSHOW COLUMNS FROM t\n").unwrap_err();
+        assert!(err.starts_with("pragma no_async: "), "{err}");
+        let err = parse("-- pragma async_timeout=ten\nSELECT 1\n").unwrap_err();
+        assert!(err.contains("async_timeout=ten: not an integer"), "{err}");
+        for fine in [
+            "async_timeout=60",
+            "async_timeout=+1_000",
+            "async_timeout=",
+            "async_timeout",
+        ] {
+            let q = parse(&format!("-- pragma {fine}\nSELECT 1\n")).unwrap();
+            assert!(q.pragmas.contains_key("async_timeout"), "{fine}");
+        }
+        // Pragmas on separate lines add up (Qserv's case01 1101.1_having); one indented is
+        // not a pragma (the runner looks at the line's first characters).
+        let q = parse("-- pragma sortresult\n-- pragma noheader\n  -- pragma no_async\nSELECT 1")
+            .unwrap();
+        assert!(q.sort_result && !q.column_names);
+        let err = parse("-- only a comment\n").unwrap_err();
         assert!(err.contains("no SQL left"), "{err}");
     }
 
     #[test]
-    fn functions_are_found_outside_quotes_case_insensitively() {
-        let sql = "SELECT 'scisql_x(1)', `qserv_y`(2), QsErV_ArEaSpEc_BoX (0,0,1,1), \
-                   scisql_angSep(a,b,c,d), SCISQL_ANGSEP(1,2,3,4), qserv_col FROM t";
+    fn order_counts_only_where_both_sides_order() {
+        let parse = |text: &str| {
+            parse_query("o", Path::new("o.sql"), text, &dbs("d"))
+                .unwrap()
+                .order
+        };
+        assert_eq!(parse("SELECT a FROM t ORDER BY a"), RowOrder::OrderBy);
+        assert_eq!(parse("SELECT a FROM t"), RowOrder::Unordered);
         assert_eq!(
-            functions_with_prefix(sql, &QSERV_ONLY_PREFIXES),
-            vec!["QsErV_ArEaSpEc_BoX", "scisql_angSep"]
+            parse("-- pragma sortresult\nSELECT a FROM t ORDER BY a"),
+            RowOrder::Sorted
         );
-    }
-}
-
-#[cfg(test)]
-mod dir_tests {
-    use super::*;
-
-    fn case01_queries() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/data/qserv_testdata/case01/queries")
-    }
-
-    #[test]
-    fn case01_directory_parses_completely() {
-        let dir = read_query_dir(&case01_queries(), "case01").unwrap();
+        // Ordered on the reference only: Qserv's order is undefined.
         assert_eq!(
-            (dir.queries.len(), dir.fixme.len(), dir.invalid.len()),
-            (68, 38, 0)
+            parse("SELECT a FROM t\nORDER BY a -- noQserv\n"),
+            RowOrder::Unordered
         );
-        let names: Vec<&str> = dir.queries.iter().map(|q| q.name.as_str()).collect();
-        let mut sorted = names.clone();
-        sorted.sort();
-        assert_eq!(names, sorted, "file name order");
-        let find = |name: &str| dir.queries.iter().find(|q| q.name == name).unwrap();
-        let qualified = find("0001.4_fetchObjectByIdFullyQualified");
-        assert!(
-            qualified
-                .qserv_sql
-                .contains("FROM case01.Object WHERE objectId = 430213989148129")
-        );
-        let var = find("1004.1_varObjects");
-        assert!(!var.column_names && !var.sort_result);
+        // A trailing comment on a kept line comments out the rest of the joined statement,
+        // for the server as for this reading of it.
         assert_eq!(
-            var.reference_sql,
-            "SELECT objectId, AVG(ra_PS) as ra FROM Object WHERE ra_PS BETWEEN 0 AND 3  \
-             AND decl_PS BETWEEN 0 AND 10  GROUP BY objectId ORDER BY ra"
+            parse("SELECT a FROM t -- all of t\nORDER BY a\n"),
+            RowOrder::Unordered
         );
-        assert_eq!(
-            var.qserv_sql,
-            "SELECT objectId, AVG(ra_PS) as ra FROM Object \
-             WHERE qserv_areaspec_box(0, 0, 3, 10) GROUP BY objectId ORDER BY ra"
-        );
-        let blocked = dir
-            .queries
-            .iter()
-            .filter(|q| q.needs_qserv_functions().is_some())
-            .count();
-        assert_eq!(blocked, 12);
-    }
-
-    #[test]
-    fn bad_files_are_named_and_others_ignored() {
-        let tmp = tempfile::tempdir().unwrap();
-        std::fs::write(tmp.path().join("0001_ok.sql"), "SELECT 1;\n").unwrap();
-        std::fs::write(tmp.path().join("0002_bad.sql"), "SELECT {X}\n").unwrap();
-        std::fs::write(tmp.path().join("0003_binary.sql"), [0xffu8, 0xfe]).unwrap();
-        std::fs::write(tmp.path().join("0004_later.sql.FIXME"), "SELECT 2").unwrap();
-        std::fs::write(tmp.path().join("README"), "not a query").unwrap();
-        let dir = read_query_dir(tmp.path(), "d").unwrap();
-        assert_eq!(dir.queries.len(), 1);
-        assert_eq!(dir.queries[0].qserv_sql, "SELECT 1");
-        assert_eq!(dir.fixme[0].name, "0004_later");
-        let errors: Vec<String> = dir.invalid.iter().map(|e| e.to_string()).collect();
-        assert_eq!(errors.len(), 2);
-        assert!(
-            errors[0]
-                .ends_with("0002_bad.sql: unknown placeholder {X} (only {DBTAG_A} is defined)"),
-            "{errors:?}"
-        );
-        assert!(
-            errors[1].contains("0003_binary.sql: not UTF-8"),
-            "{errors:?}"
-        );
-        let missing = read_query_dir(&tmp.path().join("nope"), "d").unwrap_err();
-        assert!(missing.to_string().contains("nope"), "{missing}");
     }
 }

@@ -7,14 +7,19 @@ use std::io::{self, Write};
 use serde::{Deserialize, Serialize};
 
 use super::CheckResult;
+use super::databases::Databases;
 use crate::api::catalog_ingest;
 
 /// Why a check did not run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum SkipKind {
-    /// A qserv_testdata `*.sql.FIXME` file.
+    /// A query file marked FIXME (`*.sql.FIXME`): not a `*.sql` file, which alone run.
     Fixme,
+    /// Another entry of the query directory that is not a `*.sql` file (or a directory).
+    NotSql,
+    /// A `*.sql` file whose number is one of the skip numbers.
+    SkipNumber,
     /// Needs Qserv-only functions and the Qserv side does not have them.
     QservOnly,
     /// Compares with the reference, and there is none.
@@ -35,7 +40,11 @@ pub struct SkippedCheck {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CheckReport {
+    /// The database on Qserv.
     pub database: String,
+    /// The database on the reference (see `check::databases`).
+    #[serde(default)]
+    pub reference_database: String,
     /// The Qserv side had no Qserv-only SQL functions: checks calling them were skipped.
     pub without_qserv_functions: bool,
     pub passed: usize,
@@ -46,9 +55,10 @@ pub struct CheckReport {
 }
 
 impl CheckReport {
-    pub fn new(database: &str, without_qserv_functions: bool) -> Self {
+    pub fn new(databases: &Databases, without_qserv_functions: bool) -> Self {
         CheckReport {
-            database: database.to_string(),
+            database: databases.qserv.clone(),
+            reference_database: databases.reference.clone(),
             without_qserv_functions,
             passed: 0,
             failed: 0,
@@ -103,6 +113,8 @@ impl CheckReport {
         for (kind, label) in [
             (SkipKind::QservOnly, "Qserv-only functions"),
             (SkipKind::Fixme, "FIXME"),
+            (SkipKind::SkipNumber, "skip number"),
+            (SkipKind::NotSql, "not *.sql"),
             (SkipKind::NoReference, "no reference"),
         ] {
             let n = count(kind);
@@ -173,7 +185,7 @@ mod tests {
 
     #[test]
     fn json_shape_and_table() {
-        let mut report = CheckReport::new("db", true);
+        let mut report = CheckReport::new(&Databases::of("db_qserv"), true);
         report.checks.push(CheckResult {
             name: "rows/Object".into(),
             passed: true,
@@ -203,6 +215,8 @@ mod tests {
         assert_eq!(json["checks"][0]["qservRows"], 88);
         assert_eq!(json["skipped"][0]["kind"], "fixme");
         assert_eq!(json["durationSeconds"], 1.5);
+        assert_eq!(json["database"], "db_qserv");
+        assert_eq!(json["referenceDatabase"], "db_mysql");
         let back: CheckReport = serde_json::from_value(json.clone()).unwrap();
         assert_eq!(back, report);
         let as_status: catalog_ingest::SkippedCheck =

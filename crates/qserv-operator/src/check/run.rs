@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use super::compare::{self, CompareOptions};
 use super::outcome::{comparison_result, failed};
-use super::queries;
 use super::report::{CheckReport, SkipKind};
+use super::suite;
 use super::{CheckError, CheckPlan, CheckResult, CheckTarget, Conns, DEFAULT_MAX_SORT_BYTES};
 use super::{builtin, spec};
 use crate::api::catalog_ingest::{CatalogIngestSpec, Expect};
@@ -33,10 +33,12 @@ async fn run_checks_unboxed(
         Some((s, ss, overlap)) => Some(layout_chunker(s, ss, overlap)?),
         None => None,
     };
+    let databases = target.databases();
     let query_dir = match &plan.queries {
-        Some(dir) => {
-            Some(queries::read_query_dir(dir, &target.database).map_err(CheckError::QueryDir)?)
-        }
+        Some(dir) => Some(
+            suite::read_query_dir(dir, &databases, &plan.skip_numbers)
+                .map_err(CheckError::QueryDir)?,
+        ),
         None => None,
     };
     let max_sort_bytes = match plan.max_sort_bytes {
@@ -44,7 +46,7 @@ async fn run_checks_unboxed(
         n => n,
     };
     let mut conns = Conns::open(target).await?;
-    let mut report = CheckReport::new(&target.database, target.without_qserv_functions);
+    let mut report = CheckReport::new(&databases, target.without_qserv_functions);
 
     // Without a layout only the row counts and ids are checked.
     report
@@ -70,8 +72,8 @@ async fn run_checks_unboxed(
     }
 
     if let Some(dir) = query_dir {
-        for file in dir.fixme {
-            report.skip(&query_name(&file.name), SkipKind::Fixme, file.reason);
+        for file in dir.skipped {
+            report.skip(&query_name(&file.name), file.kind, file.reason);
         }
         for invalid in dir.invalid {
             report.checks.push(failed(
@@ -95,7 +97,7 @@ async fn run_checks_unboxed(
             }
             let check_started = Instant::now();
             let options = CompareOptions {
-                sort: query.sort_result,
+                sort: query.order.sorts(),
                 column_names: query.column_names,
                 max_sort_bytes,
             };
@@ -108,7 +110,13 @@ async fn run_checks_unboxed(
                     options,
                 )
                 .await;
-                comparison_result(name.clone(), check_started, outcome)
+                let mut result = comparison_result(name.clone(), check_started, outcome);
+                if result.first_difference.is_some()
+                    && let Some(message) = &mut result.message
+                {
+                    message.push_str(&format!("; {}", query.order.describe()));
+                }
+                result
             };
             let result = within(plan.timeout, &name, run).await;
             report

@@ -9,7 +9,7 @@
 use std::time::Instant;
 
 use super::compare::{self, CompareOptions, Side};
-use super::queries::{QSERV_ONLY_PREFIXES, functions_with_prefix, needs_real_qserv};
+use super::qserv_only::{QSERV_ONLY_PREFIXES, functions_with_prefix, needs_real_qserv};
 use super::{CheckResult, Conns, failed, passed};
 use crate::api::catalog_ingest::{CheckSpec, Expect};
 

@@ -4,6 +4,7 @@ use mysql_async::Conn;
 
 use super::CheckError;
 use super::compare;
+use super::databases::{Databases, reference_database};
 use crate::db::{Endpoint, reason};
 use crate::qserv::czar;
 
@@ -15,14 +16,18 @@ pub struct CheckTarget {
     /// The plain MariaDB holding the unpartitioned copies; without one, the checks comparing
     /// with it are skipped and row counts are checked against the rows read only.
     pub reference: Option<Endpoint>,
-    /// Database name on both sides.
+    /// The database on Qserv.
     pub database: String,
+    /// The database on the reference: [`reference_database`] of `database` unless set.
+    pub reference_database: String,
     /// The Qserv side lacks Qserv's own SQL functions (`scisql_*`, `qserv_areaspec_*`): checks
     /// calling them are skipped.
     pub without_qserv_functions: bool,
 }
 
 impl CheckTarget {
+    /// The target of the Qserv database `database`, its reference copy named by
+    /// [`reference_database`].
     pub fn parse(
         qserv: &str,
         reference: Option<&str>,
@@ -33,12 +38,21 @@ impl CheckTarget {
             qserv: Endpoint::parse(qserv)?,
             reference: reference.map(Endpoint::parse).transpose()?,
             database: database.to_string(),
+            reference_database: reference_database(database),
             without_qserv_functions,
         })
     }
+
+    /// Both databases.
+    pub fn databases(&self) -> Databases {
+        Databases {
+            qserv: self.database.clone(),
+            reference: self.reference_database.clone(),
+        }
+    }
 }
 
-/// One open connection per side, on the checked database.
+/// One open connection per side, each on its side's database.
 pub struct Conns {
     pub qserv: Conn,
     pub reference: Option<Conn>,
@@ -48,11 +62,13 @@ impl Conns {
     pub async fn open(target: &CheckTarget) -> Result<Self, CheckError> {
         let reference = async {
             match &target.reference {
-                Some(endpoint) => {
-                    use_database(endpoint, &target.database, compare::Side::Reference)
-                        .await
-                        .map(Some)
-                }
+                Some(endpoint) => use_database(
+                    endpoint,
+                    &target.reference_database,
+                    compare::Side::Reference,
+                )
+                .await
+                .map(Some),
                 None => Ok(None),
             }
         };

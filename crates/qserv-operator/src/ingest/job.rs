@@ -276,7 +276,8 @@ async fn reference(job: &JobEnv, args: &JobArgs) -> anyhow::Result<Done> {
 }
 
 /// The reference load of one table of the spec: same files, format and selection as the
-/// partitioned copy, the table's DDL file when the spec names one.
+/// partitioned copy, the table's DDL file when the spec names one, into the reference copy's
+/// database ([`crate::check::reference_database`]).
 pub fn reference_load(
     spec: &crate::api::catalog_ingest::CatalogIngestSpec,
     table: &crate::api::catalog_ingest::TableSpec,
@@ -289,7 +290,9 @@ pub fn reference_load(
         selection: cs::selection_spec(table, spec.region.as_ref(), spec.filters.as_ref())?,
         batch_rows: crate::catalog::DEFAULT_BATCH_ROWS,
     };
-    let mut load = crate::load::ReferenceLoad::new(&spec.database, &table.name, input);
+    // Under the name the query suites give the reference copy (`_qserv` → `_mysql`).
+    let database = crate::check::reference_database(&spec.database);
+    let mut load = crate::load::ReferenceLoad::new(&database, &table.name, input);
     load.ddl_file = match &table.schema {
         Some(s) => Some(crate::from_spec::catalog::inside_source(
             source,
@@ -405,4 +408,32 @@ async fn check(job: &JobEnv, args: &JobArgs) -> anyhow::Result<Done> {
         checks: report.checks,
         ..Done::default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reference Job loads case01 where the check Job looks for it: qserv_testdata's
+    /// `_mysql` twin of the Qserv database.
+    #[test]
+    fn the_reference_copy_goes_to_the_suites_reference_database() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let text =
+            std::fs::read_to_string(root.join("examples/catalogingest-case01.yaml")).unwrap();
+        let spec = crate::check::cli::parse_spec(&text).unwrap();
+        let source = root.join("../shared/data/qserv_testdata/case01");
+        let load = reference_load(&spec, &spec.tables[0], &source).unwrap();
+        assert_eq!(spec.database, "qservTest_case01_qserv");
+        assert_eq!(load.database, "qservTest_case01_mysql");
+        assert_eq!(load.table, "Object");
+        let mut other = spec.clone();
+        other.database = "qcase01".into();
+        assert_eq!(
+            reference_load(&other, &other.tables[0], &source)
+                .unwrap()
+                .database,
+            "qcase01"
+        );
+    }
 }

@@ -1,0 +1,2 @@
+-- pragma no_async
+SHOW COLUMNS FROM DeepForcedSource;
