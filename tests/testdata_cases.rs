@@ -110,8 +110,12 @@ fn the_cases_configs_become_catalog_ingests() {
     assert!(csv.no_quote);
     assert_eq!(csv.delimiter.as_deref(), Some(","));
     assert_eq!(s.validate(), Ok(()));
+    // The runner's skip numbers come with the queries.
+    assert_eq!(s.queries.as_deref(), Some("queries"));
+    assert_eq!(s.query_skip_numbers, ["0005"]);
 
     let case04 = imported("case04", CASE04);
+    assert_eq!(case04.spec.query_skip_numbers, ["0001", "0020"]);
     let coadd = &case04.spec.tables[1];
     assert_eq!(coadd.csv.as_ref().unwrap().quote.as_deref(), Some("\""));
     assert_eq!(case04.spec.validate(), Ok(()));

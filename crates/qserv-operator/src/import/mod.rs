@@ -130,6 +130,12 @@ pub fn import_dataset(options: &ImportOptions) -> Result<CatalogIngest, ImportEr
         region: None,
         filters: None,
         checks: Vec::new(),
+        // The runner's skip numbers apply to the case's queries (`itest.py:819`).
+        query_skip_numbers: if queries.is_some() {
+            case.skip_numbers.clone()
+        } else {
+            Vec::new()
+        },
         queries,
         allow_warnings: false,
     };
