@@ -3,6 +3,7 @@
 //! so rows compare exactly with our reader and with the Python oracles.
 #![allow(dead_code)]
 
+pub mod felis;
 pub mod local;
 pub mod mariadb;
 pub mod standin;
