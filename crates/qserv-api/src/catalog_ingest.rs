@@ -185,6 +185,7 @@ pub enum AngleUnit {
 #[x_kube(validation = Rule::new("self.role != 'director' || (has(self.idColumn) && has(self.raColumn) && has(self.decColumn))").message("a director table needs idColumn, raColumn and decColumn"))]
 #[x_kube(validation = Rule::new("self.role != 'child' || (has(self.director) && has(self.foreignKey))").message("a child table needs director and foreignKey"))]
 #[x_kube(validation = Rule::new("self.format == 'hdf5' || !has(self.hdf5)").message("hdf5 options need format hdf5"))]
+#[x_kube(validation = Rule::new("!has(self.schemaTable) || has(self.schema)").message("schemaTable names a table of schema: it needs schema"))]
 pub struct TableSpec {
     /// Table name in Qserv.
     #[x_kube(validation = Rule::new("self.matches('^[A-Za-z_][A-Za-z0-9_]{0,63}$')").message("table name must be a SQL identifier"))]
@@ -226,11 +227,17 @@ pub struct TableSpec {
     /// Columns to keep, as glob patterns over column names (`coord*`, `id`); all when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub columns: Vec<String>,
-    /// MySQL DDL of the table (a file relative to the source); derived from the input's
-    /// schema when unset.
+    /// The table's schema, a file relative to the source: a MySQL DDL file (its `CREATE TABLE`
+    /// of this table, else its first), or a Felis YAML (`.yaml`/`.yml`, e.g. Rubin's
+    /// `dp02_dc2.yaml`) with a table of this name (or `schemaTable`). It defines the reference
+    /// table, the columns Qserv registers and the types CSV/TSV files are read with; derived
+    /// from the input's schema when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new("!self.startsWith('/') && !self.matches('(^|/)[.][.](/|$)')").message("schema must be a path inside the source (relative, without ..)"))]
     pub schema: Option<String>,
+    /// The table of `schema` that defines this one, when its name there is not `name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_table: Option<String>,
     /// The table may be empty: its input may have no rows. Otherwise an input without rows
     /// fails the ingest (an empty file is far more often a broken export than intended).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -562,6 +569,12 @@ impl CatalogIngestSpec {
             }
             if let Some(schema) = &t.schema {
                 p.inside_source(&tat.at("schema"), schema);
+            }
+            if let Some(schema_table) = &t.schema_table {
+                p.not_empty(&tat.at("schemaTable"), schema_table);
+                p.ensure(&tat.at("schemaTable"), t.schema.is_some(), || {
+                    "names a table of schema: it needs schema".into()
+                });
             }
             self.check_position_columns(p, &tat, t);
             if t.hdf5.is_some() && t.format != Format::Hdf5 {

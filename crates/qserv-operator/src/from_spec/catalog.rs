@@ -6,13 +6,23 @@ use std::sync::Arc;
 
 use crate::api::catalog_ingest::{self as api, Format, TableSpec};
 
-use crate::catalog::InputFormat;
 use crate::catalog::csv::CsvOptions;
 use crate::catalog::error::{CatalogError, Result};
 use crate::catalog::select::{AngleUnit, BandFilter, Cone, Position, SelectionSpec};
-use crate::catalog::sqlschema::schema_from_ddl_file;
+use crate::catalog::{InputFormat, SchemaFile};
 
-/// How to read `table`'s files; `source_dir` resolves its `schema` DDL file.
+/// The schema file of `table` (its `schema`, a DDL file or a Felis YAML, under `source_dir`)
+/// and the table in it (`schemaTable`, else `name`).
+pub fn schema_file(table: &TableSpec, source_dir: &Path) -> Result<Option<SchemaFile>> {
+    let Some(schema) = &table.schema else {
+        return Ok(None);
+    };
+    let path = inside_source(source_dir, schema, &table.name, "schema")?;
+    let in_file = table.schema_table.as_deref().unwrap_or(&table.name);
+    Ok(Some(SchemaFile::new(path, in_file)))
+}
+
+/// How to read `table`'s files; `source_dir` resolves its `schema` file.
 pub fn input_format(table: &TableSpec, source_dir: &Path) -> Result<InputFormat> {
     Ok(match table.format {
         Format::Hdf5 => InputFormat::Hdf5 {
@@ -43,9 +53,8 @@ pub fn input_format(table: &TableSpec, source_dir: &Path) -> Result<InputFormat>
                 options.header = dialect.header;
                 options.fields = dialect.fields.clone();
             }
-            if let Some(schema) = &table.schema {
-                let file = inside_source(source_dir, schema, &table.name, "schema")?;
-                options.schema = Some(Arc::new(schema_from_ddl_file(&file, Some(&table.name))?));
+            if let Some(file) = schema_file(table, source_dir)? {
+                options.schema = Some(Arc::new(file.arrow_schema()?));
             }
             InputFormat::Csv(options)
         }
