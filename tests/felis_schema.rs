@@ -252,3 +252,84 @@ async fn every_dp02_table_means_in_mariadb_what_felis_s_means() {
     );
     assert_eq!(extra.len(), 8, "{extra:?}");
 }
+
+/// DP0.2's `Object` (991 columns) as a reference table: MariaDB refuses Felis's definition with
+/// its column comments as too large (error 1117), so the loader creates it without them; every
+/// other part is Felis's, and the rows load with the Felis types.
+#[tokio::test]
+async fn dp02_object_loads_into_a_reference_without_its_column_comments() {
+    use qserv_operator::catalog::{CsvOptions, DEFAULT_BATCH_ROWS, InputFormat, SelectionSpec};
+    use qserv_operator::load::{Input, ReferenceLoad, load_reference};
+    use std::sync::Arc;
+
+    let yaml = sdm_schemas_dir().join("dp02_dc2.yaml");
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("Object.csv");
+    let out = std::process::Command::new(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"),
+    )
+    .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/felis_rows.py"))
+    .arg(&yaml)
+    .args(["Object", "50"])
+    .arg(&csv)
+    .args(["--ra", "coord_ra", "--dec", "coord_dec"])
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let schema_file = SchemaFile::new(&yaml, "Object");
+    let mut options = CsvOptions::csv();
+    options.header = true;
+    options.schema = Some(Arc::new(schema_file.arrow_schema().unwrap()));
+    let input = Input {
+        files: vec![csv],
+        format: InputFormat::Csv(options),
+        selection: SelectionSpec {
+            table: "Object".into(),
+            ..Default::default()
+        },
+        batch_rows: DEFAULT_BATCH_ROWS,
+    };
+    let mut load = ReferenceLoad::new("felis_object", "Object", input);
+    load.schema_file = Some(schema_file);
+    let summary = load_reference(&common::endpoint(), &load, None)
+        .await
+        .unwrap();
+    assert_eq!(summary.rows, 50);
+
+    let mut conn = common::connect().await;
+    conn.query_drop("DROP DATABASE IF EXISTS felis_object_oracle")
+        .await
+        .unwrap();
+    conn.query_drop("CREATE DATABASE felis_object_oracle CHARACTER SET utf8mb4")
+        .await
+        .unwrap();
+    let felis = felis_create(&yaml, "felis_object_oracle");
+    let object = felis.iter().find(|t| t.name == "Object").unwrap();
+    let bare = statement_without_column_comments(object);
+    assert!(
+        create(&mut conn, &object.statement, &bare).await,
+        "refused with comments"
+    );
+    let ours = columns_of(&mut conn, "felis_object", "Object").await;
+    assert_eq!(ours.len(), 991);
+    assert!(ours.iter().all(|c| c.4.is_empty()), "no column comments");
+    assert_eq!(
+        ours,
+        columns_of(&mut conn, "felis_object_oracle", "Object").await
+    );
+    assert_eq!(
+        table_of(&mut conn, "felis_object", "Object").await,
+        table_of(&mut conn, "felis_object_oracle", "Object").await
+    );
+    let ids: i64 = conn
+        .query_first("SELECT COUNT(DISTINCT objectId) FROM felis_object.Object WHERE coord_ra BETWEEN 59.5 AND 60.5")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ids, 50);
+}

@@ -789,6 +789,31 @@ mod tests {
         assert_eq!(messages.len(), 4, "{messages:?}");
     }
 
+    /// `schemaTable` names a table of `schema`: without `schema`, or empty, it is refused by
+    /// `validate` and (the first) by the CRD's CEL; with a Felis file it is taken.
+    #[test]
+    fn a_schema_table_needs_a_schema() {
+        let mut v = good();
+        v["tables"][0]["schemaTable"] = json!("DiaObject");
+        v["tables"][0].as_object_mut().unwrap().remove("schema");
+        v["tables"][1]["schema"] = json!("sdm/dp02_dc2.yaml");
+        v["tables"][1]["schemaTable"] = json!(" ");
+        let errors = spec(v.clone()).validate().unwrap_err();
+        assert_eq!(
+            errors.to_string(),
+            "spec.tables[0].schemaTable: names a table of schema: it needs schema; \
+             spec.tables[1].schemaTable: must not be empty",
+        );
+        assert_eq!(
+            cel_messages(v.clone(), None),
+            ["spec.tables[0]: schemaTable names a table of schema: it needs schema"]
+        );
+        v["tables"][0]["schema"] = json!("sdm/dp02_dc2.yaml");
+        v["tables"][1]["schemaTable"] = json!("Object");
+        assert_eq!(spec(v.clone()).validate(), Ok(()));
+        assert_eq!(cel_messages(v, None), Vec::<String>::new());
+    }
+
     /// `files`, `schema` and `queries` stay inside the source, in `validate` and in the CRD's
     /// CEL (what kube-apiserver applies before storing).
     #[test]
