@@ -13,9 +13,10 @@ pub struct TableDefinition {
     pub columns_without_comments: Option<String>,
     /// Table options (`ENGINE=MyISAM ...`), after the closing parenthesis.
     pub options: String,
-    /// A user's DDL file, to be created as a server in its default mode would take it (old
-    /// mysqldump output carries zero dates a strict session refuses); generated definitions
-    /// are created strictly.
+    /// A user's DDL file, created as a server in its default mode takes it: schemas dumped
+    /// from MySQL 5.1 (qserv_testdata's) carry `DEFAULT '0000-00-00 00:00:00'`, which a strict
+    /// session refuses. Only the `CREATE` relaxes (rows still load strictly); generated
+    /// definitions are created strictly.
     pub user_ddl: bool,
 }
 

@@ -168,24 +168,33 @@ fn primary_key_names(t: &model::Table) -> Vec<&str> {
         .collect()
 }
 
-fn field(c: &Column, sql_type: &str, nullable: bool) -> Field {
-    let (data_type, width) = match (c.datatype, &c.mysql_datatype) {
-        (Datatype::Timestamp, _) => (DataType::Utf8, None),
-        (_, Some(_)) => super::sqlschema::arrow_type(&sql_type.replace("NATIONAL ", ""), false)
-            .expect("checked when the file was read"),
-        (Datatype::Boolean, None) => (DataType::Boolean, None),
-        (Datatype::Byte, None) => (DataType::Int8, None),
-        (Datatype::Short, None) => (DataType::Int16, None),
-        (Datatype::Int, None) => (DataType::Int32, None),
-        (Datatype::Long, None) => (DataType::Int64, None),
-        (Datatype::Float, None) => (DataType::Float32, None),
-        (Datatype::Double, None) => (DataType::Float64, None),
-        (Datatype::Char | Datatype::String | Datatype::Unicode, None) => {
+/// The Arrow type (and string width) of a column whose MySQL type is `sql_type`: Felis's type,
+/// or, when `mysql:datatype` decided the MySQL type, that type read as a DDL file's would be
+/// (`None`: no reader can give it).
+fn arrow_type(c: &Column, sql_type: &str) -> Option<(DataType, Option<usize>)> {
+    let overridden =
+        c.mysql_datatype.is_some() && !(c.datatype == Datatype::Timestamp && c.precision.is_some());
+    if overridden {
+        return super::sqlschema::arrow_type(&sql_type.replace("NATIONAL ", ""), false);
+    }
+    Some(match c.datatype {
+        Datatype::Boolean => (DataType::Boolean, None),
+        Datatype::Byte => (DataType::Int8, None),
+        Datatype::Short => (DataType::Int16, None),
+        Datatype::Int => (DataType::Int32, None),
+        Datatype::Long => (DataType::Int64, None),
+        Datatype::Float => (DataType::Float32, None),
+        Datatype::Double => (DataType::Float64, None),
+        Datatype::Char | Datatype::String | Datatype::Unicode => {
             (DataType::Utf8, c.length.map(|n| n as usize))
         }
-        (Datatype::Text, None) => (DataType::Utf8, None),
-        (Datatype::Binary, None) => (DataType::Binary, None),
-    };
+        Datatype::Text | Datatype::Timestamp => (DataType::Utf8, None),
+        Datatype::Binary => (DataType::Binary, None),
+    })
+}
+
+fn field(c: &Column, sql_type: &str, nullable: bool) -> Field {
+    let (data_type, width) = arrow_type(c, sql_type).expect("checked when the file was read");
     let unit = c.ivoa_unit.as_deref().or(c.fits_tunit.as_deref());
     column_field(
         &c.name,
@@ -264,10 +273,7 @@ fn check(schema: &mut model::Schema) -> std::result::Result<Vec<Vec<String>>, St
             check_column(c).map_err(|(key, reason)| format!("{at}.{key}: {reason}"))?;
             let sql_type =
                 mysql::column_type(c).map_err(|(key, reason)| format!("{at}.{key}: {reason}"))?;
-            if c.mysql_datatype.is_some()
-                && c.datatype != Datatype::Timestamp
-                && super::sqlschema::arrow_type(&sql_type.replace("NATIONAL ", ""), false).is_none()
-            {
+            if arrow_type(c, &sql_type).is_none() {
                 return Err(format!(
                     "{at}.mysql:datatype: {sql_type} columns cannot be read from catalog files"
                 ));

@@ -51,6 +51,9 @@ tables:
   - name: b
     datatype: unicode
     length: 8
+  - name: epoch
+    datatype: timestamp
+    mysql:datatype: BIGINT
 "##;
 
 fn parse(text: &str) -> Result<FelisFile> {
@@ -100,6 +103,17 @@ fn a_table_gives_typed_fields_with_units_and_descriptions() {
         schema.field_with_name("name").unwrap().string_width(),
         Some(64)
     );
+    // A timestamp stored as a number by its override is read as that number.
+    let other = felis.arrow_schema("Other").unwrap();
+    let epoch = other.field_with_name("epoch").unwrap();
+    assert_eq!(
+        (epoch.data_type(), epoch.sql_type()),
+        (&DataType::Int64, Some("BIGINT"))
+    );
+    assert_eq!(
+        other.field_with_name("b").unwrap().sql_type(),
+        Some("NATIONAL VARCHAR(8)")
+    );
 }
 
 #[test]
@@ -138,7 +152,7 @@ fn a_table_gives_felis_s_mysql_definition() {
     let other = felis.definition("Other").unwrap();
     assert_eq!(
         other.columns,
-        "  `a` SMALLINT,\n  `b` NATIONAL VARCHAR(8),\n  PRIMARY KEY (`a`, `b`)"
+        "  `a` SMALLINT,\n  `b` NATIONAL VARCHAR(8),\n  `epoch` BIGINT,\n  PRIMARY KEY (`a`, `b`)"
     );
     assert_eq!(other.columns_without_comments, None);
     assert_eq!(other.options, "CHARSET=latin1");
