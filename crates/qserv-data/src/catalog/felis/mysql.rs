@@ -2,7 +2,8 @@
 //! metadata builder (`felis@30.2026.4300:felis/metadata.py`) hands SQLAlchemy 2.1's MySQL DDL
 //! compiler (`sqlalchemy/dialects/mysql/base.py`, cited as `sqlalchemy@2.1.9:...`) a column
 //! type per Felis type (`felis@30.2026.4300:felis/db/_sqltypes.py:90-149`), the `mysql:datatype`
-//! override (`felis/db/_variants.py:96-134`), `nullable`, `value` and `description`.
+//! override (`felis@30.2026.4300:felis/db/_variants.py:96-134`), `nullable`, `value` and
+//! `description`.
 //!
 //! What is deliberately left out is listed, with the reasons, in the parent module.
 
