@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 use mysql_async::Conn;
 use mysql_async::prelude::Queryable;
 use qserv_operator::api::CatalogIngest;
+use qserv_operator::catalog::SchemaFile;
 use qserv_operator::db::Endpoint;
 use qserv_operator::from_spec::partition::table_plan;
 use qserv_operator::load::{
@@ -62,8 +63,11 @@ fn chunk_load(database: &str, table: &str, dir: &Path, config: &PartitionConfig)
     ChunkLoad {
         database: database.into(),
         table: table.into(),
-        ddl: TableDdl::from_ddl_file(&case01().join(format!("schema/{table}.schema")), table)
-            .unwrap(),
+        ddl: TableDdl::from_schema_file(&SchemaFile::new(
+            case01().join(format!("schema/{table}.schema")),
+            table,
+        ))
+        .unwrap(),
         files: ChunkFiles::from_config(dir, config),
     }
 }

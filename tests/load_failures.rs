@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use qserv_operator::catalog::{
-    CatalogError, CsvOptions, InputFormat, SelectionSpec, schema_from_ddl_file,
+    CatalogError, CsvOptions, InputFormat, SchemaFile, SelectionSpec, schema_from_ddl_file,
 };
 use qserv_operator::db::Endpoint;
 use qserv_operator::load::{Input, LoadError, ReferenceLoad, load_reference};
@@ -50,7 +50,7 @@ fn tsv_load(db: &str, dir: &Path, files: Vec<PathBuf>) -> ReferenceLoad {
         batch_rows: 500,
     };
     let mut load = ReferenceLoad::new(db, "T", input);
-    load.ddl_file = Some(ddl);
+    load.schema_file = Some(SchemaFile::new(ddl, "T"));
     load.rows_per_statement = 1000;
     load
 }

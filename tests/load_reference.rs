@@ -8,7 +8,7 @@ mod common;
 use qserv_operator::catalog::schema::ColumnMeta;
 use qserv_operator::catalog::{
     AngleUnit, CatalogReader, Cone, CsvOptions, DEFAULT_BATCH_ROWS, InputFormat, Position,
-    SelectionSpec, schema_from_ddl_file,
+    SchemaFile, SelectionSpec, schema_from_ddl_file,
 };
 use qserv_operator::load::Input;
 use serde_json::Value;
@@ -236,7 +236,7 @@ async fn case01_tsvs_load_with_their_schema() {
             batch_rows: DEFAULT_BATCH_ROWS,
         };
         let mut load_spec = qserv_operator::load::ReferenceLoad::new(db, table, input);
-        load_spec.ddl_file = Some(ddl.clone());
+        load_spec.schema_file = Some(SchemaFile::new(ddl.clone(), table));
         let summary = qserv_operator::load::load_reference(&common::endpoint(), &load_spec, None)
             .await
             .unwrap();

@@ -13,7 +13,7 @@ use mysql_async::Conn;
 use mysql_async::prelude::Queryable;
 use qserv_operator::api::catalog_ingest::CatalogIngest;
 use qserv_operator::catalog::{
-    CsvOptions, DEFAULT_BATCH_ROWS, InputFormat, SelectionSpec, schema_from_ddl_file,
+    CsvOptions, DEFAULT_BATCH_ROWS, InputFormat, SchemaFile, SelectionSpec, schema_from_ddl_file,
 };
 use qserv_operator::check::{CheckPlan, CheckReport, CheckResult, CheckTarget, reference_database};
 use qserv_operator::db::Endpoint;
@@ -94,7 +94,7 @@ pub async fn load_tsv(url: &str, db: &str, table: &str) -> u64 {
         batch_rows: DEFAULT_BATCH_ROWS,
     };
     let mut load = ReferenceLoad::new(db, table, input);
-    load.ddl_file = Some(ddl);
+    load.schema_file = Some(SchemaFile::new(ddl, table));
     load_reference(&Endpoint::parse(url).unwrap(), &load, None)
         .await
         .unwrap_or_else(|err| panic!("loading {db}.{table}: {err}"))

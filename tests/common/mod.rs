@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod case01;
+pub mod felis;
 pub mod local;
 pub mod mariadb;
 pub mod standin;

@@ -198,6 +198,7 @@ pub enum AngleUnit {
 #[x_kube(validation = Rule::new("self.role != 'child' || (has(self.raColumn) && has(self.decColumn)) || (has(self.partition) && has(self.partition.raColumn) && has(self.partition.decColumn))").message("a child table needs the position its rows are partitioned by: raColumn and decColumn, or partition.raColumn and partition.decColumn"))]
 #[x_kube(validation = Rule::new("self.format == 'hdf5' || !has(self.hdf5)").message("hdf5 options need format hdf5"))]
 #[x_kube(validation = Rule::new("self.role != 'regular' || !has(self.partition)").message("partition is only for director and child tables"))]
+#[x_kube(validation = Rule::new("!has(self.schemaTable) || has(self.schema)").message("schemaTable names a table of schema: it needs schema"))]
 pub struct TableSpec {
     /// Table name in Qserv.
     #[x_kube(validation = Rule::new("self.matches('^[A-Za-z_][A-Za-z0-9_]{0,63}$')").message("table name must be a SQL identifier"))]
@@ -244,11 +245,17 @@ pub struct TableSpec {
     /// Columns to keep, as glob patterns over column names (`coord*`, `id`); all when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub columns: Vec<String>,
-    /// MySQL DDL of the table (a file relative to the source); derived from the input's
-    /// schema when unset.
+    /// The table's schema, a file relative to the source: a MySQL DDL file (its `CREATE TABLE`
+    /// of this table, else its first), or a Felis YAML (`.yaml`/`.yml`, e.g. Rubin's
+    /// `dp02_dc2.yaml`) with a table of this name (or `schemaTable`). It defines the reference
+    /// table, the columns Qserv registers and the types CSV/TSV files are read with; derived
+    /// from the input's schema when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new("!self.startsWith('/') && !self.matches('(^|/)[.][.](/|$)')").message("schema must be a path inside the source (relative, without ..)"))]
     pub schema: Option<String>,
+    /// The table of `schema` that defines this one, when its name there is not `name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_table: Option<String>,
     /// The table may be empty: its input may have no rows. Otherwise an input without rows
     /// fails the ingest (an empty file is far more often a broken export than intended).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -629,6 +636,12 @@ impl CatalogIngestSpec {
             if let Some(schema) = &t.schema {
                 p.inside_source(&tat.at("schema"), schema);
             }
+            if let Some(schema_table) = &t.schema_table {
+                p.not_empty(&tat.at("schemaTable"), schema_table);
+                p.ensure(&tat.at("schemaTable"), t.schema.is_some(), || {
+                    "names a table of schema: it needs schema".into()
+                });
+            }
             self.check_position_columns(p, &tat, t);
             if t.hdf5.is_some() && t.format != Format::Hdf5 {
                 p.add(
@@ -908,6 +921,31 @@ mod tests {
             );
         }
         assert_eq!(messages.len(), 4, "{messages:?}");
+    }
+
+    /// `schemaTable` names a table of `schema`: without `schema`, or empty, it is refused by
+    /// `validate` and (the first) by the CRD's CEL; with a Felis file it is taken.
+    #[test]
+    fn a_schema_table_needs_a_schema() {
+        let mut v = good();
+        v["tables"][0]["schemaTable"] = json!("DiaObject");
+        v["tables"][0].as_object_mut().unwrap().remove("schema");
+        v["tables"][1]["schema"] = json!("sdm/dp02_dc2.yaml");
+        v["tables"][1]["schemaTable"] = json!(" ");
+        let errors = spec(v.clone()).validate().unwrap_err();
+        assert_eq!(
+            errors.to_string(),
+            "spec.tables[0].schemaTable: names a table of schema: it needs schema; \
+             spec.tables[1].schemaTable: must not be empty",
+        );
+        assert_eq!(
+            cel_messages(v.clone(), None),
+            ["spec.tables[0]: schemaTable names a table of schema: it needs schema"]
+        );
+        v["tables"][0]["schema"] = json!("sdm/dp02_dc2.yaml");
+        v["tables"][1]["schemaTable"] = json!("Object");
+        assert_eq!(spec(v.clone()).validate(), Ok(()));
+        assert_eq!(cel_messages(v, None), Vec::<String>::new());
     }
 
     /// `files`, `schema` and `queries` stay inside the source, in `validate` and in the CRD's

@@ -81,6 +81,11 @@ pub enum CatalogError {
     #[error("{}: schema: {reason}", file.display())]
     Ddl { file: PathBuf, reason: String },
 
+    /// A Felis schema (YAML) cannot be read, or lacks the table asked for; `reason` names the
+    /// YAML path (`tables[3].columns[12].datatype`) or the line and column.
+    #[error("{}: Felis schema: {reason}", file.display())]
+    Felis { file: PathBuf, reason: String },
+
     /// A Parquet file cannot be read.
     #[error("{}: Parquet: {reason}", file.display())]
     Parquet { file: PathBuf, reason: String },

@@ -31,22 +31,28 @@
 
 pub mod csv;
 pub mod ddl;
+pub mod definition;
 pub mod error;
+pub mod felis;
 mod files;
 pub mod hdf5;
 pub mod parquet;
 mod reader;
 pub mod schema;
+pub mod schema_file;
 pub mod select;
 pub mod sqlschema;
 
 pub use csv::{CsvOptions, CsvReader, Dialect};
 pub use ddl::create_table_sql;
+pub use definition::TableDefinition;
 pub use error::{CatalogError, Result};
+pub use felis::FelisFile;
 pub use files::TableReader;
 pub use hdf5::Hdf5Reader;
 pub use parquet::ParquetReader;
 pub use reader::{CatalogReader, InputFormat};
+pub use schema_file::SchemaFile;
 pub use select::{AngleUnit, BandFilter, Cone, Position, Selected, Selection, SelectionSpec};
 pub use sqlschema::{create_table_parts, schema_from_ddl_file};
 

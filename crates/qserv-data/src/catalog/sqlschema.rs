@@ -222,7 +222,7 @@ fn column(item: &str) -> Result<Field, String> {
 }
 
 /// The Arrow type of a MySQL type, and the declared width of CHAR/VARCHAR/BINARY columns.
-fn arrow_type(sql_type: &str, unsigned: bool) -> Option<(DataType, Option<usize>)> {
+pub(crate) fn arrow_type(sql_type: &str, unsigned: bool) -> Option<(DataType, Option<usize>)> {
     let lower = sql_type.to_ascii_lowercase();
     let (base, args) = match lower.split_once('(') {
         Some((b, a)) => (b.trim(), a.trim_end_matches(')')),

@@ -6,13 +6,23 @@ use std::sync::Arc;
 
 use crate::api::catalog_ingest::{self as api, Format, TableSpec};
 
-use crate::catalog::InputFormat;
 use crate::catalog::csv::{CsvOptions, Dialect};
 use crate::catalog::error::{CatalogError, Result};
 use crate::catalog::select::{AngleUnit, BandFilter, Cone, Position, SelectionSpec};
-use crate::catalog::sqlschema::schema_from_ddl_file;
+use crate::catalog::{InputFormat, SchemaFile};
 
-/// How to read `table`'s files; `source_dir` resolves its `schema` DDL file.
+/// The schema file of `table` (its `schema`, a DDL file or a Felis YAML, under `source_dir`)
+/// and the table in it (`schemaTable`, else `name`).
+pub fn schema_file(table: &TableSpec, source_dir: &Path) -> Result<Option<SchemaFile>> {
+    let Some(schema) = &table.schema else {
+        return Ok(None);
+    };
+    let path = inside_source(source_dir, schema, &table.name, "schema")?;
+    let in_file = table.schema_table.as_deref().unwrap_or(&table.name);
+    Ok(Some(SchemaFile::new(path, in_file)))
+}
+
+/// How to read `table`'s files; `source_dir` resolves its `schema` file.
 pub fn input_format(table: &TableSpec, source_dir: &Path) -> Result<InputFormat> {
     Ok(match table.format {
         Format::Hdf5 => InputFormat::Hdf5 {
@@ -43,9 +53,8 @@ pub fn input_format(table: &TableSpec, source_dir: &Path) -> Result<InputFormat>
                 options.header = dialect.header;
                 options.fields = dialect.fields.clone();
             }
-            if let Some(schema) = &table.schema {
-                let file = inside_source(source_dir, schema, &table.name, "schema")?;
-                options.schema = Some(Arc::new(schema_from_ddl_file(&file, Some(&table.name))?));
+            if let Some(file) = schema_file(table, source_dir)? {
+                options.schema = Some(Arc::new(file.arrow_schema()?));
             }
             InputFormat::Csv(options)
         }
@@ -206,6 +215,7 @@ pub fn selection_spec(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::schema::ColumnMeta;
 
     fn table(files: &[&str]) -> TableSpec {
         serde_json::from_value(serde_json::json!({
@@ -253,6 +263,68 @@ mod tests {
             .to_string();
         assert!(
             err.contains("spec.queries: \"/etc/passwd\" is outside the source"),
+            "{err}"
+        );
+    }
+
+    /// A Felis table whose file has a column of type `shrt`, broken YAML, or no such table:
+    /// what the partition and reference Jobs read the table with fails, naming the file and
+    /// the YAML path or the line and column (the same message the ingest's condition carries).
+    #[test]
+    fn bad_felis_schemas_fail_the_job_s_reading_with_the_file_and_the_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let felis = "name: s\ntables:\n- name: Other\n  columns: []\n- name: T\n  columns:\n  \
+                     - {name: id, datatype: long}\n  - {name: ra, datatype: double}\n";
+        std::fs::write(dir.path().join("T.csv"), "id,ra\n1,2.5\n").unwrap();
+        let table = |schema: &str, schema_table: Option<&str>| -> TableSpec {
+            serde_json::from_value(serde_json::json!({
+                "name": "T", "format": "csv", "csv": {"header": true}, "files": ["T.csv"],
+                "schema": schema, "schemaTable": schema_table,
+            }))
+            .unwrap()
+        };
+        std::fs::write(dir.path().join("good.yaml"), felis).unwrap();
+        let schema = input_format(&table("good.yaml", None), dir.path()).unwrap();
+        let InputFormat::Csv(options) = schema else {
+            panic!("csv")
+        };
+        let fields = options.schema.unwrap();
+        assert_eq!(fields.field(1).sql_type(), Some("DOUBLE"));
+
+        std::fs::write(
+            dir.path().join("typo.yaml"),
+            felis.replace("datatype: double", "datatype: dubble"),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("broken.yml"),
+            felis.replace("columns: []", "columns: ["),
+        )
+        .unwrap();
+        for (schema, schema_table, expected) in [
+            (
+                "typo.yaml",
+                None,
+                "typo.yaml: Felis schema: tables[1].columns[1].datatype: unknown variant `dubble`",
+            ),
+            ("broken.yml", None, "broken.yml: Felis schema: "),
+            (
+                "good.yaml",
+                Some("U"),
+                "good.yaml: Felis schema: no table `U` in schema s (its tables: Other, T)",
+            ),
+        ] {
+            let t = table(schema, schema_table);
+            let err = input_format(&t, dir.path()).unwrap_err().to_string();
+            assert!(err.contains(expected), "{err}");
+            let file = schema_file(&t, dir.path()).unwrap().unwrap();
+            assert_eq!(file.definition().unwrap_err().to_string(), err);
+        }
+        let err = input_format(&table("broken.yml", None), dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("did not find expected node content at line 5 column 1"),
             "{err}"
         );
     }

@@ -201,6 +201,7 @@ fn import_table(
             .join(&schema)
             .is_file()
             .then(|| schema.display().to_string()),
+        schema_table: None,
         allow_empty: false,
     };
     let partitioned = ingest.get("is_partitioned").and_then(Value::as_u64) == Some(1);

@@ -276,8 +276,8 @@ async fn reference(job: &JobEnv, args: &JobArgs) -> anyhow::Result<Done> {
 }
 
 /// The reference load of one table of the spec: same files, format and selection as the
-/// partitioned copy, the table's DDL file when the spec names one, into the reference copy's
-/// database ([`crate::check::reference_database`]).
+/// partitioned copy, the table's schema file (DDL or Felis) when the spec names one, into the
+/// reference copy's database ([`crate::check::reference_database`]).
 pub fn reference_load(
     spec: &crate::api::catalog_ingest::CatalogIngestSpec,
     table: &crate::api::catalog_ingest::TableSpec,
@@ -293,15 +293,7 @@ pub fn reference_load(
     // Under the name the query suites give the reference copy (`_qserv` → `_mysql`).
     let database = crate::check::reference_database(&spec.database);
     let mut load = crate::load::ReferenceLoad::new(&database, &table.name, input);
-    load.ddl_file = match &table.schema {
-        Some(s) => Some(crate::from_spec::catalog::inside_source(
-            source,
-            s,
-            &table.name,
-            "schema",
-        )?),
-        None => None,
-    };
+    load.schema_file = cs::schema_file(table, source)?;
     load.allow_empty = table.allow_empty;
     Ok(load)
 }

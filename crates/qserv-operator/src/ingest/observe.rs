@@ -114,7 +114,7 @@ fn spec_problem(ingest: &CatalogIngest) -> Option<String> {
     plan::plan_problem(ingest)
 }
 
-/// Missing files or columns under the source directory `dir` (`what` names it).
+/// Missing files, columns or schema tables under the source directory `dir` (`what` names it).
 fn files_problem(ingest: &CatalogIngest, dir: &Path, what: &str) -> Option<String> {
     if !dir.is_dir() {
         return Some(format!("{what}: {} is not a directory", dir.display()));
@@ -134,6 +134,13 @@ fn files_problem(ingest: &CatalogIngest, dir: &Path, what: &str) -> Option<Strin
             .map(drop)
             .map_err(|e| e.to_string())
         };
+        // The schema file defines the reference table whatever the format: read it too.
+        let result = result.and_then(|()| {
+            crate::from_spec::catalog::schema_file(table, dir)
+                .and_then(|file| file.map(|f| f.definition()).transpose())
+                .map(drop)
+                .map_err(|e| e.to_string())
+        });
         if let Err(e) = result {
             return Some(format!("spec.tables[{i}] ({}): {e}", table.name));
         }

@@ -88,7 +88,8 @@ pub struct LoadArgs {
     pub ra_column: String,
     #[arg(long, default_value = "coord_dec")]
     pub dec_column: String,
-    /// A mysqldump `.schema` file: its CREATE TABLE defines the table (and types CSV/TSV).
+    /// The table's schema: a mysqldump `.schema` file (its CREATE TABLE) or a Felis YAML
+    /// (`.yaml`/`.yml`, its table named `--table`); it defines the table and types CSV/TSV.
     #[arg(long, value_name = "FILE")]
     pub schema: Option<PathBuf>,
     /// Load an input without rows as an empty table (by default it is an error and the table
@@ -139,15 +140,22 @@ fn parse_cone(text: &str) -> std::result::Result<Cone, String> {
 }
 
 impl LoadArgs {
+    /// `--schema` for `--table`: a DDL file or a Felis YAML with a table of that name.
+    pub fn schema_file(&self) -> Option<catalog::SchemaFile> {
+        self.schema
+            .as_ref()
+            .map(|file| catalog::SchemaFile::new(file, &self.table))
+    }
+
     /// The load these arguments describe (reads the schema file of CSV/TSV inputs).
     pub fn reference_load(&self) -> Result<ReferenceLoad> {
         let format = self.format.ok_or_else(|| {
             LoadError::Arguments("--format is needed to read the input files".into())
         })?;
-        let schema = match (&self.schema, format) {
+        let schema_file = self.schema_file();
+        let schema = match (&schema_file, format) {
             (Some(file), FileFormat::Csv | FileFormat::Tsv) => Some(Arc::new(
-                catalog::schema_from_ddl_file(file, Some(&self.table))
-                    .or_else(|_| catalog::schema_from_ddl_file(file, None))
+                file.arrow_schema()
                     .map_err(|err| LoadError::read(&self.table, err))?,
             )),
             _ => None,
@@ -209,7 +217,7 @@ impl LoadArgs {
             batch_rows: self.batch_rows.max(1),
         };
         let mut load = ReferenceLoad::new(&self.database, &self.table, input);
-        load.ddl_file = self.schema.clone();
+        load.schema_file = schema_file;
         load.allow_empty = self.allow_empty;
         Ok(load)
     }

@@ -34,8 +34,8 @@ use super::error::{LoadError, Result};
 use super::reference::{TABLE_OPTIONS, publish_tables, staging_name};
 use super::sql::{Sql, first_warning};
 use super::stream::Progress;
+use crate::catalog::SchemaFile;
 use crate::catalog::ddl::{column_definitions, quote_identifier};
-use crate::catalog::{create_table_parts, schema_from_ddl_file};
 use crate::db::Endpoint;
 use crate::partition::PartitionConfig;
 use crate::partition::csv::Dialect;
@@ -152,23 +152,19 @@ pub struct TableDdl {
 }
 
 impl TableDdl {
-    /// The `CREATE TABLE` of `table` in a mysqldump `.schema` file (else its first), verbatim.
-    pub fn from_ddl_file(file: &Path, table: &str) -> Result<TableDdl> {
-        let read_error = |reason: String| {
-            let file = file.to_path_buf();
-            LoadError::read(table, crate::catalog::CatalogError::Ddl { file, reason })
-        };
-        let text = std::fs::read_to_string(file).map_err(|err| read_error(err.to_string()))?;
-        let (columns, options) = create_table_parts(&text, Some(table))
-            .or_else(|_| create_table_parts(&text, None))
-            .map_err(read_error)?;
-        let schema = schema_from_ddl_file(file, Some(table))
-            .or_else(|_| schema_from_ddl_file(file, None))
-            .map_err(|err| LoadError::read(table, err))?;
+    /// The table of a schema file: a DDL file's `CREATE TABLE` verbatim, a Felis table's
+    /// definition without column comments (Qserv makes chunk tables from its registration,
+    /// which has none; with them DP0.2's `Object` is too large for MariaDB).
+    pub fn from_schema_file(file: &SchemaFile) -> Result<TableDdl> {
+        let read_error = |err| LoadError::read(&file.table, err);
+        let definition = file.definition().map_err(read_error)?;
+        let schema = file.arrow_schema().map_err(read_error)?;
         Ok(TableDdl {
-            columns: columns.to_string(),
+            columns: definition
+                .columns_without_comments
+                .unwrap_or(definition.columns),
             column_names: schema.fields().iter().map(|f| f.name().clone()).collect(),
-            options: options.to_string(),
+            options: definition.options,
         })
     }
 

@@ -15,8 +15,8 @@ use crate::partition::{ConfigStore, PartitionConfig};
 
 /// The chunk load `args` describe, from partitioner output in `dir`.
 pub fn chunk_load(args: &LoadArgs, dir: &Path) -> Result<ChunkLoad> {
-    let ddl = match &args.schema {
-        Some(file) => TableDdl::from_ddl_file(file, &args.table)?,
+    let ddl = match &args.schema_file() {
+        Some(file) => TableDdl::from_schema_file(file)?,
         None => {
             if args.files.is_empty() {
                 return Err(LoadError::Arguments(

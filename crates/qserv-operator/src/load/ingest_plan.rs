@@ -143,15 +143,19 @@ pub fn plan_from_spec(
         let (config, _) =
             crate::from_spec::partition::table_plan(spec, table, source_dir, &table_dir)
                 .map_err(|e| plan_err(&e))?;
-        // The partitioner's output columns, typed from the reader's (or the DDL's) schema.
+        // The partitioner's output columns, typed as the reference's (see `column_types`).
         let schema = selected_schema(spec, table, source_dir).map_err(|e| plan_err(&e))?;
+        let typed = column_types(table, source_dir, &schema).map_err(|e| plan_err(&e))?;
         let mut columns = Vec::new();
         for name in &config.output_fields {
             let sql_type = if *name == config.chunk_field || *name == config.sub_chunk_field {
                 "INT NOT NULL".to_string()
             } else {
-                let field = schema.field_with_name(name).map_err(|e| plan_err(&e))?;
-                catalog::ddl::sql_type(field).map_err(|e| plan_err(&e))?
+                typed
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, t)| t.clone())
+                    .ok_or_else(|| plan_err(&format!("no column {name} in the input")))?
             };
             columns.push(Column::new(name, &sql_type));
         }
@@ -179,7 +183,7 @@ pub fn plan_from_spec(
 }
 
 /// A regular table: every selected column in reader order (as its contribution file has
-/// them), typed from the reader's (or the DDL's) schema; `LOAD DATA`'s default dialect.
+/// them), typed as the reference's (see `column_types`); `LOAD DATA`'s default dialect.
 fn regular_table_plan(
     spec: &CatalogIngestSpec,
     table: &TableSpec,
@@ -189,12 +193,11 @@ fn regular_table_plan(
     let plan_err =
         |e: &dyn std::fmt::Display| IngestError::Plan(format!("table {}: {e}", table.name));
     let schema = selected_schema(spec, table, source_dir).map_err(|e| plan_err(&e))?;
-    let columns = schema
-        .fields()
-        .iter()
-        .map(|f| catalog::ddl::sql_type(f).map(|t| Column::new(f.name(), &t)))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| plan_err(&e))?;
+    let columns = column_types(table, source_dir, &schema)
+        .map_err(|e| plan_err(&e))?
+        .into_iter()
+        .map(|(name, sql_type)| Column::new(&name, &sql_type))
+        .collect();
     Ok(TablePlan {
         registration: TableRegistration {
             database: spec.database.clone(),
@@ -207,6 +210,30 @@ fn regular_table_plan(
         chunk_dirs: vec![chunks_root.join(&table.name)],
         dialect: CsvDialect::load_data_default(),
     })
+}
+
+/// The MySQL type of each column the readers give (`schema`, in its order), as the reference
+/// table has it: the table's schema file (DDL or Felis) decides the type of a column it
+/// defines, whatever the input format; other columns get the type of the reader's.
+fn column_types(
+    table: &TableSpec,
+    source_dir: &Path,
+    schema: &arrow_schema::Schema,
+) -> Result<Vec<(String, String)>, String> {
+    let file_schema = from_spec::catalog::schema_file(table, source_dir)
+        .and_then(|file| file.map(|f| f.arrow_schema()).transpose())
+        .map_err(|e| e.to_string())?;
+    schema
+        .fields()
+        .iter()
+        .map(|field| {
+            let defined = file_schema
+                .as_ref()
+                .and_then(|s| s.field_with_name(field.name()).ok());
+            let sql_type = catalog::ddl::sql_type(defined.unwrap_or(field))?;
+            Ok((field.name().clone(), sql_type))
+        })
+        .collect()
 }
 
 /// The schema a table's readers give after the spec's selection (opens its first file).

@@ -24,7 +24,7 @@ use super::stream::{self, End, Input, Progress, Statement, locate};
 use super::tsv::check_schema;
 use crate::catalog::ddl::quote_identifier;
 use crate::catalog::{CatalogReader, Selected};
-use crate::catalog::{create_table_parts, create_table_sql};
+use crate::catalog::{SchemaFile, create_table_sql};
 use crate::db::Endpoint;
 
 /// Suffix of the staging table a load fills before renaming it.
@@ -41,9 +41,10 @@ pub struct ReferenceLoad {
     pub database: String,
     pub table: String,
     pub input: Input,
-    /// A DDL file (mysqldump `.schema`) whose `CREATE TABLE` (columns, keys and table options,
-    /// verbatim) defines the table; otherwise it is derived from the selected columns.
-    pub ddl_file: Option<std::path::PathBuf>,
+    /// A schema file whose table defines this one: a DDL file (mysqldump `.schema`, its
+    /// `CREATE TABLE` verbatim) or a Felis YAML (the definition `felis` writes); otherwise the
+    /// table is derived from the selected columns.
+    pub schema_file: Option<SchemaFile>,
     /// Rows per `LOAD DATA` statement (cut at batch boundaries).
     pub rows_per_statement: u64,
     /// An input without rows is loaded as an empty table; otherwise it is an error and the
@@ -57,7 +58,7 @@ impl ReferenceLoad {
             database: database.to_string(),
             table: table.to_string(),
             input,
-            ddl_file: None,
+            schema_file: None,
             rows_per_statement: 1_000_000,
             allow_empty: false,
         }
@@ -122,10 +123,12 @@ async fn load_reference_unboxed(
 }
 
 /// What a load needs before it touches the database: the first file opened (so a wrong path
-/// or dataset fails before anything is created), the staging table's DDL, the LOAD statement.
+/// or dataset fails before anything is created), the staging table's DDL (and the same without
+/// column comments, see [`create_staging`]), the LOAD statement.
 struct Plan {
     first: Selected<CatalogReader>,
     create_staging: String,
+    create_staging_bare: Option<String>,
     load_data: String,
 }
 
@@ -142,11 +145,26 @@ impl Plan {
             column,
             reason,
         })?;
-        let create_staging = match &load.ddl_file {
-            Some(file) => ddl_from_file(file, table, &staging)?,
-            None => create_table_sql(&staging, &schema)
-                .map(|sql| format!("{sql} {TABLE_OPTIONS}"))
-                .map_err(|source| LoadError::read(table, source))?,
+        let (create_staging, create_staging_bare) = match &load.schema_file {
+            Some(file) => {
+                let definition = file
+                    .definition()
+                    .map_err(|source| LoadError::read(table, source))?;
+                let name = quote_identifier(&staging);
+                (
+                    definition.create_table(&name, true),
+                    definition
+                        .columns_without_comments
+                        .is_some()
+                        .then(|| definition.create_table(&name, false)),
+                )
+            }
+            None => (
+                create_table_sql(&staging, &schema)
+                    .map(|sql| format!("{sql} {TABLE_OPTIONS}"))
+                    .map_err(|source| LoadError::read(table, source))?,
+                None,
+            ),
         };
         let columns: Vec<String> = schema
             .fields()
@@ -163,6 +181,7 @@ impl Plan {
         Ok(Plan {
             first,
             create_staging,
+            create_staging_bare,
             load_data,
         })
     }
@@ -235,26 +254,6 @@ async fn stream_rows(
     }
 }
 
-/// The `CREATE TABLE` of a DDL file under the staging name. The file's table named like the
-/// target is used, else its first one (qserv_testdata has one table per `.schema` file).
-fn ddl_from_file(file: &std::path::Path, table: &str, staging: &str) -> Result<String> {
-    let read_error = |reason: String| {
-        let file = file.to_path_buf();
-        LoadError::read(table, crate::catalog::CatalogError::Ddl { file, reason })
-    };
-    let text = std::fs::read_to_string(file).map_err(|err| read_error(err.to_string()))?;
-    let (body, options) = create_table_parts(&text, Some(table))
-        .or_else(|_| create_table_parts(&text, None))
-        .map_err(read_error)?;
-    // The file is the user's DDL, taken as a server in its default mode takes it: schemas
-    // dumped from MySQL 5.1 (qserv_testdata's) carry `DEFAULT '0000-00-00 00:00:00'`, which
-    // the loader's strict session refuses. Only this statement relaxes; rows load strictly.
-    Ok(format!(
-        "SET STATEMENT sql_mode = 'NO_ENGINE_SUBSTITUTION' FOR CREATE TABLE {} ({body}) {options}",
-        quote_identifier(staging)
-    ))
-}
-
 /// Creates the database if missing, makes it the session's, and creates an empty staging
 /// table (dropping one a crashed run left).
 async fn create_staging(
@@ -273,9 +272,32 @@ async fn create_staging(
         quote_identifier(&staging_name(&load.table))
     );
     sql.run(conn, "drop a stale staging table", &drop).await?;
-    sql.run(conn, "create the staging table", &plan.create_staging)
-        .await
+    match (
+        &plan.create_staging_bare,
+        conn.query_drop(&plan.create_staging).await,
+    ) {
+        (_, Ok(())) => Ok(()),
+        // MariaDB keeps every column's name and comment in one 64 KiB `.frm` record and
+        // refuses a table whose comments overflow it (ER_TOO_MANY_FIELDS, "Table definition is
+        // too large"; DP0.2's Object, 991 described columns): the table is made without them.
+        (Some(bare), Err(mysql_async::Error::Server(e))) if e.code == ER_TOO_MANY_FIELDS => {
+            tracing::warn!(
+                table = load.table,
+                "MariaDB refuses the table's definition with its column comments as too large \
+                 ({}); the reference table is created without them",
+                e.message
+            );
+            sql.run(conn, "create the staging table", bare).await
+        }
+        (_, Err(err)) => Err(match err {
+            mysql_async::Error::Server(e) => sql.error("create the staging table", &e.message),
+            other => sql.load_error(other, |row| (Default::default(), row)),
+        }),
+    }
 }
+
+/// MariaDB's error 1117, "Table definition is too large" (`ER_TOO_MANY_FIELDS`).
+const ER_TOO_MANY_FIELDS: u16 = 1117;
 
 /// Puts the complete staging table under the final name, in one `RENAME TABLE` that swaps
 /// out a previous version when there is one.
