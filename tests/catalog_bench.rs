@@ -53,7 +53,7 @@ fn hdf5_decode_rows_per_second() {
         position: Some(qserv_operator::catalog::Position {
             ra: "coord_ra".into(),
             dec: "coord_dec".into(),
-            unit: qserv_operator::catalog::AngleUnit::Radian,
+            unit: Some(qserv_operator::catalog::AngleUnit::Radian),
         }),
         ..Default::default()
     };

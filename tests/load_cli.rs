@@ -55,7 +55,7 @@ async fn the_clusters_selection_loads_and_prints_its_summary() {
         position: Some(Position {
             ra: "coord_ra".into(),
             dec: "coord_dec".into(),
-            unit: AngleUnit::Radian,
+            unit: Some(AngleUnit::Radian),
         }),
         cone: Some(Cone {
             ra: 340.83,

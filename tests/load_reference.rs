@@ -157,7 +157,7 @@ async fn column_globs_and_cone_load_exactly_the_selection() {
     input.selection.position = Some(Position {
         ra: "coord_ra".into(),
         dec: "coord_dec".into(),
-        unit: AngleUnit::Radian,
+        unit: Some(AngleUnit::Radian),
     });
     input.selection.cone = Some(Cone {
         ra: 340.83,

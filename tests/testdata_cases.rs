@@ -423,6 +423,7 @@ async fn an_open_quote_or_a_trailing_escape_fails_the_ingest_naming_file_line_an
         ingest.spec.database = name.replace('-', "_");
         ingest.spec.source.path = Some(root.display().to_string());
         ingest.spec.queries = None;
+        ingest.spec.query_skip_numbers.clear();
         apply(&local, &serde_json::to_value(&ingest).unwrap()).await;
     }
     for (name, reason, expected) in [

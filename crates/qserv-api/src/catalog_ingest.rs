@@ -182,12 +182,16 @@ pub enum TableRole {
 }
 
 /// Unit of the position columns.
-#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, Default, JsonSchema)]
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AngleUnit {
-    #[default]
     Degree,
     Radian,
+    Arcminute,
+    Arcsecond,
+    Milliarcsecond,
+    /// astropy's `hourangle` (15 degrees).
+    Hourangle,
 }
 
 /// One table to ingest.
@@ -228,9 +232,13 @@ pub struct TableSpec {
     /// Declination column.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dec_column: Option<String>,
-    /// Unit of ra/dec in the input; radians are converted to degrees for partitioning.
-    #[serde(default)]
-    pub angle_unit: AngleUnit,
+    /// Unit of the position columns in the input, when the file does not say (CSV/TSV, or a
+    /// column without a unit). By default the file's own: astropy's `unit` (HDF5, Parquet),
+    /// Parquet field metadata, Felis `ivoa:unit`, a DDL COMMENT ending `[unit]`; a file that
+    /// names another angle is an error. Positions are converted to degrees where they are
+    /// needed (partitioning, the cone, the checks); the data keeps its unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub angle_unit: Option<AngleUnit>,
     /// This table's own partitioning, where it differs from the defaults: the columns its rows
     /// are located by and its overlap (sph-partition's `part.pos` and `part.overlap` of the
     /// table's `partition/<table>.json`). Director and child tables only.

@@ -135,7 +135,10 @@ mod tests {
         assert_eq!(AngleUnit::parse("mag"), UnitOf::NotAngle("mag".into()));
         assert_eq!(AngleUnit::parse("nJy"), UnitOf::NotAngle("nJy".into()));
         assert_eq!(AngleUnit::parse("ma"), UnitOf::Unknown("ma".into()));
-        assert_eq!(AngleUnit::parse("furlong"), UnitOf::Unknown("furlong".into()));
+        assert_eq!(
+            AngleUnit::parse("furlong"),
+            UnitOf::Unknown("furlong".into())
+        );
         assert_eq!(AngleUnit::parse(" "), UnitOf::Missing);
     }
 

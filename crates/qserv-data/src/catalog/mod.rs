@@ -29,6 +29,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod angle;
 pub mod csv;
 pub mod ddl;
 pub mod definition;
@@ -43,6 +44,7 @@ pub mod schema_file;
 pub mod select;
 pub mod sqlschema;
 
+pub use angle::{AngleUnit, UnitOf};
 pub use csv::{CsvOptions, CsvReader, Dialect};
 pub use ddl::create_table_sql;
 pub use definition::TableDefinition;
@@ -53,7 +55,7 @@ pub use hdf5::Hdf5Reader;
 pub use parquet::ParquetReader;
 pub use reader::{CatalogReader, InputFormat};
 pub use schema_file::SchemaFile;
-pub use select::{AngleUnit, BandFilter, Cone, Position, Selected, Selection, SelectionSpec};
+pub use select::{BandFilter, Cone, Position, Selected, Selection, SelectionSpec};
 pub use sqlschema::{create_table_parts, schema_from_ddl_file};
 
 /// Default rows per batch: large enough to amortise per-batch costs, small enough (a few MB

@@ -62,6 +62,11 @@ impl CatalogReader {
     }
 
     /// This reader with a selection applied to every batch.
+    /// `spec` compiled against this reader's schema (its position units resolved).
+    pub fn selection(&self, spec: &SelectionSpec) -> Result<Selection> {
+        Selection::new(&self.schema(), spec)
+    }
+
     pub fn select(self, spec: &SelectionSpec) -> Result<Selected<Self>> {
         let selection = Selection::new(&self.schema(), spec)?;
         Ok(Selected::new(self, selection, &spec.table))

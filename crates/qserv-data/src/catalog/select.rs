@@ -7,26 +7,48 @@ use std::sync::Arc;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, Float64Type};
 use arrow_array::{Array, BooleanArray, RecordBatch};
-use arrow_schema::{DataType, Schema, SchemaRef};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use arrow_select::filter::filter_record_batch;
 use globset::Glob;
 
+pub use super::angle::{AngleUnit, UnitOf};
 use super::error::{CatalogError, Result};
 
-/// Unit of a table's position columns.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum AngleUnit {
-    #[default]
-    Degree,
-    Radian,
-}
-
-/// The position columns of a table.
+/// The position columns of a table and, when the spec names one, their unit.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Position {
     pub ra: String,
     pub dec: String,
-    pub unit: AngleUnit,
+    /// The unit the spec names (`angleUnit`, `--angle-unit`); `None`: the file's own, from its
+    /// columns' metadata.
+    pub unit: Option<AngleUnit>,
+}
+
+/// The unit of position column `field`: the file's, or the one `given` where the file names
+/// none or one not known here. A unit that is not an angle, and a file and a spec that name
+/// different angles, are errors; so is no unit at all.
+pub fn position_unit(
+    field: &Field,
+    given: Option<AngleUnit>,
+) -> std::result::Result<AngleUnit, String> {
+    let name = field.name();
+    match (AngleUnit::of_field(field), given) {
+        (UnitOf::Angle(file), Some(spec)) if file != spec => Err(format!(
+            "position column `{name}` is in {file} (the file's unit) but the spec says {spec}"
+        )),
+        (UnitOf::Angle(file), _) => Ok(file),
+        (UnitOf::NotAngle(unit), _) => Err(format!(
+            "position column `{name}` has unit `{unit}`, which is not an angle"
+        )),
+        (UnitOf::Unknown(_) | UnitOf::Missing, Some(spec)) => Ok(spec),
+        (UnitOf::Unknown(unit), None) => Err(format!(
+            "position column `{name}` has unit `{unit}`, not an angle unit known here (deg, rad, \
+             arcmin, arcsec, mas, hourangle): name its unit (angleUnit, --angle-unit)"
+        )),
+        (UnitOf::Missing, None) => Err(format!(
+            "position column `{name}` has no unit in the file: name it (angleUnit, --angle-unit)"
+        )),
+    }
 }
 
 /// A cone on the sky, all in degrees.
@@ -65,6 +87,8 @@ pub struct SelectionSpec {
 pub struct Selection {
     projection: Vec<usize>,
     output: SchemaRef,
+    /// The units of the position columns (ra, dec), when the spec has a position.
+    units: Option<(AngleUnit, AngleUnit)>,
     cone: Option<ConeTest>,
     band: Option<(usize, HashSet<String>)>,
 }
@@ -73,7 +97,8 @@ pub struct Selection {
 struct ConeTest {
     ra: usize,
     dec: usize,
-    radians: bool,
+    ra_unit: AngleUnit,
+    dec_unit: AngleUnit,
     center_ra: f64,
     center_dec: f64,
     radius: f64,
@@ -118,8 +143,17 @@ impl Selection {
                 .map_err(|err| error(err.to_string()))?,
         );
 
-        let cone = match (&spec.cone, &spec.position) {
-            (Some(cone), Some(pos)) => {
+        let units = match &spec.position {
+            Some(pos) => {
+                let unit = |name: &str| -> Result<AngleUnit> {
+                    position_unit(input.field(index(name)?), pos.unit).map_err(error)
+                };
+                Some((unit(&pos.ra)?, unit(&pos.dec)?))
+            }
+            None => None,
+        };
+        let cone = match (&spec.cone, &spec.position, units) {
+            (Some(cone), Some(pos), Some((ra_unit, dec_unit))) => {
                 let (ra, dec) = (index(&pos.ra)?, index(&pos.dec)?);
                 for i in [ra, dec] {
                     let field = input.field(i);
@@ -134,7 +168,8 @@ impl Selection {
                 Some(ConeTest {
                     ra,
                     dec,
-                    radians: pos.unit == AngleUnit::Radian,
+                    ra_unit,
+                    dec_unit,
                     center_ra: cone.ra.to_radians(),
                     center_dec: cone.dec.to_radians(),
                     radius: cone.radius,
@@ -161,9 +196,15 @@ impl Selection {
         Ok(Selection {
             projection,
             output,
+            units,
             cone,
             band,
         })
+    }
+
+    /// The units of the position columns (ra, dec): the file's or the spec's.
+    pub fn position_units(&self) -> Option<(AngleUnit, AngleUnit)> {
+        self.units
     }
 
     /// The schema of the selected batches.
@@ -207,11 +248,7 @@ impl ConeTest {
             .zip(dec)
             .map(|(ra, dec)| match (ra, dec) {
                 (Some(ra), Some(dec)) => {
-                    let (ra, dec) = if self.radians {
-                        (ra, dec)
-                    } else {
-                        (ra.to_radians(), dec.to_radians())
-                    };
+                    let (ra, dec) = (self.ra_unit.to_radians(ra), self.dec_unit.to_radians(dec));
                     separation(self.center_ra, self.center_dec, ra, dec).to_degrees() <= self.radius
                 }
                 // A row without a position is in no cone.
@@ -249,6 +286,7 @@ pub struct Selected<I> {
     inner: I,
     selection: Selection,
     table: String,
+    rows_in: u64,
 }
 
 impl<I> Selected<I> {
@@ -257,11 +295,22 @@ impl<I> Selected<I> {
             inner,
             selection,
             table: table.to_string(),
+            rows_in: 0,
         }
     }
 
     pub fn schema(&self) -> SchemaRef {
         self.selection.schema()
+    }
+
+    /// Rows read so far, before the row filters.
+    pub fn rows_in(&self) -> u64 {
+        self.rows_in
+    }
+
+    /// Whether rows are filtered (a cone or bands), not only columns.
+    pub fn filters_rows(&self) -> bool {
+        self.selection.cone.is_some() || self.selection.band.is_some()
     }
 }
 
@@ -270,6 +319,9 @@ impl<I: Iterator<Item = Result<RecordBatch>>> Iterator for Selected<I> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let batch = self.inner.next()?;
+        if let Ok(b) = &batch {
+            self.rows_in += b.num_rows() as u64;
+        }
         Some(batch.and_then(|b| {
             self.selection.apply(&b).map_err(|err| match err {
                 CatalogError::Selection { reason, .. } => CatalogError::Selection {
@@ -286,7 +338,6 @@ impl<I: Iterator<Item = Result<RecordBatch>>> Iterator for Selected<I> {
 mod tests {
     use super::*;
     use arrow_array::{Float64Array, Int64Array, StringArray};
-    use arrow_schema::Field;
 
     /// Degrees, RA wrap, a null position and the band filter on a hand-made batch.
     #[test]
@@ -337,7 +388,7 @@ mod tests {
             position: Some(Position {
                 ra: "ra".into(),
                 dec: "decl".into(),
-                unit: AngleUnit::Degree,
+                unit: Some(AngleUnit::Degree),
             }),
             cone: Some(Cone {
                 ra: 0.2,

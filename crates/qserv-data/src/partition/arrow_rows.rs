@@ -69,9 +69,9 @@ impl<'a> ArrowRows<'a> {
     fn row(&mut self, batch: &RecordBatch, i: usize) -> Result<(), (Option<String>, String)> {
         let cfg = self.config;
         let name = |c: usize| Some(cfg.input_fields[c].clone());
-        let ra = coordinate(batch.column(self.layout.ra), i, cfg.angle_unit)
+        let ra = coordinate(batch.column(self.layout.ra), i, cfg.ra_unit)
             .map_err(|e| (name(self.layout.ra), e))?;
-        let dec = coordinate(batch.column(self.layout.dec), i, cfg.angle_unit)
+        let dec = coordinate(batch.column(self.layout.dec), i, cfg.dec_unit)
             .map_err(|e| (name(self.layout.dec), e))?;
         let (ra, dec) = check_position(ra, dec, cfg.normalize_ra).map_err(|(which, reason)| {
             (
@@ -140,10 +140,7 @@ fn coordinate(col: &ArrayRef, i: usize, unit: AngleUnit) -> Result<f64, String> 
     if !value.is_finite() {
         return Err(format!("not a finite number: {value}"));
     }
-    Ok(match unit {
-        AngleUnit::Degree => value,
-        AngleUnit::Radian => value.to_degrees(),
-    })
+    Ok(unit.to_degrees(value))
 }
 
 /// Appends the value at row `i` in `dialect`: NULL token, decimal numbers (floats in their

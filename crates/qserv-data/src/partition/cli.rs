@@ -22,9 +22,11 @@ pub struct PartitionArgs {
     /// Worker threads (default: every core).
     #[arg(short = 'j', long = "jobs")]
     jobs: Option<usize>,
-    /// Unit of the position fields.
-    #[arg(long, value_enum, default_value_t)]
-    angle_unit: partition::AngleUnit,
+    /// Unit of the position fields. Default: degrees for CSV/TSV (sph-partition's), the file's
+    /// own for --format hdf5|parquet (astropy's `unit`, Parquet field metadata), which an
+    /// unknown or missing unit there needs.
+    #[arg(long, value_enum)]
+    angle_unit: Option<partition::AngleUnit>,
     /// Wrap right ascensions into [0, 360) instead of rejecting rows outside it.
     #[arg(long)]
     normalize_ra: bool,
@@ -106,6 +108,7 @@ pub fn run(args: PartitionArgs) -> Result<(), PartitionError> {
                 .ok_or_else(|| PartitionError::Arguments("--format hdf5 needs --dataset".into()))?,
         }),
     };
+    let mut catalog_schema = None;
     if let (Some(format), Some(first)) = (&format, inputs.first()) {
         // The catalog's own column names are the input fields.
         let schema = catalog::CatalogReader::open(first, format, 1)?.schema();
@@ -115,9 +118,28 @@ pub fn run(args: PartitionArgs) -> Result<(), PartitionError> {
             .map(|f| f.name().clone().into())
             .collect();
         store.set("in.csv.field", serde_json::Value::Array(names));
+        catalog_schema = Some(schema);
     }
     let mut config = partition::PartitionConfig::from_store(&store)?;
-    config.angle_unit = args.angle_unit;
+    (config.ra_unit, config.dec_unit) = match &catalog_schema {
+        // A catalog's position units are its own (or named by --angle-unit), as a
+        // CatalogIngest's are.
+        Some(schema) => {
+            let unit = |name: &str| {
+                schema
+                    .field_with_name(name)
+                    .map_err(|e| e.to_string())
+                    .and_then(|field| catalog::select::position_unit(field, args.angle_unit))
+                    .map_err(|e| PartitionError::Arguments(format!("{}: {e}", inputs[0].display())))
+            };
+            (unit(&config.pos.0)?, unit(&config.pos.1)?)
+        }
+        // sph-partition's positions are degrees.
+        None => {
+            let unit = args.angle_unit.unwrap_or_default();
+            (unit, unit)
+        }
+    };
     config.normalize_ra = args.normalize_ra;
     let mut opts = partition::Options::new(inputs, args.out_dir.clone());
     opts.format = format;

@@ -227,13 +227,7 @@ impl ConfigStore {
     }
 }
 
-/// Unit of the position fields in the input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum AngleUnit {
-    #[default]
-    Degree,
-    Radian,
-}
+pub use crate::catalog::AngleUnit;
 
 /// Everything the partitioner needs, checked.
 #[derive(Debug, Clone)]
@@ -255,7 +249,10 @@ pub struct PartitionConfig {
     pub output_fields: Vec<String>,
     pub input_dialect: Dialect,
     pub output_dialect: Dialect,
-    pub angle_unit: AngleUnit,
+    /// Units of the position fields (`part.pos`) in the input: degrees for sph-partition's
+    /// CSV/TSV, the file's own (or the spec's) for catalogs.
+    pub ra_unit: AngleUnit,
+    pub dec_unit: AngleUnit,
     /// Map ra into [0, 360) before checking it (off: out-of-range ra is a rejected row).
     pub normalize_ra: bool,
 }
@@ -357,7 +354,8 @@ impl PartitionConfig {
             output_fields,
             input_dialect: dialect_from_store(store, "in.csv.")?,
             output_dialect: dialect_from_store(store, "out.csv.")?,
-            angle_unit: AngleUnit::Degree,
+            ra_unit: AngleUnit::Degree,
+            dec_unit: AngleUnit::Degree,
             normalize_ra: false,
         })
     }

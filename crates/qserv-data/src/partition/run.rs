@@ -525,8 +525,8 @@ impl<'a> CsvRows<'a> {
         cfg.input_dialect
             .split(line, cfg.input_fields.len(), &mut self.record)
             .map_err(|e| (None, e.to_string()))?;
-        let ra = self.coordinate(line, self.layout.ra)?;
-        let dec = self.coordinate(line, self.layout.dec)?;
+        let ra = self.coordinate(line, self.layout.ra, self.config.ra_unit)?;
+        let dec = self.coordinate(line, self.layout.dec, self.config.dec_unit)?;
         let (ra, dec) = check_position(ra, dec, cfg.normalize_ra).map_err(|(which, reason)| {
             let field = if which == 0 { &cfg.pos.0 } else { &cfg.pos.1 };
             (Some(field.clone()), reason)
@@ -564,7 +564,12 @@ impl<'a> CsvRows<'a> {
         Ok(())
     }
 
-    fn coordinate(&mut self, line: &[u8], i: usize) -> Result<f64, (Option<String>, String)> {
+    fn coordinate(
+        &mut self,
+        line: &[u8],
+        i: usize,
+        unit: AngleUnit,
+    ) -> Result<f64, (Option<String>, String)> {
         let cfg = self.config;
         let name = || Some(cfg.input_fields[i].clone());
         let (raw, decode) = self.record.field(line, i);
@@ -586,10 +591,7 @@ impl<'a> CsvRows<'a> {
         if !value.is_finite() {
             return Err((name(), format!("not a finite number: {text:?}")));
         }
-        Ok(match cfg.angle_unit {
-            AngleUnit::Degree => value,
-            AngleUnit::Radian => value.to_degrees(),
-        })
+        Ok(unit.to_degrees(value))
     }
 
     fn encode_row(&mut self, line: &[u8]) -> Result<(), (Option<String>, String)> {

@@ -20,7 +20,7 @@ use futures::StreamExt;
 
 use super::compare::{Side, run_one};
 use super::{CheckResult, CheckTarget, Conns, failed, passed};
-use crate::api::catalog_ingest::{self, CatalogIngestSpec, TableRole};
+use crate::api::catalog_ingest::{CatalogIngestSpec, TableRole};
 use crate::catalog::ddl::quote_identifier;
 use crate::db::reason;
 use crate::partition::{AngleUnit, Chunker};
@@ -44,12 +44,14 @@ pub struct TableCheck {
     pub label: Option<String>,
 }
 
-/// Where a partitioned table's rows are on the sky.
+/// Where a partitioned table's rows are on the sky: the columns it is partitioned by and their
+/// units (ra, dec) when known (the spec's `angleUnit`, or the input files' own, which the check
+/// Job reads: [`super::CheckPlan::with_position_units`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Position {
     pub ra: String,
     pub dec: String,
-    pub unit: AngleUnit,
+    pub units: Option<(AngleUnit, AngleUnit)>,
 }
 
 /// The tables of a CatalogIngest spec (rows read unknown: set them when known).
@@ -57,15 +59,16 @@ pub fn tables_from_spec(spec: &CatalogIngestSpec) -> Vec<TableCheck> {
     spec.tables
         .iter()
         .map(|t| {
-            let position = match (t.role, &t.ra_column, &t.dec_column) {
-                (TableRole::Regular, _, _) | (_, None, _) | (_, _, None) => None,
-                (_, Some(ra), Some(dec)) => Some(Position {
-                    ra: ra.clone(),
-                    dec: dec.clone(),
-                    unit: match t.angle_unit {
-                        catalog_ingest::AngleUnit::Degree => AngleUnit::Degree,
-                        catalog_ingest::AngleUnit::Radian => AngleUnit::Radian,
-                    },
+            // A table's rows are where the position it is partitioned by puts them.
+            let position = match (t.role, t.partition_position()) {
+                (TableRole::Regular, _) | (_, None) => None,
+                (_, Some((ra, dec))) => Some(Position {
+                    ra: ra.to_string(),
+                    dec: dec.to_string(),
+                    units: t.angle_unit.map(|u| {
+                        let u = crate::from_spec::catalog::angle_unit(u);
+                        (u, u)
+                    }),
                 }),
             };
             let unique_id = match t.role {
@@ -202,6 +205,14 @@ async fn chunks(
 ) -> CheckResult {
     let started = Instant::now();
     let name = format!("chunks/{}", table.name);
+    let Some(units) = position.units else {
+        let why = format!(
+            "the unit of {} and {} is not known: name it (angleUnit) or give the input files, \
+             whose metadata says it",
+            position.ra, position.dec
+        );
+        return failed(name, started, why);
+    };
     let label = table.label.as_deref().unwrap_or(&position.ra);
     let sql = format!(
         "SELECT {}, {}, {}, {}, {} FROM {}",
@@ -219,7 +230,7 @@ async fn chunks(
         let mut result = qserv.query_iter(sql.as_str()).await?;
         while let Some(row) = result.next().await? {
             scanned += 1;
-            if let Some(problem) = misplaced(chunker, &row.unwrap(), label, position) {
+            if let Some(problem) = misplaced(chunker, &row.unwrap(), label, position, units) {
                 wrong += 1;
                 first.get_or_insert(problem);
             }
@@ -246,7 +257,13 @@ async fn chunks(
 }
 
 /// Why a row `(label, ra, dec, chunkId, subChunkId)` is misplaced, if it is.
-fn misplaced(chunker: &Chunker, row: &[Value], label: &str, position: &Position) -> Option<String> {
+fn misplaced(
+    chunker: &Chunker,
+    row: &[Value],
+    label: &str,
+    position: &Position,
+    units: (AngleUnit, AngleUnit),
+) -> Option<String> {
     let value = |i: usize| row.get(i).cloned().unwrap_or(Value::NULL);
     let id = text(&value(0));
     let (ra, dec) = match (number(&value(1)), number(&value(2))) {
@@ -261,10 +278,8 @@ fn misplaced(chunker: &Chunker, row: &[Value], label: &str, position: &Position)
             ));
         }
     };
-    let (ra_deg, dec_deg) = match position.unit {
-        AngleUnit::Degree => (ra, dec),
-        AngleUnit::Radian => (ra.to_degrees(), dec.to_degrees()),
-    };
+    let (ra_unit, dec_unit) = units;
+    let (ra_deg, dec_deg) = (ra_unit.to_degrees(ra), dec_unit.to_degrees(dec));
     let expected = chunker.locate(ra_deg.rem_euclid(360.0), dec_deg);
     let stored = (number(&value(3)), number(&value(4)));
     if stored
@@ -368,28 +383,32 @@ mod tests {
         let (ra, dec) = (340.83_f64, -9.59_f64);
         let home = chunker.locate(ra, dec);
         let (c, s) = (home.chunk_id.to_string(), home.sub_chunk_id.to_string());
-        let degrees = Position {
+        let position = Position {
             ra: "ra".into(),
             dec: "dec".into(),
-            unit: AngleUnit::Degree,
+            units: None,
         };
-        let radians = Position {
-            unit: AngleUnit::Radian,
-            ..degrees.clone()
-        };
+        let degrees = (AngleUnit::Degree, AngleUnit::Degree);
+        let radians = (AngleUnit::Radian, AngleUnit::Radian);
         let (ra_text, dec_text) = (ra.to_string(), dec.to_string());
         let in_degrees = row(["7", &ra_text, &dec_text, &c, &s]);
-        assert_eq!(misplaced(&chunker, &in_degrees, "id", &degrees), None);
+        assert_eq!(
+            misplaced(&chunker, &in_degrees, "id", &position, degrees),
+            None
+        );
         let (ra_rad, dec_rad) = (ra.to_radians().to_string(), dec.to_radians().to_string());
         let in_radians = row(["7", &ra_rad, &dec_rad, &c, &s]);
-        assert_eq!(misplaced(&chunker, &in_radians, "id", &radians), None);
+        assert_eq!(
+            misplaced(&chunker, &in_radians, "id", &position, radians),
+            None
+        );
         // The same radians read as degrees are elsewhere.
-        assert!(misplaced(&chunker, &in_radians, "id", &degrees).is_some());
+        assert!(misplaced(&chunker, &in_radians, "id", &position, degrees).is_some());
 
         let wrong = (home.sub_chunk_id + 1).to_string();
         let moved = row(["7", &ra_text, &dec_text, &c, &wrong]);
         assert_eq!(
-            misplaced(&chunker, &moved, "id", &degrees).unwrap(),
+            misplaced(&chunker, &moved, "id", &position, degrees).unwrap(),
             format!(
                 "id=7 (ra={ra}, dec={dec}): qserv: (chunkId={c}, subChunkId={wrong}) \
                  chunker: (chunkId={c}, subChunkId={s})"
@@ -397,7 +416,7 @@ mod tests {
         );
         let no_position = row(["7", "NULL", &dec_text, &c, &s]);
         assert_eq!(
-            misplaced(&chunker, &no_position, "id", &degrees).unwrap(),
+            misplaced(&chunker, &no_position, "id", &position, degrees).unwrap(),
             format!("id=7: no position (ra=NULL, dec={dec})")
         );
     }

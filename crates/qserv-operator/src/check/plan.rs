@@ -43,6 +43,19 @@ impl CheckPlan {
         })
     }
 
+    /// Sets the units (ra, dec) of the named tables' positions, as their input files say.
+    pub fn with_position_units(
+        mut self,
+        units: &BTreeMap<String, (crate::catalog::AngleUnit, crate::catalog::AngleUnit)>,
+    ) -> Self {
+        for table in &mut self.tables {
+            if let (Some(position), Some(u)) = (&mut table.position, units.get(&table.name)) {
+                position.units = Some(*u);
+            }
+        }
+        self
+    }
+
     /// Sets the rows read of the named tables (others keep theirs).
     pub fn with_rows_read(mut self, rows_read: &BTreeMap<String, u64>) -> Self {
         for table in &mut self.tables {

@@ -153,6 +153,40 @@ pub fn table_files(table: &TableSpec, source_dir: &Path) -> Result<Vec<PathBuf>>
     Ok(files)
 }
 
+/// The catalog's angle unit for the spec's.
+pub fn angle_unit(unit: api::AngleUnit) -> AngleUnit {
+    match unit {
+        api::AngleUnit::Degree => AngleUnit::Degree,
+        api::AngleUnit::Radian => AngleUnit::Radian,
+        api::AngleUnit::Arcminute => AngleUnit::Arcminute,
+        api::AngleUnit::Arcsecond => AngleUnit::Arcsecond,
+        api::AngleUnit::Milliarcsecond => AngleUnit::Milliarcsecond,
+        api::AngleUnit::Hourangle => AngleUnit::HourAngle,
+    }
+}
+
+/// The units of `table`'s partitioning position columns (ra, dec), as its first input file's
+/// metadata and the spec say (see [`crate::catalog::select::position_unit`]); `None` for a
+/// table without a position.
+pub fn position_units(
+    spec: &api::CatalogIngestSpec,
+    table: &TableSpec,
+    source_dir: &Path,
+) -> Result<Option<(AngleUnit, AngleUnit)>> {
+    if table.partition_position().is_none() {
+        return Ok(None);
+    }
+    let format = input_format(table, source_dir)?;
+    let files = table_files(table, source_dir)?;
+    let selection = selection_spec(table, spec.region.as_ref(), spec.filters.as_ref())?;
+    let Some(first) = files.first() else {
+        return Ok(None);
+    };
+    Ok(crate::catalog::CatalogReader::open(first, &format, 1)?
+        .selection(&selection)?
+        .position_units())
+}
+
 /// What to keep of `table`, given the ingest's region and band filter.
 pub fn selection_spec(
     table: &TableSpec,
@@ -169,10 +203,7 @@ pub fn selection_spec(
         Some((ra, dec)) => Some(Position {
             ra: ra.to_string(),
             dec: dec.to_string(),
-            unit: match table.angle_unit {
-                api::AngleUnit::Degree => AngleUnit::Degree,
-                api::AngleUnit::Radian => AngleUnit::Radian,
-            },
+            unit: table.angle_unit.map(angle_unit),
         }),
         _ => None,
     };

@@ -6,9 +6,9 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::api::catalog_ingest::{self, CatalogIngestSpec, TableRole, TableSpec};
+use crate::api::catalog_ingest::{CatalogIngestSpec, TableRole, TableSpec};
 use crate::catalog::CatalogReader;
-use crate::partition::config::{AngleUnit, ConfigError, ConfigStore, PartitionConfig};
+use crate::partition::config::{ConfigError, ConfigStore, PartitionConfig};
 use crate::partition::run::{Options, PartitionError};
 
 /// Config and options to partition `table` of `spec` from `source_dir` into `out_dir`.
@@ -41,9 +41,10 @@ pub fn table_plan(
     let selection =
         super::catalog::selection_spec(table, spec.region.as_ref(), spec.filters.as_ref())?;
     let first = files.first().ok_or(PartitionError::NoInput)?;
-    let schema = CatalogReader::open(first, &format, 1)?
-        .select(&selection)?
-        .schema();
+    // The selected columns are the input fields; positions are located in degrees, from the
+    // file's own units or the spec's.
+    let compiled = CatalogReader::open(first, &format, 1)?.selection(&selection)?;
+    let schema = compiled.schema();
 
     let mut store = ConfigStore::default();
     let p = &spec.partitioning;
@@ -66,10 +67,9 @@ pub fn table_plan(
         .collect();
     store.set("in.csv.field", Value::Array(names));
     let mut config = PartitionConfig::from_store(&store)?;
-    config.angle_unit = match table.angle_unit {
-        catalog_ingest::AngleUnit::Degree => AngleUnit::Degree,
-        catalog_ingest::AngleUnit::Radian => AngleUnit::Radian,
-    };
+    if let Some((ra_unit, dec_unit)) = compiled.position_units() {
+        (config.ra_unit, config.dec_unit) = (ra_unit, dec_unit);
+    }
     let mut opts = Options::new(files, out_dir.to_path_buf());
     opts.format = Some(format);
     opts.selection = Some(selection);

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::ImportError;
+use super::error::ImportError;
 
 /// One test case of the runner's YAML (`test_cases[]`), paths relative to the dataset root.
 #[derive(Debug, Clone, Deserialize)]

@@ -11,42 +11,19 @@
 
 pub mod case_config;
 pub mod cli;
+mod error;
 
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
 use crate::api::catalog_ingest::{
-    CatalogIngest, CatalogIngestSpec, CsvDialect, Format, Partitioning, Source, TablePartition,
-    TableRole, TableSpec,
+    AngleUnit, CatalogIngest, CatalogIngestSpec, CsvDialect, Format, Partitioning, Source,
+    TablePartition, TableRole, TableSpec,
 };
 use crate::partition::config::{ConfigStore, dialect_from_store};
 pub use case_config::CaseConfig;
-
-/// Why a dataset could not be imported: the file and what is wrong with it.
-#[derive(Debug, thiserror::Error)]
-pub enum ImportError {
-    #[error("{}: {reason}", file.display())]
-    File { file: PathBuf, reason: String },
-    #[error("table {table}: {reason}")]
-    Table { table: String, reason: String },
-}
-
-impl ImportError {
-    pub fn file(file: &Path, reason: impl std::fmt::Display) -> Self {
-        ImportError::File {
-            file: file.to_path_buf(),
-            reason: reason.to_string(),
-        }
-    }
-
-    fn table(table: &str, reason: impl Into<String>) -> Self {
-        ImportError::Table {
-            table: table.into(),
-            reason: reason.into(),
-        }
-    }
-}
+pub use error::ImportError;
 
 /// What to import and how the CatalogIngest reaches the files.
 #[derive(Debug, Clone)]
@@ -192,7 +169,7 @@ fn import_table(
         id_column: None,
         ra_column: None,
         dec_column: None,
-        angle_unit: Default::default(),
+        angle_unit: None,
         partition: None,
         director: None,
         foreign_key: None,
@@ -245,6 +222,9 @@ fn import_table(
             (table.ra_column, table.dec_column) = own;
         }
     }
+    // sph-partition takes positions in degrees (`Q@2026.3.3-rc1:src/partition/Chunker.h:49,54`);
+    // the dataset's files say nothing else.
+    table.angle_unit = Some(AngleUnit::Degree);
     let mut partition = TablePartition::default();
     if table.ra_column.as_deref() != Some(&ra) || table.dec_column.as_deref() != Some(&dec) {
         partition.ra_column = Some(ra);

@@ -384,7 +384,18 @@ async fn check(job: &JobEnv, args: &JobArgs) -> anyhow::Result<Done> {
         &spec.database,
         args.without_qserv_functions,
     )?;
-    let mut plan = CheckPlan::from_spec(spec)?.with_rows_read(&args.rows_read());
+    // The position units of each table, as its input files say (or the spec).
+    let mut units = std::collections::BTreeMap::new();
+    for table in &spec.tables {
+        if let Some(u) = crate::from_spec::catalog::position_units(spec, table, &args.source)
+            .with_context(|| format!("table {}: the units of its position", table.name))?
+        {
+            units.insert(table.name.clone(), u);
+        }
+    }
+    let mut plan = CheckPlan::from_spec(spec)?
+        .with_rows_read(&args.rows_read())
+        .with_position_units(&units);
     plan.queries = match &spec.queries {
         Some(q) => Some(crate::from_spec::catalog::inside_source(
             &args.source,

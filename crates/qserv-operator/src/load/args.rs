@@ -25,14 +25,6 @@ pub enum FileFormat {
     Parquet,
 }
 
-/// Unit of the position columns.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum AngleUnitArg {
-    #[default]
-    Degree,
-    Radian,
-}
-
 /// Load catalog files into one table of a plain MariaDB database (a reference), replacing it;
 /// or, with `--to-workers` and `--partitioned`, the partitioner's output of a table onto Qserv
 /// worker MariaDBs as chunk tables.
@@ -81,9 +73,10 @@ pub struct LoadArgs {
     /// Keep the rows within a cone: `RA,DEC,RADIUS`, all in degrees.
     #[arg(long, value_name = "RA,DEC,RADIUS_DEG", allow_hyphen_values = true, value_parser = parse_cone)]
     pub cone: Option<Cone>,
-    /// Unit of the position columns.
-    #[arg(long, value_enum, default_value_t)]
-    pub angle_unit: AngleUnitArg,
+    /// Unit of the position columns when the file does not say (CSV/TSV, or a column without
+    /// a unit); by default the file's own (astropy's `unit`, Parquet field metadata).
+    #[arg(long, value_enum)]
+    pub angle_unit: Option<catalog::AngleUnit>,
     #[arg(long, default_value = "coord_ra")]
     pub ra_column: String,
     #[arg(long, default_value = "coord_dec")]
@@ -199,10 +192,7 @@ impl LoadArgs {
         let position = self.cone.map(|_| Position {
             ra: self.ra_column.clone(),
             dec: self.dec_column.clone(),
-            unit: match self.angle_unit {
-                AngleUnitArg::Degree => catalog::AngleUnit::Degree,
-                AngleUnitArg::Radian => catalog::AngleUnit::Radian,
-            },
+            unit: self.angle_unit,
         });
         let input = Input {
             files: self.files.clone(),

@@ -23,13 +23,22 @@ pub enum LoadError {
     #[error("cannot connect to MariaDB at {endpoint}: {reason}")]
     Connect { endpoint: String, reason: String },
 
-    /// The input has no rows and an empty table was not asked for (`allow_empty`); the table
-    /// as it was is kept.
+    /// The input has no rows, or the selection kept none, and an empty table was not asked for
+    /// (`allow_empty`); the table as it was is kept.
     #[error(
-        "table `{table}`: no rows in {} (an empty input is refused; the table is unchanged)",
+        "table `{table}`: {} {} (an empty input is refused; the table is unchanged)",
+        match selected_from {
+            Some(n) => format!("the selection (its cone or bands) kept none of the {n} rows of"),
+            None => "no rows in".to_string(),
+        },
         files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ")
     )]
-    Empty { table: String, files: Vec<PathBuf> },
+    Empty {
+        table: String,
+        files: Vec<PathBuf>,
+        /// Rows read before the selection's row filters, when it has some.
+        selected_from: Option<u64>,
+    },
 
     /// The connection broke during a load.
     #[error("table `{table}`: connection to {endpoint} lost: {reason}")]

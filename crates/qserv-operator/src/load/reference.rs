@@ -101,11 +101,12 @@ async fn load_reference_unboxed(
     };
     create_staging(&sql, &mut conn, load, &plan).await?;
     let rows = match stream_rows(&mut conn, &sql, plan, load, progress).await {
-        Ok(0) if !load.allow_empty => Err(LoadError::Empty {
+        Ok((0, selected_from)) if !load.allow_empty => Err(LoadError::Empty {
             table: load.table.clone(),
             files: load.input.files.clone(),
+            selected_from,
         }),
-        other => other,
+        other => other.map(|(rows, _)| rows),
     };
     let rows = match rows {
         Ok(rows) => rows,
@@ -199,7 +200,8 @@ async fn stream_rows(
     plan: Plan,
     load: &ReferenceLoad,
     progress: Option<Progress>,
-) -> Result<u64> {
+) -> Result<(u64, Option<u64>)> {
+    // Rows loaded, and rows read before the selection's row filters (when it has some).
     // The producer runs in a blocking thread; statements come one at a time.
     let (tx, mut statements) = tokio::sync::mpsc::channel::<Statement>(1);
     let input = load.input.clone();
@@ -250,7 +252,7 @@ async fn stream_rows(
             "load the rows",
             &format!("{} rows sent, MariaDB loaded {loaded}", outcome.rows),
         )),
-        (End::Done, None) => Ok(loaded),
+        (End::Done, None) => Ok((loaded, outcome.rows_before_selection)),
     }
 }
 

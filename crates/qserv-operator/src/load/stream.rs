@@ -66,6 +66,8 @@ pub struct Outcome {
     pub end: End,
     pub rows: u64,
     pub spans: Vec<FileSpan>,
+    /// Rows read before the selection's row filters (a cone, bands), when there are some.
+    pub rows_before_selection: Option<u64>,
 }
 
 /// Opens one input file with the selection applied.
@@ -94,6 +96,7 @@ pub fn produce(
         schema: first.schema(),
     };
     let table = input.selection.table.clone();
+    let mut rows_before_selection = first.filters_rows().then_some(0u64);
     let end = (|| {
         let mut reader = first;
         for (i, file) in input.files.iter().enumerate() {
@@ -140,6 +143,9 @@ pub fn produce(
                     progress(producer.rows);
                 }
             }
+            if let Some(n) = rows_before_selection.as_mut() {
+                *n += reader.rows_in();
+            }
         }
         Ok::<(), Option<LoadError>>(())
     })();
@@ -155,6 +161,7 @@ pub fn produce(
         end,
         rows: producer.rows,
         spans: producer.spans,
+        rows_before_selection,
     }
 }
 
