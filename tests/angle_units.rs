@@ -215,6 +215,53 @@ fn a_cone_keeps_the_same_rows_from_radians_and_degrees() {
     assert_eq!(from_radians, expected);
 }
 
+/// Parquet as astropy writes it (units in `table_meta_yaml`) and as pyarrow users write it
+/// (units in the fields' metadata): the units are read, and the cone keeps what it keeps from
+/// the HDF5 file.
+#[test]
+fn parquet_files_say_their_units_too() {
+    let dir = temp_dir("angle-units-parquet");
+    let expected = cone_ids(&macs2243(), "deepCoadd_meas");
+    for how in ["astropy", "pyarrow"] {
+        let out = dir.join(format!("{how}.parquet"));
+        python(
+            "astropy_parquet.py",
+            &[path_str(&macs2243()), "deepCoadd_meas", path_str(&out), how],
+        );
+        let reader = CatalogReader::open(&out, &InputFormat::Parquet, 4096).unwrap();
+        let field = reader.schema().field_with_name("coord_ra").unwrap().clone();
+        assert_eq!(
+            AngleUnit::of_field(&field),
+            qserv_operator::catalog::UnitOf::Angle(AngleUnit::Radian),
+            "{how}"
+        );
+        let spec = SelectionSpec {
+            table: "deepCoadd_meas".into(),
+            columns: vec!["id".into()],
+            position: Some(Position {
+                ra: "coord_ra".into(),
+                dec: "coord_dec".into(),
+                unit: None,
+            }),
+            cone: Some(Cone {
+                ra: 340.83,
+                dec: -9.59,
+                radius: 0.2,
+            }),
+            ..Default::default()
+        };
+        let mut ids = BTreeSet::new();
+        for batch in reader.select(&spec).unwrap() {
+            let batch = batch.unwrap();
+            let col = arrow_array::cast::AsArray::as_primitive::<arrow_array::types::Int64Type>(
+                batch.column(batch.schema().index_of("id").unwrap()),
+            );
+            ids.extend(col.values().iter().copied());
+        }
+        assert_eq!(ids, expected, "{how}");
+    }
+}
+
 /// The macs2243 example ingested from `dir` under `name`; `unit_given` keeps the example's
 /// `angleUnit` of forced_src (whose file says nothing), else the file's own is used.
 fn macs_ingest(name: &str, dir: &Path, unit_given: bool) -> serde_json::Value {

@@ -30,6 +30,7 @@
 //! ```
 
 pub mod angle;
+mod astropy_meta;
 pub mod csv;
 pub mod ddl;
 pub mod definition;

@@ -13,6 +13,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
 use super::error::{CatalogError, Result};
+use super::schema::{META_DESCRIPTION, META_UNIT};
 
 /// Streams a Parquet file as record batches of at most `batch_rows` rows.
 pub struct ParquetReader {
@@ -43,10 +44,9 @@ impl ParquetReader {
                 f.as_ref().clone().with_nullable(nullable)
             })
             .collect();
-        let schema = Arc::new(Schema::new_with_metadata(
-            fields,
-            builder.schema().metadata().clone(),
-        ));
+        let metadata = builder.schema().metadata().clone();
+        let fields = with_astropy_docs(fields, &metadata, file)?;
+        let schema = Arc::new(Schema::new_with_metadata(fields, metadata));
         let inner = builder
             .with_batch_size(batch_rows.max(1))
             .build()
@@ -128,4 +128,38 @@ fn nan_to_null<T: ArrowPrimitiveType>(
         values.values().clone(),
         Some(NullBuffer::new(valid)),
     ))
+}
+
+/// astropy's units and descriptions (`table_meta_yaml`, what `Table.write` stores in a Parquet
+/// file) as the fields' metadata, the same keys HDF5's give; a unit or description already in a
+/// field's own metadata (pyarrow's) is kept.
+fn with_astropy_docs(
+    fields: Vec<Field>,
+    metadata: &arrow_schema::Metadata,
+    file: &Path,
+) -> Result<Vec<Field>> {
+    let Some(yaml) = metadata.get("table_meta_yaml") else {
+        return Ok(fields);
+    };
+    let lines: Vec<String> = yaml.lines().map(str::to_string).collect();
+    let meta =
+        super::astropy_meta::parse_column_meta(&lines).map_err(|reason| CatalogError::Parquet {
+            file: file.to_path_buf(),
+            reason: format!("table_meta_yaml (astropy's column metadata): {reason}"),
+        })?;
+    Ok(fields
+        .into_iter()
+        .map(|f| {
+            let Some(doc) = meta.docs.get(f.name()) else {
+                return f;
+            };
+            let mut md = f.metadata().clone();
+            for (key, value) in [(META_UNIT, &doc.unit), (META_DESCRIPTION, &doc.description)] {
+                if let Some(v) = value.as_ref().filter(|_| !md.contains_key(key)) {
+                    md.insert(key, v.clone());
+                }
+            }
+            f.with_metadata(md)
+        })
+        .collect())
 }

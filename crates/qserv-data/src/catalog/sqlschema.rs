@@ -9,7 +9,7 @@ use std::path::Path;
 use arrow_schema::{DataType, Field, Schema};
 
 use super::error::{CatalogError, Result};
-use super::schema::{META_DESCRIPTION, META_SQL_TYPE, META_STRING_WIDTH, column_field};
+use super::schema::{META_DESCRIPTION, META_SQL_TYPE, META_STRING_WIDTH, META_UNIT, column_field};
 
 /// Reads the `CREATE TABLE` of `table` (or the only/first one when `table` is `None`).
 pub fn schema_from_ddl_file(file: &Path, table: Option<&str>) -> Result<Schema> {
@@ -204,6 +204,10 @@ fn column(item: &str) -> Result<Field, String> {
     let (data_type, width) = arrow_type(sql_type, unsigned)
         .ok_or_else(|| format!("column `{name}`: unsupported type `{sql_type}`"))?;
     let comment = comment(&rest[type_end..]);
+    let (description, unit) = match comment.as_deref() {
+        Some(c) => split_unit(c),
+        None => (None, None),
+    };
     let sql_type_full = if unsigned {
         format!("{sql_type} unsigned")
     } else {
@@ -216,9 +220,26 @@ fn column(item: &str) -> Result<Field, String> {
         &[
             (META_SQL_TYPE, Some(&sql_type_full)),
             (META_STRING_WIDTH, width.map(|w| w.to_string()).as_deref()),
-            (META_DESCRIPTION, comment.as_deref()),
+            (META_DESCRIPTION, description),
+            (META_UNIT, unit),
         ],
     ))
+}
+
+/// A column COMMENT as our DDL writes it (`catalog::ddl`): `description [unit]`, or `[unit]`
+/// alone; any other comment is all description.
+fn split_unit(comment: &str) -> (Option<&str>, Option<&str>) {
+    let trimmed = comment.trim_end();
+    if let Some(open) = trimmed.rfind('[')
+        && trimmed.ends_with(']')
+    {
+        let unit = trimmed[open + 1..trimmed.len() - 1].trim();
+        if !unit.is_empty() && !unit.contains(['[', ']']) {
+            let description = trimmed[..open].trim_end();
+            return ((!description.is_empty()).then_some(description), Some(unit));
+        }
+    }
+    (Some(comment), None)
 }
 
 /// The Arrow type of a MySQL type, and the declared width of CHAR/VARCHAR/BINARY columns.
@@ -356,5 +377,32 @@ mod tests {
         assert_eq!(names, ["a`b", "c"]);
         let err = schema_from_ddl("CREATE TABLE t (a-b INT)", None).unwrap_err();
         assert!(err.contains("not a valid unquoted identifier"), "{err}");
+    }
+
+    /// A COMMENT our DDL writes (`description [unit]`) gives the unit back, so a position
+    /// column's unit survives a DDL file; other comments are descriptions.
+    #[test]
+    fn a_comment_s_trailing_bracket_is_the_unit() {
+        use crate::catalog::schema::ColumnMeta;
+        let ddl = "CREATE TABLE t (\n  `ra` double NOT NULL COMMENT 'Right ascension [deg]',\n  \
+                   `dec` double COMMENT '[rad]',\n  `f` int COMMENT 'flags [see doc] of x',\n  \
+                   `g` int COMMENT 'plain')";
+        let schema = schema_from_ddl(ddl, None).unwrap();
+        let doc = |i: usize| {
+            let f = schema.field(i);
+            (
+                f.description().map(str::to_string),
+                f.unit().map(str::to_string),
+            )
+        };
+        assert_eq!(doc(0), (Some("Right ascension".into()), Some("deg".into())));
+        assert_eq!(doc(1), (None, Some("rad".into())));
+        assert_eq!(doc(2), (Some("flags [see doc] of x".into()), None));
+        assert_eq!(doc(3), (Some("plain".into()), None));
+        // What our DDL writer makes of a unit reads back as that unit.
+        let sql = crate::catalog::create_table_sql("t", &schema).unwrap();
+        let again = schema_from_ddl(&sql, None).unwrap();
+        assert_eq!(again.field(0).unit(), Some("deg"));
+        assert_eq!(again.field(0).description(), Some("Right ascension"));
     }
 }

@@ -8,7 +8,6 @@
 
 mod decode;
 mod layout;
-mod meta;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,6 +19,7 @@ use hdf5_metno::{Dataset, Dataspace, Datatype, File};
 use hdf5_metno_sys::h5d::H5Dread;
 use hdf5_metno_sys::h5p::H5P_DEFAULT;
 
+use super::astropy_meta;
 use super::error::{CatalogError, Result};
 use super::schema::{META_DESCRIPTION, META_STRING_WIDTH, META_UNIT, column_field};
 use layout::{FieldKind, RowLayout};
@@ -244,7 +244,7 @@ fn read_rows(
 
 /// Units, descriptions and masked columns from `<dataset>.__table_column_meta__`, when astropy
 /// wrote it.
-fn read_column_meta(h5: &File, file: &Path, dataset: &str) -> Result<meta::TableMeta> {
+fn read_column_meta(h5: &File, file: &Path, dataset: &str) -> Result<astropy_meta::TableMeta> {
     let meta_error = |reason: String| CatalogError::TableMeta {
         file: file.to_path_buf(),
         dataset: dataset.to_string(),
@@ -266,7 +266,7 @@ fn read_column_meta(h5: &File, file: &Path, dataset: &str) -> Result<meta::Table
             String::from_utf8_lossy(&line[..end]).into_owned()
         })
         .collect();
-    meta::parse_column_meta(&lines).map_err(meta_error)
+    astropy_meta::parse_column_meta(&lines).map_err(meta_error)
 }
 
 /// Top-level datasets that look like tables, for "no such dataset" messages.

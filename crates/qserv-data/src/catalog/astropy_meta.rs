@@ -1,5 +1,6 @@
-//! astropy's column metadata: `Table.write(..., serialize_meta=True)` stores a YAML document
-//! (the ECSV header, one line per element) in the dataset `<table>.__table_column_meta__`:
+//! astropy's column metadata: the ECSV header YAML that `Table.write` stores with a table, in
+//! HDF5 (`serialize_meta=True`: the dataset `<table>.__table_column_meta__`, one line per
+//! element) and in Parquet (the schema metadata key `table_meta_yaml`):
 //!
 //! ```yaml
 //! datatype:
