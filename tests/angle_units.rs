@@ -147,8 +147,9 @@ fn partition_places_rows_alike_from_radians_and_degrees() {
     );
 }
 
-/// The rows a cone keeps, by id, read through the catalog reader with no unit named.
-fn cone_ids(file: &Path, table: &str) -> BTreeSet<i64> {
+/// The rows a 0.2 deg cone around the cluster keeps, by id, read through the catalog reader
+/// with no unit named.
+fn ids_in_cone(reader: CatalogReader, table: &str) -> BTreeSet<i64> {
     let spec = SelectionSpec {
         table: table.into(),
         columns: vec!["id".into()],
@@ -164,13 +165,8 @@ fn cone_ids(file: &Path, table: &str) -> BTreeSet<i64> {
         }),
         ..Default::default()
     };
-    let format = InputFormat::Hdf5 {
-        dataset: table.into(),
-    };
-    let reader = CatalogReader::open(file, &format, 4096).unwrap();
-    let selection = reader.selection(&spec).unwrap();
     assert!(matches!(
-        selection.position_units(),
+        reader.selection(&spec).unwrap().position_units(),
         Some((AngleUnit::Radian, AngleUnit::Radian) | (AngleUnit::Degree, AngleUnit::Degree))
     ));
     let mut ids = BTreeSet::new();
@@ -181,6 +177,14 @@ fn cone_ids(file: &Path, table: &str) -> BTreeSet<i64> {
         ids.extend(col.values().iter().copied());
     }
     ids
+}
+
+/// The same, from an HDF5 table.
+fn cone_ids(file: &Path, table: &str) -> BTreeSet<i64> {
+    let format = InputFormat::Hdf5 {
+        dataset: table.into(),
+    };
+    ids_in_cone(CatalogReader::open(file, &format, 4096).unwrap(), table)
 }
 
 #[test]
@@ -235,30 +239,7 @@ fn parquet_files_say_their_units_too() {
             qserv_operator::catalog::UnitOf::Angle(AngleUnit::Radian),
             "{how}"
         );
-        let spec = SelectionSpec {
-            table: "deepCoadd_meas".into(),
-            columns: vec!["id".into()],
-            position: Some(Position {
-                ra: "coord_ra".into(),
-                dec: "coord_dec".into(),
-                unit: None,
-            }),
-            cone: Some(Cone {
-                ra: 340.83,
-                dec: -9.59,
-                radius: 0.2,
-            }),
-            ..Default::default()
-        };
-        let mut ids = BTreeSet::new();
-        for batch in reader.select(&spec).unwrap() {
-            let batch = batch.unwrap();
-            let col = arrow_array::cast::AsArray::as_primitive::<arrow_array::types::Int64Type>(
-                batch.column(batch.schema().index_of("id").unwrap()),
-            );
-            ids.extend(col.values().iter().copied());
-        }
-        assert_eq!(ids, expected, "{how}");
+        assert_eq!(ids_in_cone(reader, "deepCoadd_meas"), expected, "{how}");
     }
 }
 
@@ -276,18 +257,8 @@ fn macs_ingest(name: &str, dir: &Path, unit_given: bool) -> serde_json::Value {
 
 /// Ids of a table as Qserv's query port returns them.
 async fn qserv_ids(local: &qserv_local::LocalMode, database: &str, table: &str) -> BTreeSet<i64> {
-    use kube::Api;
     use mysql_async::prelude::Queryable;
-    let addr = local.resolve("qserv-ci-query", 4040).unwrap();
-    let secret: k8s_openapi::api::core::v1::Secret = Api::namespaced(local.client(), "default")
-        .get("qserv-ci-secrets")
-        .await
-        .unwrap();
-    let pw =
-        String::from_utf8(secret.data.as_ref().unwrap()["qsmaster-password"].0.clone()).unwrap();
-    let mut conn = mysql_async::Conn::from_url(format!("mysql://qsmaster:{pw}@{addr}"))
-        .await
-        .unwrap();
+    let mut conn = common::local::connect(local, "qserv-ci-query", 4040, "qsmaster").await;
     let ids: Vec<i64> = conn
         .query(format!("SELECT id FROM {database}.{table}"))
         .await
@@ -301,8 +272,7 @@ async fn qserv_ids(local: &qserv_local::LocalMode, database: &str, table: &str) 
 /// naming the column, nothing published.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ingests_of_radians_and_degrees_give_the_same_chunks_and_cone_rows() {
-    use common::local::{apply, eventually, kubectl_ok, replication_state, start};
-    use qserv_operator::api::CatalogIngest;
+    use common::local::{apply, finished, ready_cluster, replication_state, start};
     use qserv_operator::api::catalog_ingest::{CatalogIngestStatus, IngestPhase};
     use qserv_operator::api::condition::{self, READY};
 
@@ -316,45 +286,10 @@ async fn ingests_of_radians_and_degrees_give_the_same_chunks_and_cone_rows() {
     std::fs::copy(macs2243(), rad.join("macs2243.h5")).unwrap();
 
     let (local, _state) = start("angle-units", true).await;
-    kubectl_ok(
-        &local,
-        &[
-            "apply",
-            "--server-side",
-            "-f",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/examples/qservcluster-ci.yaml"),
-        ],
-    )
-    .await;
-    kubectl_ok(
-        &local,
-        &[
-            "wait",
-            "--for=condition=Ready",
-            "qsc/qserv-ci",
-            "--timeout=180s",
-        ],
-    )
-    .await;
+    ready_cluster(&local).await;
     apply(&local, &macs_ingest("in-radians", &rad, true)).await;
     apply(&local, &macs_ingest("in-degrees", &deg, false)).await;
     apply(&local, &macs_ingest("in-mags", &mag, false)).await;
-    let api: kube::Api<CatalogIngest> = kube::Api::namespaced(local.client(), "default");
-    let finished = |name: &'static str| {
-        let api = api.clone();
-        let local = &local;
-        async move {
-            eventually(local, &format!("cing/{name} to end"), 900, || async {
-                let status: CatalogIngestStatus = api.get(name).await.ok()?.status?;
-                matches!(
-                    status.phase,
-                    Some(IngestPhase::Succeeded | IngestPhase::Failed)
-                )
-                .then_some(status)
-            })
-            .await
-        }
-    };
     let figures = |s: &CatalogIngestStatus| -> Vec<(String, i64, i64, i64, i64)> {
         s.tables
             .iter()
@@ -369,8 +304,8 @@ async fn ingests_of_radians_and_degrees_give_the_same_chunks_and_cone_rows() {
             })
             .collect()
     };
-    let radians = finished("in-radians").await;
-    let degrees = finished("in-degrees").await;
+    let radians = finished(&local, "in-radians", 900).await;
+    let degrees = finished(&local, "in-degrees", 900).await;
     for s in [&radians, &degrees] {
         let ready = condition::find(&s.conditions, READY).unwrap();
         assert_eq!(s.phase, Some(IngestPhase::Succeeded), "{}", ready.message);
@@ -385,7 +320,7 @@ async fn ingests_of_radians_and_degrees_give_the_same_chunks_and_cone_rows() {
         assert_eq!(r, qserv_ids(&local, "in_degrees", table).await, "{table}");
     }
 
-    let mags = finished("in-mags").await;
+    let mags = finished(&local, "in-mags", 900).await;
     assert_eq!(mags.phase, Some(IngestPhase::Failed));
     let ready = condition::find(&mags.conditions, READY).unwrap();
     assert!(

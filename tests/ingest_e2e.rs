@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use common::local::{
-    apply, eventually, ingest_from, kubectl_ok, replication_state, shared_data, start,
+    apply, connect, eventually, finished, ingest_from, kubectl_ok, ready_cluster,
+    replication_state, shared_data, start,
 };
 use kube::Api;
 use mysql_async::prelude::Queryable;
@@ -20,44 +21,6 @@ use qserv_operator::api::CatalogIngest;
 use qserv_operator::api::catalog_ingest::{CatalogIngestStatus, IngestPhase};
 use qserv_operator::api::condition::{self, READY};
 
-/// Applies the example QservCluster with kubectl and waits until kubectl says it is Ready.
-async fn ready_cluster(local: &LocalMode) {
-    kubectl_ok(
-        local,
-        &[
-            "apply",
-            "--server-side",
-            "-f",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/examples/qservcluster-ci.yaml"),
-        ],
-    )
-    .await;
-    kubectl_ok(
-        local,
-        &[
-            "wait",
-            "--for=condition=Ready",
-            "qsc/qserv-ci",
-            "--timeout=180s",
-        ],
-    )
-    .await;
-}
-
-/// Waits for the ingest to end (Succeeded or Failed) and returns its status.
-async fn finished(local: &LocalMode, name: &str, secs: u64) -> CatalogIngestStatus {
-    let api: Api<CatalogIngest> = Api::namespaced(local.client(), "default");
-    eventually(local, &format!("cing/{name} to end"), secs, || async {
-        let status = api.get(name).await.ok()?.status?;
-        matches!(
-            status.phase,
-            Some(IngestPhase::Succeeded | IngestPhase::Failed)
-        )
-        .then_some(status)
-    })
-    .await
-}
-
 /// (rows read, rows loaded, chunks) per table.
 fn table_figures(status: &CatalogIngestStatus) -> BTreeMap<String, (i64, i64, i64)> {
     status
@@ -65,33 +28,6 @@ fn table_figures(status: &CatalogIngestStatus) -> BTreeMap<String, (i64, i64, i6
         .iter()
         .map(|t| (t.name.clone(), (t.rows_read, t.rows_loaded, t.chunks)))
         .collect()
-}
-
-/// `user@host:port` of a Service of the cluster, as local mode serves it.
-/// A connection as `user`; qsmaster logs in with the cluster Secret's password (the czar's,
-/// see `cluster/build/czar.rs`), root with its MariaDB root password.
-async fn connect(local: &LocalMode, service: &str, port: u16, user: &str) -> mysql_async::Conn {
-    let addr = local.resolve(service, port).unwrap();
-    let key = match user {
-        "qsmaster" => Some("qsmaster-password"),
-        "root" => Some("mariadb-root-password"),
-        _ => None,
-    };
-    let password = match key {
-        Some(key) => {
-            let secret: k8s_openapi::api::core::v1::Secret =
-                Api::namespaced(local.client(), "default")
-                    .get("qserv-ci-secrets")
-                    .await
-                    .unwrap();
-            let pw = &secret.data.as_ref().unwrap()[key].0;
-            format!(":{}", String::from_utf8(pw.clone()).unwrap())
-        }
-        None => String::new(),
-    };
-    mysql_async::Conn::from_url(format!("mysql://{user}{password}@{addr}"))
-        .await
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,14 +14,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use common::MariaDb;
-use common::local::{apply, eventually, kubectl_ok, replication_state, start};
+use common::local::{apply, connect, finished, ready_cluster, replication_state, start};
 use futures::StreamExt;
-use kube::Api;
 use mysql_async::Value;
 use mysql_async::prelude::Queryable;
-use qserv_local::LocalMode;
 use qserv_operator::api::CatalogIngest;
-use qserv_operator::api::catalog_ingest::{CatalogIngestStatus, IngestPhase, TableRole};
+use qserv_operator::api::catalog_ingest::{IngestPhase, TableRole};
 use qserv_operator::api::condition::{self, READY};
 use qserv_operator::import::{CaseConfig, ImportOptions, import_dataset};
 
@@ -120,77 +118,33 @@ fn the_cases_configs_become_catalog_ingests() {
     assert_eq!(coadd.csv.as_ref().unwrap().quote.as_deref(), Some("\""));
     assert_eq!(case04.spec.validate(), Ok(()));
 
-    // Tables the operator cannot ingest are named.
-    let config =
-        CaseConfig::from_file(&fixtures().join("integration_tests.yaml"), "case03").unwrap();
-    let err = import_dataset(&ImportOptions {
-        root: fixtures().join("case03"),
-        case: Some(config),
-        tables: Some(vec!["RefDeepSrcMatch".into()]),
-        name: None,
-        cluster: "qserv-ci".into(),
-        source: None,
-    })
-    .unwrap_err()
-    .to_string();
+    // Tables the operator cannot ingest are named; so is a data file that is not there.
+    let err = import_error("case03", "RefDeepSrcMatch");
     assert!(
         err.starts_with("table RefDeepSrcMatch: ")
             && err.contains("a match table (director_table2)"),
         "{err}"
     );
-    // A data file that is not there is named.
-    let config =
-        CaseConfig::from_file(&fixtures().join("integration_tests.yaml"), "case04").unwrap();
-    let err = import_dataset(&ImportOptions {
-        root: fixtures().join("case04"),
-        case: Some(config),
-        tables: Some(vec!["DeepForcedSource".into()]),
-        name: None,
-        cluster: "qserv-ci".into(),
-        source: None,
-    })
-    .unwrap_err()
-    .to_string();
+    let err = import_error("case04", "DeepForcedSource");
     assert!(
         err.contains("data/DeepForcedSource.csv.gz: no such data file"),
         "{err}"
     );
 }
 
-async fn ready_cluster(local: &LocalMode) {
-    kubectl_ok(
-        local,
-        &[
-            "apply",
-            "--server-side",
-            "-f",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/examples/qservcluster-ci.yaml"),
-        ],
-    )
-    .await;
-    kubectl_ok(
-        local,
-        &[
-            "wait",
-            "--for=condition=Ready",
-            "qsc/qserv-ci",
-            "--timeout=180s",
-        ],
-    )
-    .await;
-}
-
-async fn finished(local: &LocalMode, name: &str, secs: u64) -> CatalogIngestStatus {
-    let api: Api<CatalogIngest> = Api::namespaced(local.client(), "default");
-    eventually(local, &format!("cing/{name} to end"), secs, || async {
-        let status = api.get(name).await.ok()?.status?;
-        matches!(
-            status.phase,
-            Some(IngestPhase::Succeeded | IngestPhase::Failed)
-        )
-        .then_some(status)
+/// Why `import-dataset` refuses `table` of `case`.
+fn import_error(case: &str, table: &str) -> String {
+    let config = CaseConfig::from_file(&fixtures().join("integration_tests.yaml"), case).unwrap();
+    import_dataset(&ImportOptions {
+        root: fixtures().join(case),
+        case: Some(config),
+        tables: Some(vec![table.into()]),
+        name: None,
+        cluster: "qserv-ci".into(),
+        source: None,
     })
-    .await
+    .unwrap_err()
+    .to_string()
 }
 
 /// Rows of a table, every column as bytes or NULL, sorted.
@@ -310,7 +264,7 @@ async fn case03_and_case04_as_written_succeed_and_are_identical() {
         let mut runner = mysql_async::Conn::from_url(MariaDb::shared().url())
             .await
             .unwrap();
-        let mut reference = reference(&local).await;
+        let mut reference = connect(&local, "qserv-ci-reference", 3306, "root").await;
         let mut figures = BTreeMap::new();
         for table in &ingest.spec.tables {
             let expected = rows(&mut runner, &format!("{runner_db}.{}", table.name)).await;
@@ -336,24 +290,6 @@ async fn case03_and_case04_as_written_succeed_and_are_identical() {
         println!("{case}: {queries} queries identical; rows per table {figures:?}");
     }
     local.shutdown().await;
-}
-
-/// root on the cluster's reference MariaDB.
-async fn reference(local: &LocalMode) -> mysql_async::Conn {
-    let addr = local.resolve("qserv-ci-reference", 3306).unwrap();
-    let secret: k8s_openapi::api::core::v1::Secret = Api::namespaced(local.client(), "default")
-        .get("qserv-ci-secrets")
-        .await
-        .unwrap();
-    let pw = String::from_utf8(
-        secret.data.as_ref().unwrap()["mariadb-root-password"]
-            .0
-            .clone(),
-    )
-    .unwrap();
-    mysql_async::Conn::from_url(format!("mysql://root:{pw}@{addr}"))
-        .await
-        .unwrap()
 }
 
 /// `dir/<file>` (gzip) with `edit` applied to its decompressed lines.

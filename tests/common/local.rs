@@ -11,6 +11,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::ListParams;
 use kube::{Api, ResourceExt};
 use qserv_local::{LocalMode, LocalOptions};
+use qserv_operator::api::catalog_ingest::{CatalogIngestStatus, IngestPhase};
 use qserv_operator::api::{CatalogIngest, QservCluster};
 use qserv_operator::qserv::replication::ReplicationClient;
 
@@ -209,4 +210,68 @@ pub async fn replication_state(local: &LocalMode, database: &str) -> Option<(boo
     transactions.sort_by_key(|t| t.id);
     let states = transactions.into_iter().map(|t| t.state).collect();
     Some((db.is_published, states))
+}
+
+/// Applies the example QservCluster with kubectl and waits until kubectl says it is Ready.
+pub async fn ready_cluster(local: &LocalMode) {
+    kubectl_ok(
+        local,
+        &[
+            "apply",
+            "--server-side",
+            "-f",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/examples/qservcluster-ci.yaml"),
+        ],
+    )
+    .await;
+    kubectl_ok(
+        local,
+        &[
+            "wait",
+            "--for=condition=Ready",
+            "qsc/qserv-ci",
+            "--timeout=180s",
+        ],
+    )
+    .await;
+}
+
+/// Waits for the ingest to end (Succeeded or Failed) and returns its status.
+pub async fn finished(local: &LocalMode, name: &str, secs: u64) -> CatalogIngestStatus {
+    let api: Api<CatalogIngest> = Api::namespaced(local.client(), "default");
+    eventually(local, &format!("cing/{name} to end"), secs, || async {
+        let status = api.get(name).await.ok()?.status?;
+        matches!(
+            status.phase,
+            Some(IngestPhase::Succeeded | IngestPhase::Failed)
+        )
+        .then_some(status)
+    })
+    .await
+}
+
+/// A connection to a Service of the cluster as local mode serves it, as `user`; qsmaster logs in with the cluster Secret's password (the czar's,
+/// see `cluster/build/czar.rs`), root with its MariaDB root password.
+pub async fn connect(local: &LocalMode, service: &str, port: u16, user: &str) -> mysql_async::Conn {
+    let addr = local.resolve(service, port).unwrap();
+    let key = match user {
+        "qsmaster" => Some("qsmaster-password"),
+        "root" => Some("mariadb-root-password"),
+        _ => None,
+    };
+    let password = match key {
+        Some(key) => {
+            let secret: k8s_openapi::api::core::v1::Secret =
+                Api::namespaced(local.client(), "default")
+                    .get("qserv-ci-secrets")
+                    .await
+                    .unwrap();
+            let pw = &secret.data.as_ref().unwrap()[key].0;
+            format!(":{}", String::from_utf8(pw.clone()).unwrap())
+        }
+        None => String::new(),
+    };
+    mysql_async::Conn::from_url(format!("mysql://{user}{password}@{addr}"))
+        .await
+        .unwrap()
 }
