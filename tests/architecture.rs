@@ -55,6 +55,7 @@ const LAYERS: &[(&str, &[&[&str]])] = &[
     (
         "qserv_local",
         &[
+            &["container_logs"],
             &["apiserver"],
             &["replication"],
             &["runtime"],

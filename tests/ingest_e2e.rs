@@ -771,8 +771,10 @@ async fn a_load_pod_whose_process_or_wrapper_is_killed_is_retried_and_ends_exact
             .unwrap();
         for pod in listed.items {
             let name = pod.metadata.name.unwrap();
-            let log = local.runtime().log_path("default", &name, "load");
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let text = local
+                .runtime()
+                .container_log("default", &name, "load")
+                .unwrap_or_default();
             println!("--- {name}:\n{text}");
         }
     }

@@ -813,12 +813,13 @@ mod tests {
         ]);
         let mut checked = checking.clone();
         checked.insert(Step::Check, job(Step::Check, true).1);
-        let observations: Vec<(
-            &str,
+        type Observation = (
+            &'static str,
             BTreeMap<Step, JobState>,
             Vec<StepReport>,
             Vec<StepProgress>,
-        )> = vec![
+        );
+        let observations: Vec<Observation> = vec![
             (
                 "partitioning",
                 BTreeMap::from([job(Step::Partition, false)]),
