@@ -551,6 +551,96 @@ mod tests {
         );
     }
 
+    /// The handler on a server without a socket: no node, then the files of a node, then a
+    /// follow that ends when the status says the run ended.
+    #[tokio::test]
+    async fn served_from_the_files_and_a_follow_ends_with_its_run() {
+        let server = super::super::InProcess::new().unwrap();
+        let send = |method: &str, uri: &str, body: Value| {
+            let req = hyper::Request::builder()
+                .method(method)
+                .uri(uri)
+                .header("content-type", "application/merge-patch+json")
+                .body(Bytes::from(body.to_string()))
+                .unwrap();
+            server.request(req)
+        };
+        let created = send(
+            "POST",
+            "/api/v1/namespaces/default/pods",
+            json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "main"}]}}),
+        );
+        assert_eq!(created.status(), 201);
+        let log = |query: &str| {
+            let uri = format!("/api/v1/namespaces/default/pods/p/log{query}");
+            send("GET", &uri, Value::Null)
+        };
+        // No runtime attached: no node runs the pod.
+        assert_eq!(log("").status(), 204);
+
+        let root = tempfile::tempdir().unwrap();
+        server.serve_container_logs(root.path().to_path_buf());
+        let status = |state: Value| {
+            let patched = send(
+                "PATCH",
+                "/api/v1/namespaces/default/pods/p/status",
+                json!({"status": {"containerStatuses": [
+                    {"name": "main", "restartCount": 0, "state": state}]}}),
+            );
+            assert_eq!(patched.status(), 200);
+        };
+        status(json!({"running": {}}));
+        let uid = {
+            let pod = send("GET", "/api/v1/namespaces/default/pods/p", Value::Null);
+            let body = pod.into_body().collect().await.unwrap().to_bytes();
+            serde_json::from_slice::<Value>(&body).unwrap()["metadata"]["uid"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        let file = container_logs::file(root.path(), "default", "p", &uid, "main", 0);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        let t = Timestamp::now();
+        let mut written = container_logs::format(t, false, b"one");
+        written.extend(container_logs::format(t, false, b"two"));
+        std::fs::write(&file, &written).unwrap();
+
+        let body = |resp: Response<Body>| async move {
+            assert_eq!(resp.status(), 200);
+            assert_eq!(resp.headers()["content-type"], "text/plain");
+            resp.into_body().collect().await.unwrap().to_bytes()
+        };
+        assert_eq!(body(log("")).await, "one\ntwo\n");
+        assert_eq!(body(log("?tailLines=1")).await, "two\n");
+        assert_eq!(body(log("?limitBytes=5")).await, "one\nt");
+        assert_eq!(
+            body(log("?timestamps=true&tailLines=1")).await,
+            format!("{t} two\n")
+        );
+
+        // Follow: what is in the file, then what the run adds, until it ends.
+        let mut follow = log("?follow=true").into_body();
+        let frame = |f: Option<Result<Frame<Bytes>, std::convert::Infallible>>| {
+            f.unwrap().unwrap().into_data().unwrap()
+        };
+        assert_eq!(frame(follow.frame().await), "one\ntwo\n");
+        let mut more = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&file)
+            .unwrap();
+        std::io::Write::write_all(&mut more, &container_logs::format(t, true, b"thr")).unwrap();
+        assert_eq!(frame(follow.frame().await), "thr");
+        std::io::Write::write_all(&mut more, &container_logs::format(t, false, b"ee")).unwrap();
+        status(json!({"terminated": {"exitCode": 0}}));
+        let mut rest = Vec::new();
+        while let Some(f) = follow.frame().await {
+            rest.extend(f.unwrap().into_data().unwrap());
+        }
+        assert_eq!(rest, b"ee\n");
+        drop(follow);
+        assert_eq!(server.shared.log_streams.load(Ordering::SeqCst), 0);
+    }
+
     fn pod(containers: &[&str], statuses: Value) -> Value {
         let cs: Vec<Value> = containers.iter().map(|c| json!({"name": c})).collect();
         json!({"metadata": {"name": "p", "uid": "u"}, "spec": {"containers": cs},
