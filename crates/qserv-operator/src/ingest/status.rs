@@ -413,7 +413,8 @@ fn partition_message(job: Option<&JobState>, reports: &[StepReport]) -> String {
     )
 }
 
-/// Per-table figures: partition shards summed; rows loaded and distinct chunks from the load.
+/// Per-table figures: partition shards summed; rows loaded and distinct chunks from the load;
+/// the input files from the partition shards, else from the load or reference step.
 fn tables(reports: &[StepReport]) -> Vec<TableStatus> {
     let mut by_name: BTreeMap<String, TableStatus> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
@@ -433,6 +434,19 @@ fn tables(reports: &[StepReport]) -> Vec<TableStatus> {
                 name,
                 ..TableStatus::default()
             });
+            // Files: the partition shards' (a partitioned table), else the step that read
+            // them whole (the load for a regular table, the reference for any).
+            match step {
+                Some(Step::Partition) => {
+                    s.files += t.files;
+                    s.file_names.extend(t.file_names.iter().cloned());
+                }
+                _ if s.files == 0 => {
+                    s.files = t.files;
+                    s.file_names = t.file_names.clone();
+                }
+                _ => {}
+            }
             match step {
                 Some(Step::Partition) => {
                     s.rows_read += t.rows_read;
@@ -460,6 +474,15 @@ fn tables(reports: &[StepReport]) -> Vec<TableStatus> {
     order
         .into_iter()
         .filter_map(|n| by_name.remove(&n))
+        .map(|mut t| {
+            // Named only when every file is, and they are few.
+            if t.file_names.len() as i64 != t.files
+                || t.file_names.len() > TableStatus::MAX_FILE_NAMES
+            {
+                t.file_names.clear();
+            }
+            t
+        })
         .collect()
 }
 
@@ -907,6 +930,107 @@ mod tests {
             }
         }
         assert_eq!(forward(None, Loading), Loading);
+    }
+
+    #[test]
+    fn tables_say_their_input_files_naming_them_when_few() {
+        let shard = |index, files: &[&str]| {
+            let mut r = StepReport::new(Step::Partition, Some(index));
+            let mut t = table("Object", 10, 0, 1);
+            t.set_files(files.iter().map(|f| f.to_string()).collect());
+            r.tables = vec![t];
+            r
+        };
+        let many: Vec<String> = (0..11).map(|i| format!("data/Source_{i:02}.csv")).collect();
+        let mut load = StepReport::new(Step::Load, None);
+        let mut filter = table("Filter", 9, 9, 1);
+        filter.set_files(vec!["data/Filter.tsv.gz".into()]);
+        load.tables = vec![table("Object", 0, 20, 2), filter];
+        let mut reference = StepReport::new(Step::Reference, None);
+        let mut source = table("Source", 0, 50, 0);
+        source.set_files(many.clone());
+        reference.tables = vec![source, table("Filter", 0, 9, 0)];
+        let reports = vec![
+            shard(0, &["data/Object_1.tsv", "data/Object_3.tsv"]),
+            shard(1, &["data/Object_2.tsv"]),
+            load,
+            reference,
+        ];
+        let jobs = BTreeMap::from([job(Step::Partition, true), job(Step::Load, false)]);
+        let s = fold(
+            &CatalogIngestStatus::default(),
+            Some(1),
+            &jobs,
+            &reports,
+            true,
+            t(0),
+        );
+        let files: Vec<(&str, i64, Vec<&str>)> = s
+            .tables
+            .iter()
+            .map(|t| {
+                let names = t.file_names.iter().map(String::as_str).collect();
+                (t.name.as_str(), t.files, names)
+            })
+            .collect();
+        assert_eq!(
+            files,
+            [
+                // Both shards' files; the load read none of them.
+                (
+                    "Object",
+                    3,
+                    vec![
+                        "data/Object_1.tsv",
+                        "data/Object_3.tsv",
+                        "data/Object_2.tsv"
+                    ]
+                ),
+                // Read by the load (the reference's count agrees and is not added).
+                ("Filter", 1, vec!["data/Filter.tsv.gz"]),
+                // Too many to name.
+                ("Source", 11, vec![]),
+            ]
+        );
+    }
+
+    /// A file gone (or unreadable) since the ingest was validated: the step's error names the
+    /// table and the file, and so does the condition.
+    #[test]
+    fn a_missing_input_file_fails_the_ingest_naming_table_and_file() {
+        let mut load = StepReport::new(Step::Load, None);
+        load.error = Some(
+            super::super::inputs::InputError::Unreadable {
+                table: "Filter".into(),
+                file: "data/Filter.tsv.gz".into(),
+                reason: "No such file or directory (os error 2)".into(),
+            }
+            .to_string(),
+        );
+        let mut jobs = BTreeMap::from([job(Step::Partition, true), job(Step::Load, false)]);
+        jobs.get_mut(&Step::Load).unwrap().failed =
+            Some("BackoffLimitExceeded: Job has reached the specified backoff limit".into());
+        let mut reports = partition_reports();
+        reports.push(load);
+        let s = fold(
+            &CatalogIngestStatus::default(),
+            Some(1),
+            &jobs,
+            &reports,
+            false,
+            t(0),
+        );
+        assert_eq!(s.phase, Some(IngestPhase::Failed));
+        assert_eq!(
+            cond(&s, READY),
+            (
+                "False".into(),
+                "LoadFailed".into(),
+                "load step: table Filter: input file data/Filter.tsv.gz: No such file or \
+                 directory (os error 2)"
+                    .into()
+            )
+        );
     }
 
     #[test]
