@@ -148,7 +148,9 @@ async fn logs_phases_and_table_figures_of_an_ingest_and_inputs_gone_since_valida
         phases.windows(2).all(|w| rank(w[0]) < rank(w[1])),
         "phases went back: {phases:?}"
     );
-    let tables: Vec<(&str, i64, Vec<&str>, i64, i64, i64)> = status
+    // (name, files, file names, rows read, rows loaded, warnings)
+    type Figures<'a> = (&'a str, i64, Vec<&'a str>, i64, i64, i64);
+    let tables: Vec<Figures> = status
         .tables
         .iter()
         .map(|t| {
