@@ -26,7 +26,9 @@
 //! gate, 400 `unable to return the given log stream: "Stdout". Please enable ...` (the runtime
 //! does not keep stdout and stderr apart); one-cause `Invalid` messages keep brackets, as
 //! everywhere in this server; `insecureSkipTLSVerifyBackend` is accepted and means nothing
-//! (there is no kubelet connection).
+//! (there is no kubelet connection); a follow looks for new lines every 100 ms (the kubelet
+//! waits on file events); the kubelet's "pod cannot be found" (a pod it has not seen yet) is
+//! "is not available" here, as for a pod it saw without that container's status.
 
 use std::io::{Read as _, Seek as _, SeekFrom};
 use std::path::PathBuf;
