@@ -13,7 +13,8 @@
 //! containerd reports a container whose shim died.
 //!
 //! The child's stdout and stderr go to one pipe the runtime reads, as a container runtime reads
-//! a container's: each line is written to the log file as a timestamped CRI entry
+//! a container's (the supervisor's own messages, such as `Killed`, do not: it lets go of the
+//! pipe once the child started): each line is written to the log file as a timestamped CRI entry
 //! ([`crate::container_logs`]). The exit code is made known once that pipe is drained (or after
 //! [`LOG_DRAIN`], should a grandchild keep it open), so whoever sees a process ended finds its
 //! whole output in the file.
@@ -39,6 +40,7 @@ grace=$1; shift 1
 exec 3<&0
 "$@" </dev/null 3<&- >&2 &
 pid=$!
+exec 2>/dev/null
 echo "$pid"
 ( cat <&3 >/dev/null
   kill -TERM "$pid" 2>/dev/null
