@@ -181,10 +181,27 @@ async fn logs_phases_and_table_figures_of_an_ingest_and_inputs_gone_since_valida
         status.tables
     );
 
+    // `kubectl describe` shows them with the rest of the status.
+    let described = kubectl_ok(&local, &["describe", "cing", "fine"]).await;
+    for shown in [
+        "Files:",
+        "File Names:",
+        "data/Object.tsv.gz",
+        "Duration Seconds:",
+        "Warnings:",
+    ] {
+        assert!(described.contains(shown), "{shown} not in:\n{described}");
+    }
+
     // `kubectl logs job/<ingest>-load` prints the load's log: its last line says it is done.
     let log = kubectl_ok(&local, &["logs", "job/fine-load"]).await;
+    println!("kubectl logs job/fine-load:\n{log}");
     let last = log.lines().last().unwrap_or_default();
     assert!(last.contains("ingest done"), "{log}");
+    assert!(
+        !log.contains('\x1b'),
+        "no terminal colours in a pod's log: {log}"
+    );
     assert!(log.lines().count() > 1, "{log}");
     assert_eq!(
         kubectl_ok(&local, &["logs", "job/fine-load", "-c", "load"]).await,
