@@ -85,6 +85,8 @@ mod handlers;
 mod http;
 mod jobs;
 mod listing;
+mod log_options;
+mod log_stream;
 mod logs;
 mod meta;
 mod openapi;
