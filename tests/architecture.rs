@@ -62,6 +62,7 @@ const LAYERS: &[(&str, &[&[&str]])] = &[
     (
         "qserv_local",
         &[
+            &["container_logs"],
             &["apiserver"],
             &["replication"],
             &["runtime"],

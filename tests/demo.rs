@@ -21,8 +21,8 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `[TABLE, rows read, rows loaded, chunks, overlap rows]` of `table` in the final status of
-/// `ingest` (the lines after its `== CatalogIngest <ingest>:` header).
+/// `[TABLE, rows read, rows loaded, chunks, overlap rows, files, warnings, seconds]` of `table`
+/// in the final status of `ingest` (the lines after its `== CatalogIngest <ingest>:` header).
 fn table_row<'a>(out: &'a str, ingest: &str, table: &str) -> Vec<&'a str> {
     section(out, ingest)
         .iter()
@@ -172,6 +172,8 @@ fn demo_ingests_the_examples_prints_their_status_and_stops_cleanly() {
         assert_eq!(row[2], rows, "rows loaded of {table}: {out}");
         let chunks: u32 = row[3].parse().unwrap();
         assert!(chunks > 0, "{table} has chunks: {out}");
+        // Every table reads the one HDF5 file.
+        assert_eq!(row[5], "1", "files of {table}: {out}");
     }
     let (passed, failed, skipped) = checks(&out, "macs2243");
     // 3 built-in checks per director table and the example's 4.
@@ -186,7 +188,11 @@ fn demo_ingests_the_examples_prints_their_status_and_stops_cleanly() {
     );
     for (table, rows) in [("Object", "88"), ("Source", "3339"), ("Filter", "9")] {
         let row = table_row(&out, "case01", table);
-        assert_eq!((row[1], row[2]), (rows, rows), "{table}: {out}");
+        assert_eq!(
+            (row[1], row[2], row[5]),
+            (rows, rows, "1"),
+            "{table}: {out}"
+        );
     }
     let (passed, failed, skipped) = checks(&out, "case01");
     assert_eq!(failed, 0, "{out}");

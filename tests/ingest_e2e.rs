@@ -640,22 +640,24 @@ async fn kill_mid_load(
         if !states.iter().skip(seen).any(|s| s == "STARTED") {
             return None;
         }
-        let pid = local
-            .runtime()
-            .kill_pod_process("default", &name, "load")
-            .ok()
-            .filter(|_| !wrapper)
-            .or_else(|| {
-                // The wrapper: SIGKILL to the process that runs the container's command.
-                let pid = local.runtime().process_of("default", &name, "load")?;
-                let parent = parent_of(pid)?;
-                rustix::process::kill_process(
-                    rustix::process::Pid::from_raw(parent as i32)?,
-                    rustix::process::Signal::KILL,
-                )
-                .ok()?;
-                Some(parent)
-            })?;
+        // One kill per call: a kill whose pod is not counted (the process killed, then its
+        // wrapper not found) made a later poll kill the retry too, one attempt more than counted.
+        let pid = if wrapper {
+            // The wrapper: SIGKILL to the process that runs the container's command.
+            let pid = local.runtime().process_of("default", &name, "load")?;
+            let parent = parent_of(pid)?;
+            rustix::process::kill_process(
+                rustix::process::Pid::from_raw(parent as i32)?,
+                rustix::process::Signal::KILL,
+            )
+            .ok()?;
+            parent
+        } else {
+            local
+                .runtime()
+                .kill_pod_process("default", &name, "load")
+                .ok()?
+        };
         println!(
             "killed {} {pid} of pod {name}",
             if wrapper {
@@ -701,8 +703,10 @@ async fn a_load_pod_whose_process_or_wrapper_is_killed_is_retried_and_ends_exact
             .unwrap();
         for pod in listed.items {
             let name = pod.metadata.name.unwrap();
-            let log = local.runtime().log_path("default", &name, "load");
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let text = local
+                .runtime()
+                .container_log("default", &name, "load")
+                .unwrap_or_default();
             println!("--- {name}:\n{text}");
         }
     }

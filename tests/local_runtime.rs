@@ -661,7 +661,7 @@ async fn jobs_run_this_binary_retry_and_index() {
     );
     assert!(s.start_time.is_some() && s.completion_time.is_some());
     let pod = pod_names(&local, "job-name=validate").await;
-    let log = std::fs::read_to_string(local.rt().log_path(NS, &pod[0], "main")).unwrap();
+    let log = local.rt().container_log(NS, &pod[0], "main").unwrap();
     assert!(
         log.contains("ok    ") && log.contains("qservcluster-ci.yaml"),
         "{log}"
@@ -722,7 +722,7 @@ async fn jobs_run_this_binary_retry_and_index() {
             .find(|e| e.name == "JOB_COMPLETION_INDEX")
             .unwrap();
         assert_eq!(var.value.as_deref(), Some(index.as_str()));
-        let log = std::fs::read_to_string(local.rt().log_path(NS, &p.name_any(), "main")).unwrap();
+        let log = local.rt().container_log(NS, &p.name_any(), "main").unwrap();
         assert!(
             log.contains(&format!("{index}.yaml")),
             "pod {index} validated its own file: {log}"

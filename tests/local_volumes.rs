@@ -177,7 +177,7 @@ async fn a_claim_on_a_host_path_volume_serves_the_host_files_and_deleting_it_kee
         p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Succeeded")
     })
     .await;
-    let log = std::fs::read_to_string(local.runtime().log_path(NS, "reader", "read")).unwrap();
+    let log = local.runtime().container_log(NS, "reader", "read").unwrap();
     let read = host.join("clusters/cluster.yaml");
     assert!(
         log.contains("ok") && log.contains(&read.display().to_string()),

@@ -451,6 +451,12 @@ pub enum IngestPhase {
 #[serde(rename_all = "camelCase")]
 pub struct TableStatus {
     pub name: String,
+    /// Input files read for the table.
+    #[serde(default)]
+    pub files: i64,
+    /// Their paths in the source, when there are at most [`TableStatus::MAX_FILE_NAMES`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub file_names: Vec<String>,
     pub rows_read: i64,
     pub rows_loaded: i64,
     pub rows_rejected: i64,
@@ -460,8 +466,25 @@ pub struct TableStatus {
     /// Warnings Qserv's `LOAD DATA` reported for the table's contributions.
     #[serde(default)]
     pub warnings: i64,
+    /// Seconds the steps spent on the table, added: its partitioning (every shard), its
+    /// contributions into Qserv, its reference load.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_seconds: Option<f64>,
+}
+
+impl TableStatus {
+    /// Up to this many input files are named in `fileNames`.
+    pub const MAX_FILE_NAMES: usize = 10;
+
+    /// Sets `files` and, when they are few, `fileNames`.
+    pub fn set_files(&mut self, names: Vec<String>) {
+        self.files = names.len() as i64;
+        self.file_names = if names.len() <= Self::MAX_FILE_NAMES {
+            names
+        } else {
+            Vec::new()
+        };
+    }
 }
 
 /// A check that was not run.

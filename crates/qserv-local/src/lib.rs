@@ -1,6 +1,7 @@
 //! Local mode: what stands in for a Kubernetes cluster on machines that cannot run one.
 
 pub mod apiserver;
+pub mod container_logs;
 pub mod demo;
 pub mod mode;
 pub mod replication;

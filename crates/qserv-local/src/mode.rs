@@ -94,6 +94,8 @@ impl LocalMode {
         let runtime = Runtime::start(client.clone(), simulators::register(runtime_opts))
             .await
             .context("starting the local runtime")?;
+        // The runtime is the node: `kubectl logs` reads its containers' log files.
+        server.serve_container_logs(runtime.logs_dir());
         // The controllers in this process reach the pods' servers (the scale-down guard asks
         // the workers) through the runtime's address map.
         let address_map = runtime.address_map_path();

@@ -14,11 +14,16 @@ pub enum LogFormat {
 }
 
 /// Installs the global subscriber; logs go to stderr so stdout stays clean for output
-/// such as `crds`.
+/// such as `crds`. Colours only on a terminal: a container's stderr is a pipe whose lines end
+/// in a log file that `kubectl logs` prints as they are.
 pub fn init(format: LogFormat, default_level: &str) {
+    use std::io::IsTerminal as _;
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
-    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),

@@ -102,13 +102,13 @@ pub fn resource_list(types: &[ResourceType], group: &str, version: &str) -> Opti
             r["categories"] = json!(t.categories);
         }
         resources.push(r);
-        if t.has_status {
+        for (sub, verbs) in t.subresources() {
             resources.push(json!({
-                "name": format!("{}/status", t.plural),
+                "name": format!("{}/{sub}", t.plural),
                 "singularName": "",
                 "namespaced": t.namespaced,
                 "kind": t.kind,
-                "verbs": ["get", "patch", "update"],
+                "verbs": verbs,
             }));
         }
     }
@@ -187,9 +187,13 @@ fn aggregated_resource(t: &ResourceType) -> Value {
     if !t.categories.is_empty() {
         r["categories"] = json!(t.categories);
     }
-    if t.has_status {
-        r["subresources"] = json!([{"subresource": "status", "responseKind": kind,
-                                     "verbs": ["get", "patch", "update"]}]);
+    let subresources: Vec<Value> = t
+        .subresources()
+        .into_iter()
+        .map(|(sub, verbs)| json!({"subresource": sub, "responseKind": kind, "verbs": verbs}))
+        .collect();
+    if !subresources.is_empty() {
+        r["subresources"] = json!(subresources);
     }
     r
 }
@@ -210,6 +214,17 @@ mod tests {
             .filter_map(|r| r["name"].as_str())
             .collect();
         assert!(names.contains(&"configmaps") && names.contains(&"pods/status"));
+        // kubectl and RBAC name a Pod's log `pods/log`, with the one verb `get`.
+        let log = core["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == "pods/log")
+            .expect("pods/log is discoverable");
+        assert_eq!(
+            (log["kind"].as_str(), &log["verbs"]),
+            (Some("Pod"), &json!(["get"]))
+        );
         let list = group_list(&types);
         assert_eq!(list["groups"][0]["name"], "apps");
         assert_eq!(
@@ -229,7 +244,13 @@ mod tests {
         assert_eq!(core["items"].as_array().map(Vec::len), Some(1));
         let pods = &core["items"][0]["versions"][0]["resources"][1];
         assert_eq!(pods["resource"], "pods");
-        assert_eq!(pods["subresources"][0]["subresource"], "status");
+        let subs: Vec<&str> = pods["subresources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|s| s["subresource"].as_str())
+            .collect();
+        assert_eq!(subs, ["log", "status"]);
         let named = aggregated(&types, false);
         assert_eq!(named["items"][0]["metadata"]["name"], "apps");
         assert_eq!(

@@ -15,7 +15,7 @@ use super::http::{self, Body, Req, ResourcePath, Route, error_response, json_res
 use super::listing::{list_document, path_namespace, select};
 use super::resources::ResourceType;
 use super::shared::Shared;
-use super::{delete, discovery, openapi, protobuf, table, watch, write};
+use super::{delete, discovery, logs, openapi, protobuf, table, watch, write};
 
 /// The hyper service: reads the body, dispatches, renders errors as `Status`.
 pub async fn handle(
@@ -145,6 +145,12 @@ fn resource(shared: &Arc<Shared>, req: &Req, path: ResourcePath) -> ApiResult<Re
         None => {}
         Some("status") if rt.has_status => {}
         Some("finalize") if rt.kind == "Namespace" => {}
+        Some("log") if logs::serves(&rt) => {
+            return match (&req.method, path.name.as_deref()) {
+                (&Method::GET, Some(name)) => logs::serve(shared, req, &rt, &path, name),
+                (method, _) => Err(ApiError::MethodNotAllowed(method.to_string())),
+            };
+        }
         Some(_) => return Err(ApiError::NoRoute),
     }
     match (&req.method, path.name.as_deref()) {

@@ -11,6 +11,12 @@
 //!   (`patch.rs`), server-side apply with managedFields (`apply.rs`), delete with
 //!   finalizers and ownerReference cascade, deletecollection, the `/status` subresource,
 //!   `dryRun=All`, errors as `Status` objects (`errors.rs`), Table output (`table.rs`).
+//! - A Pod's `log` subresource (`logs.rs`): once the local runtime is attached
+//!   ([`LocalApiServer::serve_container_logs`]), its containers' log files, with every
+//!   `PodLogOptions` option (`follow` streams until the container ends) and the errors of
+//!   kube-apiserver and the kubelet; `pods/log` is in discovery.
+//! - A Job created without `spec.manualSelector` gets kube-apiserver's selector on its uid and
+//!   the matching template labels (`jobs.rs`), so clients find its pods (`kubectl logs job/X`).
 //! - One global resourceVersion; `generation` bumped when anything outside metadata (and
 //!   status, for kinds with the subresource) changes.
 //! - Custom resources are pruned (or, with `fieldValidation=Strict` as kubectl sends, rejected
@@ -33,6 +39,7 @@
 //! | a merge or strategic patch that is not an object; a JSON patch that is not a list of operations | 400 `BadRequest` | RFC 7386 / RFC 6902, k8s.io/apiserver `pkg/endpoints/handlers/patch.go` — `write.rs`, `patch.rs` |
 //! | an update with a stale `resourceVersion` | 409 `Conflict` | k8s.io/apiserver `pkg/registry/generic/registry/store.go` — `write.rs` |
 //! | a handler that panics | 500 `InternalError` Status; the connection and the server go on | k8s.io/apiserver `pkg/server/filters/wrap.go` (`WithPanicRecovery`) — `handlers.rs` |
+//! | a Pod's log: options, container, the container's state | 422 / 400 / 404 with kube-apiserver's and the kubelet's texts, 204 when no node runs the pod | listed in `logs.rs` |
 //!
 //! Differences (bugs until fixed): other string `format`s, `multipleOf`, `uniqueItems`,
 //! list-type uniqueness and `maxProperties` are not checked; the object limit is measured on the
@@ -64,8 +71,8 @@
 //!   after the write. Namespaces are deleted at once with their contents (no `Terminating`).
 //! - list ignores `limit`/`continue` (one page) and `resourceVersionMatch` (always the
 //!   latest); watch history is bounded (`Options::watch_history`), older versions get 410.
-//! - Subresources other than `status` (`log`, `exec`, `attach`, `portforward`, `scale`,
-//!   `eviction`, `binding`) are 404.
+//! - Subresources other than `status` and a Pod's `log` (`exec`, `attach`, `portforward`,
+//!   `scale`, `eviction`, `binding`) are 404.
 //! - Everything lives in memory and is lost when the server stops.
 
 mod apply;
@@ -76,7 +83,11 @@ mod events;
 mod faults;
 mod handlers;
 mod http;
+mod jobs;
 mod listing;
+mod log_options;
+mod log_stream;
+mod logs;
 mod meta;
 mod openapi;
 mod ownership;
@@ -171,6 +182,8 @@ impl LocalApiServer {
             bookmark_interval: opts.bookmark_interval,
             request_timeout: opts.request_timeout,
             shutdown: shutdown_rx.clone(),
+            container_logs: Default::default(),
+            log_streams: Default::default(),
         });
         if let Some(path) = &opts.kubeconfig_out {
             write_kubeconfig(path, &format!("http://{addr}"))?;
@@ -205,6 +218,21 @@ impl LocalApiServer {
             .parse()
             .map_err(|e| ApiError::Client(format!("server URL: {e}")))?;
         kube::Client::try_from(kube::Config::new(url)).map_err(|e| ApiError::Client(e.to_string()))
+    }
+
+    /// Serves `pods/{name}/log` from the containers' log files under `dir` (the local runtime's
+    /// [`crate::container_logs`] layout). Until then a pod's log is empty (204), as for a pod
+    /// no node runs. The first directory given stays.
+    pub fn serve_container_logs(&self, dir: PathBuf) {
+        let _ = self.shared.container_logs.set(dir);
+    }
+
+    /// Log responses being streamed now (a follow ends when its container does, or when its
+    /// client goes away).
+    pub fn open_log_streams(&self) -> usize {
+        self.shared
+            .log_streams
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Fault injection: the next `times` requests whose `METHOD /path` contains
@@ -261,11 +289,18 @@ impl InProcess {
             bookmark_interval: Options::default().bookmark_interval,
             request_timeout: Options::default().request_timeout,
             shutdown: shutdown_rx,
+            container_logs: Default::default(),
+            log_streams: Default::default(),
         });
         Ok(InProcess {
             shared,
             _shutdown: shutdown,
         })
+    }
+
+    /// As [`LocalApiServer::serve_container_logs`].
+    pub fn serve_container_logs(&self, dir: PathBuf) {
+        let _ = self.shared.container_logs.set(dir);
     }
 
     /// Answers one request (inside a Tokio runtime: a watch starts a task). A watch's body

@@ -50,6 +50,19 @@ impl ResourceType {
         (self.group.clone(), self.plural.clone())
     }
 
+    /// The subresources served, with their verbs, as discovery lists them: `log` of core Pods
+    /// (`logs.rs`), `status` of kinds that have one.
+    pub fn subresources(&self) -> Vec<(&'static str, &'static [&'static str])> {
+        let mut subs: Vec<(&'static str, &'static [&'static str])> = Vec::new();
+        if self.group.is_empty() && self.kind == "Pod" {
+            subs.push(("log", &["get"]));
+        }
+        if self.has_status {
+            subs.push(("status", &["get", "patch", "update"]));
+        }
+        subs
+    }
+
     pub fn verbs() -> Vec<&'static str> {
         vec![
             "create",

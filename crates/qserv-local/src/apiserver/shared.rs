@@ -2,7 +2,9 @@
 //! its settings. Its own file, so the handlers and the server that builds it import it from here
 //! and not from each other.
 
-use std::sync::{Mutex, MutexGuard};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use super::faults;
@@ -16,6 +18,11 @@ pub(crate) struct Shared {
     pub bookmark_interval: Duration,
     pub request_timeout: Duration,
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Where the local runtime writes its containers' logs, once it is attached (the node that
+    /// `pods/{name}/log` reads from).
+    pub container_logs: OnceLock<PathBuf>,
+    /// Log responses being streamed now.
+    pub log_streams: Arc<AtomicUsize>,
 }
 
 impl Shared {

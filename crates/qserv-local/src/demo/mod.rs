@@ -234,10 +234,9 @@ impl Tour<'_> {
         println!("  export KUBECONFIG={}", self.local.kubeconfig().display());
         println!("  kubectl get qsc,cing,jobs,pods");
         for i in ingests {
-            println!(
-                "  kubectl describe cing {}",
-                i.metadata.name.as_deref().unwrap_or_default()
-            );
+            let name = i.metadata.name.as_deref().unwrap_or_default();
+            println!("  kubectl describe cing {name}");
+            println!("  kubectl logs job/{name}-load");
         }
         let endpoint = cluster
             .status

@@ -83,8 +83,9 @@ pub fn succeeded(ingest: &CatalogIngest) -> bool {
         && check_counts(ingest).failed == 0
 }
 
-/// The final status: a header with the outcome, a table per table, the checks, and every
-/// failed (or skipped) check with its reason.
+/// The final status: a header with the outcome, a line per table (rows, chunks, input files,
+/// `LOAD DATA` warnings, seconds spent on it), the checks, and every failed (or skipped) check
+/// with its reason.
 pub fn final_status(ingest: &CatalogIngest) -> String {
     let name = ingest.metadata.name.as_deref().unwrap_or_default();
     let status = ingest.status.clone().unwrap_or_default();
@@ -113,14 +114,31 @@ pub fn final_status(ingest: &CatalogIngest) -> String {
             .max("TABLE".len());
         let _ = writeln!(
             out,
-            "  {:<width$}  {:>9}  {:>11}  {:>6}  {:>12}",
-            "TABLE", "ROWS READ", "ROWS LOADED", "CHUNKS", "OVERLAP ROWS"
+            "  {:<width$}  {:>9}  {:>11}  {:>6}  {:>12}  {:>5}  {:>8}  {:>7}",
+            "TABLE",
+            "ROWS READ",
+            "ROWS LOADED",
+            "CHUNKS",
+            "OVERLAP ROWS",
+            "FILES",
+            "WARNINGS",
+            "SECONDS"
         );
         for t in &status.tables {
+            let seconds = t
+                .duration_seconds
+                .map_or_else(|| "-".to_string(), |s| format!("{s:.1}"));
             let _ = writeln!(
                 out,
-                "  {:<width$}  {:>9}  {:>11}  {:>6}  {:>12}",
-                t.name, t.rows_read, t.rows_loaded, t.chunks, t.overlap_rows
+                "  {:<width$}  {:>9}  {:>11}  {:>6}  {:>12}  {:>5}  {:>8}  {:>7}",
+                t.name,
+                t.rows_read,
+                t.rows_loaded,
+                t.chunks,
+                t.overlap_rows,
+                t.files,
+                t.warnings,
+                seconds
             );
         }
     }
@@ -214,7 +232,9 @@ mod tests {
                             "lastTransitionTime": "2025-01-01T00:00:00Z"}],
             "startTime": "2025-01-01T00:00:00Z", "completionTime": "2025-01-01T00:00:12Z",
             "tables": [{"name": "deepCoadd_meas", "rowsRead": 6395, "rowsLoaded": 6394,
-                        "rowsRejected": 0, "chunks": 3, "overlapRows": 120, "bytes": 1}],
+                        "rowsRejected": 0, "chunks": 3, "overlapRows": 120, "bytes": 1,
+                        "files": 1, "fileNames": ["macs2243.h5"], "warnings": 2,
+                        "durationSeconds": 1.25}],
             "checks": [{"name": "meas-count", "passed": false, "qservRows": 1,
                         "referenceRows": 1, "firstDifference": "qserv: (6394) reference: (6395)"},
                        {"name": "primary-detections", "passed": true}],
@@ -231,7 +251,19 @@ mod tests {
              the data is published but 1 checks failed: meas-count"
         );
         let row: Vec<&str> = lines[2].split_whitespace().collect();
-        assert_eq!(row, ["deepCoadd_meas", "6395", "6394", "3", "120"]);
+        assert_eq!(
+            row,
+            [
+                "deepCoadd_meas",
+                "6395",
+                "6394",
+                "3",
+                "120",
+                "1",
+                "2",
+                "1.2"
+            ]
+        );
         assert_eq!(lines[3], "  checks: 1 passed, 1 failed, 3 skipped");
         assert_eq!(
             lines[4],

@@ -27,6 +27,13 @@ pub struct PodLive {
 /// `(namespace, pod name)`.
 pub type PodKey = (String, String);
 
+/// One pod by namespace, name and uid.
+pub struct PodRef<'a> {
+    pub namespace: &'a str,
+    pub name: &'a str,
+    pub uid: &'a str,
+}
+
 pub struct Ctx {
     pub client: kube::Client,
     pub opts: RuntimeOptions,
@@ -65,11 +72,20 @@ impl Ctx {
             .join(format!("{pod}-{short}"))
     }
 
-    pub fn log_path(&self, namespace: &str, pod: &str, container: &str) -> PathBuf {
-        self.state_dir
-            .join("logs")
-            .join(namespace)
-            .join(pod)
-            .join(format!("{container}.log"))
+    /// Where the containers' log files are ([`crate::container_logs`] has their layout).
+    pub fn logs_dir(&self) -> PathBuf {
+        self.state_dir.join("logs")
+    }
+
+    /// The log file of run `run` (its restart count) of a container of pod `uid`.
+    pub fn log_file(&self, pod: &PodRef<'_>, container: &str, run: i32) -> PathBuf {
+        crate::container_logs::file(
+            &self.logs_dir(),
+            pod.namespace,
+            pod.name,
+            pod.uid,
+            container,
+            run,
+        )
     }
 }

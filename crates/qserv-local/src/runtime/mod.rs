@@ -20,7 +20,9 @@
 //!   - `command[0]` (or `args[0]` when `command` is empty) `qserv-operator` → this binary
 //!     ([`RuntimeOptions::operator_binary`]) with the rest as args, `$(VAR)` expanded, the
 //!     container's env plus [`qserv_operator::connect_to::ENV`], cwd = the pod's scratch dir,
-//!     stdout/stderr to `<state>/logs/<ns>/<pod>/<container>.log`. **Paths**: an arg or env
+//!     stdout/stderr to `<state>/logs/<ns>_<pod>_<uid>/<container>/<restartCount>.log` as CRI
+//!     entries ([`crate::container_logs`]; `kubectl logs` reads them through the API server).
+//!     **Paths**: an arg or env
 //!     value that starts with a volume's `mountPath` (or `--flag=<mountPath>...`) is rewritten
 //!     to the local directory backing that volume.
 //!   - anything else → a [`Simulator`] (see `simulator.rs` for the contract); by default
@@ -184,9 +186,56 @@ impl RuntimeHandle {
         &self.ctx.state_dir
     }
 
-    /// The stdout/stderr file of a container.
-    pub fn log_path(&self, namespace: &str, pod: &str, container: &str) -> PathBuf {
-        self.ctx.log_path(namespace, pod, container)
+    /// Where the containers' log files are: `<state>/logs`, laid out as
+    /// [`crate::container_logs`] says.
+    pub fn logs_dir(&self) -> PathBuf {
+        self.ctx.logs_dir()
+    }
+
+    /// What `container` of pod `namespace/pod` wrote in its latest run: of the pod of that name
+    /// running now, else of the latest one that ran.
+    pub fn container_log(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+    ) -> std::io::Result<String> {
+        let live_uid = self
+            .ctx
+            .live()
+            .get(&(namespace.to_string(), pod.to_string()))
+            .map(|l| l.uid.clone());
+        let root = self.ctx.logs_dir();
+        let prefix = format!("{namespace}_{pod}_");
+        let mut dirs: Vec<(std::time::SystemTime, PathBuf, String)> = Vec::new();
+        for entry in std::fs::read_dir(&root)?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(uid) = name.strip_prefix(&prefix) {
+                let modified = entry.metadata()?.modified()?;
+                dirs.push((modified, entry.path(), uid.to_string()));
+            }
+        }
+        let dir = match dirs
+            .iter()
+            .find(|(_, _, uid)| Some(uid) == live_uid.as_ref())
+        {
+            Some((_, dir, _)) => dir.clone(),
+            None => dirs
+                .into_iter()
+                .max()
+                .map(|(_, dir, _)| dir)
+                .ok_or_else(|| not_found(format!("no log of pod {namespace}/{pod}")))?,
+        };
+        let latest = std::fs::read_dir(dir.join(container))?
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                Some((name.strip_suffix(".log")?.parse::<u32>().ok()?, e.path()))
+            })
+            .max()
+            .ok_or_else(|| not_found(format!("no log of container {container} in {pod}")))?;
+        let bytes = crate::container_logs::output(&std::fs::read(latest.1)?);
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
     /// Pids of every process the runtime runs now (mariadbd, Job containers).
@@ -265,6 +314,10 @@ impl Drop for RuntimeHandle {
         let pids = self.process_ids();
         process::terminate_blocking(&pids, self.ctx.opts.termination_grace);
     }
+}
+
+fn not_found(what: String) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::NotFound, what)
 }
 
 /// The control loop: on every watch event (and at least every second) run the controllers,

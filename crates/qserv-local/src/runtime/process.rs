@@ -11,28 +11,42 @@
 //! supervisor and the watcher are all gone. A supervisor that dies itself (its stdout closes
 //! with no `exit N`; only it holds that pipe) takes its process with it: SIGKILL, exit 137, as
 //! containerd reports a container whose shim died.
+//!
+//! The child's stdout and stderr go to one pipe the runtime reads, as a container runtime reads
+//! a container's (the supervisor's own messages, such as `Killed`, do not: it lets go of the
+//! pipe once the child started): each line is written to the log file as a timestamped CRI entry
+//! ([`crate::container_logs`]). The exit code is made known once that pipe is drained (or after
+//! [`LOG_DRAIN`], should a grandchild keep it open), so whoever sees a process ended finds its
+//! whole output in the file.
 
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, ChildStdin, Command};
-use tokio::sync::watch;
+use std::io::Write as _;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::process::{Child, ChildStderr, ChildStdin, Command};
+use tokio::sync::{oneshot, watch};
 
 use super::error::{Result, RuntimeError};
+use crate::container_logs::Splitter;
+
+/// The longest the exit of a process waits for its output to be in the log file.
+pub const LOG_DRAIN: Duration = Duration::from_secs(5);
 
 const SUPERVISOR: &str = r#"
-log=$1; grace=$2; shift 2
+grace=$1; shift 1
 exec 3<&0
-"$@" </dev/null 3<&- >>"$log" 2>&1 &
+"$@" </dev/null 3<&- >&2 &
 pid=$!
+exec 2>/dev/null
 echo "$pid"
 ( cat <&3 >/dev/null
   kill -TERM "$pid" 2>/dev/null
   i=0
   while kill -0 "$pid" 2>/dev/null && [ "$i" -lt "$grace" ]; do sleep 0.1; i=$((i+1)); done
-  kill -KILL "$pid" 2>/dev/null ) >/dev/null &
+  kill -KILL "$pid" 2>/dev/null ) >/dev/null 2>&1 &
 echo "watcher $!"
 wait "$pid"
 echo "exit $?"
@@ -46,7 +60,7 @@ pub struct ProcessSpec {
     /// Added to (and overriding) the runtime's own environment.
     pub env: Vec<(String, String)>,
     pub cwd: Option<PathBuf>,
-    /// stdout and stderr are appended here.
+    /// stdout and stderr are appended here, as CRI log entries ([`crate::container_logs`]).
     pub log: PathBuf,
     /// Time between SIGTERM and SIGKILL.
     pub grace: Duration,
@@ -76,14 +90,13 @@ impl Supervised {
         cmd.arg("-c")
             .arg(SUPERVISOR)
             .arg("qserv-local-supervisor")
-            .arg(&spec.log)
             .arg(tenths.to_string())
             .arg(&spec.program)
             .args(&spec.args)
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             // Its own process group: a Ctrl-C in the terminal reaches only the runtime, which
             // then stops its children in order.
             .process_group(0)
@@ -97,6 +110,9 @@ impl Supervised {
         })?;
         let lifeline = supervisor.stdin.take();
         let stdout = supervisor.stdout.take().expect("stdout is piped");
+        let output = supervisor.stderr.take().expect("stderr is piped");
+        let (drained, log_drained) = oneshot::channel();
+        tokio::spawn(write_log(output, spec.log.clone(), drained));
         let mut lines = BufReader::new(stdout).lines();
         let pid = match lines.next_line().await {
             Ok(Some(line)) => line.trim().parse::<u32>().ok(),
@@ -134,6 +150,7 @@ impl Supervised {
                     }
                 }
             };
+            let _ = tokio::time::timeout(LOG_DRAIN, log_drained).await;
             let _ = tx.send(Some(code));
         });
         Ok(Supervised {
@@ -192,6 +209,42 @@ impl Drop for Supervised {
     }
 }
 
+/// Copies a process's output into its log file as CRI entries until the pipe closes, then says
+/// so. Output that cannot be written is still read, so the process never blocks on it.
+async fn write_log(mut output: ChildStderr, log: PathBuf, drained: oneshot::Sender<()>) {
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .map_err(|e| tracing::warn!(log = %log.display(), %e, "container log not written"))
+        .ok();
+    let mut lines = Splitter::default();
+    let mut buf = vec![0u8; 8192];
+    loop {
+        let n = match output.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let entries = lines.push(&buf[..n], jiff::Timestamp::now());
+        write_entries(&mut file, &log, &entries);
+    }
+    let rest = lines.finish(jiff::Timestamp::now());
+    write_entries(&mut file, &log, &rest);
+    let _ = drained.send(());
+}
+
+fn write_entries(file: &mut Option<std::fs::File>, log: &std::path::Path, entries: &[u8]) {
+    if entries.is_empty() {
+        return;
+    }
+    if let Some(f) = file
+        && let Err(e) = f.write_all(entries)
+    {
+        tracing::warn!(log = %log.display(), %e, "container log not written");
+        *file = None;
+    }
+}
+
 pub fn send_signal(pid: u32, signal: rustix::process::Signal) -> std::io::Result<()> {
     let pid = rustix::process::Pid::from_raw(pid as i32)
         .ok_or_else(|| std::io::Error::other(format!("invalid pid {pid}")))?;
@@ -247,8 +300,28 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(p.wait().await, 3);
-        let log = std::fs::read_to_string(dir.path().join("logs/out.log")).unwrap();
-        assert_eq!(log, "hello\n");
+        let log = std::fs::read(dir.path().join("logs/out.log")).unwrap();
+        assert_eq!(crate::container_logs::output(&log), b"hello\n");
+    }
+
+    /// Once the exit is known, the file holds everything the process wrote, both streams, the
+    /// unfinished last line as a part.
+    #[tokio::test]
+    async fn the_whole_output_is_in_the_log_when_the_exit_is_known() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = "i=0; while [ $i -lt 500 ]; do echo \"line $i\"; i=$((i+1)); done; \
+                      echo oops >&2; printf 'no newline'";
+        let mut p = Supervised::spawn(&spec(dir.path(), script)).await.unwrap();
+        assert_eq!(p.wait().await, 0);
+        let log = std::fs::read(dir.path().join("logs/out.log")).unwrap();
+        let expected: String = (0..500).map(|i| format!("line {i}\n")).collect();
+        assert_eq!(
+            String::from_utf8(crate::container_logs::output(&log)).unwrap(),
+            format!("{expected}oops\nno newline")
+        );
+        let last = log.split(|b| *b == b'\n').rfind(|l| !l.is_empty()).unwrap();
+        let last = crate::container_logs::parse(last).unwrap();
+        assert!(last.partial);
     }
 
     #[tokio::test]

@@ -13,7 +13,7 @@ use clap::Args;
 
 use super::plan::{self, Step, env, partition_dir, partition_units};
 use super::report::{StepReport, write_report};
-use crate::api::catalog_ingest::{CatalogIngest, TableStatus};
+use crate::api::catalog_ingest::{CatalogIngest, TableRole, TableStatus};
 
 #[derive(Args, Debug, Clone)]
 pub struct JobArgs {
@@ -198,14 +198,18 @@ async fn partition(job: &JobEnv, args: &JobArgs, index: i32) -> anyhow::Result<D
     let out = partition_dir(&args.scratch, &unit.table, unit.shard);
     let source = args.source.clone();
     let started = Instant::now();
-    let summary = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+    let (names, summary) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        // A file gone or unreadable since the ingest was validated is named by table and path.
+        super::inputs::readable_files(&table, &source)?;
         // A retried pod starts over: the partitioner wants an empty output directory.
         if out.exists() {
             std::fs::remove_dir_all(&out)
                 .with_context(|| format!("clearing {} of a previous attempt", out.display()))?;
         }
+        let in_table = || format!("table {}", table.name);
         let (config, mut opts) =
-            crate::from_spec::partition::table_plan(&spec, &table, &source, &out)?;
+            crate::from_spec::partition::table_plan(&spec, &table, &source, &out)
+                .with_context(in_table)?;
         let mut files = std::mem::take(&mut opts.inputs);
         files.sort();
         opts.inputs = files
@@ -214,18 +218,23 @@ async fn partition(job: &JobEnv, args: &JobArgs, index: i32) -> anyhow::Result<D
             .filter(|(i, _)| (*i as i32) % unit.shards == unit.shard)
             .map(|(_, f)| f)
             .collect();
+        let names: Vec<String> = opts
+            .inputs
+            .iter()
+            .map(|f| super::inputs::in_source(&source, f))
+            .collect();
         if opts.inputs.is_empty() {
             // More shards than files: this shard has nothing to do.
             std::fs::create_dir_all(&out)?;
-            return Ok(None);
+            return Ok((names, None));
         }
-        Ok(Some(crate::partition::run::partition_files(
-            &config, &opts,
-        )?))
+        let summary =
+            crate::partition::run::partition_files(&config, &opts).with_context(in_table)?;
+        Ok((names, Some(summary)))
     })
     .await
     .context("the partition task panicked")??;
-    let status = match summary {
+    let mut status = match summary {
         None => TableStatus {
             name: unit.table.clone(),
             ..TableStatus::default()
@@ -241,6 +250,7 @@ async fn partition(job: &JobEnv, args: &JobArgs, index: i32) -> anyhow::Result<D
             ..TableStatus::default()
         },
     };
+    status.set_files(names);
     Ok(Done {
         tables: vec![status],
         ..Done::default()
@@ -257,17 +267,20 @@ async fn reference(job: &JobEnv, args: &JobArgs) -> anyhow::Result<Done> {
     let mut tables = Vec::new();
     for table in &spec.tables {
         let started = Instant::now();
+        let files = super::inputs::readable_files(table, &args.source)?;
         let load = reference_load(spec, table, &args.source)
             .with_context(|| format!("table {}", table.name))?;
         let summary = crate::load::load_reference(&endpoint, &load, None)
             .await
             .with_context(|| format!("loading table {} into the reference", table.name))?;
-        tables.push(TableStatus {
+        let mut status = TableStatus {
             name: table.name.clone(),
             rows_loaded: summary.rows as i64,
             duration_seconds: Some(started.elapsed().as_secs_f64()),
             ..TableStatus::default()
-        });
+        };
+        status.set_files(names_in_source(&args.source, &files));
+        tables.push(status);
     }
     Ok(Done {
         tables,
@@ -303,6 +316,12 @@ pub fn reference_load(
 async fn load(job: &JobEnv, args: &JobArgs) -> anyhow::Result<Done> {
     use crate::load::{ingest, ingest_plan};
     use crate::qserv::replication::ReplicationClient;
+    // Regular tables are read here; the others' first file gives their columns.
+    let mut inputs = std::collections::BTreeMap::new();
+    for table in &job.ingest.spec.tables {
+        let files = super::inputs::readable_files(table, &args.source)?;
+        inputs.insert(table.name.clone(), (table.role, files));
+    }
     let client = ReplicationClient::new(&job.replication_url, &job.auth_key, &job.admin_auth_key)?;
     let (progress_tx, progress_rx) = tokio::sync::watch::channel(ingest::LoadProgress::default());
     let progress = tokio::spawn(publish_load_progress(
@@ -327,8 +346,14 @@ async fn load(job: &JobEnv, args: &JobArgs) -> anyhow::Result<Done> {
     let _ = progress.await;
     let summary = summary?;
     tracing::info!(outcome = ?summary.outcome, "ingest done");
+    let mut tables = summary.table_statuses();
+    for t in &mut tables {
+        if let Some((TableRole::Regular, files)) = inputs.get(&t.name) {
+            t.set_files(names_in_source(&args.source, files));
+        }
+    }
     Ok(Done {
-        tables: summary.table_statuses(),
+        tables,
         transaction_id: summary.transaction_id.map(i64::from),
         phase_seconds: summary.seconds.clone(),
         ..Done::default()
@@ -371,6 +396,13 @@ async fn publish_load_progress(
         }
         tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     }
+}
+
+fn names_in_source(source: &Path, files: &[PathBuf]) -> Vec<String> {
+    files
+        .iter()
+        .map(|f| super::inputs::in_source(source, f))
+        .collect()
 }
 
 /// Built-in checks, the spec's checks and the spec's query directory, Qserv against the

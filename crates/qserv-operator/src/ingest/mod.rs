@@ -7,10 +7,12 @@
 //! - [`source`]: where the input is, before any Job runs (claim exists, local directory).
 //! - [`status`]: Jobs and reports folded into status (pure).
 //! - [`observe`], [`decide`] (pure), [`controller`]: the reconciler's stages.
-//! - [`job`]: what the Jobs run (`qserv-operator job <step>`).
+//! - [`job`]: what the Jobs run (`qserv-operator job <step>`); [`inputs`]: the input files a
+//!   step reads, checked first.
 
 pub mod controller;
 pub mod decide;
+pub mod inputs;
 pub mod job;
 pub mod observe;
 pub mod plan;

@@ -1,6 +1,13 @@
 //! Status of a CatalogIngest (pure): the Jobs' states and the steps' reports folded into the
 //! phase, the conditions (Ready, Partitioned, Loaded, Verified) and the per-table and per-check
 //! figures.
+//!
+//! Phases only move forward: Pending → Partitioning → Loading → Publishing → Verifying →
+//! Succeeded | Failed. What one reconcile observes can look like an earlier phase (a load
+//! attempt retried from its start has no publishing stage yet; once the load reported, its
+//! progress no longer counts while the reference still loads; a cluster deleted mid-ingest makes
+//! it wait), so the status keeps the furthest phase reached ([`forward`]) and the Ready message
+//! says what happens now.
 
 use std::collections::BTreeMap;
 
@@ -45,7 +52,7 @@ pub fn waiting(
     now: Timestamp,
 ) -> CatalogIngestStatus {
     let mut status = previous.clone();
-    status.phase = Some(IngestPhase::Pending);
+    status.phase = Some(forward(previous.phase, IngestPhase::Pending));
     status.observed_generation = generation;
     let (reason, message) = match why {
         Waiting::ClusterNotFound(m) => ("ClusterNotFound", m),
@@ -69,7 +76,7 @@ pub fn rejected(
     now: Timestamp,
 ) -> CatalogIngestStatus {
     let mut status = previous.clone();
-    status.phase = Some(IngestPhase::Failed);
+    status.phase = Some(forward(previous.phase, IngestPhase::Failed));
     status.observed_generation = generation;
     condition::set_condition(
         &mut status.conditions,
@@ -246,7 +253,7 @@ pub fn fold_with_progress(
         let (phase, message) = if jobs.contains_key(&Step::Check) {
             (IngestPhase::Verifying, "running result checks".to_string())
         } else if jobs.contains_key(&Step::Load) {
-            loading(jobs, reports, progress)
+            loading(jobs, reports, progress, reference_enabled)
         } else if jobs.contains_key(&Step::Partition) {
             (IngestPhase::Partitioning, "partitioning the input".into())
         } else {
@@ -263,6 +270,7 @@ pub fn fold_with_progress(
         }
         phase
     };
+    let phase = forward(previous.phase, phase);
     if matches!(phase, IngestPhase::Succeeded | IngestPhase::Failed)
         && status.completion_time.is_none()
     {
@@ -272,14 +280,46 @@ pub fn fold_with_progress(
     status
 }
 
+/// The phase after `previous` when the observations say `observed`: the further of the two in
+/// Pending → Partitioning → Loading → Publishing → Verifying → Succeeded | Failed; an ended
+/// ingest keeps its outcome.
+pub fn forward(previous: Option<IngestPhase>, observed: IngestPhase) -> IngestPhase {
+    fn rank(phase: IngestPhase) -> u8 {
+        match phase {
+            IngestPhase::Pending => 0,
+            IngestPhase::Partitioning => 1,
+            IngestPhase::Loading => 2,
+            IngestPhase::Publishing => 3,
+            IngestPhase::Verifying => 4,
+            IngestPhase::Succeeded | IngestPhase::Failed => 5,
+        }
+    }
+    match previous {
+        Some(ended @ (IngestPhase::Succeeded | IngestPhase::Failed)) => ended,
+        Some(p) if rank(p) > rank(observed) => p,
+        _ => observed,
+    }
+}
+
 /// `Loading` with the contributions sent while the load runs, `Publishing` once they are all in
-/// and the load Job publishes (then builds the director index and collects row counters).
+/// and the load Job publishes (then builds the director index and collects row counters), and
+/// after, while the reference still loads.
 fn loading(
     jobs: &BTreeMap<Step, JobState>,
     reports: &[StepReport],
     progress: &[StepProgress],
+    reference_enabled: bool,
 ) -> (IngestPhase, String) {
     let base = "loading into Qserv and the reference";
+    if jobs.get(&Step::Load).is_some_and(|j| j.complete) {
+        // The load Job completes once it published; the reference may still load.
+        let message = if reference_enabled {
+            "published in Qserv; loading the reference"
+        } else {
+            "published in Qserv"
+        };
+        return (IngestPhase::Publishing, message.into());
+    }
     let running = jobs.get(&Step::Load).is_some_and(|j| !j.complete)
         && !reports.iter().any(|r| r.step == Step::Load.name());
     match progress.iter().find(|p| p.step == Step::Load.name()) {
@@ -373,7 +413,8 @@ fn partition_message(job: Option<&JobState>, reports: &[StepReport]) -> String {
     )
 }
 
-/// Per-table figures: partition shards summed; rows loaded and distinct chunks from the load.
+/// Per-table figures: partition shards summed; rows loaded and distinct chunks from the load;
+/// the input files from the partition shards, else from the load or reference step.
 fn tables(reports: &[StepReport]) -> Vec<TableStatus> {
     let mut by_name: BTreeMap<String, TableStatus> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
@@ -393,6 +434,19 @@ fn tables(reports: &[StepReport]) -> Vec<TableStatus> {
                 name,
                 ..TableStatus::default()
             });
+            // Files: the partition shards' (a partitioned table), else the step that read
+            // them whole (the load for a regular table, the reference for any).
+            match step {
+                Some(Step::Partition) => {
+                    s.files += t.files;
+                    s.file_names.extend(t.file_names.iter().cloned());
+                }
+                _ if s.files == 0 => {
+                    s.files = t.files;
+                    s.file_names = t.file_names.clone();
+                }
+                _ => {}
+            }
             match step {
                 Some(Step::Partition) => {
                     s.rows_read += t.rows_read;
@@ -420,6 +474,15 @@ fn tables(reports: &[StepReport]) -> Vec<TableStatus> {
     order
         .into_iter()
         .filter_map(|n| by_name.remove(&n))
+        .map(|mut t| {
+            // Named only when every file is, and they are few.
+            if t.file_names.len() as i64 != t.files
+                || t.file_names.len() > TableStatus::MAX_FILE_NAMES
+            {
+                t.file_names.clear();
+            }
+            t
+        })
         .collect()
 }
 
@@ -617,8 +680,11 @@ mod tests {
             job(Step::Reference, false),
         ]);
         let s = fold_with_progress(&s, Some(1), &done, &reports, &progress, true, t(1));
-        assert_eq!(s.phase, Some(IngestPhase::Loading));
-        assert_eq!(cond(&s, READY).2, "loading into Qserv and the reference");
+        assert_eq!(s.phase, Some(IngestPhase::Publishing));
+        assert_eq!(
+            cond(&s, READY).2,
+            "published in Qserv; loading the reference"
+        );
         assert_eq!(s.rows_loaded, Some(88));
     }
 
@@ -722,6 +788,249 @@ mod tests {
         assert_eq!(cond(&s, VERIFIED).2, "1 of 2 checks failed: b");
         assert_eq!(cond(&s, READY).1, "ChecksFailed");
         assert_eq!(s.checks_summary.as_deref(), Some("1/2"));
+    }
+
+    /// The observations of one ingest, reconcile after reconcile, as the issue saw them: the
+    /// phase went back from Publishing to Loading once the load reported (the reference still
+    /// loading), and a retried load attempt or a deleted cluster took it back too.
+    #[test]
+    fn phases_only_move_forward_whatever_a_reconcile_observes() {
+        let progress = |stage: Option<&str>| {
+            vec![StepProgress {
+                step: "load".into(),
+                done: 36,
+                total: 36,
+                unit: "contributions".into(),
+                rows: 88,
+                stage: stage.map(String::from),
+            }]
+        };
+        let mut load = StepReport::new(Step::Load, None);
+        load.tables = vec![table("Object", 0, 88, 7)];
+        let mut check = StepReport::new(Step::Check, None);
+        check.checks = vec![CheckResult {
+            name: "rows".into(),
+            passed: true,
+            ..CheckResult::default()
+        }];
+        let with = |extra: Vec<StepReport>| {
+            let mut r = partition_reports();
+            r.extend(extra);
+            r
+        };
+        let loading = BTreeMap::from([
+            job(Step::Partition, true),
+            job(Step::Load, false),
+            job(Step::Reference, false),
+        ]);
+        let loaded = BTreeMap::from([
+            job(Step::Partition, true),
+            job(Step::Load, true),
+            job(Step::Reference, false),
+        ]);
+        let checking = BTreeMap::from([
+            job(Step::Partition, true),
+            job(Step::Load, true),
+            job(Step::Reference, true),
+            job(Step::Check, false),
+        ]);
+        let mut checked = checking.clone();
+        checked.insert(Step::Check, job(Step::Check, true).1);
+        type Observation = (
+            &'static str,
+            BTreeMap<Step, JobState>,
+            Vec<StepReport>,
+            Vec<StepProgress>,
+        );
+        let observations: Vec<Observation> = vec![
+            (
+                "partitioning",
+                BTreeMap::from([job(Step::Partition, false)]),
+                vec![],
+                vec![],
+            ),
+            (
+                "sending contributions",
+                loading.clone(),
+                with(vec![]),
+                progress(None),
+            ),
+            (
+                "publishing",
+                loading.clone(),
+                with(vec![]),
+                progress(Some("publishing")),
+            ),
+            // The load reported (so its progress no longer counts); the reference still loads.
+            (
+                "published",
+                loaded,
+                with(vec![load.clone()]),
+                progress(Some("publishing")),
+            ),
+            // A Job's retried attempt starts again from its contributions.
+            ("retried", loading, with(vec![]), progress(None)),
+            ("checking", checking, with(vec![load.clone()]), vec![]),
+            ("checked", checked, with(vec![load, check]), vec![]),
+        ];
+        let mut s = CatalogIngestStatus::default();
+        let mut seen = Vec::new();
+        for (i, (what, jobs, reports, progress)) in observations.into_iter().enumerate() {
+            s = fold_with_progress(&s, Some(1), &jobs, &reports, &progress, true, t(i as i64));
+            seen.push((what, s.phase.unwrap()));
+        }
+        use IngestPhase::*;
+        assert_eq!(
+            seen,
+            [
+                ("partitioning", Partitioning),
+                ("sending contributions", Loading),
+                ("publishing", Publishing),
+                ("published", Publishing),
+                ("retried", Publishing),
+                ("checking", Verifying),
+                ("checked", Succeeded),
+            ]
+        );
+
+        // A cluster deleted while the ingest loads: it waits, in the phase it reached.
+        let publishing = Some(Publishing);
+        let s = waiting(
+            &CatalogIngestStatus {
+                phase: publishing,
+                ..CatalogIngestStatus::default()
+            },
+            Some(1),
+            &Waiting::ClusterNotFound("QservCluster qserv-ci not found in namespace ns".into()),
+            t(9),
+        );
+        assert_eq!(s.phase, publishing);
+        assert_eq!(cond(&s, READY).1, "ClusterNotFound");
+    }
+
+    #[test]
+    fn forward_keeps_the_furthest_phase_and_an_ended_outcome() {
+        use IngestPhase::*;
+        let order = [Pending, Partitioning, Loading, Publishing, Verifying];
+        for (i, &previous) in order.iter().enumerate() {
+            for (j, &observed) in order.iter().enumerate() {
+                let expected = if j >= i { observed } else { previous };
+                assert_eq!(
+                    forward(Some(previous), observed),
+                    expected,
+                    "{previous:?} then {observed:?}"
+                );
+            }
+            assert_eq!(forward(Some(previous), Failed), Failed);
+            assert_eq!(forward(Some(previous), Succeeded), Succeeded);
+        }
+        for ended in [Succeeded, Failed] {
+            for observed in order.into_iter().chain([Succeeded, Failed]) {
+                assert_eq!(forward(Some(ended), observed), ended);
+            }
+        }
+        assert_eq!(forward(None, Loading), Loading);
+    }
+
+    #[test]
+    fn tables_say_their_input_files_naming_them_when_few() {
+        let shard = |index, files: &[&str]| {
+            let mut r = StepReport::new(Step::Partition, Some(index));
+            let mut t = table("Object", 10, 0, 1);
+            t.set_files(files.iter().map(|f| f.to_string()).collect());
+            r.tables = vec![t];
+            r
+        };
+        let many: Vec<String> = (0..11).map(|i| format!("data/Source_{i:02}.csv")).collect();
+        let mut load = StepReport::new(Step::Load, None);
+        let mut filter = table("Filter", 9, 9, 1);
+        filter.set_files(vec!["data/Filter.tsv.gz".into()]);
+        load.tables = vec![table("Object", 0, 20, 2), filter];
+        let mut reference = StepReport::new(Step::Reference, None);
+        let mut source = table("Source", 0, 50, 0);
+        source.set_files(many.clone());
+        reference.tables = vec![source, table("Filter", 0, 9, 0)];
+        let reports = vec![
+            shard(0, &["data/Object_1.tsv", "data/Object_3.tsv"]),
+            shard(1, &["data/Object_2.tsv"]),
+            load,
+            reference,
+        ];
+        let jobs = BTreeMap::from([job(Step::Partition, true), job(Step::Load, false)]);
+        let s = fold(
+            &CatalogIngestStatus::default(),
+            Some(1),
+            &jobs,
+            &reports,
+            true,
+            t(0),
+        );
+        let files: Vec<(&str, i64, Vec<&str>)> = s
+            .tables
+            .iter()
+            .map(|t| {
+                let names = t.file_names.iter().map(String::as_str).collect();
+                (t.name.as_str(), t.files, names)
+            })
+            .collect();
+        assert_eq!(
+            files,
+            [
+                // Both shards' files; the load read none of them.
+                (
+                    "Object",
+                    3,
+                    vec![
+                        "data/Object_1.tsv",
+                        "data/Object_3.tsv",
+                        "data/Object_2.tsv"
+                    ]
+                ),
+                // Read by the load (the reference's count agrees and is not added).
+                ("Filter", 1, vec!["data/Filter.tsv.gz"]),
+                // Too many to name.
+                ("Source", 11, vec![]),
+            ]
+        );
+    }
+
+    /// A file gone (or unreadable) since the ingest was validated: the step's error names the
+    /// table and the file, and so does the condition.
+    #[test]
+    fn a_missing_input_file_fails_the_ingest_naming_table_and_file() {
+        let mut load = StepReport::new(Step::Load, None);
+        load.error = Some(
+            super::super::inputs::InputError::Unreadable {
+                table: "Filter".into(),
+                file: "data/Filter.tsv.gz".into(),
+                reason: "No such file or directory (os error 2)".into(),
+            }
+            .to_string(),
+        );
+        let mut jobs = BTreeMap::from([job(Step::Partition, true), job(Step::Load, false)]);
+        jobs.get_mut(&Step::Load).unwrap().failed =
+            Some("BackoffLimitExceeded: Job has reached the specified backoff limit".into());
+        let mut reports = partition_reports();
+        reports.push(load);
+        let s = fold(
+            &CatalogIngestStatus::default(),
+            Some(1),
+            &jobs,
+            &reports,
+            false,
+            t(0),
+        );
+        assert_eq!(s.phase, Some(IngestPhase::Failed));
+        assert_eq!(
+            cond(&s, READY),
+            (
+                "False".into(),
+                "LoadFailed".into(),
+                "load step: table Filter: input file data/Filter.tsv.gz: No such file or \
+                 directory (os error 2)"
+                    .into()
+            )
+        );
     }
 
     #[test]

@@ -241,6 +241,9 @@ impl Store {
         if is_crd(rt) {
             self.register_crd(&mut obj);
         }
+        if rt.group == "batch" && rt.kind == "Job" {
+            super::jobs::generate_selector(&mut obj);
+        }
         self.objects
             .entry(rt.storage_key())
             .or_default()

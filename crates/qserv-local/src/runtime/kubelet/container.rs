@@ -14,7 +14,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use super::env;
 use super::logins;
 use super::volumes::{Backing, Mounts};
-use crate::runtime::context::Ctx;
+use crate::runtime::context::{Ctx, PodRef};
 use crate::runtime::mariadb;
 use crate::runtime::process::{ProcessSpec, Supervised};
 use crate::runtime::simulator::{
@@ -175,7 +175,9 @@ impl ContainerRun {
             return;
         }
         let restarting = self.last_terminated.is_some();
-        match self.start(env).await {
+        // Each run has its own log file, numbered by the restart count it starts with.
+        let run = self.restart_count + i32::from(restarting);
+        match self.start(env, run).await {
             Ok((run, ports)) => {
                 if restarting {
                     self.restart_count += 1;
@@ -213,6 +215,7 @@ impl ContainerRun {
     async fn start(
         &mut self,
         penv: &PodEnv<'_>,
+        run: i32,
     ) -> Result<(Running, BTreeMap<u16, SocketAddr>), (String, String)> {
         let ctx = penv.ctx;
         let sources = env::Sources {
@@ -223,7 +226,12 @@ impl ContainerRun {
             .map_err(|m| ("CreateContainerConfigError".to_string(), m))?;
         let ns = penv.pod.metadata.namespace.as_deref().unwrap_or("default");
         let pod_name = penv.pod.metadata.name.as_deref().unwrap_or_default();
-        let log = ctx.log_path(ns, pod_name, &self.spec.name);
+        let pod = PodRef {
+            namespace: ns,
+            name: pod_name,
+            uid: penv.pod.metadata.uid.as_deref().unwrap_or_default(),
+        };
+        let log = ctx.log_file(&pod, &self.spec.name, run);
         let fail = |m: String| ("StartError".to_string(), m);
         match &self.kind {
             Kind::Fake => Ok((Running::Nothing, BTreeMap::new())),
