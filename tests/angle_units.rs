@@ -290,6 +290,11 @@ async fn ingests_of_radians_and_degrees_give_the_same_chunks_and_cone_rows() {
     apply(&local, &macs_ingest("in-radians", &rad, true)).await;
     apply(&local, &macs_ingest("in-degrees", &deg, false)).await;
     apply(&local, &macs_ingest("in-mags", &mag, false)).await;
+    // A cone where the catalog has nothing.
+    let mut elsewhere = macs_ingest("elsewhere", &rad, true);
+    elsewhere["spec"]["region"] =
+        serde_json::json!({"ra": 10.0, "dec": 10.0, "radius": "0.4 degree"});
+    apply(&local, &elsewhere).await;
     let figures = |s: &CatalogIngestStatus| -> Vec<(String, i64, i64, i64, i64)> {
         s.tables
             .iter()
@@ -331,5 +336,16 @@ async fn ingests_of_radians_and_degrees_give_the_same_chunks_and_cone_rows() {
         ready.message
     );
     assert_eq!(replication_state(&local, "in_mags").await, None);
+    let nothing = finished(&local, "elsewhere", 900).await;
+    assert_eq!(nothing.phase, Some(IngestPhase::Failed));
+    let ready = condition::find(&nothing.conditions, READY).unwrap();
+    assert!(
+        ready
+            .message
+            .contains("the selection (the spec's cone or bands) kept none of the "),
+        "{}",
+        ready.message
+    );
+    assert_eq!(replication_state(&local, "elsewhere").await, None);
     local.shutdown().await;
 }

@@ -241,6 +241,8 @@ fn run_pipeline(
     let counts = std::thread::scope(|s| {
         let reader = s.spawn(|| {
             let mut seq = 0;
+            // Rows read before the selection's row filters, when it has some.
+            let mut before_selection: Option<u64> = None;
             // Hands one unit of work on; false when the run is over (cancelled or failed).
             let mut send = |input: usize, first_line: u64, payload: Payload| {
                 if cancel.load(Ordering::Relaxed) || ticket_rx.recv().is_err() {
@@ -265,35 +267,37 @@ fn run_pipeline(
                                 break;
                             };
                             if !send(input, block.first_line, Payload::Lines(block.data)) {
-                                return Ok(());
+                                return Ok(before_selection);
                             }
                         }
                     }
                     Some(format) => {
                         let rows = (opts.block_size / 128).max(1024);
                         let mut first_row = 1;
-                        let reader = CatalogReader::open(path, format, rows)?;
-                        let batches: Box<dyn Iterator<Item = crate::catalog::Result<_>>> =
-                            match &opts.selection {
-                                Some(selection) => Box::new(reader.select(selection)?),
-                                None => Box::new(reader),
-                            };
-                        for batch in batches {
+                        // No selection: every column and row (an empty spec).
+                        let everything = SelectionSpec::default();
+                        let selection = opts.selection.as_ref().unwrap_or(&everything);
+                        let mut selected =
+                            CatalogReader::open(path, format, rows)?.select(selection)?;
+                        for batch in selected.by_ref() {
                             let batch = batch?;
                             if batch.num_rows() == 0 {
                                 continue;
                             }
                             let n = batch.num_rows() as u64;
                             if !send(input, first_row, Payload::Batch(batch)) {
-                                return Ok(());
+                                return Ok(before_selection);
                             }
                             first_row += n;
+                        }
+                        if selected.filters_rows() {
+                            *before_selection.get_or_insert(0) += selected.rows_in();
                         }
                     }
                 }
             }
             drop(work_tx);
-            Ok::<(), PartitionError>(())
+            Ok::<Option<u64>, PartitionError>(before_selection)
         });
         let mut workers = Vec::new();
         for _ in 0..threads {
@@ -355,9 +359,11 @@ fn run_pipeline(
             counts.merge(w.join().expect("worker thread panicked"));
         }
         result?;
-        read?;
-        Ok::<Counts, PartitionError>(counts)
+        let before_selection = read?;
+        Ok::<(Counts, Option<u64>), PartitionError>((counts, before_selection))
     })?;
+    let (counts, before_selection) = counts;
+    writer.set_rows_before_selection(before_selection);
     let summary = writer.finish(counts).map_err(out_err(dir))?;
     progress.finish(&summary, started.elapsed().as_secs_f64());
     Ok(summary)

@@ -25,6 +25,10 @@ use super::counts::{ChunkCounts, Counts};
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Summary {
     pub rows_read: u64,
+    /// Rows of the input before the selection's row filters (a cone, bands), when it has some:
+    /// `rows_read` of them were kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows_before_selection: Option<u64>,
     pub rows_rejected: u64,
     pub rows_written: u64,
     pub overlap_rows: u64,
@@ -168,6 +172,11 @@ impl ChunkWriter {
     }
 
     /// Writes every chunk file, `<prefix>_index.bin` and the summary, and returns it.
+    /// What the selection's row filters read (see [`Summary::rows_before_selection`]).
+    pub fn set_rows_before_selection(&mut self, rows: Option<u64>) {
+        self.summary.rows_before_selection = rows;
+    }
+
     pub fn finish(mut self, counts: Counts) -> io::Result<Summary> {
         if let Some(mut index) = self.object_index.take() {
             index.flush()?;

@@ -28,7 +28,7 @@ pub enum LoadError {
     #[error(
         "table `{table}`: {} {} (an empty input is refused; the table is unchanged)",
         match selected_from {
-            Some(n) => format!("the selection (its cone or bands) kept none of the {n} rows of"),
+            Some(n) => format!("the selection (the spec's cone or bands) kept none of the {n} rows of"),
             None => "no rows in".to_string(),
         },
         files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ")

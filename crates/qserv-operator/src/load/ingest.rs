@@ -385,10 +385,17 @@ async fn scan_plan(plan: &IngestPlan) -> Result<Vec<ChunkFile>, IngestError> {
                     .map(|d| d.display().to_string())
                     .collect::<Vec<_>>()
                     .join(", "),
-                reason: format!(
-                    "table {}: no chunk files (chunk_<id>.txt) with rows",
-                    t.registration.table
-                ),
+                reason: match rows_before_selection(&t.chunk_dirs) {
+                    Some(n) if n > 0 => format!(
+                        "table {}: the selection (the spec's cone or bands) kept none of the \
+                         {n} rows of its input: no chunk files (chunk_<id>.txt) with rows",
+                        t.registration.table
+                    ),
+                    _ => format!(
+                        "table {}: no chunk files (chunk_<id>.txt) with rows",
+                        t.registration.table
+                    ),
+                },
             }));
         }
     }
@@ -988,6 +995,25 @@ fn progress_bar(enabled: bool, total: u64) -> Option<indicatif::ProgressBar> {
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     Some(bar)
+}
+
+/// The rows the partitioner read before the selection's row filters, over `dirs` (their
+/// `partition-summary.json`), when it had some.
+fn rows_before_selection(dirs: &[PathBuf]) -> Option<u64> {
+    let mut total = None;
+    for dir in dirs {
+        // A shard without files wrote no summary.
+        let Ok(text) = std::fs::read_to_string(dir.join("partition-summary.json")) else {
+            continue;
+        };
+        let Ok(summary) = serde_json::from_str::<serde_json::Value>(&text) else {
+            continue;
+        };
+        if let Some(n) = summary["rows_before_selection"].as_u64() {
+            *total.get_or_insert(0) += n;
+        }
+    }
+    total
 }
 
 #[cfg(test)]
