@@ -100,7 +100,13 @@ pub fn import_dataset(options: &ImportOptions) -> Result<CatalogIngest, ImportEr
         database: database_name.clone(),
         partitioning,
         source: options.source.clone().unwrap_or_else(|| Source {
-            path: Some(root.display().to_string()),
+            // An absolute path: the Jobs do not run where the command ran.
+            path: Some(
+                root.canonicalize()
+                    .unwrap_or_else(|_| root.clone())
+                    .display()
+                    .to_string(),
+            ),
             ..Source::default()
         }),
         tables,
@@ -208,18 +214,17 @@ fn import_table(
         .f64("part.overlap")
         .map_err(key_error)?
         .unwrap_or(0.01);
-    let own = (text("longitude_key"), text("latitude_key"));
+    // The columns Qserv registers as the table's position; a child may have none.
+    (table.ra_column, table.dec_column) = (text("longitude_key"), text("latitude_key"));
     match text("director_table") {
         None => {
             table.role = TableRole::Director;
             table.id_column = text("director_key");
-            (table.ra_column, table.dec_column) = own;
         }
         Some(director) => {
             table.role = TableRole::Child;
             table.director = Some(director);
             table.foreign_key = text("director_key");
-            (table.ra_column, table.dec_column) = own;
         }
     }
     // sph-partition takes positions in degrees (`Q@2026.3.3-rc1:src/partition/Chunker.h:49,54`);
