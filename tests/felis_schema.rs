@@ -265,20 +265,12 @@ async fn dp02_object_loads_into_a_reference_without_its_column_comments() {
     let yaml = sdm_schemas_dir().join("dp02_dc2.yaml");
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("Object.csv");
-    let out = std::process::Command::new(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"),
-    )
-    .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/felis_rows.py"))
-    .arg(&yaml)
-    .args(["Object", "50"])
-    .arg(&csv)
-    .args(["--ra", "coord_ra", "--dec", "coord_dec"])
-    .output()
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    common::felis::felis_rows(
+        &yaml,
+        "Object",
+        50,
+        &csv,
+        &["--ra", "coord_ra", "--dec", "coord_dec"],
     );
 
     let schema_file = SchemaFile::new(&yaml, "Object");

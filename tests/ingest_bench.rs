@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Instant;
 
-use common::local::{apply, eventually, example, kubectl_ok, start};
+use common::local::{apply, eventually, example, ready_cluster, start};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
 use qserv_operator::api::CatalogIngest;
@@ -44,26 +44,7 @@ async fn synthetic_catalog_through_local_mode() {
 
     let (local, _dir) = start("ingest-bench", true).await;
     let t = Instant::now();
-    kubectl_ok(
-        &local,
-        &[
-            "apply",
-            "--server-side",
-            "-f",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/examples/qservcluster-ci.yaml"),
-        ],
-    )
-    .await;
-    kubectl_ok(
-        &local,
-        &[
-            "wait",
-            "--for=condition=Ready",
-            "qsc/qserv-ci",
-            "--timeout=180s",
-        ],
-    )
-    .await;
+    ready_cluster(&local).await;
     println!("cluster Ready in {:.1} s", t.elapsed().as_secs_f64());
 
     // The example's director table, every column, the whole catalog (no cone, no bands).

@@ -814,24 +814,11 @@ async fn a_felis_schema_ingest_makes_felis_s_tables_and_a_missing_table_fails_it
     std::fs::create_dir(source.path().join("sdm")).unwrap();
     std::fs::copy(&dp02_yaml, source.path().join("sdm/dp02_dc2.yaml")).unwrap();
     for (table, rows, position) in [
-        ("DiaObject", "300", &["--ra", "ra", "--dec", "decl"][..]),
-        ("Visit", "40", &[][..]),
+        ("DiaObject", 300, &["--ra", "ra", "--dec", "decl"][..]),
+        ("Visit", 40, &[][..]),
     ] {
-        let out = std::process::Command::new(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"),
-        )
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/felis_rows.py"))
-        .arg(&dp02_yaml)
-        .args([table, rows])
-        .arg(source.path().join(format!("{table}.csv")))
-        .args(position)
-        .output()
-        .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let csv = source.path().join(format!("{table}.csv"));
+        common::felis::felis_rows(&dp02_yaml, table, rows, &csv, position);
     }
 
     let (local, _dir) = start("felis", true).await;

@@ -12,7 +12,9 @@ mod common;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
-use common::local::{apply, eventually, ingest_from, kubectl, kubectl_ok, shared_data};
+use common::local::{
+    apply, eventually, ingest_from, kubectl, kubectl_ok, ready_cluster, shared_data,
+};
 use kube::Api;
 use qserv_local::{LocalMode, LocalOptions};
 use qserv_operator::api::CatalogIngest;
@@ -47,18 +49,7 @@ async fn start(dir: &Path) -> LocalMode {
     })
     .await
     .unwrap();
-    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/qservcluster-ci.yaml");
-    kubectl_ok(&local, &["apply", "--server-side", "-f", example]).await;
-    kubectl_ok(
-        &local,
-        &[
-            "wait",
-            "--for=condition=Ready",
-            "qsc/qserv-ci",
-            "--timeout=180s",
-        ],
-    )
-    .await;
+    ready_cluster(&local).await;
     local
 }
 

@@ -16,11 +16,11 @@ use std::path::{Path, PathBuf};
 use common::MariaDb;
 use common::local::{apply, connect, finished, ready_cluster, replication_state, start};
 use futures::StreamExt;
-use mysql_async::Value;
 use mysql_async::prelude::Queryable;
 use qserv_operator::api::CatalogIngest;
 use qserv_operator::api::catalog_ingest::{IngestPhase, TableRole};
 use qserv_operator::api::condition::{self, READY};
+use qserv_operator::check::compare::cells;
 use qserv_operator::import::{CaseConfig, ImportOptions, import_dataset};
 
 fn fixtures() -> PathBuf {
@@ -153,19 +153,7 @@ async fn rows(conn: &mut mysql_async::Conn, table: &str) -> Vec<Vec<Option<Vec<u
         .query(format!("SELECT * FROM {table}"))
         .await
         .unwrap_or_else(|e| panic!("{table}: {e}"));
-    let mut rows: Vec<Vec<Option<Vec<u8>>>> = result
-        .into_iter()
-        .map(|row| {
-            row.unwrap()
-                .into_iter()
-                .map(|v| match v {
-                    Value::NULL => None,
-                    Value::Bytes(b) => Some(b),
-                    other => Some(other.as_sql(true).into_bytes()),
-                })
-                .collect()
-        })
-        .collect();
+    let mut rows: Vec<Vec<Option<Vec<u8>>>> = result.into_iter().map(cells).collect();
     rows.sort();
     rows
 }

@@ -28,6 +28,25 @@ pub fn sdm_schemas_dir() -> PathBuf {
     PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }
 
+/// Writes `rows` rows of Felis table `table` of `yaml` as CSV with a header into `csv`
+/// (`tests/python/felis_rows.py`, from lsst-felis's own model); `position` names the columns
+/// to fill with positions (`--ra COL --dec COL`), if any.
+pub fn felis_rows(yaml: &Path, table: &str, rows: usize, csv: &Path, position: &[&str]) {
+    let out = Command::new(venv().join("python"))
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/felis_rows.py"))
+        .arg(yaml)
+        .args([table, &rows.to_string()])
+        .arg(csv)
+        .args(position)
+        .output()
+        .expect("the venv's python runs (scripts/setup.sh makes it)");
+    assert!(
+        out.status.success(),
+        "felis_rows.py {table}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// One `CREATE TABLE` of Felis's output.
 #[derive(Debug, Clone)]
 pub struct FelisTable {

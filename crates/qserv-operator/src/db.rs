@@ -85,6 +85,25 @@ impl Endpoint {
 }
 
 /// The innermost message of a driver error (its own display repeats the wrapping layers).
+/// Whether a result column of `column_type` holds numbers (the text protocol still sends
+/// them as text).
+pub fn is_numeric(column_type: mysql_async::consts::ColumnType) -> bool {
+    use mysql_async::consts::ColumnType::*;
+    matches!(
+        column_type,
+        MYSQL_TYPE_TINY
+            | MYSQL_TYPE_SHORT
+            | MYSQL_TYPE_INT24
+            | MYSQL_TYPE_LONG
+            | MYSQL_TYPE_LONGLONG
+            | MYSQL_TYPE_FLOAT
+            | MYSQL_TYPE_DOUBLE
+            | MYSQL_TYPE_DECIMAL
+            | MYSQL_TYPE_NEWDECIMAL
+            | MYSQL_TYPE_YEAR
+    )
+}
+
 pub fn reason(err: &mysql_async::Error) -> String {
     match err {
         mysql_async::Error::Io(mysql_async::IoError::Io(e)) => e.to_string(),

@@ -48,17 +48,8 @@ pub fn dialect_from_store(store: &ConfigStore, prefix: &str) -> Result<Dialect, 
     } else {
         Some(store.char(&key("escape"), b'\\')?)
     };
-    let null = match store.string(&key("null"))? {
-        Some(n) => n.into_bytes(),
-        None if quote.is_some() => b"NULL".to_vec(),
-        None => escape.map(|e| vec![e, b'N']).unwrap_or_default(),
-    };
-    let dialect = Dialect {
-        delimiter,
-        quote,
-        escape,
-        null,
-    };
+    let null = store.string(&key("null"))?.map(String::into_bytes);
+    let dialect = Dialect::new(delimiter, quote, escape, null);
     dialect.check().map_err(|message| ConfigError::Key {
         key: format!("{prefix}*"),
         message,

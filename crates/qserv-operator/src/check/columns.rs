@@ -108,19 +108,7 @@ fn kind(t: ColumnType, charset: u16) -> Kind {
             | MYSQL_TYPE_VARCHAR
             | MYSQL_TYPE_GEOMETRY
     );
-    let number = matches!(
-        t,
-        MYSQL_TYPE_TINY
-            | MYSQL_TYPE_SHORT
-            | MYSQL_TYPE_INT24
-            | MYSQL_TYPE_LONG
-            | MYSQL_TYPE_LONGLONG
-            | MYSQL_TYPE_FLOAT
-            | MYSQL_TYPE_DOUBLE
-            | MYSQL_TYPE_DECIMAL
-            | MYSQL_TYPE_NEWDECIMAL
-            | MYSQL_TYPE_YEAR
-    );
+    let number = crate::db::is_numeric(t);
     if charset == BINARY_CHARSET && binary_type {
         Kind::Hex
     } else if number {

@@ -31,20 +31,7 @@ pub struct ResultColumn {
 
 impl ResultColumn {
     pub fn new(name: &str, column_type: ColumnType) -> Self {
-        use ColumnType::*;
-        let numeric = matches!(
-            column_type,
-            MYSQL_TYPE_TINY
-                | MYSQL_TYPE_SHORT
-                | MYSQL_TYPE_INT24
-                | MYSQL_TYPE_LONG
-                | MYSQL_TYPE_LONGLONG
-                | MYSQL_TYPE_FLOAT
-                | MYSQL_TYPE_DOUBLE
-                | MYSQL_TYPE_DECIMAL
-                | MYSQL_TYPE_NEWDECIMAL
-                | MYSQL_TYPE_YEAR
-        );
+        let numeric = crate::db::is_numeric(column_type);
         ResultColumn {
             name: name.to_string(),
             numeric,
